@@ -1,0 +1,87 @@
+"""The ``ecgr1`` command: one program, one subcommand per module in this package.
+
+Each subcommand module defines ``register(subparsers)`` which adds its parser and sets
+``func`` (called with the parsed args, returning an exit status). Library errors
+(:class:`ecgr1.errors.ECGR1Error`) become one line on stderr and exit status 2; a traceback is
+shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ecgr1 import __version__
+from ecgr1.errors import ECGR1Error
+
+# Order here is the order in ``ecgr1 --help``. A module that fails to import (e.g. an optional
+# extra is not installed) is skipped so the light core keeps working.
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "demo",
+    "info",
+    "convert",
+    "measure",
+    "interpret",
+    "render",
+    "simulate",
+    "corpus",
+    "train",
+    "infer",
+    "model",
+    "evaluate",
+    "serve",
+)
+
+EXIT_OK = 0
+EXIT_FAILURES = 1  # a batch in which some inputs failed
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="ecgr1",
+        description="Evidence-grounded 12-lead ECG interpretation (measure -> protocol -> report).",
+    )
+    parser.add_argument("--version", action="version", version=f"ecgr1 {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks instead of one-line errors"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"ecgr1.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("ecgr1.cli"):
+                continue  # subcommand not implemented in this build
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ecgr1`` program. Returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return int(args.func(args) or 0)
+    except ECGR1Error as exc:
+        if args.debug:
+            raise
+        print(f"ecgr1 {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m ecgr1.cli``."""
+
+import sys
+
+from ecgr1.cli import main
+
+sys.exit(main())

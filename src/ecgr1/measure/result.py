@@ -1,0 +1,239 @@
+"""The measurement result: the contract between the measurement engine and everything downstream.
+
+Every quantity has a clinical name with its unit in the name (``qrs_duration_ms``). A value
+that cannot be measured is ``None`` and ``reasons[<field>]`` says why; it is never guessed.
+Times of fiducials are in seconds from the start of the record.
+
+The JSON written by ``ecgr1 measure --json-dir`` is :meth:`MeasurementResult.to_dict`; its
+schema is documented in ``docs/measurements.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+
+
+def _clean(value: Any) -> Any:
+    """Make a value JSON-safe: NaN/inf become None, numpy scalars become Python numbers."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _clean(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass
+class LeadQuality:
+    """Signal quality of one lead. ``usable`` False means: do not measure fine detail here."""
+
+    usable: bool = True
+    flags: list[str] = field(default_factory=list)  # e.g. "flat", "saturated", "noise"
+    reasons: list[str] = field(default_factory=list)  # human sentences, one per flag
+    noise_rms_mv: float | None = None
+    baseline_wander_mv: float | None = None
+
+
+@dataclass
+class QualityReport:
+    """Per-lead and overall quality."""
+
+    leads: dict[str, LeadQuality] = field(default_factory=dict)
+    overall: str = "good"  # "good" | "acceptable" | "poor" | "unusable"
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def poor_leads(self) -> list[str]:
+        """Names of leads that are not usable."""
+        return [name for name, q in self.leads.items() if not q.usable]
+
+
+@dataclass
+class Beat:
+    """One heartbeat with its global (across-lead, CSE convention) fiducials in seconds."""
+
+    index: int
+    r_peak_s: float
+    rr_prev_ms: float | None = None
+    rr_next_ms: float | None = None
+    beat_class: str = "dominant"  # "dominant" | "premature_supraventricular" | "premature_ventricular" | "paced" | "other"
+    wide_qrs: bool = False
+    p_onset_s: float | None = None
+    p_peak_s: float | None = None
+    p_offset_s: float | None = None
+    qrs_onset_s: float | None = None
+    qrs_offset_s: float | None = None
+    t_onset_s: float | None = None
+    t_peak_s: float | None = None
+    t_offset_s: float | None = None
+    p_present: bool = False
+    pr_interval_ms: float | None = None
+    qrs_duration_ms: float | None = None
+    qt_interval_ms: float | None = None
+
+
+@dataclass
+class LeadMeasurements:
+    """Amplitudes (mV, relative to the PR-segment baseline) and durations of one lead's
+    representative (median dominant) beat."""
+
+    p_amplitude_mv: float | None = None  # largest-magnitude P deflection, signed
+    p_positive_amplitude_mv: float | None = None
+    p_negative_amplitude_mv: float | None = None
+    p_duration_ms: float | None = None
+    p_morphology: str | None = None  # "positive" | "negative" | "biphasic" | "notched" | "absent"
+    q_amplitude_mv: float | None = None  # <= 0, None when no Q wave
+    q_duration_ms: float | None = None
+    r_amplitude_mv: float | None = None  # >= 0
+    r_duration_ms: float | None = None
+    s_amplitude_mv: float | None = None  # <= 0
+    s_duration_ms: float | None = None
+    r_prime_amplitude_mv: float | None = None  # >= 0, None when no R'
+    s_prime_amplitude_mv: float | None = None
+    qrs_morphology: str | None = None  # e.g. "qRs", "rSR'", "QS"
+    qrs_duration_ms: float | None = None
+    qrs_peak_to_peak_mv: float | None = None
+    qrs_net_amplitude_mv: float | None = None  # R + S (S negative): net deflection
+    r_peak_time_ms: float | None = None  # QRS onset to R peak (intrinsicoid deflection)
+    j_amplitude_mv: float | None = None
+    st_j_mv: float | None = None  # ST deviation at J, relative to the PR segment
+    st_j60_mv: float | None = None
+    st_j80_mv: float | None = None
+    st_slope_mv_per_s: float | None = None
+    st_shape: str | None = None  # "upsloping" | "horizontal" | "downsloping"
+    t_amplitude_mv: float | None = None  # signed, largest-magnitude T deflection
+    t_positive_amplitude_mv: float | None = None
+    t_negative_amplitude_mv: float | None = None
+    t_polarity: str | None = None  # "positive" | "negative" | "biphasic" | "flat"
+    delta_wave: bool | None = None  # slurred QRS upstroke (pre-excitation)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class GlobalMeasurements:
+    """Record-level measurements."""
+
+    heart_rate_bpm: float | None = None  # ventricular rate
+    atrial_rate_bpm: float | None = None
+    rr_mean_ms: float | None = None
+    rr_sd_ms: float | None = None
+    rr_cv: float | None = None  # coefficient of variation of RR
+    rr_irregular: bool | None = None
+    rr_irregularity: str | None = (
+        None  # "regular" | "regularly_irregular" | "irregularly_irregular"
+    )
+    n_beats: int = 0
+    n_premature_supraventricular: int = 0
+    n_premature_ventricular: int = 0
+    n_paced: int = 0
+    pacing_spikes_detected: bool = False
+    p_wave_present: bool | None = None
+    p_wave_fraction: float | None = None  # fraction of beats with a detected P
+    p_waves_per_qrs: float | None = None  # >1 suggests non-conducted P waves (AV block)
+    atrial_activity: str | None = None  # "p_waves" | "fibrillatory" | "flutter" | "none"
+    p_duration_ms: float | None = None
+    pr_interval_ms: float | None = None
+    pr_interval_sd_ms: float | None = None
+    pr_progression: str | None = None  # "constant" | "prolonging" | "variable" | "dissociated"
+    qrs_duration_ms: float | None = None
+    qt_interval_ms: float | None = None
+    qtc_bazett_ms: float | None = None
+    qtc_fridericia_ms: float | None = None
+    qtc_framingham_ms: float | None = None
+    qtc_hodges_ms: float | None = None
+    p_axis_deg: float | None = None
+    qrs_axis_deg: float | None = None
+    t_axis_deg: float | None = None
+    sokolow_lyon_mv: float | None = None  # S(V1) + max(R(V5), R(V6))
+    sokolow_lyon_rvh_mv: float | None = None  # R(V1) + max(S(V5), S(V6))
+    cornell_voltage_mv: float | None = None  # R(aVL) + S(V3)
+    cornell_product_mv_ms: float | None = None
+    max_limb_qrs_peak_to_peak_mv: float | None = None
+    max_precordial_qrs_peak_to_peak_mv: float | None = None
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class MeasurementResult:
+    """Everything the measurement engine knows about one record."""
+
+    record_id: str
+    fs: float
+    duration_s: float
+    leads: list[str]
+    global_: GlobalMeasurements = field(default_factory=GlobalMeasurements)
+    lead_measurements: dict[str, LeadMeasurements] = field(default_factory=dict)
+    beats: list[Beat] = field(default_factory=list)
+    quality: QualityReport = field(default_factory=QualityReport)
+    # Per-lead, per-beat fiducials in samples (for annotation files and overlays):
+    # {lead: {"p_on": [...], "p_peak": [...], ..., "t_off": [...]}}; entries may be None.
+    lead_fiducials: dict[str, dict[str, list[int | None]]] = field(default_factory=dict)
+    age: float | None = None
+    sex: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    schema_version: str = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; ``global_`` is written as ``global`` and ``lead_measurements`` as ``leads``."""
+        out = {
+            "schema_version": self.schema_version,
+            "id": self.record_id,
+            "fs": self.fs,
+            "duration_s": self.duration_s,
+            "lead_names": list(self.leads),
+            "age": self.age,
+            "sex": self.sex,
+            "global": _clean(self.global_),
+            "leads": {k: _clean(v) for k, v in self.lead_measurements.items()},
+            "beats": [_clean(b) for b in self.beats],
+            "quality": {
+                "overall": self.quality.overall,
+                "reasons": list(self.quality.reasons),
+                "leads": {k: _clean(v) for k, v in self.quality.leads.items()},
+            },
+            "lead_fiducials": _clean(self.lead_fiducials),
+            "warnings": list(self.warnings),
+        }
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MeasurementResult:
+        """Inverse of :meth:`to_dict` (unknown keys are ignored so older readers keep working)."""
+
+        def build(kind: type, payload: dict[str, Any] | None) -> Any:
+            payload = payload or {}
+            names = {f.name for f in dataclasses.fields(kind)}
+            return kind(**{k: v for k, v in payload.items() if k in names})
+
+        quality = data.get("quality") or {}
+        return cls(
+            record_id=data["id"],
+            fs=data["fs"],
+            duration_s=data["duration_s"],
+            leads=list(data.get("lead_names") or []),
+            global_=build(GlobalMeasurements, data.get("global")),
+            lead_measurements={
+                k: build(LeadMeasurements, v) for k, v in (data.get("leads") or {}).items()
+            },
+            beats=[build(Beat, b) for b in data.get("beats") or []],
+            quality=QualityReport(
+                leads={k: build(LeadQuality, v) for k, v in (quality.get("leads") or {}).items()},
+                overall=quality.get("overall", "good"),
+                reasons=list(quality.get("reasons") or []),
+            ),
+            lead_fiducials=data.get("lead_fiducials") or {},
+            age=data.get("age"),
+            sex=data.get("sex"),
+            warnings=list(data.get("warnings") or []),
+            schema_version=data.get("schema_version", SCHEMA_VERSION),
+        )
