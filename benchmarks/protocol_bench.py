@@ -1,0 +1,252 @@
+"""Score the protocol engine's statements against dataset labels (CPSC 2018, LUDB).
+
+Usage::
+
+    python benchmarks/protocol_bench.py                  # both datasets, markdown tables
+    python benchmarks/protocol_bench.py --dataset cpsc --seconds 10
+    python benchmarks/protocol_bench.py --json out.json  # also write every prediction
+
+CPSC 2018 (A0001-A0075): per-class precision / recall / F1 and macro-F1 over the nine
+classes; "Normal" is predicted when a sinus-family rhythm is stated and none of the other
+eight classes is. LUDB (odd ids): primary-rhythm accuracy, F1 for selected conduction and
+hypertrophy labels, and Spearman rho between the measured QRS axis and the LUDB axis class
+order (left deviation < horizontal < normal < vertical < right deviation).
+
+Statements come from ``ecgr1.protocol.interpret`` on ``ecgr1.measure.engine.measure``; the
+record's own age and sex are used. Needs ``../shared/data`` (or ``$ECGR1_DATA``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgr1.io import read_record
+from ecgr1.paths import shared_data_dir
+from ecgr1.protocol.pipeline import interpret_record
+
+CPSC_CLASSES = ("Normal", "AF", "I-AVB", "LBBB", "RBBB", "PAC", "PVC", "STD", "STE")
+SINUS = {"sinus_rhythm", "sinus_bradycardia", "sinus_tachycardia", "sinus_arrhythmia"}
+
+
+def cpsc_predicted(ids: set[str], rbbb_incomplete: bool = True) -> set[str]:
+    """Map statement ids to CPSC 2018 classes."""
+    out = set()
+    if ids & {"atrial_fibrillation", "atrial_flutter"}:
+        out.add("AF")
+    if "first_degree_av_block" in ids:
+        out.add("I-AVB")
+    if "complete_lbbb" in ids:
+        out.add("LBBB")
+    if "complete_rbbb" in ids or (rbbb_incomplete and "incomplete_rbbb" in ids):
+        out.add("RBBB")
+    if "premature_atrial_contractions" in ids:
+        out.add("PAC")
+    if "premature_ventricular_contractions" in ids:
+        out.add("PVC")
+    if any(i.startswith("std_") for i in ids):
+        out.add("STD")
+    if any(i.startswith("ste_") for i in ids):
+        out.add("STE")
+    if not out and ids & SINUS:
+        out.add("Normal")
+    return out
+
+
+def scored_ids(result: Any) -> set[str]:
+    """Statement ids that count as positive calls: every surviving statement except those of
+    "borderline" certainty (e.g. PR 201-210 ms), which the report states as borderline."""
+    return {s.id for s in result.interpretation.statements if s.certainty != "borderline"}
+
+
+def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    """Precision, recall, F1 (0 when undefined)."""
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def _crop(record: Any, seconds: float | None) -> Any:
+    if not seconds:
+        return record
+    from ecgr1.io.record import ECGRecord
+
+    n = int(round(seconds * record.fs))
+    if n >= record.n_samples:
+        return record
+    return ECGRecord(record.signal[:, :n], record.fs, list(record.leads),
+                     record_id=record.record_id, metadata=dict(record.metadata))
+
+
+def run_cpsc(root: Path, seconds: float | None) -> dict[str, Any]:
+    """Predict every CPSC record and score the nine classes."""
+    rows = []
+    t0 = time.perf_counter()
+    for hea in sorted((root / "cpsc2018").glob("A*.hea")):
+        rec = _crop(read_record(hea), seconds)
+        truth = set()
+        for line in hea.read_text().splitlines():
+            if line.startswith("#Dx:"):
+                truth = {x.strip() for x in line.split(":", 1)[1].split(",") if x.strip()}
+        res = interpret_record(rec)
+        ids = scored_ids(res)
+        rows.append({"id": rec.record_id, "truth": sorted(truth), "pred": sorted(cpsc_predicted(ids)),
+                     "statements": sorted(ids), "duration_s": rec.duration_s})
+    elapsed = time.perf_counter() - t0
+    table = {}
+    for c in CPSC_CLASSES:
+        tp = sum(c in r["truth"] and c in r["pred"] for r in rows)
+        fp = sum(c not in r["truth"] and c in r["pred"] for r in rows)
+        fn = sum(c in r["truth"] and c not in r["pred"] for r in rows)
+        p, r_, f = prf(tp, fp, fn)
+        table[c] = {"n": tp + fn, "tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r_, "f1": f}
+    macro = float(np.mean([v["f1"] for v in table.values()]))
+    return {"records": len(rows), "seconds": seconds, "per_class": table, "macro_f1": macro,
+            "elapsed_s": elapsed, "rows": rows}
+
+
+LUDB_AXIS_ORDER = {"left axis deviation": 0, "horizontal": 1, "normal": 2, "vertical": 3,
+                   "right axis deviation": 4}
+LUDB_RHYTHMS = ("Sinus rhythm", "Sinus bradycardia", "Sinus tachycardia", "Sinus arrhythmia",
+                "Atrial fibrillation", "Atrial flutter")
+LUDB_LABELS = {
+    "1st degree AV block": ("Conduction abnormalities", "I degree av block", {"first_degree_av_block"}),
+    "complete RBBB": ("Conduction abnormalities", "Complete right bundle branch block", {"complete_rbbb"}),
+    "complete LBBB": ("Conduction abnormalities", "Complete left bundle branch block", {"complete_lbbb"}),
+    "incomplete RBBB": ("Conduction abnormalities", "Incomplete right bundle branch block", {"incomplete_rbbb"}),
+    "LAFB": ("Conduction abnormalities", "Left anterior hemiblock", {"lafb"}),
+    "LVH": ("Hypertrophies", "Left ventricular hypertrophy", {"lvh"}),
+}
+
+
+def _has_item(cell: str, item: str) -> bool:
+    """Whether a ludb.csv cell (items one per line) lists ``item`` exactly (case-insensitive)."""
+    return item.lower() in {x.strip().lower() for x in cell.split("\n")}
+
+
+def predicted_rhythm(ids: set[str]) -> str:
+    """The single primary rhythm label (LUDB vocabulary) from statement ids."""
+    for sid, label in (("atrial_flutter", "Atrial flutter"), ("atrial_fibrillation", "Atrial fibrillation"),
+                       ("sinus_tachycardia", "Sinus tachycardia"), ("sinus_bradycardia", "Sinus bradycardia"),
+                       ("sinus_arrhythmia", "Sinus arrhythmia"), ("sinus_rhythm", "Sinus rhythm")):
+        if sid in ids:
+            return label
+    return "other"
+
+
+def _spearman(x: list[float], y: list[float]) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(x, y).statistic)
+
+
+def run_ludb(root: Path) -> dict[str, Any]:
+    """Predict every LUDB record and score rhythm, conduction/hypertrophy labels and axis."""
+    import pandas as pd
+
+    table = pd.read_csv(root / "ludb" / "ludb.csv", dtype=str).fillna("")
+    table["ID"] = table["ID"].str.strip()
+    rows = []
+    t0 = time.perf_counter()
+    for _, row in table.iterrows():
+        hea = root / "ludb" / "data" / f"{row['ID']}.hea"
+        if not hea.exists():
+            continue
+        rec = read_record(hea)
+        res = interpret_record(rec)
+        ids = scored_ids(res)
+        rhythm = row["Rhythms"].split("\n")[0].strip()
+        rhythm = "Atrial flutter" if rhythm.startswith("Atrial flutter") else rhythm
+        axis_text = row["Electric axis of the heart"].split(":")[-1].strip().lower()
+        rows.append({
+            "id": row["ID"],
+            "rhythm": rhythm,
+            "pred_rhythm": predicted_rhythm(ids),
+            "axis_class": axis_text,
+            "qrs_axis_deg": res.measurements.global_.qrs_axis_deg,
+            "labels": {k: (_has_item(row[v[0]], v[1]), bool(ids & v[2])) for k, v in LUDB_LABELS.items()},
+            "statements": sorted(ids),
+        })
+    elapsed = time.perf_counter() - t0
+    scored = [r for r in rows if r["rhythm"] in LUDB_RHYTHMS]
+    acc = float(np.mean([r["rhythm"] == r["pred_rhythm"] for r in scored])) if scored else math.nan
+    confusion: dict[str, dict[str, int]] = {}
+    for r in scored:
+        confusion.setdefault(r["rhythm"], {}).setdefault(r["pred_rhythm"], 0)
+        confusion[r["rhythm"]][r["pred_rhythm"]] += 1
+    labels = {}
+    for k in LUDB_LABELS:
+        tp = sum(r["labels"][k] == (True, True) for r in rows)
+        fp = sum(r["labels"][k] == (False, True) for r in rows)
+        fn = sum(r["labels"][k] == (True, False) for r in rows)
+        p, r_, f = prf(tp, fp, fn)
+        labels[k] = {"n": tp + fn, "tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r_, "f1": f}
+    ax = [(LUDB_AXIS_ORDER[r["axis_class"]], r["qrs_axis_deg"]) for r in rows
+          if r["axis_class"] in LUDB_AXIS_ORDER and r["qrs_axis_deg"] is not None]
+    rho = _spearman([a for a, _ in ax], [b for _, b in ax]) if len(ax) > 2 else math.nan
+    per_axis = {}
+    for name, k in LUDB_AXIS_ORDER.items():
+        vals = [b for a, b in ax if a == k]
+        per_axis[name] = {"n": len(vals), "mean": float(np.mean(vals)) if vals else math.nan,
+                          "sd": float(np.std(vals, ddof=1)) if len(vals) > 1 else math.nan}
+    return {"records": len(rows), "rhythm_scored": len(scored), "rhythm_accuracy": acc,
+            "rhythm_confusion": confusion, "labels": labels, "axis_spearman_rho": rho,
+            "axis_n": len(ax), "axis_per_class": per_axis, "elapsed_s": elapsed, "rows": rows}
+
+
+def _md_prf(title: str, table: dict[str, dict[str, Any]]) -> str:
+    lines = [f"| {title} | n | TP | FP | FN | precision | recall | F1 |", "|---|---|---|---|---|---|---|---|"]
+    for k, v in table.items():
+        lines.append(f"| {k} | {v['n']} | {v['tp']} | {v['fp']} | {v['fn']} | {v['precision']:.2f} | "
+                     f"{v['recall']:.2f} | {v['f1']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dataset", choices=("cpsc", "ludb", "all"), default="all")
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="CPSC: analyse only the first N seconds (default: whole record)")
+    ap.add_argument("--json", help="write all results (with per-record predictions) here")
+    args = ap.parse_args(argv)
+    root = shared_data_dir()
+    if not root.is_dir():
+        print(f"data folder not found: {root}", file=sys.stderr)
+        return 2
+    out: dict[str, Any] = {}
+    if args.dataset in ("cpsc", "all"):
+        c = run_cpsc(root, args.seconds)
+        out["cpsc2018"] = c
+        span = f"first {args.seconds:g} s" if args.seconds else "whole record"
+        print(f"## CPSC 2018 A0001-A0075 ({c['records']} records, {span}; {c['elapsed_s']:.1f} s)\n")
+        print(_md_prf("class", c["per_class"]))
+        print(f"\nmacro-F1 = {c['macro_f1']:.3f}\n")
+    if args.dataset in ("ludb", "all"):
+        lu = run_ludb(root)
+        out["ludb"] = lu
+        print(f"## LUDB odd ids ({lu['records']} records; {lu['elapsed_s']:.1f} s)\n")
+        print(f"rhythm accuracy = {lu['rhythm_accuracy']:.3f} over {lu['rhythm_scored']} records\n")
+        print("| LUDB rhythm | predicted (count) |\n|---|---|")
+        for k, v in sorted(lu["rhythm_confusion"].items()):
+            print(f"| {k} | {', '.join(f'{p}: {n}' for p, n in sorted(v.items()))} |")
+        print()
+        print(_md_prf("label", lu["labels"]))
+        print(f"\nQRS axis vs LUDB class order: Spearman rho = {lu['axis_spearman_rho']:.3f} (n = {lu['axis_n']})\n")
+        print("| LUDB axis class | n | measured QRS axis mean ± SD (°) |\n|---|---|---|")
+        for k, v in lu["axis_per_class"].items():
+            print(f"| {k} | {v['n']} | {v['mean']:.1f} ± {v['sd']:.1f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""``ecgr1 interpret``: measure, apply the clinical protocol, write the ECG-R1 report.
+
+Examples
+--------
+``ecgr1 interpret ../shared/data/cpsc2018/A0001.hea`` prints the six-step report;
+``ecgr1 interpret ../shared/data/ludb/data --format json --out out/`` writes one JSON file per
+record with statements (SNOMED CT code, label, category, certainty, evidence), excluded
+differentials, measurements, quality, report, answer labels and the RL solution string.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ecgr1.cli._batch import run_batch
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``interpret`` subcommand."""
+    p = subparsers.add_parser(
+        "interpret",
+        help="interpret ECG records: statements with evidence and the 6-step report",
+        description=(
+            "Measure each record, apply the clinical protocol (criteria table) and write the "
+            "ECG-R1 six-step interpretation. Age and sex come from the record unless given."
+        ),
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="record files, folders or globs")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.add_argument("--out", metavar="DIR", help="write one file per record here (else stdout)")
+    p.add_argument("--age", type=float, help="patient age in years (overrides the record)")
+    p.add_argument("--sex", choices=("M", "F"), help="patient sex (overrides the record)")
+    p.add_argument(
+        "--style",
+        choices=("deterministic", "varied"),
+        default="deterministic",
+        help="report phrasing; 'varied' changes wording (not facts) with --seed",
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed for --style varied")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="analyse only the first N seconds of each record (default: the whole record)",
+    )
+    p.add_argument(
+        "--engine",
+        default="protocol",
+        help="interpretation engine (default: protocol; others register themselves)",
+    )
+    p.set_defaults(func=run)
+
+
+def _crop(record: Any, seconds: float | None) -> Any:
+    if not seconds or seconds <= 0:
+        return record
+    from ecgr1.io.record import ECGRecord
+
+    n = int(round(seconds * record.fs))
+    if n >= record.n_samples:
+        return record
+    return ECGRecord(
+        record.signal[:, :n],
+        record.fs,
+        list(record.leads),
+        record_id=record.record_id,
+        metadata=dict(record.metadata),
+        source_path=record.source_path,
+        warnings=list(record.warnings) + [f"analysed the first {seconds:g} s only"],
+    )
+
+
+def _safe_name(record_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(record_id)) or "record"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the subcommand; returns the exit status (1 when some records failed)."""
+    from ecgr1.io.readers import find_records, read_record
+    from ecgr1.protocol.pipeline import interpret_record
+
+    items = find_records(args.paths)
+    out_dir = Path(args.out) if args.out else None
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    multiple = len(items) > 1
+
+    def one(item: str) -> None:
+        record = _crop(read_record(item), args.seconds)
+        result = interpret_record(
+            record,
+            engine=args.engine,
+            age=args.age,
+            sex=args.sex,
+            style=args.style,
+            seed=args.seed,
+        )
+        if args.format == "json":
+            text = json.dumps(result.to_dict(), ensure_ascii=False)
+            suffix = ".json"
+        else:
+            text = result.report
+            suffix = ".txt"
+        if out_dir:
+            (out_dir / f"{_safe_name(result.record_id)}{suffix}").write_text(
+                text + "\n", encoding="utf-8"
+            )
+        else:
+            if multiple and args.format == "text":
+                sys.stdout.write(f"=== {result.record_id} ===\n")
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+
+    failures = run_batch(
+        items, one, desc="interpret", debug=getattr(args, "debug", False), command="ecgr1 interpret"
+    )
+    return 1 if failures else 0

@@ -1,0 +1,247 @@
+"""The checks and repairs every reader applies before handing out an :class:`ECGRecord`.
+
+In order: unit conversion to millivolts, lead-name canonicalisation (duplicates renamed,
+``-aVR`` turned into ``aVR``), non-finite samples repaired, limb leads derived, flat leads and
+implausible amplitudes flagged. Each repair adds one human-readable line to
+``record.warnings``; nothing is changed silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ecgr1.errors import InvalidInputError
+from ecgr1.io.leads import STANDARD_LEADS, canonical_lead_name
+from ecgr1.io.record import ECGRecord
+
+#: Multiply a value in the key's unit by this factor to get millivolts.
+UNIT_TO_MV: dict[str, float] = {
+    "mv": 1.0, "millivolt": 1.0, "millivolts": 1.0,
+    "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolt": 1e-3, "microvolts": 1e-3,
+    "v": 1e3, "volt": 1e3, "volts": 1e3,
+    "nv": 1e-6, "nanovolt": 1e-6, "nanovolts": 1e-6,
+}  # fmt: skip
+
+#: Signal-quality limits used for warnings (millivolts). A lead whose peak-to-peak range over
+#: the whole record is below ``flat_lead_ptp_mv`` is reported as flat (disconnected or
+#: zero-filled); a record whose median lead range exceeds ``implausible_ptp_mv`` is reported as
+#: probably in the wrong units.
+QUALITY_LIMITS: dict[str, float] = {
+    "flat_lead_ptp_mv": 0.01,
+    "implausible_ptp_mv": 50.0,
+}
+
+NAN_POLICIES = ("interpolate", "zero")
+
+
+def unit_factor(unit: str | None) -> float | None:
+    """Factor converting ``unit`` to millivolts, None when the unit is not a voltage we know.
+
+    >>> unit_factor("uV"), unit_factor("mV"), unit_factor("V"), unit_factor("bpm")
+    (0.001, 1.0, 1000.0, None)
+    """
+    if unit is None:
+        return 1.0
+    key = unit.strip().lower().replace(" ", "")
+    if key == "":
+        return 1.0
+    return UNIT_TO_MV.get(key)
+
+
+def _runs(mask: np.ndarray) -> int:
+    """Number of contiguous True runs in a 1-D boolean array."""
+    if not mask.any():
+        return 0
+    edges = np.diff(mask.astype(np.int8), prepend=0)
+    return int((edges == 1).sum())
+
+
+def repair_nonfinite(
+    signal: np.ndarray, leads: Sequence[str], policy: str = "interpolate"
+) -> tuple[np.ndarray, list[str]]:
+    """Replace NaN/inf samples lead by lead, returning the repaired copy and warnings.
+
+    ``policy="interpolate"`` fills each run linearly between its finite neighbours (a run at an
+    edge takes the nearest finite value); a lead with no finite sample becomes zero.
+    ``policy="zero"`` writes 0 mV (the model-input convention of the interchange spec).
+
+    >>> sig, w = repair_nonfinite(np.array([[0.0, np.nan, 2.0]]), ["I"])
+    >>> sig.tolist(), len(w)
+    ([[0.0, 1.0, 2.0]], 1)
+    """
+    if policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {policy!r}")
+    sig = np.array(signal, dtype=np.float64, copy=True)
+    warnings: list[str] = []
+    for k, name in enumerate(leads):
+        bad = ~np.isfinite(sig[k])
+        n_bad = int(bad.sum())
+        if not n_bad:
+            continue
+        runs = _runs(bad)
+        if policy == "zero" or n_bad == bad.size:
+            sig[k, bad] = 0.0
+            how = "set to 0 mV"
+        else:
+            idx = np.flatnonzero(~bad)
+            sig[k, bad] = np.interp(np.flatnonzero(bad), idx, sig[k, idx])
+            how = "linearly interpolated"
+        warnings.append(f"lead {name}: {n_bad} non-finite (NaN/inf) samples in {runs} run(s) {how}")
+    return sig, warnings
+
+
+def derive_limb_leads(
+    signal: np.ndarray, leads: list[str]
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """Add missing limb leads computed from two of I, II, III.
+
+    Einthoven: II = I + III. Goldberger: aVR = -(I + II)/2, aVL = I - II/2, aVF = II - I/2.
+    Returns ``(signal, leads, derived)``; standard leads come out in standard order, then any
+    other leads in their original order. Nothing changes when fewer than two of I/II/III exist
+    or when all six limb leads are present.
+
+    >>> sig, leads, derived = derive_limb_leads(np.array([[1.0], [2.0]]), ["I", "II"])
+    >>> leads, sig[:, 0].tolist()
+    (['I', 'II', 'III', 'aVR', 'aVL', 'aVF'], [1.0, 2.0, 1.0, -1.5, 0.0, 1.5])
+    """
+    rows = {name: signal[k] for k, name in enumerate(leads)}
+    limb = [n for n in ("I", "II", "III") if n in rows]
+    wanted = ("I", "II", "III", "aVR", "aVL", "aVF")
+    if len(limb) < 2 or all(n in rows for n in wanted):
+        return signal, leads, []
+    derived: list[str] = []
+    if "I" not in rows:
+        rows["I"] = rows["II"] - rows["III"]
+        derived.append("I")
+    if "II" not in rows:
+        rows["II"] = rows["I"] + rows["III"]
+        derived.append("II")
+    lead_i, lead_ii = rows["I"], rows["II"]
+    formulas = {
+        "III": lambda: lead_ii - lead_i,
+        "aVR": lambda: -(lead_i + lead_ii) / 2.0,
+        "aVL": lambda: lead_i - lead_ii / 2.0,
+        "aVF": lambda: lead_ii - lead_i / 2.0,
+    }
+    for name, formula in formulas.items():
+        if name not in rows:
+            rows[name] = formula()
+            derived.append(name)
+    order = [n for n in STANDARD_LEADS if n in rows] + [n for n in leads if n not in STANDARD_LEADS]
+    return np.stack([rows[n] for n in order]), order, derived
+
+
+def finalize_record(
+    signal: np.ndarray,
+    fs: float,
+    leads: Sequence[str],
+    *,
+    units: str | Sequence[str | None] | None = "mV",
+    record_id: str = "record",
+    metadata: dict[str, Any] | None = None,
+    source_path: str | None = None,
+    warnings: Sequence[str] = (),
+    nan_policy: str = "interpolate",
+    derive_leads: bool = True,
+) -> ECGRecord:
+    """Turn raw reader output into a checked :class:`ECGRecord` in millivolts.
+
+    Parameters
+    ----------
+    signal : array (n_leads, n_samples) in ``units``.
+    fs : sampling rate in Hz.
+    leads : lead names as found in the source (canonicalised here).
+    units : one unit for all leads or one per lead (``mV``, ``uV``/``µV``, ``V``, ``nV``).
+    nan_policy : ``"interpolate"`` (default) or ``"zero"``; see :func:`repair_nonfinite`.
+    derive_leads : derive missing III/aVR/aVL/aVF (and I or II) from the other limb leads.
+
+    Example
+    -------
+    >>> rec = finalize_record(np.array([[1000.0, 0.0], [0.0, 1000.0]]), 500, ["I", "II"], units="uV")
+    >>> rec.leads, rec.lead("aVF").tolist()
+    (['I', 'II', 'III', 'aVR', 'aVL', 'aVF'], [-0.5, 1.0])
+    """
+    sig = np.array(signal, dtype=np.float64, copy=True)
+    if sig.ndim == 1:
+        sig = sig[None, :]
+    if sig.ndim != 2:
+        raise InvalidInputError(
+            f"signal must be 2-D (leads x samples), got {sig.shape}", source_path
+        )
+    if sig.shape[1] == 0:
+        raise InvalidInputError("record holds no samples", source_path)
+    if len(leads) != sig.shape[0]:
+        raise InvalidInputError(f"{len(leads)} lead names for {sig.shape[0]} signals", source_path)
+    warns = list(warnings)
+    meta = dict(metadata or {})
+
+    # Units -> mV, lead by lead (WFDB allows a unit per signal).
+    unit_list = [units] * sig.shape[0] if units is None or isinstance(units, str) else list(units)
+    if len(unit_list) != sig.shape[0]:
+        raise InvalidInputError(f"{len(unit_list)} units for {sig.shape[0]} signals", source_path)
+    converted: set[str] = set()
+    for k, unit in enumerate(unit_list):
+        factor = unit_factor(unit)
+        if factor is None:
+            warns.append(
+                f"lead {leads[k]}: unit {unit!r} is not a voltage unit ecgr1 knows; values kept as is"
+            )
+        elif factor != 1.0:
+            sig[k] *= factor
+            converted.add(str(unit))
+    if converted:
+        meta.setdefault("source_units", sorted(converted))
+
+    # Names: canonical spelling, inverted aVR restored, duplicates made unique.
+    names: list[str] = []
+    for k, raw in enumerate(leads):
+        name = canonical_lead_name("" if raw is None else str(raw)) or f"lead{k + 1}"
+        if name == "-aVR" and "aVR" not in [canonical_lead_name(str(x or "")) for x in leads]:
+            sig[k] = -sig[k]
+            warns.append("lead -aVR inverted and stored as aVR")
+            name = "aVR"
+        if name in names:
+            new = f"{name}#{names.count(name) + 1}"
+            while new in names:
+                new += "'"
+            warns.append(f"duplicate lead name {name!r}; second one renamed {new!r}")
+            name = new
+        names.append(name)
+    unknown = [n for n in names if n not in STANDARD_LEADS]
+    if unknown:
+        warns.append(f"non-standard lead name(s) kept as given: {', '.join(unknown)}")
+
+    sig, nan_warns = repair_nonfinite(sig, names, nan_policy)
+    warns.extend(nan_warns)
+
+    if derive_leads:
+        sig, names, derived = derive_limb_leads(sig, names)
+        if derived:
+            base = [n for n in ("I", "II", "III") if n not in derived]
+            warns.append(
+                f"derived lead(s) {', '.join(derived)} from {' and '.join(base)} "
+                "(Einthoven/Goldberger)"
+            )
+            meta["derived_leads"] = derived
+
+    ptp = np.ptp(sig, axis=1)
+    for name, value in zip(names, ptp):
+        if value < QUALITY_LIMITS["flat_lead_ptp_mv"]:
+            warns.append(f"lead {name} is flat (peak-to-peak {value:.4f} mV)")
+    if len(ptp) and float(np.median(ptp)) > QUALITY_LIMITS["implausible_ptp_mv"]:
+        warns.append(
+            f"median lead range {float(np.median(ptp)):.1f} mV is implausible for an ECG; "
+            "check the units (microvolts stored as millivolts?)"
+        )
+    return ECGRecord(
+        signal=sig.astype(np.float32),
+        fs=float(fs),
+        leads=names,
+        record_id=str(record_id),
+        metadata=meta,
+        source_path=source_path,
+        warnings=warns,
+    )

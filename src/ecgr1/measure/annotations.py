@@ -1,0 +1,82 @@
+"""WFDB annotation files of the delineation, one per lead, in the LUDB/ecgpuwave convention.
+
+Each wave is written as three marks: ``(`` onset, a peak symbol (``p`` P wave, ``N`` QRS, ``t`` T
+wave) and ``)`` offset; the annotator (file extension) is the lower-case lead name, so
+``wfdb.rdann(str(out_dir / record_id), "ii")`` reads lead II back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+from ecgr1.measure.result import MeasurementResult
+
+_WAVES = (("p", "p"), ("qrs", "N"), ("t", "t"))
+
+
+def lead_annotation_marks(
+    fiducials: dict[str, list[int | None]],
+) -> tuple[np.ndarray, list[str]]:
+    """Sorted sample indices and symbols of one lead's marks (waves without a peak are skipped).
+
+    Example
+    -------
+    >>> s, sym = lead_annotation_marks({"qrs_on": [10], "qrs_peak": [20], "qrs_off": [30]})
+    >>> s.tolist(), sym
+    ([10, 20, 30], ['(', 'N', ')'])
+    """
+    marks: list[tuple[int, int, str]] = []
+    for wave, peak_symbol in _WAVES:
+        on = fiducials.get(f"{wave}_on") or []
+        peak = fiducials.get(f"{wave}_peak") or []
+        off = fiducials.get(f"{wave}_off") or []
+        for b, pk in enumerate(peak):
+            if pk is None:
+                continue
+            o = on[b] if b < len(on) else None
+            f = off[b] if b < len(off) else None
+            if o is not None and o < pk:
+                marks.append((int(o), 0, "("))
+            marks.append((int(pk), 1, peak_symbol))
+            if f is not None and f > pk:
+                marks.append((int(f), 2, ")"))
+    marks.sort()
+    samples = np.array([m[0] for m in marks], dtype=np.int64)
+    symbols = [m[2] for m in marks]
+    return samples, symbols
+
+
+def write_annotations(result: MeasurementResult, out_dir: str | Path) -> list[Path]:
+    """Write one WFDB annotation file per lead; returns the paths written.
+
+    The record name is ``result.record_id``; leads without any mark get no file.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for lead in result.leads:
+        fid = result.lead_fiducials.get(lead)
+        if not fid:
+            continue
+        samples, symbols = lead_annotation_marks(fid)
+        if samples.size == 0:
+            continue
+        ext = lead.lower()
+        # wfdb only accepts letters in an annotator name ("v1" is refused) although readers
+        # accept any; write under a letters-only name and rename (the content is the same).
+        tmp_ext = "ecgrtmp"
+        wfdb.wrann(
+            result.record_id,
+            tmp_ext,
+            samples,
+            symbol=symbols,
+            fs=result.fs,
+            write_dir=str(out),
+        )
+        target = out / f"{result.record_id}.{ext}"
+        (out / f"{result.record_id}.{tmp_ext}").replace(target)
+        written.append(target)
+    return written

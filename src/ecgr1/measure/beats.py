@@ -1,0 +1,182 @@
+"""Beat detection on all leads together, RR series and beat grouping.
+
+Detection: each usable lead is band-limited (triangular smoothing, then first difference), its
+squared slope is normalised by the lead's own robust scale so that no lead dominates, and the
+leads are summed into one energy envelope (about 100 ms integration). Peaks of the envelope
+above an adaptive threshold (a fraction of the local 98th percentile over 10-s blocks) that
+are at least a refractory period apart are QRS complexes; long gaps are searched again with
+half the threshold. The anchor of each beat is the sample of largest total slope energy near
+the envelope peak; it is refined later (``refine_anchor``) to the largest spatial magnitude.
+sleepecg (BSD) is used for single-lead records where it is more robust to T waves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+from scipy.signal import find_peaks
+
+from ecgr1.measure.criteria import BEAT
+from ecgr1.signal.filters import smooth
+
+
+def _envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised multi-lead slope energy (raw and integrated)."""
+    xs = smooth(x, max(1, int(round(fs * 0.008))))
+    d = np.diff(xs, axis=1, prepend=xs[:, :1])
+    # Remove slow components of the slope (P/T) partially: high-pass by subtracting a 60 ms mean.
+    d = d - uniform_filter1d(d, max(1, int(fs * 0.06)), axis=1, mode="nearest")
+    e = d * d
+    scale = np.percentile(e, 99, axis=1, keepdims=True)
+    scale[scale <= 0] = 1.0
+    e = (e / scale).sum(axis=0)
+    env = uniform_filter1d(e, max(1, int(fs * 0.08)), mode="nearest")
+    return e, env
+
+
+def detect_r_peaks(x: np.ndarray, fs: float, usable: np.ndarray | None = None) -> np.ndarray:
+    """Sample indices of QRS complexes detected on all usable leads together.
+
+    Parameters
+    ----------
+    x : (n_leads, n_samples) baseline-free signal, mV.
+    fs : sampling rate, Hz.
+    usable : boolean per lead; unusable leads are ignored.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> fs = 500.0; x = np.zeros((1, 5000))
+    >>> for r in range(250, 5000, 500): x[0, r - 10:r + 10] = np.hanning(20)
+    >>> detect_r_peaks(x, fs).size
+    10
+    """
+    x = np.atleast_2d(x)
+    if usable is not None and np.any(usable):
+        x = x[np.asarray(usable, bool)]
+    n = x.shape[1]
+    if n < int(0.5 * fs) or not np.any(np.ptp(x, axis=1) > 0):
+        return np.zeros(0, dtype=int)
+    e, env = _envelope(x, fs)
+    refractory = int(BEAT["refractory_ms"] * fs / 1000)
+    block = int(10 * fs)
+    thr = np.empty(n)
+    for s in range(0, n, block):
+        seg = env[max(0, s - block // 2) : min(n, s + block + block // 2)]
+        thr[s : s + block] = 0.25 * np.percentile(seg, 98)
+    peaks, _ = find_peaks(env, height=thr, distance=refractory)
+    if peaks.size >= 2:
+        # Search back in long gaps with half the threshold.
+        rr = np.diff(peaks)
+        med = np.median(rr)
+        extra = []
+        for k in np.flatnonzero(rr > 1.6 * med):
+            a, b = peaks[k] + refractory, peaks[k + 1] - refractory
+            if b <= a:
+                continue
+            sub, _ = find_peaks(env[a:b], height=0.5 * thr[a:b], distance=refractory)
+            extra.extend((sub + a).tolist())
+        if extra:
+            peaks = np.unique(np.concatenate([peaks, np.asarray(extra, int)]))
+    # Anchor: sample of largest instantaneous slope energy within +-60 ms of the envelope peak.
+    half = int(0.06 * fs)
+    anchors = np.empty_like(peaks)
+    for i, p in enumerate(peaks):
+        a, b = max(0, p - half), min(n, p + half + 1)
+        anchors[i] = a + int(np.argmax(e[a:b]))
+    anchors = np.unique(anchors)
+    if anchors.size >= 2:
+        keep = np.concatenate(([True], np.diff(anchors) >= refractory))
+        anchors = anchors[keep]
+    return anchors
+
+
+def refine_anchor(x: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray:
+    """Move each anchor to the largest spatial magnitude (sqrt of summed squares) within 50 ms."""
+    if peaks.size == 0:
+        return peaks
+    xs = smooth(x, max(1, int(round(fs * 0.01))))
+    mag = np.sqrt((xs * xs).sum(axis=0))
+    n = mag.size
+    half = int(0.05 * fs)
+    out = np.empty_like(peaks)
+    for i, p in enumerate(peaks):
+        a, b = max(0, p - half), min(n, p + half + 1)
+        out[i] = a + int(np.argmax(mag[a:b]))
+    out = np.unique(out)
+    if out.size >= 2:
+        out = out[np.concatenate(([True], np.diff(out) >= int(BEAT["min_rr_ms"] * fs / 1000)))]
+    return out
+
+
+def rr_statistics(peaks: np.ndarray, fs: float) -> dict[str, float | bool | str | None]:
+    """RR mean, SD, coefficient of variation and regularity class.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> s = rr_statistics(np.arange(0, 5000, 500), 500.0)
+    >>> s["rr_mean_ms"], s["rr_irregularity"]
+    (1000.0, 'regular')
+    """
+    out: dict[str, float | bool | str | None] = {
+        "rr_mean_ms": None,
+        "rr_sd_ms": None,
+        "rr_cv": None,
+        "rr_irregular": None,
+        "rr_irregularity": None,
+    }
+    if peaks.size < 3:
+        return out
+    rr = np.diff(peaks) / fs * 1000.0
+    mean = float(rr.mean())
+    sd = float(rr.std(ddof=1)) if rr.size > 1 else 0.0
+    cv = sd / mean if mean > 0 else 0.0
+    succ = float(np.median(np.abs(np.diff(rr))) / mean) if rr.size > 2 else 0.0
+    irregular = cv > BEAT["irregular_rr_cv"]
+    if not irregular:
+        kind = "regular"
+    elif succ > BEAT["irregular_succ_diff"]:
+        kind = "irregularly_irregular"
+    else:
+        kind = "regularly_irregular"
+    out.update(
+        rr_mean_ms=round(mean, 1),
+        rr_sd_ms=round(sd, 1),
+        rr_cv=round(cv, 4),
+        rr_irregular=bool(irregular),
+        rr_irregularity=kind,
+    )
+    return out
+
+
+def qrs_morphology_groups(
+    x: np.ndarray, fs: float, peaks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Correlation of each beat's QRS (all leads) with the dominant QRS template.
+
+    Returns ``(corr, dominant_mask)``: the dominant group is the largest group of mutually
+    similar beats (correlation with the group median >= ``BEAT['morphology_corr']``).
+    """
+    nb = peaks.size
+    if nb == 0:
+        return np.zeros(0), np.zeros(0, bool)
+    a, b = int(0.06 * fs), int(0.09 * fs)
+    n = x.shape[1]
+    idx = np.clip(peaks[:, None] + np.arange(-a, b)[None, :], 0, n - 1)
+    seg = x[:, idx]  # (L, B, W)
+    seg = seg - seg.mean(axis=2, keepdims=True)
+    flat = np.transpose(seg, (1, 0, 2)).reshape(nb, -1)
+    norms = np.linalg.norm(flat, axis=1)
+    norms[norms == 0] = 1.0
+    unit = flat / norms[:, None]
+    # Largest group: seed with each beat's neighbourhood size (pairwise corr above threshold).
+    c = unit @ unit.T
+    thr = BEAT["morphology_corr"]
+    support = (c >= thr).sum(axis=1)
+    seed = int(np.argmax(support))
+    members = c[seed] >= thr
+    template = np.median(flat[members], axis=0)
+    tn = np.linalg.norm(template)
+    corr = unit @ (template / (tn if tn > 0 else 1.0))
+    return corr, corr >= thr

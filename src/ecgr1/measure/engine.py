@@ -1,0 +1,547 @@
+"""The measurement engine: ECGRecord in, MeasurementResult out.
+
+Pipeline (see ``docs/measurements.md``):
+
+1. zero-phase baseline / mains removal and per-lead quality (:mod:`ecgr1.signal`);
+2. QRS detection on all usable leads together, RR statistics, beat grouping by QRS shape and
+   prematurity (:mod:`ecgr1.measure.beats`);
+3. delineation of every beat in every lead and of the median dominant beat
+   (:mod:`ecgr1.measure.delineate`); dominant beats are kept near the template's boundaries,
+   which averages out noise while still following real beat-to-beat changes;
+4. global (CSE) fiducials per beat, record intervals, QTc, axes, amplitudes, ST and voltage sums.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ecgr1.io.record import ECGRecord
+from ecgr1.measure.beats import detect_r_peaks, qrs_morphology_groups, refine_anchor, rr_statistics
+from ecgr1.measure.criteria import ATRIAL, BEAT, PACING, PRESENCE, WINDOWS
+from ecgr1.measure.delineate import FIDUCIALS, beat_windows, delineate
+from ecgr1.measure.features import frontal_axis, lead_measurements, wave_area
+from ecgr1.measure.result import Beat, GlobalMeasurements, MeasurementResult
+from ecgr1.signal.filters import preprocess, smooth
+from ecgr1.signal.quality import assess_quality
+
+# How far (ms) a dominant beat's own boundary may move away from the median-beat boundary.
+TEMPLATE_TOLERANCE_MS: dict[str, float] = {
+    "qrs_on": 12.0,
+    "qrs_peak": 20.0,
+    "qrs_off": 12.0,
+    "t_on": 40.0,
+    "t_peak": 30.0,
+    "t_off": 30.0,
+    "p_on": 20.0,
+    "p_peak": 20.0,
+    "p_off": 20.0,
+}
+# Per-lead boundaries are pulled towards the across-lead median of the same beat by this factor
+# (0: every lead reports the median, 1: every lead keeps its own estimate). Single-lead estimates
+# of small waves are noisy; the median over leads is a robust estimate of the same event.
+LEAD_SHRINK: dict[str, float] = {
+    "qrs_on": 0.0,
+    "qrs_peak": 1.0,
+    "qrs_off": 0.0,
+    "t_on": 1.0,
+    "t_peak": 0.0,
+    "t_off": 0.0,
+    "p_on": 0.0,
+    "p_peak": 0.0,
+    "p_off": 0.0,
+}
+# Percentile across leads of the reference the shrinkage pulls towards.
+SHRINK_REFERENCE_PCT: dict[str, float] = {"qrs_on": 25.0, "qrs_off": 50.0}
+# Percentile across leads used for the global (CSE: earliest onset, latest offset) fiducials;
+# not 0/100 so that one mis-delineated lead cannot move the global boundary.
+GLOBAL_PERCENTILE: dict[str, float] = {
+    "qrs_on": 25.0,
+    "qrs_off": 50.0,
+    "p_on": 20.0,
+    "p_peak": 50.0,
+    "p_off": 80.0,
+    "t_on": 30.0,
+    "t_peak": 50.0,
+    "t_off": 50.0,
+}
+
+
+def _nanpct(a: np.ndarray, q: float, axis: int = 0) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        if np.all(np.isnan(a)):
+            return np.full(a.shape[1 - axis] if a.ndim == 2 else 1, np.nan)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanpercentile(a, q, axis=axis)
+
+
+def _median_or_none(values: np.ndarray) -> float | None:
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else None
+
+
+def _r1(v: float | None, nd: int = 1) -> float | None:
+    return None if v is None or not math.isfinite(v) else round(float(v), nd)
+
+
+def detect_pacing_spikes(raw: np.ndarray, fs: float) -> np.ndarray:
+    """Sample indices of pacemaker spikes (very sharp, short deflections in the raw signal)."""
+    x = np.atleast_2d(np.asarray(raw, float))
+    if x.shape[1] < 5:
+        return np.zeros(0, int)
+    d2 = np.abs(x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2]) * (fs / 500.0) ** 0  # per-sample curvature
+    p99 = np.percentile(d2, 99, axis=1, keepdims=True)
+    thr = np.maximum(PACING["spike_abs_mv"], PACING["spike_rel_p99"] * p99)
+    hits = (d2 > thr).sum(axis=0)
+    need = 2 if x.shape[0] >= 3 else 1
+    idx = np.flatnonzero(hits >= need) + 1
+    if idx.size:
+        idx = idx[np.concatenate(([True], np.diff(idx) > int(0.02 * fs)))]
+    return idx
+
+
+def _atrial_residual_class(
+    clean: np.ndarray, fs: float, anchors: np.ndarray, template: np.ndarray, pre: int
+) -> str | None:
+    """'flutter' when QRST-cancelled residual shows a dominant 3.5-6.5 Hz peak, else None."""
+    n = clean.shape[1]
+    resid = clean.copy()
+    w = template.shape[-1]
+    for a in anchors:
+        s = a - pre
+        lo, hi = max(0, s), min(n, s + w)
+        resid[:, lo:hi] -= template[:, lo - s : hi - s]
+    if n < int(4 * fs):
+        return None
+    spec = np.abs(np.fft.rfft(resid * np.hanning(n)[None, :], axis=1)) ** 2
+    f = np.fft.rfftfreq(n, 1 / fs)
+    band = (f >= 2) & (f <= 12)
+    fl = (f >= ATRIAL["flutter_min_hz"]) & (f <= ATRIAL["flutter_max_hz"])
+    tot = spec[:, band].sum(axis=1)
+    best = 0.0
+    for k in range(spec.shape[0]):
+        if tot[k] <= 0:
+            continue
+        sub = spec[k, fl]
+        j = int(np.argmax(sub))
+        peak = sub[max(0, j - 2) : j + 3].sum()
+        best = max(best, float(peak / tot[k]))
+    return "flutter" if best >= ATRIAL["flutter_concentration"] else None
+
+
+def measure(record: ECGRecord, *, age: float | None = None, sex: str | None = None) -> MeasurementResult:
+    """Measure one ECG record.
+
+    Parameters
+    ----------
+    record : the ECG (any number of leads, any sampling rate >= 100 Hz).
+    age, sex : optional patient data (override ``record.metadata``); used by sex-specific
+        criteria such as the Cornell product.
+
+    Returns
+    -------
+    MeasurementResult with global measurements, per-lead median-beat measurements, beats with
+    their global fiducials, quality report and per-lead per-beat fiducials (samples).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from ecgr1.io.record import ECGRecord
+    >>> fs = 500.0; t = np.arange(5000) / fs; x = np.zeros((1, 5000))
+    >>> for r in np.arange(0.5, 10, 1.0):
+    ...     x[0] += 1.0 * np.exp(-((t - r) / 0.012) ** 2) + 0.2 * np.exp(-((t - r - 0.3) / 0.05) ** 2)
+    >>> res = measure(ECGRecord(x, fs, ["II"]))
+    >>> round(res.global_.heart_rate_bpm)
+    60
+    """
+    fs = float(record.fs)
+    ms = fs / 1000.0
+    leads = list(record.leads)
+    L = len(leads)
+    if age is None:
+        age = record.metadata.get("age")
+    if sex is None:
+        sex = record.metadata.get("sex")
+    res = MeasurementResult(
+        record_id=record.record_id,
+        fs=fs,
+        duration_s=record.duration_s,
+        leads=leads,
+        age=age,
+        sex=sex,
+    )
+    g = res.global_
+    raw = np.nan_to_num(np.asarray(record.signal, np.float64))
+    pp = preprocess(raw, fs)
+    res.warnings.extend(pp.notes)
+    res.quality = assess_quality(raw, pp.clean, pp.baseline, fs, leads)
+    usable = np.array([res.quality.leads[name].usable for name in leads], bool)
+
+    def fail(reason: str) -> MeasurementResult:
+        for key in (
+            "heart_rate_bpm",
+            "pr_interval_ms",
+            "qrs_duration_ms",
+            "qt_interval_ms",
+            "qrs_axis_deg",
+            "p_wave_present",
+        ):
+            g.reasons[key] = reason
+        res.warnings.append(reason)
+        return res
+
+    if not usable.any():
+        return fail("no usable lead")
+    clean = pp.clean
+    xq = smooth(clean, max(1, int(round(5 * ms))))
+    anchors = detect_r_peaks(clean, fs, usable)
+    anchors = refine_anchor(xq[usable], fs, anchors)
+    pre = int(WINDOWS["pre_r_ms"] * ms)
+    post = int(WINDOWS["post_r_ms"] * ms)
+    # Beats whose QRS lies at the very edge cannot be delineated reliably.
+    n = clean.shape[1]
+    anchors = anchors[(anchors >= int(0.08 * fs)) & (anchors < n - int(0.1 * fs))]
+    if anchors.size < 2:
+        return fail("fewer than two QRS complexes detected")
+    g.n_beats = int(anchors.size)
+    for key, value in rr_statistics(anchors, fs).items():
+        setattr(g, key, value)
+    rr = np.diff(anchors).astype(float)
+    prev_r = np.concatenate(([np.inf], rr))
+    next_r = np.concatenate((rr, [np.inf]))
+    med_rr = float(np.median(rr))
+    g.heart_rate_bpm = _r1(60.0 * fs / float(np.mean(rr)))
+
+    # ---- beat grouping -------------------------------------------------------------------
+    corr, same_shape = qrs_morphology_groups(xq[usable], fs, anchors)
+    local_rr = np.array(
+        [np.median(rr[max(0, i - 4) : i + 4]) if rr.size else med_rr for i in range(anchors.size)]
+    )
+    premature = np.isfinite(prev_r) & (prev_r < BEAT["premature_ratio"] * local_rr)
+    irregular = bool(g.rr_irregularity == "irregularly_irregular")
+    dominant = same_shape & ~premature if not irregular else same_shape.copy()
+    if dominant.sum() < 1:
+        dominant = same_shape if same_shape.any() else np.ones(anchors.size, bool)
+
+    # ---- delineation of every beat and of the median dominant beat ----------------------------
+    weights = usable.astype(float)
+    Xq = beat_windows(xq, anchors, pre, post)
+    Xw = beat_windows(clean, anchors, pre, post)
+    # Samples beyond the record are edge-repeated; limit searches with the distances.
+    prev_lim = np.minimum(prev_r, anchors + 1.0)
+    next_lim = np.minimum(next_r, (n - 1 - anchors).astype(float))
+    D = delineate(Xq, Xw, fs, pre, prev_lim, next_lim, weights)
+    Tq = np.median(Xq[:, dominant, :], axis=1, keepdims=True)
+    Tw = np.median(Xw[:, dominant, :], axis=1, keepdims=True)
+    dom_rr = float(np.median(rr)) if rr.size else med_rr
+    DT = delineate(Tq, Tw, fs, pre, np.array([dom_rr]), np.array([dom_rr]), weights)
+
+    nb = anchors.size
+    lead_fid: dict[str, np.ndarray] = {}
+    for key in FIDUCIALS:
+        per_beat = D.lead[key].copy()
+        tmpl = np.repeat(DT.lead[key], nb, axis=1)
+        tol = TEMPLATE_TOLERANCE_MS[key] * ms
+        merged = np.where(
+            np.isnan(per_beat), tmpl, np.clip(per_beat, tmpl - tol, tmpl + tol)
+        )
+        merged = np.where(np.isnan(tmpl), per_beat, merged)
+        merged[:, ~dominant] = per_beat[:, ~dominant]
+        merged[~usable, :] = np.nan
+        alpha = LEAD_SHRINK[key]
+        if alpha < 1.0 and usable.sum() >= 3:
+            med = _nanpct(merged[usable], SHRINK_REFERENCE_PCT.get(key, 50.0), axis=0)[None, :]
+            merged = np.where(np.isfinite(med), med + alpha * (merged - med), merged)
+        lead_fid[key] = merged
+    # Global QRS boundaries: the across-lead reference of the per-lead boundaries (robust
+    # percentiles, see GLOBAL_PERCENTILE); the spatial-velocity estimate where no lead has one.
+    g_on = _nanpct(lead_fid["qrs_on"][usable], GLOBAL_PERCENTILE["qrs_on"], axis=0)
+    g_off = _nanpct(lead_fid["qrs_off"][usable], GLOBAL_PERCENTILE["qrs_off"], axis=0)
+    g_on = np.where(np.isfinite(g_on), g_on, D.glob["qrs_on"])
+    g_off = np.where(np.isfinite(g_off), g_off, D.glob["qrs_off"])
+
+    # ---- P-wave presence ----------------------------------------------------------------------
+    # Template P amplitude over noise, and beat-to-beat consistency of the P window (atrial
+    # activity not locked to the QRS, e.g. fibrillation, averages out of the template).
+    p_start = int(DT.glob["qrs_on"][0] - min(260 * ms, 0.45 * dom_rr))
+    # Keep the previous beat's T wave out: its end sits at (template T end - RR) in this window.
+    t_end_g = _nanpct(DT.lead["t_off"][usable], 80.0, axis=0)[0]
+    short_rr = float(np.percentile(prev_r[np.isfinite(prev_r)], 10)) if nb > 2 else dom_rr
+    if np.isfinite(t_end_g):
+        p_start = max(p_start, int(t_end_g - short_rr + 20 * ms))
+    p_start = min(p_start, int(DT.glob["qrs_on"][0] - 80 * ms))
+    p_stop = int(DT.glob["qrs_on"][0] - 10 * ms)
+    p_start = max(p_start, 0)
+    # Smooth only inside the window (no leak from the QRS) and remove the line joining the
+    # window ends (T-wave tail, residual wander), then compare beats with the median.
+    seg = smooth(Xw[usable][:, :, p_start:p_stop], max(1, int(round(8 * ms))), axis=2)
+    if seg.shape[2] >= 2:
+        ramp = np.linspace(0.0, 1.0, seg.shape[2])
+        seg = seg - (seg[:, :, :1] * (1 - ramp) + seg[:, :, -1:] * ramp)
+    flat = np.transpose(seg, (1, 0, 2)).reshape(nb, -1)
+    tmpl_p = np.median(flat[dominant], axis=0)
+    tn = np.linalg.norm(tmpl_p)
+    norms = np.linalg.norm(flat, axis=1)
+    with np.errstate(all="ignore"):
+        p_corr = (flat @ tmpl_p) / np.maximum(norms * tn, 1e-12)
+    amp_t = np.abs(DT.p_amp[:, 0])
+    noise_t = DT.p_noise[:, 0]
+    snr_ok = (amp_t >= PRESENCE["p_min_amp_mv"]) & (amp_t >= PRESENCE["p_snr"] * noise_t)
+    snr_ok &= usable
+    beat_has_p = (p_corr >= PRESENCE["p_beat_corr"]) & np.isfinite(lead_fid["p_peak"]).any(0)
+    dom_frac = float(beat_has_p[dominant].mean()) if dominant.any() else 0.0
+    p_corr_med = float(np.median(p_corr[dominant])) if dominant.any() else 0.0
+    need_corr = PRESENCE["p_consistency_irregular" if irregular else "p_consistency"]
+    p_present = bool(
+        snr_ok.any() and dom_frac >= PRESENCE["p_fraction_present"] and p_corr_med >= need_corr
+    )
+    res._diag = {  # internal diagnostics for development (not serialised)
+        "p_corr_med": float(np.nanmedian(p_corr[dominant])),
+        "p_amp_max": float(amp_t[usable].max()),
+        "p_snr_n": int(snr_ok.sum()),
+        "dom_frac": dom_frac,
+        "p_snr_max": float((amp_t / np.maximum(noise_t, 1e-6))[usable].max()),
+    }
+    g.p_wave_present = p_present
+    g.p_wave_fraction = round(float(beat_has_p.mean()) if p_present else 0.0, 3)
+    if not p_present:
+        beat_has_p[:] = False
+        for key in ("p_on", "p_peak", "p_off"):
+            lead_fid[key][:] = np.nan
+    else:
+        for key in ("p_on", "p_peak", "p_off"):
+            lead_fid[key][:, ~beat_has_p] = np.nan
+            # Leads where the template P is lost in noise keep the multi-lead estimate anyway:
+            # annotators mark P in every lead, and the window is already constrained.
+
+    # ---- global fiducials per beat --------------------------------------------------------
+    glob: dict[str, np.ndarray] = {"qrs_on": g_on, "qrs_off": g_off}
+    for key, q in GLOBAL_PERCENTILE.items():
+        if key not in glob:
+            glob[key] = _nanpct(lead_fid[key], q, axis=0)
+    glob["qrs_peak"] = np.full(nb, float(pre))
+
+    def to_abs(v: float) -> int | None:
+        return None if not np.isfinite(v) else int(round(v))
+
+    starts = anchors - pre
+    # Per-lead fiducials (samples in the record).
+    for li, name in enumerate(leads):
+        res.lead_fiducials[name] = {
+            key: [
+                to_abs(lead_fid[key][li, b] + starts[b]) if np.isfinite(lead_fid[key][li, b]) else None
+                for b in range(nb)
+            ]
+            for key in FIDUCIALS
+        }
+
+    # Pacing spikes.
+    spikes = detect_pacing_spikes(raw[usable], fs)
+    paced = np.zeros(nb, bool)
+    if spikes.size:
+        qon_abs = g_on + starts
+        for b in range(nb):
+            dist = qon_abs[b] - spikes
+            paced[b] = np.any((dist >= -5 * ms) & (dist <= PACING["max_spike_to_qrs_ms"] * ms))
+        g.pacing_spikes_detected = bool(paced.mean() >= PACING["min_beat_fraction"])
+    if not g.pacing_spikes_detected:
+        paced[:] = False
+
+    # ---- beats ---------------------------------------------------------------------------------
+    qrs_dur = (g_off - g_on) / ms
+    wide = qrs_dur >= BEAT["wide_qrs_ms"]
+    for b in range(nb):
+        if paced[b]:
+            cls = "paced"
+        elif dominant[b]:
+            cls = "dominant"
+        elif not same_shape[b] and (wide[b] or premature[b]):
+            cls = "premature_ventricular" if premature[b] or wide[b] else "other"
+        elif premature[b] and not irregular:
+            cls = "premature_supraventricular"
+        else:
+            cls = "other"
+
+        def sec(key: str, b: int = b) -> float | None:
+            v = glob[key][b]
+            return None if not np.isfinite(v) else round(float(v + starts[b]) / fs, 4)
+
+        beat = Beat(
+            index=b,
+            r_peak_s=round(float(anchors[b]) / fs, 4),
+            rr_prev_ms=_r1(prev_r[b] / ms) if np.isfinite(prev_r[b]) else None,
+            rr_next_ms=_r1(next_r[b] / ms) if np.isfinite(next_r[b]) else None,
+            beat_class=cls,
+            wide_qrs=bool(wide[b]),
+            p_onset_s=sec("p_on"),
+            p_peak_s=sec("p_peak"),
+            p_offset_s=sec("p_off"),
+            qrs_onset_s=sec("qrs_on"),
+            qrs_offset_s=sec("qrs_off"),
+            t_onset_s=sec("t_on"),
+            t_peak_s=sec("t_peak"),
+            t_offset_s=sec("t_off"),
+            p_present=bool(beat_has_p[b]),
+        )
+        if beat.p_onset_s is not None and beat.qrs_onset_s is not None:
+            beat.pr_interval_ms = _r1((beat.qrs_onset_s - beat.p_onset_s) * 1000)
+        beat.qrs_duration_ms = _r1(float(qrs_dur[b]))
+        if beat.t_offset_s is not None and beat.qrs_onset_s is not None:
+            beat.qt_interval_ms = _r1((beat.t_offset_s - beat.qrs_onset_s) * 1000)
+        res.beats.append(beat)
+    g.n_premature_supraventricular = sum(
+        b.beat_class == "premature_supraventricular" for b in res.beats
+    )
+    g.n_premature_ventricular = sum(b.beat_class == "premature_ventricular" for b in res.beats)
+    g.n_paced = sum(b.beat_class == "paced" for b in res.beats)
+
+    # ---- record intervals (dominant beats) --------------------------------------------------
+    dom_idx = np.flatnonzero(dominant | paced)
+    pr = np.array([res.beats[b].pr_interval_ms or np.nan for b in dom_idx], float)
+    g.qrs_duration_ms = _r1(_median_or_none(qrs_dur[dom_idx]))
+    qt = np.array([res.beats[b].qt_interval_ms or np.nan for b in dom_idx], float)
+    g.qt_interval_ms = _r1(_median_or_none(qt))
+    if p_present:
+        g.pr_interval_ms = _r1(_median_or_none(pr))
+        prv = pr[np.isfinite(pr)]
+        g.pr_interval_sd_ms = _r1(float(np.std(prv))) if prv.size >= 2 else None
+        pdur = (glob["p_off"] - glob["p_on"])[dom_idx] / ms
+        g.p_duration_ms = _r1(_median_or_none(pdur))
+        if prv.size >= 3:
+            steps = np.diff(prv)
+            if g.pr_interval_sd_ms is not None and g.pr_interval_sd_ms < 15:
+                g.pr_progression = "constant"
+            elif np.mean(steps > 0) >= 0.6:
+                g.pr_progression = "prolonging"
+            elif g.pr_interval_sd_ms is not None and g.pr_interval_sd_ms > 40:
+                g.pr_progression = "dissociated"
+            else:
+                g.pr_progression = "variable"
+        g.atrial_activity = "p_waves"
+        g.atrial_rate_bpm = g.heart_rate_bpm
+        g.p_waves_per_qrs = 1.0 if g.p_wave_fraction and g.p_wave_fraction >= 0.9 else None
+        if g.p_waves_per_qrs is None:
+            g.reasons["p_waves_per_qrs"] = "P waves not found before every QRS"
+    else:
+        for key in ("pr_interval_ms", "p_duration_ms", "p_axis_deg", "pr_progression"):
+            g.reasons[key] = "no P waves detected"
+        g.reasons["atrial_rate_bpm"] = "no P waves detected"
+        kind = _atrial_residual_class(clean, fs, anchors, Tw[:, 0, :], pre)
+        if kind:
+            g.atrial_activity = kind
+        elif g.rr_irregularity == "irregularly_irregular":
+            g.atrial_activity = "fibrillatory"
+        else:
+            g.atrial_activity = "none"
+    if g.qt_interval_ms is not None and g.rr_mean_ms:
+        rr_s = g.rr_mean_ms / 1000.0
+        hr = 60.0 / rr_s
+        qt_ms = g.qt_interval_ms
+        g.qtc_bazett_ms = _r1(qt_ms / math.sqrt(rr_s))
+        g.qtc_fridericia_ms = _r1(qt_ms / rr_s ** (1.0 / 3.0))
+        g.qtc_framingham_ms = _r1(qt_ms + 154.0 * (1.0 - rr_s))
+        g.qtc_hodges_ms = _r1(qt_ms + 1.75 * (hr - 60.0))
+    else:
+        for key in ("qt_interval_ms", "qtc_bazett_ms", "qtc_fridericia_ms"):
+            g.reasons[key] = "T-wave end not found"
+
+    # ---- per-lead measurements on the median beat ----------------------------------------------
+    tg = {
+        "qrs_on": float(DT.glob["qrs_on"][0]),
+        "qrs_off": float(DT.glob["qrs_off"][0]),
+    }
+    for key in ("p_on", "p_off", "t_on", "t_off"):
+        v = _nanpct(DT.lead[key][usable], GLOBAL_PERCENTILE[key], axis=0)[0]
+        tg[key] = float(v) if np.isfinite(v) and (p_present or key[0] != "p") else None
+    nets: dict[str, dict[str, float | None]] = {"qrs": {}, "p": {}, "t": {}}
+    for li, name in enumerate(leads):
+        if not usable[li]:
+            lm = lead_measurements(np.zeros(1), fs, {}, {}, False)
+            lm.reasons = {"lead": "lead unusable: " + "; ".join(res.quality.leads[name].reasons)}
+            res.lead_measurements[name] = lm
+            continue
+        y = Tw[li, 0, :]
+        fid = {
+            k: (float(DT.lead[k][li, 0]) if np.isfinite(DT.lead[k][li, 0]) else None)
+            for k in FIDUCIALS
+        }
+        if not p_present:
+            fid["p_on"] = fid["p_off"] = fid["p_peak"] = None
+        lm = lead_measurements(y, fs, fid, tg, p_present)
+        res.lead_measurements[name] = lm
+        b_end = max(1, int(tg["qrs_on"] - 4 * ms))
+        base = float(np.mean(y[max(0, b_end - int(20 * ms)) : b_end]))
+        nets["qrs"][name] = wave_area(y, tg["qrs_on"], tg["qrs_off"], base)
+        nets["t"][name] = wave_area(y, tg["qrs_off"], tg["t_off"], base)
+        nets["p"][name] = wave_area(y, tg.get("p_on"), tg.get("p_off"), base)
+    for wave, attr in (("qrs", "qrs_axis_deg"), ("t", "t_axis_deg"), ("p", "p_axis_deg")):
+        if wave == "p" and not p_present:
+            continue
+        axis = frontal_axis(nets[wave])
+        setattr(g, attr, axis)
+        if axis is None:
+            g.reasons[attr] = "fewer than two usable limb leads with a measurable wave"
+    _voltage_criteria(res)
+    if not g.p_wave_present:
+        g.reasons.setdefault("p_wave_present", "no consistent P wave before the QRS complexes")
+    return res
+
+
+def _voltage_criteria(res: MeasurementResult) -> None:
+    """Sokolow-Lyon, Cornell voltage/product and maximal QRS voltages."""
+    g = res.global_
+    lm = res.lead_measurements
+
+    def amp(lead: str, key: str) -> float | None:
+        m = lm.get(lead)
+        if m is None or getattr(m, key) is None:
+            return None
+        return abs(float(getattr(m, key)))
+
+    def s_or_zero(lead: str) -> float | None:
+        m = lm.get(lead)
+        if m is None or m.qrs_morphology is None:
+            return None
+        if m.qrs_morphology == "QS":
+            return abs(m.q_amplitude_mv or 0.0)
+        return abs(m.s_amplitude_mv) if m.s_amplitude_mv is not None else 0.0
+
+    def r_or_zero(lead: str) -> float | None:
+        m = lm.get(lead)
+        if m is None or m.qrs_morphology is None:
+            return None
+        return float(m.r_amplitude_mv or 0.0)
+
+    sv1, rv5, rv6 = s_or_zero("V1"), r_or_zero("V5"), r_or_zero("V6")
+    if sv1 is not None and (rv5 is not None or rv6 is not None):
+        g.sokolow_lyon_mv = round(sv1 + max(v for v in (rv5, rv6) if v is not None), 3)
+    else:
+        g.reasons["sokolow_lyon_mv"] = "needs V1 and V5 or V6"
+    rv1, sv5, sv6 = r_or_zero("V1"), s_or_zero("V5"), s_or_zero("V6")
+    if rv1 is not None and (sv5 is not None or sv6 is not None):
+        g.sokolow_lyon_rvh_mv = round(rv1 + max(v for v in (sv5, sv6) if v is not None), 3)
+    else:
+        g.reasons["sokolow_lyon_rvh_mv"] = "needs V1 and V5 or V6"
+    ravl, sv3 = r_or_zero("aVL"), s_or_zero("V3")
+    if ravl is not None and sv3 is not None:
+        g.cornell_voltage_mv = round(ravl + sv3, 3)
+        sex = (res.sex or "").upper()[:1]
+        if g.qrs_duration_ms is not None and sex in {"M", "F"}:
+            adj = 0.6 if sex == "F" else 0.0  # Cornell product adds 6 mm in women
+            g.cornell_product_mv_ms = round((g.cornell_voltage_mv + adj) * g.qrs_duration_ms, 1)
+        else:
+            g.reasons["cornell_product_mv_ms"] = "needs sex and QRS duration"
+    else:
+        g.reasons["cornell_voltage_mv"] = "needs aVL and V3"
+        g.reasons["cornell_product_mv_ms"] = "needs aVL and V3"
+    limb = [lm[k].qrs_peak_to_peak_mv for k in ("I", "II", "III", "aVR", "aVL", "aVF") if k in lm]
+    limb = [v for v in limb if v is not None]
+    prec = [lm[k].qrs_peak_to_peak_mv for k in ("V1", "V2", "V3", "V4", "V5", "V6") if k in lm]
+    prec = [v for v in prec if v is not None]
+    g.max_limb_qrs_peak_to_peak_mv = max(limb) if limb else None
+    g.max_precordial_qrs_peak_to_peak_mv = max(prec) if prec else None

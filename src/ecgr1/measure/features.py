@@ -1,0 +1,291 @@
+"""Amplitude, duration, ST and axis measurements on the representative (median) beat.
+
+All amplitudes are in mV relative to the PR-segment level of the same lead; durations in ms.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ecgr1.measure.criteria import FRONTAL_LEADS, PRESENCE, ST
+from ecgr1.measure.result import LeadMeasurements
+
+
+def _lobes(y: np.ndarray) -> list[tuple[int, int, float, int]]:
+    """Split ``y`` into same-sign lobes: (start, stop, signed peak amplitude, peak index)."""
+    if y.size == 0:
+        return []
+    sign = np.sign(y)
+    sign[sign == 0] = 1
+    cuts = np.flatnonzero(np.diff(sign) != 0) + 1
+    bounds = np.concatenate(([0], cuts, [y.size]))
+    out = []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        seg = y[a:b]
+        k = int(np.argmax(np.abs(seg)))
+        out.append((int(a), int(b), float(seg[k]), int(a + k)))
+    return out
+
+
+def _merge_small(lobes: list[tuple[int, int, float, int]], min_mv: float) -> list:
+    """Drop lobes smaller than ``min_mv`` and merge neighbours of the same sign."""
+    big = [lb for lb in lobes if abs(lb[2]) >= min_mv]
+    merged: list[tuple[int, int, float, int]] = []
+    for lb in big:
+        if merged and np.sign(merged[-1][2]) == np.sign(lb[2]):
+            prev = merged[-1]
+            keep = prev if abs(prev[2]) >= abs(lb[2]) else lb
+            merged[-1] = (prev[0], lb[1], keep[2], keep[3])
+        else:
+            merged.append(lb)
+    return merged
+
+
+def qrs_components(y: np.ndarray, fs: float) -> dict[str, float | str | None]:
+    """Q, R, S, R', S' amplitudes/durations and the morphology label of one QRS.
+
+    ``y`` is the QRS (onset to offset) relative to the PR baseline, mV.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> y = np.concatenate([-0.1 * np.hanning(10), 1.2 * np.hanning(20), -0.4 * np.hanning(14)])
+    >>> c = qrs_components(y, 500.0)
+    >>> c["qrs_morphology"], round(c["r_amplitude_mv"], 2), round(c["s_amplitude_mv"], 2)
+    ('qRs', 1.2, -0.4)
+    """
+    min_mv = PRESENCE["wave_min_mv"]
+    cap = PRESENCE["capital_wave_mv"]
+    lobes = _merge_small(_lobes(y), min_mv)
+    out: dict[str, float | str | None] = {
+        "q_amplitude_mv": None,
+        "q_duration_ms": None,
+        "r_amplitude_mv": None,
+        "r_duration_ms": None,
+        "s_amplitude_mv": None,
+        "s_duration_ms": None,
+        "r_prime_amplitude_mv": None,
+        "s_prime_amplitude_mv": None,
+        "qrs_morphology": None,
+        "r_peak_index": None,
+    }
+    if not lobes:
+        return out
+    dur = 1000.0 / fs
+    pos = [lb for lb in lobes if lb[2] > 0]
+    if not pos:
+        deepest = min(lobes, key=lambda lb: lb[2])
+        out["q_amplitude_mv"] = deepest[2]
+        out["q_duration_ms"] = (lobes[-1][1] - lobes[0][0]) * dur
+        out["s_amplitude_mv"] = deepest[2]
+        out["r_amplitude_mv"] = 0.0
+        out["qrs_morphology"] = "QS"
+        return out
+    label = ""
+    first_pos = lobes.index(pos[0])
+    if first_pos > 0:
+        q = min(lobes[:first_pos], key=lambda lb: lb[2])
+        out["q_amplitude_mv"] = q[2]
+        out["q_duration_ms"] = (lobes[first_pos - 1][1] - lobes[0][0]) * dur
+        label += "Q" if abs(q[2]) >= cap else "q"
+    r = lobes[first_pos]
+    out["r_amplitude_mv"] = r[2]
+    out["r_duration_ms"] = (r[1] - r[0]) * dur
+    out["r_peak_index"] = r[3]
+    label += "R" if r[2] >= cap else "r"
+    rest = lobes[first_pos + 1 :]
+    names = [("s", "s_amplitude_mv", "s_duration_ms"), ("r'", "r_prime_amplitude_mv", None),
+             ("s'", "s_prime_amplitude_mv", None)]  # fmt: skip
+    for lb, (letter, amp_key, dur_key) in zip(rest, names, strict=False):
+        out[amp_key] = lb[2]
+        if dur_key:
+            out[dur_key] = (lb[1] - lb[0]) * dur
+        label += letter.upper() if abs(lb[2]) >= cap else letter
+        if letter == "r'":
+            out["r_peak_index"] = lb[3]
+    out["qrs_morphology"] = label
+    return out
+
+
+def wave_polarity(y: np.ndarray, flat_mv: float) -> tuple[str, float, float, float]:
+    """Polarity of a P or T wave segment: (label, signed amplitude, positive, negative)."""
+    if y.size == 0:
+        return "flat", 0.0, 0.0, 0.0
+    pos = float(max(0.0, y.max()))
+    neg = float(min(0.0, y.min()))
+    amp = pos if pos >= -neg else neg
+    if max(pos, -neg) < flat_mv:
+        return "flat", amp, pos, neg
+    small, large = sorted((pos, -neg))
+    if small >= 0.3 * large and small >= flat_mv:
+        return "biphasic", amp, pos, neg
+    return ("positive" if amp > 0 else "negative"), amp, pos, neg
+
+
+def is_notched(y: np.ndarray, fs: float) -> bool:
+    """Two humps of the same sign at least 20 ms apart with a dip of >= 10 % between them."""
+    if y.size < 5:
+        return False
+    s = y if abs(y.max()) >= abs(y.min()) else -y
+    peak = s.max()
+    if peak <= 0:
+        return False
+    inner = np.flatnonzero((s[1:-1] > s[:-2]) & (s[1:-1] >= s[2:]) & (s[1:-1] > 0.5 * peak)) + 1
+    if inner.size < 2:
+        return False
+    a, b = inner[0], inner[-1]
+    if (b - a) < 0.02 * fs:
+        return False
+    dip = s[a : b + 1].min()
+    return bool(min(s[a], s[b]) - dip >= 0.1 * peak)
+
+
+def frontal_axis(net: dict[str, float]) -> float | None:
+    """Frontal-plane axis (degrees, -180..180) from net deflections/areas in the limb leads.
+
+    A least-squares heart vector is fitted to every limb lead given (hexaxial angles, augmented
+    leads scaled by sqrt(3)/2); needs two leads with independent directions.
+
+    Example
+    -------
+    >>> import math
+    >>> th = math.radians(60)
+    >>> net = {n: g * math.cos(th - math.radians(a)) for n, (a, g) in FRONTAL_LEADS.items()}
+    >>> round(frontal_axis(net))
+    60
+    """
+    rows, vals = [], []
+    for name, value in net.items():
+        if name in FRONTAL_LEADS and value is not None and math.isfinite(value):
+            ang, gain = FRONTAL_LEADS[name]
+            a = math.radians(ang)
+            rows.append((gain * math.cos(a), gain * math.sin(a)))
+            vals.append(value)
+    if len(rows) < 2:
+        return None
+    m = np.asarray(rows)
+    if np.linalg.matrix_rank(m) < 2:
+        return None
+    v, *_ = np.linalg.lstsq(m, np.asarray(vals), rcond=None)
+    if float(np.hypot(*v)) < 1e-6:
+        return None
+    return round(math.degrees(math.atan2(v[1], v[0])), 1)
+
+
+def lead_measurements(
+    y: np.ndarray,
+    fs: float,
+    fid: dict[str, float | None],
+    g: dict[str, float | None],
+    p_present: bool,
+) -> LeadMeasurements:
+    """Measurements of one lead's median beat.
+
+    Parameters
+    ----------
+    y : the median beat (clean signal), mV.
+    fs : sampling rate.
+    fid : this lead's fiducials inside ``y`` (samples; None when absent).
+    g : global fiducials inside ``y`` (``qrs_on``, ``qrs_off``, ``p_off``, ``t_off``).
+    p_present : whether the record has P waves.
+    """
+    lm = LeadMeasurements()
+    ms = fs / 1000.0
+    n = y.size
+    g_on, g_off = g.get("qrs_on"), g.get("qrs_off")
+    if g_on is None or g_off is None:
+        lm.reasons["qrs"] = "QRS boundaries not found"
+        return lm
+    g_on, g_off = int(g_on), int(g_off)
+    # PR-segment level: 20 ms ending 4 ms before QRS onset, after the P offset when known.
+    b_end = max(1, g_on - int(4 * ms))
+    b_start = max(0, b_end - int(20 * ms))
+    if g.get("p_off") is not None:
+        b_start = max(b_start, min(int(g["p_off"]), b_end - 1))
+    base = float(np.mean(y[b_start:b_end]))
+    z = y - base
+    qrs = z[g_on : g_off + 1]
+    comp = qrs_components(qrs, fs)
+    for key in (
+        "q_amplitude_mv",
+        "q_duration_ms",
+        "r_amplitude_mv",
+        "r_duration_ms",
+        "s_amplitude_mv",
+        "s_duration_ms",
+        "r_prime_amplitude_mv",
+        "s_prime_amplitude_mv",
+        "qrs_morphology",
+    ):
+        setattr(lm, key, comp[key])
+    if comp["r_peak_index"] is not None:
+        lm.r_peak_time_ms = round(float(comp["r_peak_index"]) / ms, 1)
+    else:
+        lm.reasons["r_peak_time_ms"] = "no R wave"
+    if lm.q_amplitude_mv is None:
+        lm.reasons["q_amplitude_mv"] = "no Q wave"
+    if lm.r_prime_amplitude_mv is None:
+        lm.reasons["r_prime_amplitude_mv"] = "no R' wave"
+    if qrs.size:
+        lm.qrs_peak_to_peak_mv = round(float(qrs.max() - qrs.min()), 4)
+        lm.qrs_net_amplitude_mv = round(float(qrs.max() + qrs.min()), 4)
+    if fid.get("qrs_on") is not None and fid.get("qrs_off") is not None:
+        lm.qrs_duration_ms = round((fid["qrs_off"] - fid["qrs_on"]) / ms, 1)
+    # J point and ST (global J, CSE convention).
+    j = g_off
+    lm.j_amplitude_mv = round(float(z[j]), 4)
+    lm.st_j_mv = lm.j_amplitude_mv
+    k60, k80 = j + int(round(60 * ms)), j + int(round(80 * ms))
+    if k80 < n:
+        lm.st_j60_mv = round(float(z[k60]), 4)
+        lm.st_j80_mv = round(float(z[k80]), 4)
+        lm.st_slope_mv_per_s = round((float(z[k80]) - float(z[j])) / 0.08, 3)
+        if lm.st_slope_mv_per_s > ST["slope_mv_per_s"]:
+            lm.st_shape = "upsloping"
+        elif lm.st_slope_mv_per_s < -ST["slope_mv_per_s"]:
+            lm.st_shape = "downsloping"
+        else:
+            lm.st_shape = "horizontal"
+    else:
+        lm.reasons["st_j80_mv"] = "beat window too short after J"
+    # T wave.
+    t_on = fid.get("t_on") if fid.get("t_on") is not None else g_off
+    t_off = fid.get("t_off")
+    if t_off is not None and t_off > t_on:
+        pol, amp, pos, neg = wave_polarity(
+            z[int(t_on) : int(t_off) + 1], PRESENCE["flat_t_mv"]
+        )
+        lm.t_polarity, lm.t_amplitude_mv = pol, round(amp, 4)
+        lm.t_positive_amplitude_mv, lm.t_negative_amplitude_mv = round(pos, 4), round(neg, 4)
+    else:
+        lm.reasons["t_amplitude_mv"] = "T wave not delineated"
+    # P wave.
+    if not p_present:
+        lm.p_morphology = "absent"
+        lm.reasons["p_amplitude_mv"] = "no P wave in this record"
+    elif fid.get("p_on") is not None and fid.get("p_off") is not None:
+        seg = z[int(fid["p_on"]) : int(fid["p_off"]) + 1]
+        pol, amp, pos, neg = wave_polarity(seg, PRESENCE["p_min_amp_mv"] / 2)
+        lm.p_amplitude_mv, lm.p_positive_amplitude_mv = round(amp, 4), round(pos, 4)
+        lm.p_negative_amplitude_mv = round(neg, 4)
+        lm.p_duration_ms = round((fid["p_off"] - fid["p_on"]) / ms, 1)
+        if pol == "flat":
+            lm.p_morphology = "flat"
+        elif pol == "biphasic":
+            lm.p_morphology = "biphasic"
+        elif is_notched(seg, fs):
+            lm.p_morphology = "notched"
+        else:
+            lm.p_morphology = pol
+    else:
+        lm.reasons["p_amplitude_mv"] = "P wave not delineated in this lead"
+    return lm
+
+
+def wave_area(y: np.ndarray, a: float | None, b: float | None, base: float) -> float | None:
+    """Signed area (mV x samples) of ``y - base`` between ``a`` and ``b``."""
+    if a is None or b is None or b <= a:
+        return None
+    return float(np.sum(y[int(a) : int(b) + 1] - base))

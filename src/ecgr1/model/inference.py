@@ -1,0 +1,341 @@
+"""Generation with an ECG-R1 model: one ECG, a batch of interchange rows, or a JSONL file.
+
+Backends: ``"hf"`` (transformers ``generate``; CPU or GPU; greedy by default) and ``"vllm"``
+(GPU only; used only when the ``vllm`` package is importable *and* a vLLM build of the ECG-R1
+architecture is registered, e.g. by the ECG-R1 vLLM plugin; otherwise a clear error).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgr1.errors import ECGR1Error, InvalidInputError, ModelError
+
+__all__ = [
+    "DEFAULT_PROMPT",
+    "GenerationSettings",
+    "generate_batch",
+    "generate_interpretation",
+    "interpretation_row",
+    "run_inference",
+]
+
+DEFAULT_PROMPT = (
+    "Interpret the provided ECG, identify key features and abnormalities in each lead, and "
+    "generate a clinical diagnosis that is supported by the observed evidence."
+)
+
+
+class GenerationSettings(dict):
+    """Generation options recorded in every output row (``config``)."""
+
+    def __init__(
+        self,
+        max_new_tokens: int = 1024,
+        do_sample: bool = False,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
+        backend: str = "hf",
+        system_prompt: str | None = None,
+    ) -> None:
+        super().__init__(
+            max_new_tokens=int(max_new_tokens),
+            do_sample=bool(do_sample),
+            temperature=temperature,
+            top_p=top_p,
+            repetition_penalty=repetition_penalty,
+            backend=backend,
+            system_prompt=system_prompt,
+        )
+
+    def hf_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``model.generate``."""
+        kw: dict[str, Any] = {
+            "max_new_tokens": self["max_new_tokens"],
+            "do_sample": self["do_sample"],
+        }
+        if self["do_sample"]:
+            for key in ("temperature", "top_p"):
+                if self[key] is not None:
+                    kw[key] = self[key]
+        else:  # silence "temperature is set but do_sample=False" from generation configs
+            kw.update(temperature=None, top_p=None, top_k=None)
+        if self["repetition_penalty"] is not None:
+            kw["repetition_penalty"] = self["repetition_penalty"]
+        return kw
+
+
+def _model_device(model: Any) -> Any:
+    return next(model.parameters()).device
+
+
+def generate_batch(
+    model: Any,
+    processor: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    settings: GenerationSettings | None = None,
+    ecg_root: str | Path | None = None,
+    image_root: str | Path | None = None,
+) -> list[str]:
+    """Generate the assistant turn for interchange rows (a trailing assistant turn, if any, is
+    the reference and is not shown to the model). Returns one decoded text per row."""
+    import torch
+
+    s = settings or GenerationSettings()
+    batch = processor.prepare_batch(
+        rows,
+        train=False,
+        ecg_root=ecg_root,
+        image_root=image_root,
+        system_prompt=s["system_prompt"],
+    )
+    device = _model_device(model)
+    dtype = next(model.parameters()).dtype
+    inputs = {}
+    for k, v in batch.items():
+        if k in ("pixel_values", "ecg_values") and v.is_floating_point():
+            v = v.to(dtype)
+        inputs[k] = v.to(device)
+    with torch.inference_mode():
+        out = model.generate(**inputs, **s.hf_kwargs(), pad_token_id=processor.pad_token_id)
+    new = out[:, inputs["input_ids"].shape[1] :]
+    return [t.strip() for t in processor.batch_decode(new, skip_special_tokens=True)]
+
+
+def _record_tensor(record: Any) -> np.ndarray:
+    from ecgr1.io import ECGRecord, to_model_tensor
+    from ecgr1.model.data import load_ecg
+
+    if isinstance(record, ECGRecord):
+        return to_model_tensor(record)
+    if isinstance(record, (str, Path)):
+        return load_ecg(record)
+    arr = np.asarray(record, dtype=np.float32)
+    if arr.shape != (12, 5000):
+        raise InvalidInputError(f"ECG array must be (12, 5000), got {arr.shape}")
+    return arr
+
+
+def interpretation_row(
+    record: Any = None, image: Any = None, prompt: str = DEFAULT_PROMPT, row_id: str = "input"
+) -> dict[str, Any]:
+    """An interchange row asking for an interpretation of an ECG signal and/or image."""
+    if record is None and image is None:
+        raise InvalidInputError("give an ECG record, an image, or both")
+    tags = ("<ecg>" if record is not None else "") + ("<image>" if image is not None else "")
+    ecgs = [_record_tensor(record)] if record is not None else []
+    images = []
+    if image is not None:
+        from ecgr1.model.data import load_image
+
+        images = [load_image(image) if isinstance(image, (str, Path)) else image.convert("RGB")]
+    return {
+        "id": row_id,
+        "messages": [{"role": "user", "content": f"{tags}\n{prompt}"}],
+        "images": images,
+        "objects": {"ecg": ecgs},
+    }
+
+
+def generate_interpretation(
+    model: Any,
+    processor: Any,
+    record: Any = None,
+    image: Any = None,
+    *,
+    prompt: str = DEFAULT_PROMPT,
+    max_new_tokens: int = 1024,
+    system_prompt: str | None = None,
+) -> str:
+    """The model's interpretation text of one ECG (signal, image or both).
+
+    Parameters
+    ----------
+    model, processor : from :func:`ecgr1.model.load_model_and_processor`.
+    record : an :class:`ecgr1.io.ECGRecord`, a record path, or a ``(12, 5000)`` mV array.
+    image : a PIL image or an image path.
+    prompt : the user instruction after the media tags.
+    max_new_tokens : generation budget (greedy decoding).
+    system_prompt : None = the processor's default.
+
+    Returns
+    -------
+    The generated text (``<think>...</think> ... <answer>...</answer>`` for a trained model).
+    """
+    row = interpretation_row(record, image, prompt)
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, system_prompt=system_prompt)
+    return generate_batch(model, processor, [row], settings=settings)[0]
+
+
+# --------------------------------------------------------------------------------------------
+# file-level inference
+
+
+def _vllm_generate(
+    model_dir: str,
+    rows: list[dict],
+    settings: GenerationSettings,
+    ecg_root: Any,
+    image_root: Any,
+    processor: Any,
+) -> list[str]:
+    """vLLM path (GPU only). Needs vLLM and a registered ECG-R1 vLLM model (the ECG-R1 vLLM
+    plugin registers ``ECGR1ForConditionalGeneration`` with ``ecg`` multimodal data)."""
+    try:
+        from vllm import LLM, SamplingParams
+    except ImportError:
+        raise ModelError(
+            "backend 'vllm' needs the vllm package (GPU only): pip install vllm"
+        ) from None
+    from ecgr1.model.data import load_row_media
+
+    llm = LLM(model=model_dir, trust_remote_code=False, limit_mm_per_prompt={"image": 1, "ecg": 1})
+    params = SamplingParams(
+        max_tokens=settings["max_new_tokens"],
+        temperature=(settings["temperature"] or 1.0) if settings["do_sample"] else 0.0,
+        top_p=settings["top_p"] or 1.0,
+    )
+    prompts = []
+    for row in rows:
+        ecgs, images = load_row_media(row, ecg_root=ecg_root, image_root=image_root)
+        msgs = [m for m in row.get("messages", []) if m.get("role") != "assistant"]
+        text = processor.apply_chat_template(
+            msgs, add_generation_prompt=True, system_prompt=settings["system_prompt"]
+        )
+        # vLLM expands single placeholders itself
+        text = text.replace("<ecg>", "<|ecg_start|><|ecg_pad|><|ecg_end|>").replace(
+            "<image>", "<|vision_start|><|image_pad|><|vision_end|>"
+        )
+        mm: dict[str, Any] = {}
+        if images:
+            mm["image"] = images[0] if len(images) == 1 else images
+        if ecgs:
+            mm["ecg"] = np.stack(ecgs) if len(ecgs) > 1 else ecgs[0]
+        prompts.append({"prompt": text, "multi_modal_data": mm})
+    outs = llm.generate(prompts, params)
+    return [o.outputs[0].text.strip() for o in outs]
+
+
+def run_inference(
+    model_dir: str | Path,
+    data: str | Path,
+    out: str | Path,
+    *,
+    batch_size: int = 4,
+    settings: GenerationSettings | None = None,
+    ecg_root: str | Path | None = None,
+    image_root: str | Path | None = None,
+    device: str | None = None,
+    dtype: Any = None,
+    resume: bool = False,
+    progress: bool | None = None,
+    model: Any = None,
+    processor: Any = None,
+) -> dict[str, Any]:
+    """Generate for every row of ``data`` and write interchange.md section-4 rows to ``out``.
+
+    Each output row: ``id``, ``response``, ``labels`` (reference answer from the row's
+    assistant ``<answer>`` or RL ``solution``; None if unknown), ``model`` (folder), ``config``
+    (generation settings); rows that fail get ``response`` "" and an ``error``. With
+    ``resume`` the ids already in ``out`` are skipped and new rows appended.
+
+    Returns a summary: ``{"rows", "written", "skipped", "failed", "seconds"}``.
+    """
+    from tqdm import tqdm
+
+    from ecgr1.model.data import read_jsonl, reference_answer
+
+    s = settings or GenerationSettings()
+    rows = read_jsonl(data)
+    out_p = Path(out)
+    done: set[str] = set()
+    if resume and out_p.exists():
+        for line in out_p.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                done.add(str(json.loads(line).get("id")))
+    todo = [r for r in rows if str(r.get("id")) not in done]
+    if model is None or processor is None:
+        if s["backend"] == "vllm":
+            from ecgr1.model.processing import ECGR1Processor
+
+            processor = ECGR1Processor.from_pretrained(model_dir)
+        else:
+            from ecgr1.model.loading import load_model_and_processor
+
+            model, processor = load_model_and_processor(model_dir, device=device, dtype=dtype)
+    out_p.parent.mkdir(parents=True, exist_ok=True)
+    show = sys.stderr.isatty() if progress is None else progress
+    start = time.perf_counter()
+    failed = written = 0
+    with out_p.open("a" if resume else "w", encoding="utf-8") as fh:
+
+        def emit(row: dict[str, Any], response: str, error: str | None = None) -> None:
+            rec = {
+                "id": row.get("id"),
+                "response": response,
+                "labels": reference_answer(row),
+                "model": str(model_dir),
+                "config": dict(s),
+            }
+            if error is not None:
+                rec["error"] = error
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            fh.flush()
+
+        if s["backend"] == "vllm":
+            texts = _vllm_generate(str(model_dir), todo, s, ecg_root, image_root, processor)
+            for row, text in zip(todo, texts):
+                emit(row, text)
+                written += 1
+        else:
+            bar = tqdm(total=len(todo), desc="infer", unit="row", disable=not show)
+            for i in range(0, len(todo), max(1, batch_size)):
+                chunk = todo[i : i + batch_size]
+                try:
+                    texts = generate_batch(
+                        model,
+                        processor,
+                        chunk,
+                        settings=s,
+                        ecg_root=ecg_root,
+                        image_root=image_root,
+                    )
+                    results = [(r, t, None) for r, t in zip(chunk, texts)]
+                except ECGR1Error:
+                    # retry one by one so that one bad row does not sink its batch
+                    results = []
+                    for r in chunk:
+                        try:
+                            t = generate_batch(
+                                model,
+                                processor,
+                                [r],
+                                settings=s,
+                                ecg_root=ecg_root,
+                                image_root=image_root,
+                            )[0]
+                            results.append((r, t, None))
+                        except ECGR1Error as exc:
+                            results.append((r, "", str(exc)))
+                for r, t, err in results:
+                    emit(r, t, err)
+                    written += 1
+                    failed += err is not None
+                bar.update(len(chunk))
+            bar.close()
+    return {
+        "rows": len(rows),
+        "written": written,
+        "skipped": len(rows) - len(todo),
+        "failed": failed,
+        "seconds": round(time.perf_counter() - start, 3),
+    }

@@ -1,0 +1,543 @@
+"""The protocol engine: criteria table + measurement result -> statements with evidence.
+
+Steps (each a function, in this order):
+
+1. :func:`evaluate_criterion` for every criterion (three-valued: met / not met / not measurable);
+2. :func:`evaluate_expression` for every statement's ``requires`` (Kleene logic: an
+   unmeasurable criterion never makes a statement true);
+3. precedence rules from the table, in order (a suppressed statement cannot suppress others);
+4. exclusions: criteria checked and found normal that rule out statements not made;
+5. ``normal ECG`` only when nothing but the listed rhythm statements survive.
+
+The engine never measures a signal: it reads :class:`~ecgr1.measure.MeasurementResult` only.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from ecgr1.measure.result import MeasurementResult
+from ecgr1.protocol.quantities import (
+    global_value,
+    lead_usable,
+    lead_value,
+    round_value,
+    unit_of,
+)
+from ecgr1.protocol.table import (
+    Condition,
+    CriteriaTable,
+    CriterionSpec,
+    StatementSpec,
+    expression_ids,
+    load_table,
+)
+from ecgr1.protocol.types import (
+    CERTAINTY_ORDER,
+    CriterionResult,
+    Evidence,
+    Exclusion,
+    Interpretation,
+    Statement,
+    Suppression,
+)
+
+STANDARD_ORDER = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+
+# Plain observations offered to the report (rounded like criterion values).
+GLOBAL_OBSERVATIONS = (
+    "heart_rate_bpm",
+    "atrial_rate_bpm",
+    "rr_mean_ms",
+    "rr_cv",
+    "n_beats",
+    "n_premature_supraventricular",
+    "n_premature_ventricular",
+    "n_paced",
+    "p_wave_fraction",
+    "p_waves_per_qrs",
+    "p_duration_ms",
+    "pr_interval_ms",
+    "qrs_duration_ms",
+    "qt_interval_ms",
+    "qtc_bazett_ms",
+    "qtc_fridericia_ms",
+    "qtc_framingham_ms",
+    "qtc_hodges_ms",
+    "p_axis_deg",
+    "qrs_axis_deg",
+    "t_axis_deg",
+    "sokolow_lyon_mv",
+    "sokolow_lyon_rvh_mv",
+    "cornell_voltage_mv",
+    "cornell_product_mv_ms",
+    "max_limb_qrs_peak_to_peak_mv",
+    "max_precordial_qrs_peak_to_peak_mv",
+    "rr_range_ms",
+)
+LEAD_OBSERVATIONS = (
+    "p_amplitude_mv",
+    "p_duration_ms",
+    "p_terminal_negative_mv",
+    "q_depth_mv",
+    "q_duration_eff_ms",
+    "r_amplitude_mv",
+    "s_depth_mv",
+    "r_prime_mv",
+    "r_to_s_ratio",
+    "qrs_net_amplitude_mv",
+    "qrs_peak_to_peak_mv",
+    "r_peak_time_ms",
+    "s_duration_ms",
+    "st_deviation_mv",
+    "t_amplitude_mv",
+    "qrs_morphology",
+    "st_shape",
+    "t_polarity",
+)
+OBS_UNITS = {"rr_cv": "ratio", "r_to_s_ratio": "ratio", "p_waves_per_qrs": "ratio"}
+
+
+def _unit(quantity: str) -> str:
+    return OBS_UNITS.get(quantity) or unit_of(quantity)
+
+
+# ------------------------------------------------------------------ comparisons
+
+
+def compare(value: Any, operator: str, threshold: Any) -> bool | None:
+    """``value OPERATOR threshold``; None when ``value`` is None (not measured).
+
+    >>> compare(130, ">=", 120), compare(None, ">=", 120), compare(5, "between", [0, 10])
+    (True, None, True)
+    """
+    if value is None:
+        return None
+    if operator == "==":
+        return value == threshold
+    if operator == "!=":
+        return value != threshold
+    if operator == "in":
+        return value in threshold
+    if operator == "not_in":
+        return value not in threshold
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    if operator == "between":
+        return float(threshold[0]) <= x <= float(threshold[1])
+    t = float(threshold)
+    return {"<": x < t, "<=": x <= t, ">": x > t, ">=": x >= t}[operator]
+
+
+def _variant_applies(when: dict[str, Any], age: float | None, sex: str | None) -> bool:
+    for key, want in when.items():
+        if key == "sex":
+            if sex is None or sex.upper()[:1] != str(want).upper()[:1]:
+                return False
+        elif key == "age_lt":
+            if age is None or not age < float(want):
+                return False
+        elif key == "age_ge":
+            if age is None or not age >= float(want):
+                return False
+    return True
+
+
+def resolve_variant(spec: CriterionSpec, age: float | None, sex: str | None) -> tuple[Any, str]:
+    """Threshold and certainty for this patient: the first matching variant wins.
+
+    Unknown age or sex never matches a variant that names it, so the default row applies.
+    """
+    for v in spec.variants:
+        if _variant_applies(v.when, age, sex):
+            threshold = v.threshold if v.threshold is not None else spec.threshold
+            return threshold, v.certainty or spec.certainty
+    return spec.threshold, spec.certainty
+
+
+def _lead_threshold(threshold: Any, lead: str | None) -> Any:
+    if isinstance(threshold, dict):
+        return threshold.get(lead, threshold.get("default"))
+    return threshold
+
+
+def _first_value(getter, quantities: list[str]) -> tuple[str, Any]:
+    for q in quantities:
+        v = getter(q)
+        if v is not None:
+            return q, v
+    return quantities[0], None
+
+
+def _also_ok(
+    conds: list[Condition], getter, leads: list[str], criterion: str
+) -> tuple[bool | None, list[Evidence]]:
+    ok: bool | None = True
+    ev: list[Evidence] = []
+    for c in conds:
+        unit = _unit(c.quantity)
+        val = round_value(getter(c.quantity), unit)
+        res = compare(val, c.operator, c.threshold)
+        if res is None and c.allow_missing:
+            res = True
+        ev.append(Evidence(c.quantity, leads, val, unit, criterion, c.operator, c.threshold, res))
+        if res is False:
+            ok = False
+        elif res is None and ok is True:
+            ok = None
+    return ok, ev
+
+
+def evaluate_criterion(
+    spec: CriterionSpec, m: MeasurementResult, age: float | None = None, sex: str | None = None
+) -> CriterionResult:
+    """Apply one criterion to a measurement result.
+
+    Record-level criteria give one evidence entry (plus one per ``also`` condition); per-lead
+    criteria give one per measured lead, and are met when at least ``min_leads`` leads pass.
+    """
+    threshold, certainty = resolve_variant(spec, age, sex)
+    if not spec.per_lead:
+
+        def get(q: str) -> Any:
+            return global_value(m, q)
+
+        qname, raw = _first_value(get, spec.quantity)
+        value = round_value(raw, spec.unit)
+        met = compare(value, spec.operator, threshold)
+        ev = [Evidence(qname, [], value, spec.unit, spec.id, spec.operator, threshold, met)]
+        if met is not None and spec.also:
+            ok, extra = _also_ok(spec.also, get, [], spec.id)
+            ev.extend(extra)
+            met = met and ok if ok is not None else (False if met is False else None)
+        reason = None
+        if met is None:
+            reason = m.global_.reasons.get(qname) or f"{qname} not measured"
+        return CriterionResult(spec.id, met, ev, certainty, reason)
+
+    evidence: list[Evidence] = []
+    n_met = 0
+    n_measured = 0
+    for lead in spec.leads or []:
+
+        def get(q: str, lead: str = lead) -> Any:
+            return lead_value(m, lead, q)
+
+        qname, raw = _first_value(get, spec.quantity)
+        value = round_value(raw, spec.unit)
+        lead_thr = _lead_threshold(threshold, lead)
+        ok = compare(value, spec.operator, lead_thr)
+        extra: list[Evidence] = []
+        if ok is not None and spec.also:
+            also_ok, extra = _also_ok(spec.also, get, [lead], spec.id)
+            ok = (ok and also_ok) if also_ok is not None else (False if ok is False else None)
+        if ok is None:
+            continue
+        n_measured += 1
+        n_met += int(ok)
+        evidence.append(
+            Evidence(qname, [lead], value, spec.unit, spec.id, spec.operator, lead_thr, ok)
+        )
+        if ok:
+            evidence.extend(extra)
+    if n_met >= spec.min_leads:
+        met: bool | None = True
+    elif n_measured == 0:
+        met = None
+    else:
+        met = False
+    reason = None
+    if met is None:
+        unusable = [ld for ld in spec.leads or [] if not lead_usable(m, ld)]
+        reason = (
+            f"lead(s) {', '.join(unusable)} not usable" if unusable else "not measured in any lead"
+        )
+    return CriterionResult(spec.id, met, evidence, certainty, reason)
+
+
+# ------------------------------------------------------------------ expressions
+
+
+def evaluate_expression(expr: Any, results: dict[str, CriterionResult]) -> bool | None:
+    """Kleene three-valued evaluation of a ``requires`` expression.
+
+    ``"id"`` -> that criterion's ``met``; ``{all: [...]}``, ``{any: [...]}``, ``{not: x}``,
+    ``{at_least: n, of: [...]}``.
+    """
+    if isinstance(expr, str):
+        return results[expr].met
+    if "all" in expr:
+        vals = [evaluate_expression(e, results) for e in expr["all"]]
+        if any(v is False for v in vals):
+            return False
+        return None if any(v is None for v in vals) else True
+    if "any" in expr:
+        vals = [evaluate_expression(e, results) for e in expr["any"]]
+        if any(v is True for v in vals):
+            return True
+        return None if any(v is None for v in vals) else False
+    if "not" in expr:
+        v = evaluate_expression(expr["not"], results)
+        return None if v is None else not v
+    if "at_least" in expr:
+        vals = [evaluate_expression(e, results) for e in expr["of"]]
+        n = int(expr["at_least"])
+        n_true = sum(v is True for v in vals)
+        n_none = sum(v is None for v in vals)
+        if n_true >= n:
+            return True
+        return False if n_true + n_none < n else None
+    raise ValueError(f"bad expression {expr!r}")
+
+
+def _justifying(expr: Any, results: dict[str, CriterionResult], negated: bool = False) -> list[str]:
+    """Criterion ids whose outcome made ``expr`` true (met leaves, or failed ``not`` leaves)."""
+    if isinstance(expr, str):
+        want = not negated
+        return [expr] if results[expr].met is want else []
+    out: list[str] = []
+    if "not" in expr:
+        return _justifying(expr["not"], results, not negated)
+    for key in ("all", "any", "of"):
+        for sub in expr.get(key, []) or []:
+            if evaluate_expression(sub, results) is (not negated):
+                out.extend(_justifying(sub, results, negated))
+    return out
+
+
+def _certainty(spec: StatementSpec, results: dict[str, CriterionResult], used: list[str]) -> str:
+    for rule in spec.certainty_by:
+        if evaluate_expression(rule["if"], results) is True:
+            return rule["certainty"]
+    if spec.certainty != "from_criteria":
+        return spec.certainty
+    ranks = [CERTAINTY_ORDER.index(results[c].certainty) for c in used if results[c].met]
+    return CERTAINTY_ORDER[min(ranks)] if ranks else "possible"
+
+
+def _build_statement(
+    spec: StatementSpec,
+    results: dict[str, CriterionResult],
+    m: MeasurementResult,
+    table: CriteriaTable,
+) -> Statement:
+    used = list(dict.fromkeys(_justifying(spec.requires, results)))
+    used += [c for c in spec.supports if results[c].met and c not in used]
+    evidence: list[Evidence] = []
+    for cid in used:
+        res = results[cid]
+        evidence.extend(res.met_evidence if res.met else res.evidence)
+    count = None
+    if spec.count:
+        raw = getattr(m.global_, spec.count, None)
+        count = None if raw is None else int(raw)
+    sources = list(dict.fromkeys(table.sources[table.criteria[c].source] for c in used))
+    return Statement(
+        id=spec.id,
+        label=spec.label,
+        code=spec.code,
+        category=spec.category,
+        certainty=_certainty(spec, results, used),
+        step=spec.step,
+        evidence=evidence,
+        criteria=used,
+        count=count,
+        equivalent_codes=list(spec.equivalent_codes),
+        sources=sources,
+    )
+
+
+# ------------------------------------------------------------------ precedence and exclusions
+
+
+def _matches(stmt: StatementSpec, patterns: list[str]) -> bool:
+    for pat in patterns:
+        if pat == "fine_grained":
+            if stmt.fine_grained:
+                return True
+        elif fnmatch.fnmatchcase(stmt.id, pat):
+            return True
+    return False
+
+
+def apply_precedence(
+    fired: list[str], results: dict[str, CriterionResult], table: CriteriaTable
+) -> tuple[list[str], list[Suppression]]:
+    """Apply the table's precedence rules in order; returns (surviving ids, suppressions)."""
+    active, suppressed, _ = _precedence(fired, results, table)
+    return active, suppressed
+
+
+def _precedence(
+    fired: list[str], results: dict[str, CriterionResult], table: CriteriaTable
+) -> tuple[list[str], list[Suppression], set[str]]:
+    """Precedence plus the set of statements made inapplicable by an active rule (these are
+    neither reported nor "excluded": e.g. no PR-based exclusion in atrial fibrillation)."""
+    active = list(fired)
+    suppressed: list[Suppression] = []
+    inapplicable: set[str] = set()
+    for rule in table.precedence:
+        if rule.when in table.statements:
+            on = rule.when in active
+            by = table.statements[rule.when].label
+        else:
+            on = results[rule.when].met is True
+            by = rule.when
+        if not on:
+            continue
+        inapplicable.update(
+            sid
+            for sid, spec in table.statements.items()
+            if sid != rule.when and sid not in rule.except_ and _matches(spec, rule.suppress)
+        )
+        keep = []
+        for sid in active:
+            spec = table.statements[sid]
+            if sid != rule.when and sid not in rule.except_ and _matches(spec, rule.suppress):
+                suppressed.append(Suppression(sid, spec.label, by, rule.reason))
+            else:
+                keep.append(sid)
+        active = keep
+    return active, suppressed, inapplicable
+
+
+def _exclusions(
+    results: dict[str, CriterionResult],
+    fired: set[str],
+    table: CriteriaTable,
+    quality_poor: bool,
+    inapplicable: set[str] | None = None,
+) -> list[Exclusion]:
+    out: list[Exclusion] = []
+    for cid, spec in table.criteria.items():
+        res = results[cid]
+        if res.met is None:
+            continue
+        targets = spec.rules_out_when_met if res.met else spec.rules_out_when_not_met
+        targets = [
+            t
+            for t in targets
+            if t not in fired
+            and t not in (inapplicable or set())
+            and not (quality_poor and table.statements[t].fine_grained)
+        ]
+        if not targets:
+            continue
+        out.append(
+            Exclusion(
+                criterion=cid,
+                rules_out=targets,
+                labels=[table.statements[t].label for t in targets],
+                evidence=list(res.evidence),
+            )
+        )
+    return out
+
+
+def _observations(m: MeasurementResult) -> dict[str, Evidence]:
+    obs: dict[str, Evidence] = {}
+    for q in GLOBAL_OBSERVATIONS:
+        unit = _unit(q)
+        v = round_value(global_value(m, q), unit)
+        if v is not None:
+            obs[q] = Evidence(q, [], v, unit)
+    for lead in STANDARD_ORDER:
+        if lead not in m.lead_measurements:
+            continue
+        for q in LEAD_OBSERVATIONS:
+            unit = _unit(q)
+            v = round_value(lead_value(m, lead, q), unit)
+            if v is not None:
+                obs[f"{lead}.{q}"] = Evidence(q, [lead], v, unit)
+    return obs
+
+
+def interpret(
+    measurements: MeasurementResult,
+    age: float | None = None,
+    sex: str | None = None,
+    *,
+    table: CriteriaTable | None = None,
+) -> Interpretation:
+    """Apply the clinical protocol to a measurement result.
+
+    Parameters
+    ----------
+    measurements : the measurement engine's result (never re-measured here).
+    age, sex : override ``measurements.age`` / ``measurements.sex`` (sex "M" or "F");
+        they select age/sex-specific thresholds (ST elevation, Cornell voltage, QTc).
+    table : a criteria table (default: the packaged ``criteria.yaml``).
+
+    Returns
+    -------
+    Interpretation with surviving ``statements`` (report order), ``excluded`` differentials,
+    ``suppressed`` statements and every criterion's result.
+
+    Example
+    -------
+    >>> from ecgr1.measure import GlobalMeasurements, MeasurementResult
+    >>> g = GlobalMeasurements(heart_rate_bpm=72, p_wave_fraction=1.0, qrs_duration_ms=92,
+    ...                        pr_interval_ms=160, qrs_axis_deg=45, p_axis_deg=50,
+    ...                        rr_irregularity="regular")
+    >>> m = MeasurementResult("demo", 500.0, 10.0, [], global_=g)
+    >>> interp = interpret(m)
+    >>> "sinus rhythm" in interp.labels
+    True
+    >>> any("complete left bundle branch block" in e.labels for e in interp.excluded)
+    True
+    """
+    table = table or load_table()
+    age = age if age is not None else measurements.age
+    sex = sex if sex is not None else measurements.sex
+    if isinstance(sex, str):
+        sex = {"m": "M", "male": "M", "f": "F", "female": "F"}.get(sex.strip().lower())
+    results = {
+        cid: evaluate_criterion(spec, measurements, age, sex)
+        for cid, spec in table.criteria.items()
+    }
+    fired = [
+        sid
+        for sid, spec in table.statements.items()
+        if spec.only_with is None and evaluate_expression(spec.requires, results) is True
+    ]
+    active, suppressed, inapplicable = _precedence(fired, results, table)
+    for sid, spec in table.statements.items():
+        if spec.only_with is None or evaluate_expression(spec.requires, results) is not True:
+            continue
+        if all(other in spec.only_with for other in active):
+            active.append(sid)
+    order = {sid: i for i, sid in enumerate(table.statements)}
+    active.sort(key=lambda sid: (table.statements[sid].step, order[sid]))
+    statements = [
+        _build_statement(table.statements[s], results, measurements, table) for s in active
+    ]
+    quality_poor = results["quality.poor"].met is True if "quality.poor" in results else False
+    unusable = results.get("quality.unusable")
+    excluded = (
+        []
+        if unusable is not None and unusable.met is True
+        else _exclusions(results, set(fired) | set(active), table, quality_poor, inapplicable)
+    )
+    return Interpretation(
+        record_id=measurements.record_id,
+        statements=statements,
+        excluded=excluded,
+        suppressed=suppressed,
+        criteria=results,
+        observations=_observations(measurements),
+        measurements=measurements,
+        age=age,
+        sex=sex,
+        table_version=table.version,
+    )
+
+
+def criteria_used(spec: StatementSpec) -> list[str]:
+    """Every criterion id a statement can depend on (requires, supports, certainty rules)."""
+    ids = expression_ids(spec.requires) + list(spec.supports)
+    for rule in spec.certainty_by:
+        ids += expression_ids(rule["if"])
+    return list(dict.fromkeys(ids))

@@ -1,0 +1,186 @@
+"""Quantities the criteria table may name: measured fields plus a few derived ones.
+
+A criterion's ``quantity`` is looked up here. Global quantities are the fields of
+:class:`~ecgr1.measure.result.GlobalMeasurements` plus ``DERIVED_GLOBAL``; lead quantities are
+the fields of :class:`~ecgr1.measure.result.LeadMeasurements` plus ``DERIVED_LEAD``. Derived
+quantities only re-express measured values (sign, ratio, "absent means zero"); they contain no
+clinical threshold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+from ecgr1.measure.result import GlobalMeasurements, LeadMeasurements, MeasurementResult
+
+# Display precision (decimals) per unit. Values are rounded to this before any comparison.
+PRECISION: dict[str, int] = {
+    "ms": 0,
+    "bpm": 0,
+    "deg": 0,
+    "count": 0,
+    "mV*ms": 0,
+    "mV": 2,
+    "ratio": 2,
+    "fraction": 2,
+    "": 0,
+}
+
+GLOBAL_FIELDS = {f.name for f in dataclasses.fields(GlobalMeasurements)} - {"reasons"}
+LEAD_FIELDS = {f.name for f in dataclasses.fields(LeadMeasurements)} - {"reasons"}
+
+
+def unit_of(quantity: str) -> str:
+    """Unit implied by a quantity name (``qrs_duration_ms`` -> ``ms``)."""
+    for suffix, unit in (
+        ("_mv_ms", "mV*ms"),
+        ("_ms", "ms"),
+        ("_mv", "mV"),
+        ("_deg", "deg"),
+        ("_bpm", "bpm"),
+        ("_fraction", "fraction"),
+        ("_ratio", "ratio"),
+        ("_per_qrs", "ratio"),
+        ("_cv", "ratio"),
+    ):
+        if quantity.endswith(suffix):
+            return unit
+    if quantity.startswith("n_"):
+        return "count"
+    return ""
+
+
+def round_value(value: Any, unit: str) -> Any:
+    """Round a number to its unit's display precision; other values pass through."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return value
+    if not math.isfinite(x):
+        return None
+    nd = PRECISION.get(unit, 2)
+    if nd == 0:
+        return int(round(x))
+    return round(x, nd)
+
+
+# ------------------------------------------------------------------ derived global quantities
+
+
+def _rr_range_ms(m: MeasurementResult) -> float | None:
+    """Range of RR intervals between consecutive dominant beats (sinus-cycle variation)."""
+    rr = [
+        b.rr_prev_ms
+        for prev, b in zip(m.beats[:-1], m.beats[1:])
+        if b.rr_prev_ms is not None and b.beat_class == "dominant" and prev.beat_class == "dominant"
+    ]
+    if len(rr) < 3:
+        return None
+    return float(max(rr) - min(rr))
+
+
+def _paced_fraction(m: MeasurementResult) -> float | None:
+    n = m.global_.n_beats or len(m.beats)
+    if not n:
+        return None
+    return float(m.global_.n_paced) / float(n)
+
+
+DERIVED_GLOBAL: dict[str, Callable[[MeasurementResult], Any]] = {
+    "quality_overall": lambda m: m.quality.overall,
+    "rr_range_ms": _rr_range_ms,
+    "paced_fraction": _paced_fraction,
+}
+
+
+# ------------------------------------------------------------------ derived lead quantities
+
+
+def _qrs_measured(lm: LeadMeasurements) -> bool:
+    return lm.r_amplitude_mv is not None or lm.qrs_peak_to_peak_mv is not None
+
+
+def _absent_is_zero(value: float | None, measured: bool, sign: float = 1.0) -> float | None:
+    if value is not None:
+        return sign * float(value)
+    return 0.0 if measured else None
+
+
+def _r_to_s(lm: LeadMeasurements) -> float | None:
+    if not _qrs_measured(lm):
+        return None
+    r = float(lm.r_amplitude_mv or 0.0)
+    s = abs(float(lm.s_amplitude_mv or 0.0))
+    if s < 1e-6:
+        return None if r < 1e-6 else 99.0  # capped: no S wave at all
+    return min(r / s, 99.0)
+
+
+def _net_ratio(lm: LeadMeasurements) -> float | None:
+    if lm.qrs_net_amplitude_mv is None or not lm.qrs_peak_to_peak_mv:
+        return None
+    return abs(float(lm.qrs_net_amplitude_mv)) / float(lm.qrs_peak_to_peak_mv)
+
+
+DERIVED_LEAD: dict[str, Callable[[LeadMeasurements], Any]] = {
+    "r_prime_mv": lambda lm: _absent_is_zero(lm.r_prime_amplitude_mv, _qrs_measured(lm)),
+    "q_depth_mv": lambda lm: _absent_is_zero(lm.q_amplitude_mv, _qrs_measured(lm), -1.0),
+    "q_duration_eff_ms": lambda lm: _absent_is_zero(lm.q_duration_ms, _qrs_measured(lm)),
+    "s_duration_eff_ms": lambda lm: _absent_is_zero(lm.s_duration_ms, _qrs_measured(lm)),
+    "s_depth_mv": lambda lm: _absent_is_zero(lm.s_amplitude_mv, _qrs_measured(lm), -1.0),
+    "r_to_s_ratio": _r_to_s,
+    "qrs_net_ratio": _net_ratio,
+    "p_terminal_negative_mv": lambda lm: _absent_is_zero(
+        lm.p_negative_amplitude_mv, lm.p_amplitude_mv is not None, -1.0
+    ),
+    "t_abs_mv": lambda lm: None if lm.t_amplitude_mv is None else abs(float(lm.t_amplitude_mv)),
+    "st_deviation_mv": lambda lm: lm.st_j_mv if lm.st_j_mv is not None else lm.st_j60_mv,
+}
+
+
+def is_lead_quantity(quantity: str) -> bool:
+    """Whether ``quantity`` is measured per lead."""
+    return quantity in LEAD_FIELDS or quantity in DERIVED_LEAD
+
+
+def is_global_quantity(quantity: str) -> bool:
+    """Whether ``quantity`` is a record-level quantity."""
+    return quantity in GLOBAL_FIELDS or quantity in DERIVED_GLOBAL
+
+
+def is_known_quantity(quantity: str) -> bool:
+    """Whether the table may name ``quantity``."""
+    return (
+        quantity in GLOBAL_FIELDS
+        or quantity in DERIVED_GLOBAL
+        or quantity in LEAD_FIELDS
+        or quantity in DERIVED_LEAD
+    )
+
+
+def global_value(m: MeasurementResult, quantity: str) -> Any:
+    """A record-level quantity (raw, unrounded), None when not measured."""
+    if quantity in DERIVED_GLOBAL:
+        return DERIVED_GLOBAL[quantity](m)
+    return getattr(m.global_, quantity, None)
+
+
+def lead_value(m: MeasurementResult, lead: str, quantity: str) -> Any:
+    """A per-lead quantity (raw), None when the lead is absent, unusable or not measured."""
+    lm = m.lead_measurements.get(lead)
+    if lm is None or not lead_usable(m, lead):
+        return None
+    if quantity in DERIVED_LEAD:
+        return DERIVED_LEAD[quantity](lm)
+    return getattr(lm, quantity, None)
+
+
+def lead_usable(m: MeasurementResult, lead: str) -> bool:
+    """False when the quality report marks the lead unusable."""
+    q = m.quality.leads.get(lead)
+    return True if q is None else bool(q.usable)

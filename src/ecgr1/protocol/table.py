@@ -1,0 +1,348 @@
+"""Load, expand and validate the criteria table (``criteria.yaml``).
+
+The table is data: thresholds, leads, units, age/sex variants, certainties, citations,
+statement definitions and precedence. This module only reads it, expands ``{territory}``
+templates and checks that every reference resolves, so a typo fails loudly at load time.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ecgr1.errors import InvalidInputError
+from ecgr1.protocol.quantities import (
+    PRECISION,
+    is_global_quantity,
+    is_known_quantity,
+    is_lead_quantity,
+)
+from ecgr1.protocol.types import CERTAINTY_ORDER
+
+DEFAULT_TABLE = Path(__file__).with_name("criteria.yaml")
+OPERATORS = ("<", "<=", ">", ">=", "==", "!=", "in", "not_in", "between")
+CATEGORIES = (
+    "technical",
+    "rhythm",
+    "conduction",
+    "axis",
+    "hypertrophy",
+    "ischemia/infarction",
+    "repolarisation/QT",
+    "summary",
+)
+
+
+@dataclass
+class Condition:
+    """``quantity OPERATOR threshold`` (an extra test on the same lead / record)."""
+
+    quantity: str
+    operator: str
+    threshold: Any
+    allow_missing: bool = False
+
+
+@dataclass
+class Variant:
+    """Threshold/certainty override used when ``when`` (sex, age_lt, age_ge) matches."""
+
+    when: dict[str, Any]
+    threshold: Any = None
+    certainty: str | None = None
+
+
+@dataclass
+class CriterionSpec:
+    """One row of ``criteria``."""
+
+    id: str
+    quantity: list[str]  # first measured one is used
+    operator: str
+    threshold: Any  # number, string, bool, [lo, hi], list, or {lead|default: number}
+    unit: str
+    certainty: str
+    source: str
+    leads: list[str] | None = None  # None: a record-level quantity
+    min_leads: int = 1
+    also: list[Condition] = field(default_factory=list)
+    variants: list[Variant] = field(default_factory=list)
+    rules_out_when_met: list[str] = field(default_factory=list)
+    rules_out_when_not_met: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def per_lead(self) -> bool:
+        """Whether the criterion is evaluated lead by lead."""
+        return self.leads is not None
+
+
+@dataclass
+class StatementSpec:
+    """One row of ``statements``."""
+
+    id: str
+    label: str
+    code: str | None
+    category: str
+    step: int
+    requires: Any
+    certainty: str
+    certainty_by: list[dict[str, Any]] = field(default_factory=list)
+    supports: list[str] = field(default_factory=list)
+    equivalent_codes: list[str] = field(default_factory=list)
+    fine_grained: bool = False
+    count: str | None = None
+    only_with: list[str] | None = None
+
+
+@dataclass
+class PrecedenceRule:
+    """``when`` (a statement or criterion id) suppresses ``suppress`` (patterns) ``except``."""
+
+    when: str
+    suppress: list[str]
+    except_: list[str]
+    reason: str
+
+
+@dataclass
+class CriteriaTable:
+    """The whole knowledge base, expanded and validated."""
+
+    version: int
+    sources: dict[str, str]
+    territories: dict[str, dict[str, Any]]
+    criteria: dict[str, CriterionSpec]
+    statements: dict[str, StatementSpec]
+    precedence: list[PrecedenceRule]
+    path: str = ""
+
+
+def _substitute(obj: Any, mapping: dict[str, str]) -> Any:
+    if isinstance(obj, str):
+        for key, val in mapping.items():
+            obj = obj.replace("{" + key + "}", val)
+        return obj
+    if isinstance(obj, list):
+        return [_substitute(v, mapping) for v in obj]
+    if isinstance(obj, dict):
+        return {_substitute(k, mapping): _substitute(v, mapping) for k, v in obj.items()}
+    return obj
+
+
+def _expand(rows: list[dict[str, Any]], territories: dict[str, dict[str, Any]]) -> list[dict]:
+    out = []
+    for row in rows:
+        names = row.get("per_territory")
+        if not names:
+            out.append(row)
+            continue
+        for name in names:
+            terr = territories[name]
+            new = _substitute(
+                copy.deepcopy(row), {"territory": name, "territory_label": terr["label"]}
+            )
+            new.pop("per_territory", None)
+            if new.get("leads") == name:
+                new["leads"] = list(terr["leads"])
+            out.append(new)
+    return out
+
+
+def expression_ids(expr: Any) -> list[str]:
+    """Criterion ids named in a ``requires`` / ``if`` expression."""
+    if isinstance(expr, str):
+        return [expr]
+    if isinstance(expr, dict):
+        out: list[str] = []
+        for key in ("all", "any", "of"):
+            for sub in expr.get(key, []) or []:
+                out.extend(expression_ids(sub))
+        if "not" in expr:
+            out.extend(expression_ids(expr["not"]))
+        return out
+    raise InvalidInputError(f"bad expression in criteria table: {expr!r}")
+
+
+def _check_threshold(cid: str, operator: str, threshold: Any) -> None:
+    if operator == "between":
+        if not (isinstance(threshold, list) and len(threshold) == 2):
+            raise InvalidInputError(f"criterion {cid}: 'between' needs [low, high]")
+    elif operator in ("in", "not_in"):
+        if not isinstance(threshold, list):
+            raise InvalidInputError(f"criterion {cid}: '{operator}' needs a list")
+
+
+def _criterion(row: dict[str, Any], sources: dict[str, str]) -> CriterionSpec:
+    cid = row["id"]
+    q = row["quantity"]
+    quantities = list(q) if isinstance(q, list) else [q]
+    for name in quantities:
+        if not is_known_quantity(name):
+            raise InvalidInputError(f"criterion {cid}: unknown quantity {name!r}")
+    leads = row.get("leads")
+    if leads is not None and not isinstance(leads, list):
+        raise InvalidInputError(f"criterion {cid}: leads must be a list")
+    if leads is None and not all(is_global_quantity(n) for n in quantities):
+        raise InvalidInputError(f"criterion {cid}: per-lead quantity needs 'leads'")
+    if leads is not None and not all(is_lead_quantity(n) for n in quantities):
+        raise InvalidInputError(f"criterion {cid}: record-level quantity cannot take 'leads'")
+    op = str(row["operator"])
+    if op not in OPERATORS:
+        raise InvalidInputError(f"criterion {cid}: unknown operator {op!r}")
+    unit = str(row.get("unit", ""))
+    if unit not in PRECISION:
+        raise InvalidInputError(f"criterion {cid}: unknown unit {unit!r}")
+    certainty = row.get("certainty", "probable")
+    if certainty not in CERTAINTY_ORDER:
+        raise InvalidInputError(f"criterion {cid}: unknown certainty {certainty!r}")
+    if row.get("source") not in sources:
+        raise InvalidInputError(f"criterion {cid}: source {row.get('source')!r} not in sources")
+    _check_threshold(cid, op, row["threshold"])
+    also = []
+    for c in row.get("also") or []:
+        if c["operator"] not in OPERATORS or not is_known_quantity(c["quantity"]):
+            raise InvalidInputError(f"criterion {cid}: bad 'also' condition {c!r}")
+        also.append(
+            Condition(c["quantity"], c["operator"], c["threshold"], bool(c.get("allow_missing")))
+        )
+    variants = []
+    for v in row.get("variants") or []:
+        when = dict(v.get("when") or {})
+        unknown = set(when) - {"sex", "age_lt", "age_ge"}
+        if unknown:
+            raise InvalidInputError(f"criterion {cid}: unknown variant keys {sorted(unknown)}")
+        if v.get("certainty") is not None and v["certainty"] not in CERTAINTY_ORDER:
+            raise InvalidInputError(f"criterion {cid}: unknown certainty {v['certainty']!r}")
+        variants.append(Variant(when, v.get("threshold"), v.get("certainty")))
+    min_leads = int(row.get("min_leads", 1))
+    if leads is not None and min_leads > len(leads):
+        raise InvalidInputError(f"criterion {cid}: min_leads {min_leads} > {len(leads)} leads")
+    return CriterionSpec(
+        id=cid,
+        quantity=quantities,
+        operator=op,
+        threshold=row["threshold"],
+        unit=unit,
+        certainty=certainty,
+        source=row["source"],
+        leads=leads,
+        min_leads=min_leads,
+        also=also,
+        variants=variants,
+        rules_out_when_met=list(row.get("rules_out_when_met") or []),
+        rules_out_when_not_met=list(row.get("rules_out_when_not_met") or []),
+        raw=row,
+    )
+
+
+def _statement(row: dict[str, Any]) -> StatementSpec:
+    sid = row["id"]
+    if row.get("category") not in CATEGORIES:
+        raise InvalidInputError(f"statement {sid}: unknown category {row.get('category')!r}")
+    certainty = row.get("certainty", "probable")
+    if certainty not in CERTAINTY_ORDER + ("from_criteria",):
+        raise InvalidInputError(f"statement {sid}: unknown certainty {certainty!r}")
+    code = row.get("code")
+    return StatementSpec(
+        id=sid,
+        label=str(row["label"]),
+        code=None if code is None else str(code),
+        category=row["category"],
+        step=int(row["step"]),
+        requires=row["requires"],
+        certainty=certainty,
+        certainty_by=list(row.get("certainty_by") or []),
+        supports=list(row.get("supports") or []),
+        equivalent_codes=[str(c) for c in row.get("equivalent_codes") or []],
+        fine_grained=bool(row.get("fine_grained", False)),
+        count=row.get("count"),
+        only_with=row.get("only_with"),
+    )
+
+
+def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
+    """Build a :class:`CriteriaTable` from the parsed YAML mapping (validates references)."""
+    sources = dict(data.get("sources") or {})
+    territories = dict(data.get("territories") or {})
+    criteria: dict[str, CriterionSpec] = {}
+    for row in _expand(list(data.get("criteria") or []), territories):
+        spec = _criterion(row, sources)
+        if spec.id in criteria:
+            raise InvalidInputError(f"duplicate criterion id {spec.id!r}")
+        criteria[spec.id] = spec
+    statements: dict[str, StatementSpec] = {}
+    for row in _expand(list(data.get("statements") or []), territories):
+        spec = _statement(row)
+        if spec.id in statements:
+            raise InvalidInputError(f"duplicate statement id {spec.id!r}")
+        statements[spec.id] = spec
+    for spec in statements.values():
+        refs = expression_ids(spec.requires) + list(spec.supports)
+        for rule in spec.certainty_by:
+            refs += expression_ids(rule["if"])
+            if rule.get("certainty") not in CERTAINTY_ORDER:
+                raise InvalidInputError(f"statement {spec.id}: bad certainty_by {rule!r}")
+        for ref in refs:
+            if ref not in criteria:
+                raise InvalidInputError(f"statement {spec.id}: unknown criterion {ref!r}")
+        if spec.count and spec.count not in {
+            "n_premature_supraventricular",
+            "n_premature_ventricular",
+            "n_paced",
+        }:
+            raise InvalidInputError(f"statement {spec.id}: bad count field {spec.count!r}")
+        for other in spec.only_with or []:
+            if other not in statements and other not in {r["id"] for r in data["statements"]}:
+                raise InvalidInputError(f"statement {spec.id}: unknown only_with {other!r}")
+    for spec in criteria.values():
+        for ref in spec.rules_out_when_met + spec.rules_out_when_not_met:
+            if ref not in statements:
+                raise InvalidInputError(f"criterion {spec.id}: rules out unknown statement {ref!r}")
+    precedence = []
+    for row in data.get("precedence") or []:
+        when = row["when"]
+        if when not in statements and when not in criteria:
+            raise InvalidInputError(f"precedence: unknown 'when' {when!r}")
+        precedence.append(
+            PrecedenceRule(
+                when=when,
+                suppress=list(row.get("suppress") or []),
+                except_=list(row.get("except") or []),
+                reason=str(row.get("reason", "")),
+            )
+        )
+    return CriteriaTable(
+        version=int(data.get("version", 1)),
+        sources=sources,
+        territories=territories,
+        criteria=criteria,
+        statements=statements,
+        precedence=precedence,
+        path=path,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(path: str) -> CriteriaTable:
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    return parse_table(data, path)
+
+
+def load_table(path: str | Path | None = None) -> CriteriaTable:
+    """Load (and cache) the criteria table; the packaged ``criteria.yaml`` by default.
+
+    Example
+    -------
+    >>> t = load_table()
+    >>> t.criteria["qrs.wide"].threshold
+    120
+    """
+    return _load_cached(str(Path(path) if path else DEFAULT_TABLE))

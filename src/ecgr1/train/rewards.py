@@ -1,0 +1,352 @@
+"""ECG Diagnostic Evidence Rewards: format, diagnosis and evidence (plain functions, no TRL).
+
+Three rewards score one generated interpretation (``../shared/spec/interchange.md`` §2) against
+the RL row's ``solution`` string (§1):
+
+* :func:`format_score` (0 or 1): a non-empty ``<think>`` block holding the six step headers in
+  order, each followed by a non-empty paragraph, then a non-empty ``<answer>`` after
+  ``</think>``, with nothing but whitespace after ``</answer>``.
+* :func:`diagnosis_score` (0..1): Jaccard similarity of the normalised ``;``-separated labels of
+  the completion's ``<answer>`` and the solution's ``<|answer|>``.
+* :func:`evidence_score` (0..1, or None): for every step that has reference key-evidence
+  phrases, the fraction of those phrases found in that step's paragraph of the completion;
+  averaged over those steps. None when the solution has no evidence at all (TRL then leaves the
+  completion out of that reward's mean instead of scoring it 0).
+
+Label normalisation (:func:`normalise_label`): Unicode NFKC, lower case, every character that is
+not a letter, digit or ``%`` becomes a space (so ``"1st-degree A-V block."`` and
+``"1st degree AV block"`` differ only in the ``a v``/``av`` split, which is also removed: single
+letters separated by spaces are joined), whitespace collapsed, then one look-up in the synonym
+table ``label_synonyms.json`` (``"rbbb" -> "right bundle branch block"``), which is data and can
+be extended without touching code.
+
+Evidence matching (:func:`evidence_tokens`): both the phrase and the paragraph are cut into
+tokens (letter runs, numbers, ``%``, comparison signs), so spacing, case and punctuation do not
+matter (``"QRS 120ms"`` matches ``"qrs 120 ms"``, ``"ST-elevation"`` matches ``"ST elevation"``);
+a phrase is found when its token sequence occurs contiguously in the paragraph's.
+
+:func:`format_reward`, :func:`diagnosis_reward` and :func:`evidence_reward` are the TRL-style
+wrappers ``(completions, solution, **kwargs) -> list[float | None]`` that accept plain-text or
+conversational completions.
+
+Example
+-------
+>>> sol = "<|answer|>Sinus rhythm; RBBB<|/answer|><|key_diagnostic_evidence|>" \\
+...       "step_1_technical_rate_rhythm: rate 72 bpm<|/key_diagnostic_evidence|>"
+>>> parse_solution(sol).labels
+['Sinus rhythm', 'RBBB']
+>>> diagnosis_score("<answer>right bundle branch block; sinus rhythm</answer>", sol)
+1.0
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+# Evidence keys and step headers of interchange.md §2, in order (index 0 = step 1).
+STEP_KEYS: tuple[str, ...] = (
+    "step_1_technical_rate_rhythm",
+    "step_2_conduction_axis_intervals",
+    "step_3_chamber_hypertrophy_voltage",
+    "step_4_ischemia_infarction_mimics",
+    "step_5_electrolytes_qt",
+    "step_6_final_medical_reasoning",
+)
+STEP_TITLES: tuple[str, ...] = (
+    "Technical, Rate & Rhythm",
+    "Conduction, Axis & Intervals",
+    "Chamber Hypertrophy & Voltage",
+    "Ischemia, Infarction & Mimics",
+    "Electrolytes & QT",
+    "Final Medical Reasoning",
+)
+N_STEPS = len(STEP_KEYS)
+
+_THINK_RE = re.compile(r"<think>(.*?)</think>", re.DOTALL)
+_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+# "**Step 3: Chamber Hypertrophy & Voltage**" (bold markers optional, title free text)
+_STEP_HEADER_RE = re.compile(r"^[ \t]*(?:\*\*)?[ \t]*Step[ \t]*(\d+)[ \t]*:[^\n]*$", re.MULTILINE)
+_SOL_ANSWER_RE = re.compile(r"<\|answer\|>(.*?)<\|/answer\|>", re.DOTALL)
+_SOL_EVIDENCE_RE = re.compile(
+    r"<\|key_diagnostic_evidence\|>(.*?)<\|/key_diagnostic_evidence\|>", re.DOTALL
+)
+_SOL_KEY_RE = re.compile(r"(step_[1-6]_[a-z_]+?)\s*:")
+_EVIDENCE_TOKEN_RE = re.compile(r"[a-z]+|\d+(?:\.\d+)?|[%<>=+]")
+
+
+@dataclass
+class Solution:
+    """A parsed RL ``solution`` string.
+
+    Attributes
+    ----------
+    labels : reference diagnosis labels, as written (not normalised).
+    evidence : step key -> list of key-evidence phrases (steps without evidence are absent).
+    """
+
+    labels: list[str] = field(default_factory=list)
+    evidence: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class ParsedCompletion:
+    """A generated interpretation cut into its parts (any part may be missing).
+
+    Attributes
+    ----------
+    think : text inside the first ``<think>...</think>``, or None.
+    steps : step number (1..6) -> paragraph text, in the order found; duplicates keep the first.
+    step_order : step numbers in the order their headers appear.
+    answer : text inside the first ``<answer>...</answer>`` after ``</think>`` (or anywhere
+        when there is no think block), or None.
+    trailing : text after ``</answer>`` (should be empty).
+    leading : text before ``<think>`` (should be empty).
+    """
+
+    think: str | None = None
+    steps: dict[int, str] = field(default_factory=dict)
+    step_order: list[int] = field(default_factory=list)
+    answer: str | None = None
+    trailing: str = ""
+    leading: str = ""
+
+
+def parse_solution(solution: str) -> Solution:
+    """Parse the RL ``solution`` string of interchange.md §1.
+
+    Parameters
+    ----------
+    solution : ``<|answer|>l1; l2<|/answer|><|key_diagnostic_evidence|>step_1_...: e1; e2
+        step_2_...: e3 ...<|/key_diagnostic_evidence|>``. Either part may be missing.
+
+    Returns
+    -------
+    Solution with the labels and the evidence phrases per step key.
+
+    Example
+    -------
+    >>> s = parse_solution("<|answer|>AF<|/answer|><|key_diagnostic_evidence|>"
+    ...     "step_1_technical_rate_rhythm: irregular RR; no P waves "
+    ...     "step_5_electrolytes_qt: QTc 440 ms<|/key_diagnostic_evidence|>")
+    >>> s.labels, s.evidence["step_1_technical_rate_rhythm"]
+    (['AF'], ['irregular RR', 'no P waves'])
+    """
+    solution = solution or ""
+    answer = _SOL_ANSWER_RE.search(solution)
+    labels = split_labels(answer.group(1)) if answer else []
+    evidence: dict[str, list[str]] = {}
+    block = _SOL_EVIDENCE_RE.search(solution)
+    if block:
+        text = block.group(1)
+        keys = list(_SOL_KEY_RE.finditer(text))
+        for i, match in enumerate(keys):
+            end = keys[i + 1].start() if i + 1 < len(keys) else len(text)
+            phrases = [p.strip() for p in text[match.end() : end].split(";")]
+            phrases = [p for p in phrases if p and p.lower() not in ("none", "n/a", "-")]
+            if phrases:
+                evidence.setdefault(match.group(1), []).extend(phrases)
+    return Solution(labels=labels, evidence=evidence)
+
+
+def split_labels(text: str) -> list[str]:
+    """Split an answer into labels on ``;`` (and newlines); empty pieces are dropped.
+
+    >>> split_labels(" sinus rhythm ;LAD;; ")
+    ['sinus rhythm', 'LAD']
+    """
+    return [p.strip() for p in re.split(r"[;\n]", text or "") if p.strip()]
+
+
+def parse_completion(text: str) -> ParsedCompletion:
+    """Cut a 6-step interpretation (interchange.md §2) into think, steps and answer.
+
+    Example
+    -------
+    >>> p = parse_completion("<think>**Step 1: Technical, Rate & Rhythm**\\nok</think>"
+    ...                      "<answer>AF</answer>")
+    >>> p.steps, p.answer
+    ({1: 'ok'}, 'AF')
+    """
+    text = text or ""
+    parsed = ParsedCompletion()
+    think = _THINK_RE.search(text)
+    after = text
+    if think:
+        parsed.think = think.group(1)
+        parsed.leading = text[: think.start()]
+        after = text[think.end() :]
+        headers = list(_STEP_HEADER_RE.finditer(parsed.think))
+        for i, header in enumerate(headers):
+            number = int(header.group(1))
+            end = headers[i + 1].start() if i + 1 < len(headers) else len(parsed.think)
+            parsed.step_order.append(number)
+            parsed.steps.setdefault(number, parsed.think[header.end() : end].strip())
+    answer = _ANSWER_RE.search(after)
+    if answer:
+        parsed.answer = answer.group(1).strip()
+        parsed.trailing = after[answer.end() :]
+    return parsed
+
+
+def normalise_text(text: str) -> str:
+    """Lower case, NFKC, non-alphanumerics (except ``%``) to spaces, collapse whitespace.
+
+    Single letters separated by spaces are joined (``"a v block"`` -> ``"av block"``) so that
+    ``A-V`` and ``AV`` agree.
+
+    >>> normalise_text("  1st-Degree  A-V block. ")
+    '1st degree av block'
+    """
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    text = re.sub(r"[^0-9a-z%]+", " ", text).strip()
+    # join runs of single letters ("a v" -> "av") that punctuation split apart
+    text = re.sub(r"\b([a-z])\s(?=[a-z]\b)", r"\1", text)
+    return re.sub(r"\s+", " ", text)
+
+
+@lru_cache(maxsize=1)
+def label_synonyms() -> dict[str, str]:
+    """The synonym table (normalised key -> normalised canonical label) from package data."""
+    raw = json.loads(
+        resources.files("ecgr1.train").joinpath("label_synonyms.json").read_text("utf-8")
+    )
+    return {normalise_text(k): normalise_text(v) for k, v in raw["synonyms"].items()}
+
+
+def normalise_label(label: str) -> str:
+    """Normalise one diagnosis label and map it through the synonym table.
+
+    >>> normalise_label("RBBB"), normalise_label("Complete right bundle-branch block")
+    ('right bundle branch block', 'right bundle branch block')
+    """
+    text = normalise_text(label)
+    return label_synonyms().get(text, text)
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    """Jaccard similarity |a & b| / |a | b|; two empty sets count as identical (1.0)."""
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+def format_score(completion: str) -> float:
+    """1.0 when the completion follows the 6-step format of interchange.md §2, else 0.0.
+
+    Required: a ``<think>`` block first (only whitespace before it) that is non-empty and holds the headers ``Step 1`` .. ``Step 6``
+    exactly once each and in order, every step paragraph non-empty; then, after ``</think>``, a
+    non-empty ``<answer>...</answer>``; nothing but whitespace after ``</answer>``. Header titles
+    are free text (the number carries the order); the narrative paragraph is optional.
+    """
+    parsed = parse_completion(completion)
+    if parsed.think is None or not parsed.think.strip() or parsed.leading.strip():
+        return 0.0
+    if parsed.step_order != list(range(1, N_STEPS + 1)):
+        return 0.0
+    if any(not parsed.steps.get(n, "").strip() for n in range(1, N_STEPS + 1)):
+        return 0.0
+    if not parsed.answer or parsed.trailing.strip():
+        return 0.0
+    return 1.0
+
+
+def diagnosis_score(completion: str, solution: str) -> float:
+    """Jaccard of normalised answer labels vs the solution's ``<|answer|>`` labels (0..1).
+
+    A completion without ``<answer>`` scores 0.0.
+    """
+    answer = parse_completion(completion).answer
+    if answer is None:
+        return 0.0
+    predicted = {normalise_label(x) for x in split_labels(answer)} - {""}
+    reference = {normalise_label(x) for x in parse_solution(solution).labels} - {""}
+    return jaccard(predicted, reference)
+
+
+def evidence_tokens(text: str) -> str:
+    """Token string used for evidence matching, padded with spaces for whole-token search.
+
+    >>> evidence_tokens("QRS 120ms, ST-elevation")
+    ' qrs 120 ms st elevation '
+    """
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    return " " + " ".join(_EVIDENCE_TOKEN_RE.findall(text)) + " "
+
+
+def evidence_score(completion: str, solution: str) -> float | None:
+    """Mean over evidence-bearing steps of the fraction of key phrases found in that step.
+
+    A step missing from the completion counts as an empty paragraph (fraction 0). Returns None
+    when the solution carries no evidence phrases.
+    """
+    reference = parse_solution(solution).evidence
+    if not reference:
+        return None
+    steps = parse_completion(completion).steps
+    fractions = []
+    for key, phrases in reference.items():
+        number = STEP_KEYS.index(key) + 1 if key in STEP_KEYS else int(key.split("_")[1])
+        paragraph = evidence_tokens(steps.get(number, ""))
+        found = sum(
+            1 for p in phrases if evidence_tokens(p).strip() and evidence_tokens(p) in paragraph
+        )
+        fractions.append(found / len(phrases))
+    return sum(fractions) / len(fractions)
+
+
+# ---------------------------------------------------------------------------------------------
+# TRL-compatible wrappers: reward_func(prompts=..., completions=..., completion_ids=..., **columns)
+
+
+def completion_text(completion: Any) -> str:
+    """Text of one completion, plain (``str``) or conversational (list of messages).
+
+    For conversational completions the last assistant message is used; list-of-blocks content
+    (``[{"type": "text", "text": ...}]``) is joined.
+    """
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        completion = [completion]
+    for message in reversed(list(completion or [])):
+        if message.get("role", "assistant") != "assistant":
+            continue
+        content = message.get("content", "")
+        if isinstance(content, list):
+            return "".join(
+                b.get("text", "")
+                for b in content
+                if isinstance(b, dict) and b.get("type") == "text"
+            )
+        return str(content or "")
+    return ""
+
+
+def format_reward(completions: list[Any], **kwargs: Any) -> list[float]:
+    """TRL reward: :func:`format_score` per completion."""
+    return [format_score(completion_text(c)) for c in completions]
+
+
+def diagnosis_reward(completions: list[Any], solution: list[str], **kwargs: Any) -> list[float]:
+    """TRL reward: :func:`diagnosis_score` per completion against its row's ``solution``."""
+    return [diagnosis_score(completion_text(c), s) for c, s in zip(completions, solution)]
+
+
+def evidence_reward(
+    completions: list[Any], solution: list[str], **kwargs: Any
+) -> list[float | None]:
+    """TRL reward: :func:`evidence_score` per completion (None where no evidence exists)."""
+    return [evidence_score(completion_text(c), s) for c, s in zip(completions, solution)]
+
+
+REWARD_FUNCTIONS = {
+    "format": format_reward,
+    "diagnosis": diagnosis_reward,
+    "evidence": evidence_reward,
+}

@@ -1,0 +1,204 @@
+"""Supervised fine-tuning of ECG-R1 on TRL's ``SFTTrainer`` with Interleaved Modality Dropout.
+
+No training loop here: :func:`run_sft` builds the model, the freeze/LoRA setup, the
+:class:`~ecgr1.train.collator.ECGR1SFTCollator` and an ``SFTConfig``, then calls
+``SFTTrainer.train``. The dataset is the list of raw rows (TRL's own dataset preparation is
+skipped, ``skip_prepare_dataset``); the collator applies IMD, loads ECG/image and builds labels
+on the assistant turn only. SFTTrainer's fused LM-head loss calls the model *backbone* with the
+batch's keyword arguments, so ``ecg_values`` reaches the ECG splice in the backbone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecgr1.errors import InvalidInputError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SFTOptions:
+    """All SFT settings (CLI flags and options-file keys share these names)."""
+
+    model: str = ""
+    data: list[str] = field(default_factory=list)
+    out: str = ""
+    ecg_root: str | None = None
+    image_root: str | None = None
+    max_steps: int = -1
+    epochs: float = 1.0
+    lr: float = 1e-5
+    batch_size: int = 1
+    grad_accum: int = 1
+    warmup: float = 0.0
+    weight_decay: float = 0.0
+    max_length: int | None = None
+    train_vision: bool = False
+    train_ecg_tower: bool = True
+    train_projector: bool = True
+    train_llm: bool = True
+    lora: str | None = None
+    lora_dropout: float = 0.05
+    gradient_checkpointing: bool = False
+    attn_implementation: str | None = None
+    ecg_tower_checkpoint: str | None = None
+    bf16: str = "auto"
+    resume: bool = False
+    modality_dropout: float = 0.5
+    interleave: float = 0.1
+    seed: int = 42
+    logging_steps: int = 1
+    save_steps: int = 0
+    save_total_limit: int | None = 2
+
+    def trainable(self) -> dict[str, bool]:
+        """Freeze switches as a group -> trainable mapping."""
+        return {
+            "vision": self.train_vision,
+            "ecg_tower": self.train_ecg_tower,
+            "projector": self.train_projector,
+            "llm": self.train_llm,
+        }
+
+
+def build_sft_trainer(options: SFTOptions, model: Any = None, processor: Any = None) -> Any:
+    """Build (but do not run) the ``SFTTrainer`` for ``options``.
+
+    ``model``/``processor`` may be passed in (tests); otherwise they are loaded from
+    ``options.model``.
+    """
+    from trl import SFTConfig, SFTTrainer
+
+    from ecgr1.train.collator import ECGR1SFTCollator
+    from ecgr1.train.common import (
+        apply_lora,
+        check_model_ready,
+        checkpointing_args,
+        enable_ecg_checkpointing,
+        load_model,
+        parse_lora,
+        processor_saver,
+        read_rows,
+        resolve_bf16,
+        rows_dataset,
+        set_trainable,
+    )
+
+    if not options.out:
+        raise InvalidInputError("--out is required")
+    bf16 = resolve_bf16(options.bf16)
+    if model is None or processor is None:
+        model, processor = load_model(
+            options.model,
+            bf16,
+            attn_implementation=options.attn_implementation,
+            ecg_tower_checkpoint=options.ecg_tower_checkpoint,
+        )
+    check_model_ready(model)
+    train = options.trainable()
+    lora = parse_lora(options.lora)
+    if lora:
+        set_trainable(model, {**train, "llm": False})
+        model = apply_lora(model, *lora, train=train, dropout=options.lora_dropout)
+    else:
+        set_trainable(model, train)
+    enable_ecg_checkpointing(model, options.gradient_checkpointing)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise InvalidInputError("every parameter group is frozen: nothing to train")
+
+    rows = read_rows(options.data)
+    import torch
+
+    args = SFTConfig(
+        output_dir=options.out,
+        max_steps=options.max_steps,
+        num_train_epochs=options.epochs,
+        learning_rate=options.lr,
+        per_device_train_batch_size=options.batch_size,
+        gradient_accumulation_steps=options.grad_accum,
+        warmup_steps=options.warmup,
+        weight_decay=options.weight_decay,
+        **checkpointing_args(SFTConfig, options.gradient_checkpointing),
+        bf16=bf16,
+        use_cpu=not torch.cuda.is_available(),
+        logging_steps=options.logging_steps,
+        save_strategy="steps" if options.save_steps > 0 else "no",
+        save_steps=options.save_steps if options.save_steps > 0 else 500,
+        save_total_limit=options.save_total_limit,
+        seed=options.seed,
+        report_to=[],
+        remove_unused_columns=False,
+        dataset_kwargs={"skip_prepare_dataset": True},
+        max_length=None,
+        dataloader_num_workers=0,
+        # IMD drops a modality per row, so a DDP rank may leave the ECG or vision tower unused.
+        ddp_find_unused_parameters=True,
+    )
+    collator = ECGR1SFTCollator(
+        processor,
+        modality_dropout=options.modality_dropout,
+        interleave=options.interleave,
+        training=True,
+        seed=options.seed,
+        ecg_root=options.ecg_root,
+        image_root=options.image_root,
+        max_length=options.max_length,
+    )
+    # TRL accepts a tokenizer or a transformers ProcessorMixin as processing_class; the ECG-R1
+    # processor is neither, so TRL gets its tokenizer (padding, checkpoint saving) and the
+    # collator does all multimodal work. The full processor rides along for the final save.
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=rows_dataset(rows),
+        processing_class=processor.tokenizer,
+        data_collator=collator,
+        callbacks=[processor_saver(processor)],
+    )
+    trainer.ecgr1_processor = processor
+    return trainer
+
+
+def run_sft(options: SFTOptions, model: Any = None, processor: Any = None) -> dict[str, Any]:
+    """Train, save a loadable model directory in ``options.out``, return a summary.
+
+    Returns
+    -------
+    dict with ``out`` (path), ``steps``, ``final_loss``, ``losses`` (per logged step),
+    ``trainable`` (parameter counts per group) and ``imd`` (IMD decision counts).
+    """
+    from ecgr1.train.common import (
+        last_checkpoint,
+        save_model_dir,
+        trainable_counts,
+        write_log_history,
+    )
+
+    trainer = build_sft_trainer(options, model, processor)
+    counts = trainable_counts(trainer.model)
+    resume = last_checkpoint(options.out) if options.resume else None
+    if options.resume and resume is None:
+        logger.warning("--resume given but no checkpoint in %s; starting fresh", options.out)
+    result = trainer.train(resume_from_checkpoint=resume)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    save_model_dir(trainer.model, trainer.ecgr1_processor, options.out)
+    write_log_history(options.out, trainer.state.log_history)
+    Path(options.out, "ecgr1_train_options.json").write_text(
+        json.dumps({"stage": "sft", **asdict(options)}, indent=1), encoding="utf-8"
+    )
+    final = losses[-1] if losses else float(result.training_loss)
+    return {
+        "out": options.out,
+        "steps": trainer.state.global_step,
+        "final_loss": final,
+        "losses": losses,
+        "finite": all(math.isfinite(x) for x in losses),
+        "trainable": counts,
+        "imd": dict(trainer.data_collator.imd_counts),
+    }

@@ -1,0 +1,212 @@
+"""Bad and unusual inputs: each yields the documented error or warning (docs/io.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecgr1.errors import InvalidInputError, MissingFileError, UnsupportedFormatError
+from ecgr1.io import STANDARD_LEADS, read_record
+from ecgr1.io.finalize import QUALITY_LIMITS
+
+
+def _write(
+    folder: Path,
+    name: str,
+    digital: np.ndarray,
+    leads: list[str],
+    *,
+    gain: str = "200",
+    fs: str = "500",
+    n_header: int | None = None,
+    units: str = "mV",
+    dat_bytes: bytes | None = None,
+    comments: tuple[str, ...] = (),
+) -> Path:
+    """A format-16 WFDB record written by hand (so headers can be made wrong on purpose)."""
+    n_sig, n = digital.shape
+    lines = [f"{name} {n_sig} {fs} {n if n_header is None else n_header}"]
+    lines += [f"{name}.dat 16 {gain}/{units} 16 0 0 0 0 {lead}" for lead in leads]
+    lines += [f"#{c}" for c in comments]
+    (folder / f"{name}.hea").write_text("\n".join(lines) + "\n")
+    raw = digital.T.astype("<i2").tobytes()
+    (folder / f"{name}.dat").write_bytes(raw if dat_bytes is None else dat_bytes)
+    return folder / f"{name}.hea"
+
+
+def _wave(n_sig: int, n: int = 1000) -> np.ndarray:
+    t = np.arange(n)
+    return np.stack([np.round(200 * np.sin(2 * np.pi * t / (250 + 10 * k))) for k in range(n_sig)])
+
+
+def test_truncated_dat(tmp_path: Path) -> None:
+    d = _wave(2)
+    raw = d.T.astype("<i2").tobytes()
+    hea = _write(tmp_path, "trunc", d, ["I", "II"], dat_bytes=raw[: len(raw) // 2])
+    with pytest.raises(
+        InvalidInputError, match="holds 500 samples per signal but the header declares 1000"
+    ):
+        read_record(hea)
+
+
+def test_header_pointing_to_missing_file(tmp_path: Path) -> None:
+    hea = _write(tmp_path, "gone", _wave(1), ["II"])
+    (tmp_path / "gone.dat").unlink()
+    with pytest.raises(MissingFileError, match="'gone.dat', which does not exist") as info:
+        read_record(hea)
+    assert info.value.path == str(hea)
+
+
+def test_header_with_wrong_sample_count(tmp_path: Path) -> None:
+    hea = _write(tmp_path, "more", _wave(2), ["I", "II"], n_header=1200)
+    with pytest.raises(InvalidInputError, match="wrong sample count"):
+        read_record(hea)
+    hea = _write(tmp_path, "fewer", _wave(2), ["I", "II"], n_header=800)
+    rec = read_record(hea)
+    assert rec.n_samples == 800
+    assert any("holds 1000 samples per signal, the header declares 800" in w for w in rec.warnings)
+
+
+def test_non_numeric_gain(tmp_path: Path) -> None:
+    hea = _write(tmp_path, "gain", _wave(1), ["II"], gain="abc")
+    with pytest.raises(InvalidInputError, match="non-numeric ADC gain 'abc'"):
+        read_record(hea)
+
+
+@pytest.mark.parametrize("name", ["empty.hea", "empty.npy", "empty.mat", "empty.hdf5", "empty"])
+def test_empty_file(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_bytes(b"")
+    with pytest.raises(InvalidInputError, match="empty file"):
+        read_record(tmp_path / name)
+
+
+def test_empty_dat_and_missing_record(tmp_path: Path) -> None:
+    hea = _write(tmp_path, "e", _wave(1), ["II"], dat_bytes=b"")
+    with pytest.raises(InvalidInputError, match="'e.dat' is empty"):
+        read_record(hea)
+    with pytest.raises(MissingFileError, match="no such file or record"):
+        read_record(tmp_path / "nothing_here")
+
+
+def test_nan_runs_are_interpolated_or_zeroed(tmp_path: Path) -> None:
+    d = _wave(2)
+    d[0, 100:120] = -32768  # WFDB "no data" value for format 16
+    d[0, 500:505] = -32768
+    hea = _write(tmp_path, "gaps", d, ["I", "II"])
+    rec = read_record(hea)
+    lead = rec.lead("I")
+    assert np.isfinite(rec.signal).all()
+    expected = np.interp(np.arange(100, 120), [99, 120], [d[0, 99] / 200, d[0, 120] / 200])
+    np.testing.assert_allclose(lead[100:120], expected, atol=1e-6)
+    assert (
+        "lead I: 25 non-finite (NaN/inf) samples in 2 run(s) linearly interpolated" in rec.warnings
+    )
+    zero = read_record(hea, nan_policy="zero")
+    assert (zero.lead("I")[100:120] == 0).all()
+    assert any("set to 0 mV" in w for w in zero.warnings)
+
+
+def test_nan_in_arrays(tmp_path: Path) -> None:
+    sig = np.sin(np.arange(1000) / 20.0)[None, :].repeat(2, 0)
+    sig[1, :] = np.nan  # a lead with no finite sample at all becomes 0
+    sig[0, 0:3] = np.inf
+    f = tmp_path / "n.npy"
+    np.save(f, sig)
+    rec = read_record(f, fs=500, leads="V1,V2", units="mV")
+    assert np.isfinite(rec.signal).all() and not rec.lead("V2").any()
+    assert rec.lead("V1")[0] == pytest.approx(sig[0, 3], abs=1e-6)  # edge run takes nearest value
+    assert any("lead V2: 1000 non-finite" in w and "set to 0 mV" in w for w in rec.warnings)
+    assert any("lead V2 is flat" in w for w in rec.warnings)
+
+
+def test_flat_lead_warning(tmp_path: Path) -> None:
+    d = _wave(3)
+    d[2] = 7  # constant: a disconnected electrode
+    hea = _write(tmp_path, "flat", d, ["I", "II", "V1"])
+    rec = read_record(hea)
+    assert "lead V1 is flat (peak-to-peak 0.0000 mV)" in rec.warnings
+    assert QUALITY_LIMITS["flat_lead_ptp_mv"] > 0
+    assert not any("lead I is flat" in w for w in rec.warnings)
+
+
+def test_one_lead_record(tmp_path: Path) -> None:
+    rec = read_record(_write(tmp_path, "one", _wave(1), ["II"]))
+    assert rec.leads == ["II"] and rec.n_leads == 1 and rec.warnings == []
+    rec = read_record(_write(tmp_path, "one_v", _wave(1), ["V"]))
+    assert rec.leads == ["V"]
+    assert "non-standard lead name(s) kept as given: V" in rec.warnings
+
+
+def test_fifteen_lead_record_with_frank_leads(tmp_path: Path) -> None:
+    leads = [x.lower() for x in STANDARD_LEADS] + ["vx", "vy", "vz"]
+    rec = read_record(_write(tmp_path, "s0010", _wave(15), leads, units="uV", gain="2"))
+    assert rec.leads == list(STANDARD_LEADS) + ["vx", "vy", "vz"]
+    assert "non-standard lead name(s) kept as given: vx, vy, vz" in rec.warnings
+    # 2 adu/uV: a 200-adu sample is 100 uV = 0.1 mV.
+    assert rec.signal.max() == pytest.approx(0.1, abs=1e-6)
+    assert rec.metadata["source_units"] == ["uV"]
+
+
+def test_unknown_and_duplicate_lead_names(tmp_path: Path) -> None:
+    rec = read_record(_write(tmp_path, "odd", _wave(3), ["I", "CM5", "CM5"]))
+    assert rec.leads == ["I", "CM5", "CM5#2"]
+    assert "duplicate lead name 'CM5'; second one renamed 'CM5#2'" in rec.warnings
+    assert any("kept as given: CM5, CM5#2" in w for w in rec.warnings)
+
+
+def test_inverted_avr_and_derivation_from_i_iii(tmp_path: Path) -> None:
+    d = _wave(3)
+    rec = read_record(_write(tmp_path, "inv", d, ["I", "III", "-aVR"]))
+    lead_i, lead_iii = d[0] / 200, d[1] / 200
+    np.testing.assert_allclose(rec.lead("II"), lead_i + lead_iii, atol=1e-6)
+    np.testing.assert_allclose(rec.lead("aVR"), -d[2] / 200, atol=1e-6)  # the given -aVR, inverted
+    assert rec.metadata["derived_leads"] == ["II", "aVL", "aVF"]
+    assert "lead -aVR inverted and stored as aVR" in rec.warnings
+
+
+def test_microvolts_and_volts_become_millivolts(tmp_path: Path) -> None:
+    uv = read_record(_write(tmp_path, "uv", _wave(1), ["II"], units="uV", gain="1"))
+    v = read_record(_write(tmp_path, "v", _wave(1), ["II"], units="V", gain="1000000"))
+    mv = read_record(_write(tmp_path, "mv", _wave(1), ["II"], units="mV", gain="1000"))
+    np.testing.assert_allclose(uv.signal, mv.signal, atol=1e-7)
+    np.testing.assert_allclose(v.signal, mv.signal, atol=1e-7)
+    assert uv.units == v.units == "mV"
+    odd = read_record(_write(tmp_path, "adu", _wave(1), ["II"], units="bpm"))
+    assert any("unit 'bpm' is not a voltage unit" in w for w in odd.warnings)
+
+
+def test_microvolts_mislabelled_as_millivolts_are_flagged(tmp_path: Path) -> None:
+    rec = read_record(_write(tmp_path, "big", _wave(2) * 100, ["I", "II"], gain="1"))
+    assert any("check the units" in w for w in rec.warnings)
+
+
+@pytest.mark.parametrize(
+    "name", ["junk.bin", "junk.dat", "junk.hea", "junk.mat", "junk.hdf5", "junk"]
+)
+def test_non_ecg_binary_junk(tmp_path: Path, name: str) -> None:
+    junk = np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    (tmp_path / name).write_bytes(b"\x00" + junk)
+    with pytest.raises((UnsupportedFormatError, MissingFileError)) as info:
+        read_record(tmp_path / name)
+    message = str(info.value)
+    assert str(tmp_path / name) in message
+    if name == "junk.dat":
+        assert "without its .hea header" in message
+    elif name != "junk.hea":
+        assert isinstance(info.value, UnsupportedFormatError)
+
+
+def test_text_junk_header(tmp_path: Path) -> None:
+    (tmp_path / "note.hea").write_text("this is not a header\n")
+    with pytest.raises(InvalidInputError, match="non-numeric number of signals 'is'"):
+        read_record(tmp_path / "note.hea")
+
+
+def test_fs_option_never_overrides_a_header(tmp_path: Path) -> None:
+    rec = read_record(_write(tmp_path, "r", _wave(1), ["II"]), fs=250)
+    assert rec.fs == 500.0
+    assert any("fs=250 ignored" in w for w in rec.warnings)
+    with pytest.raises(TypeError, match="unknown read_record option"):
+        read_record(tmp_path / "r.hea", sampling_rate=250)

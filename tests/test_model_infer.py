@@ -1,0 +1,177 @@
+"""init-tiny, loading and batch inference end to end (tiny models, real records, CPU)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from ecgr1.cli import main
+from ecgr1.model import generate_interpretation, load_model_and_processor
+from ecgr1.model.data import load_ecg
+
+ANSWER = "<think>\n**Step 1: Technical, Rate & Rhythm**\nx\n</think>\nn\n<answer>Sinus rhythm; Normal ECG</answer>"
+
+
+def draw_ecg_image(signal: np.ndarray, path) -> None:
+    """A quick 12-row trace drawing of a (12, N) mV signal (stand-in for a rendered page)."""
+    w, row_h = 500, 40
+    img = Image.new("RGB", (w, row_h * 12), "white")
+    d = ImageDraw.Draw(img)
+    for lead, sig in enumerate(signal):
+        xs = np.linspace(0, w - 1, sig.shape[0])
+        ys = row_h * lead + row_h / 2 - np.clip(sig, -2, 2) * row_h / 4
+        d.line(list(zip(xs.tolist(), ys.tolist())), fill="black", width=1)
+    img.save(path)
+
+
+@pytest.fixture(scope="module")
+def rows_file(tmp_path_factory, ludb_dir, cpsc2018_dir):
+    """Both-modality, signal-only and image-only rows built from real records."""
+    root = tmp_path_factory.mktemp("rows")
+    for rec_dir, rec in ((ludb_dir / "data", "1"), (cpsc2018_dir, "A0001")):
+        draw_ecg_image(load_ecg(rec_dir / rec), root / f"{rec}.png")
+    user = "Interpret the provided ECG."
+    rows = [
+        {
+            "id": "both",
+            "messages": [
+                {"role": "user", "content": f"<ecg><image>\n{user}"},
+                {"role": "assistant", "content": ANSWER},
+            ],
+            "images": ["1.png"],
+            "objects": {"ecg": [str(ludb_dir / "data" / "1")]},
+        },
+        {
+            "id": "signal",
+            "messages": [{"role": "user", "content": f"<ecg>\n{user}"}],
+            "images": [],
+            "objects": {"ecg": [str(cpsc2018_dir / "A0001")]},
+        },
+        {
+            "id": "image",
+            "messages": [{"role": "user", "content": f"<image>\n{user}"}],
+            "images": ["A0001.png"],
+            "objects": {"ecg": []},
+        },
+    ]
+    path = root / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture(scope="module", params=("qwen3vl", "qwen2_5vl"))
+def tiny_dir(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp(request.param) / "model"
+    assert main(["model", "init-tiny", str(out), "--arch", request.param]) == 0
+    return out
+
+
+def test_init_tiny_folder_loads(tiny_dir):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "preprocessor_config.json",
+        "ecgr1_processor.json",
+    ):
+        assert (tiny_dir / name).exists(), name
+    model, proc = load_model_and_processor(tiny_dir, device="cpu")
+    assert not model.training
+    assert model.config.ecg_token_id == proc.ecg_token_id
+    assert proc.num_ecg_tokens == model.num_ecg_tokens == 101
+
+
+def test_infer_writes_one_row_per_input(tiny_dir, rows_file, tmp_path, capsys):
+    out = tmp_path / "pred.jsonl"
+    status = main(
+        [
+            "infer",
+            "--model",
+            str(tiny_dir),
+            "--data",
+            str(rows_file),
+            "--out",
+            str(out),
+            "--batch-size",
+            "2",
+            "--max-new-tokens",
+            "3",
+            "--image-root",
+            str(rows_file.parent),
+        ]
+    )
+    assert status == 0
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in got] == ["both", "signal", "image"]
+    for r in got:
+        assert set(r) >= {"id", "response", "labels", "model", "config"}
+        assert isinstance(r["response"], str) and "error" not in r
+        assert r["config"]["max_new_tokens"] == 3 and r["config"]["do_sample"] is False
+    assert got[0]["labels"] == "Sinus rhythm; Normal ECG"
+    assert got[1]["labels"] is None
+    # resume: nothing left to do, nothing rewritten
+    assert (
+        main(
+            [
+                "infer",
+                "--model",
+                str(tiny_dir),
+                "--data",
+                str(rows_file),
+                "--out",
+                str(out),
+                "--resume",
+                "--max-new-tokens",
+                "3",
+                "--image-root",
+                str(rows_file.parent),
+            ]
+        )
+        == 0
+    )
+    assert len(out.read_text().splitlines()) == 3
+
+
+def test_bad_row_is_reported_not_fatal(tiny_dir, rows_file, tmp_path):
+    rows = [json.loads(line) for line in rows_file.read_text().splitlines()]
+    rows[1]["objects"]["ecg"] = ["/nonexistent/record"]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "pred.jsonl"
+    status = main(
+        [
+            "infer",
+            "--model",
+            str(tiny_dir),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--max-new-tokens",
+            "2",
+            "--image-root",
+            str(rows_file.parent),
+        ]
+    )
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert status == 1
+    assert len(got) == 3 and "error" in got[1] and "error" not in got[0]
+
+
+def test_generate_interpretation_signal_and_image(tiny_dir, ludb_dir, rows_file):
+    model, proc = load_model_and_processor(tiny_dir, device="cpu")
+    from ecgr1.io import read_record
+
+    rec = read_record(ludb_dir / "data" / "1")
+    for kwargs in (
+        {"record": rec},
+        {"image": rows_file.parent / "1.png"},
+        {"record": rec, "image": Image.open(rows_file.parent / "1.png")},
+    ):
+        text = generate_interpretation(model, proc, max_new_tokens=2, **kwargs)
+        assert isinstance(text, str)
+    with pytest.raises(Exception, match="ECG record, an image"):
+        generate_interpretation(model, proc)
