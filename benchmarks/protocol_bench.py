@@ -82,8 +82,13 @@ def _crop(record: Any, seconds: float | None) -> Any:
     n = int(round(seconds * record.fs))
     if n >= record.n_samples:
         return record
-    return ECGRecord(record.signal[:, :n], record.fs, list(record.leads),
-                     record_id=record.record_id, metadata=dict(record.metadata))
+    return ECGRecord(
+        record.signal[:, :n],
+        record.fs,
+        list(record.leads),
+        record_id=record.record_id,
+        metadata=dict(record.metadata),
+    )
 
 
 def run_cpsc(root: Path, seconds: float | None) -> dict[str, Any]:
@@ -98,8 +103,15 @@ def run_cpsc(root: Path, seconds: float | None) -> dict[str, Any]:
                 truth = {x.strip() for x in line.split(":", 1)[1].split(",") if x.strip()}
         res = interpret_record(rec)
         ids = scored_ids(res)
-        rows.append({"id": rec.record_id, "truth": sorted(truth), "pred": sorted(cpsc_predicted(ids)),
-                     "statements": sorted(ids), "duration_s": rec.duration_s})
+        rows.append(
+            {
+                "id": rec.record_id,
+                "truth": sorted(truth),
+                "pred": sorted(cpsc_predicted(ids)),
+                "statements": sorted(ids),
+                "duration_s": rec.duration_s,
+            }
+        )
     elapsed = time.perf_counter() - t0
     table = {}
     for c in CPSC_CLASSES:
@@ -107,21 +119,62 @@ def run_cpsc(root: Path, seconds: float | None) -> dict[str, Any]:
         fp = sum(c not in r["truth"] and c in r["pred"] for r in rows)
         fn = sum(c in r["truth"] and c not in r["pred"] for r in rows)
         p, r_, f = prf(tp, fp, fn)
-        table[c] = {"n": tp + fn, "tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r_, "f1": f}
+        table[c] = {
+            "n": tp + fn,
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+            "precision": p,
+            "recall": r_,
+            "f1": f,
+        }
     macro = float(np.mean([v["f1"] for v in table.values()]))
-    return {"records": len(rows), "seconds": seconds, "per_class": table, "macro_f1": macro,
-            "elapsed_s": elapsed, "rows": rows}
+    return {
+        "records": len(rows),
+        "seconds": seconds,
+        "per_class": table,
+        "macro_f1": macro,
+        "elapsed_s": elapsed,
+        "rows": rows,
+    }
 
 
-LUDB_AXIS_ORDER = {"left axis deviation": 0, "horizontal": 1, "normal": 2, "vertical": 3,
-                   "right axis deviation": 4}
-LUDB_RHYTHMS = ("Sinus rhythm", "Sinus bradycardia", "Sinus tachycardia", "Sinus arrhythmia",
-                "Atrial fibrillation", "Atrial flutter")
+LUDB_AXIS_ORDER = {
+    "left axis deviation": 0,
+    "horizontal": 1,
+    "normal": 2,
+    "vertical": 3,
+    "right axis deviation": 4,
+}
+LUDB_RHYTHMS = (
+    "Sinus rhythm",
+    "Sinus bradycardia",
+    "Sinus tachycardia",
+    "Sinus arrhythmia",
+    "Atrial fibrillation",
+    "Atrial flutter",
+)
 LUDB_LABELS = {
-    "1st degree AV block": ("Conduction abnormalities", "I degree av block", {"first_degree_av_block"}),
-    "complete RBBB": ("Conduction abnormalities", "Complete right bundle branch block", {"complete_rbbb"}),
-    "complete LBBB": ("Conduction abnormalities", "Complete left bundle branch block", {"complete_lbbb"}),
-    "incomplete RBBB": ("Conduction abnormalities", "Incomplete right bundle branch block", {"incomplete_rbbb"}),
+    "1st degree AV block": (
+        "Conduction abnormalities",
+        "I degree av block",
+        {"first_degree_av_block"},
+    ),
+    "complete RBBB": (
+        "Conduction abnormalities",
+        "Complete right bundle branch block",
+        {"complete_rbbb"},
+    ),
+    "complete LBBB": (
+        "Conduction abnormalities",
+        "Complete left bundle branch block",
+        {"complete_lbbb"},
+    ),
+    "incomplete RBBB": (
+        "Conduction abnormalities",
+        "Incomplete right bundle branch block",
+        {"incomplete_rbbb"},
+    ),
     "LAFB": ("Conduction abnormalities", "Left anterior hemiblock", {"lafb"}),
     "LVH": ("Hypertrophies", "Left ventricular hypertrophy", {"lvh"}),
 }
@@ -134,9 +187,14 @@ def _has_item(cell: str, item: str) -> bool:
 
 def predicted_rhythm(ids: set[str]) -> str:
     """The single primary rhythm label (LUDB vocabulary) from statement ids."""
-    for sid, label in (("atrial_flutter", "Atrial flutter"), ("atrial_fibrillation", "Atrial fibrillation"),
-                       ("sinus_tachycardia", "Sinus tachycardia"), ("sinus_bradycardia", "Sinus bradycardia"),
-                       ("sinus_arrhythmia", "Sinus arrhythmia"), ("sinus_rhythm", "Sinus rhythm")):
+    for sid, label in (
+        ("atrial_flutter", "Atrial flutter"),
+        ("atrial_fibrillation", "Atrial fibrillation"),
+        ("sinus_tachycardia", "Sinus tachycardia"),
+        ("sinus_bradycardia", "Sinus bradycardia"),
+        ("sinus_arrhythmia", "Sinus arrhythmia"),
+        ("sinus_rhythm", "Sinus rhythm"),
+    ):
         if sid in ids:
             return label
     return "other"
@@ -166,15 +224,20 @@ def run_ludb(root: Path) -> dict[str, Any]:
         rhythm = row["Rhythms"].split("\n")[0].strip()
         rhythm = "Atrial flutter" if rhythm.startswith("Atrial flutter") else rhythm
         axis_text = row["Electric axis of the heart"].split(":")[-1].strip().lower()
-        rows.append({
-            "id": row["ID"],
-            "rhythm": rhythm,
-            "pred_rhythm": predicted_rhythm(ids),
-            "axis_class": axis_text,
-            "qrs_axis_deg": res.measurements.global_.qrs_axis_deg,
-            "labels": {k: (_has_item(row[v[0]], v[1]), bool(ids & v[2])) for k, v in LUDB_LABELS.items()},
-            "statements": sorted(ids),
-        })
+        rows.append(
+            {
+                "id": row["ID"],
+                "rhythm": rhythm,
+                "pred_rhythm": predicted_rhythm(ids),
+                "axis_class": axis_text,
+                "qrs_axis_deg": res.measurements.global_.qrs_axis_deg,
+                "labels": {
+                    k: (_has_item(row[v[0]], v[1]), bool(ids & v[2]))
+                    for k, v in LUDB_LABELS.items()
+                },
+                "statements": sorted(ids),
+            }
+        )
     elapsed = time.perf_counter() - t0
     scored = [r for r in rows if r["rhythm"] in LUDB_RHYTHMS]
     acc = float(np.mean([r["rhythm"] == r["pred_rhythm"] for r in scored])) if scored else math.nan
@@ -188,33 +251,131 @@ def run_ludb(root: Path) -> dict[str, Any]:
         fp = sum(r["labels"][k] == (False, True) for r in rows)
         fn = sum(r["labels"][k] == (True, False) for r in rows)
         p, r_, f = prf(tp, fp, fn)
-        labels[k] = {"n": tp + fn, "tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r_, "f1": f}
-    ax = [(LUDB_AXIS_ORDER[r["axis_class"]], r["qrs_axis_deg"]) for r in rows
-          if r["axis_class"] in LUDB_AXIS_ORDER and r["qrs_axis_deg"] is not None]
+        labels[k] = {
+            "n": tp + fn,
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+            "precision": p,
+            "recall": r_,
+            "f1": f,
+        }
+    ax = [
+        (LUDB_AXIS_ORDER[r["axis_class"]], r["qrs_axis_deg"])
+        for r in rows
+        if r["axis_class"] in LUDB_AXIS_ORDER and r["qrs_axis_deg"] is not None
+    ]
     rho = _spearman([a for a, _ in ax], [b for _, b in ax]) if len(ax) > 2 else math.nan
     per_axis = {}
     for name, k in LUDB_AXIS_ORDER.items():
         vals = [b for a, b in ax if a == k]
-        per_axis[name] = {"n": len(vals), "mean": float(np.mean(vals)) if vals else math.nan,
-                          "sd": float(np.std(vals, ddof=1)) if len(vals) > 1 else math.nan}
-    return {"records": len(rows), "rhythm_scored": len(scored), "rhythm_accuracy": acc,
-            "rhythm_confusion": confusion, "labels": labels, "axis_spearman_rho": rho,
-            "axis_n": len(ax), "axis_per_class": per_axis, "elapsed_s": elapsed, "rows": rows}
+        per_axis[name] = {
+            "n": len(vals),
+            "mean": float(np.mean(vals)) if vals else math.nan,
+            "sd": float(np.std(vals, ddof=1)) if len(vals) > 1 else math.nan,
+        }
+    return {
+        "records": len(rows),
+        "rhythm_scored": len(scored),
+        "rhythm_accuracy": acc,
+        "rhythm_confusion": confusion,
+        "labels": labels,
+        "axis_spearman_rho": rho,
+        "axis_n": len(ax),
+        "axis_per_class": per_axis,
+        "elapsed_s": elapsed,
+        "rows": rows,
+    }
+
+
+# Simulated pattern -> statement ids any of which counts as found (ecgr1.simulate ground truth).
+SIM_EXPECTED = {
+    "normal": {"normal_ecg"},
+    "sinus_bradycardia": {"sinus_bradycardia"},
+    "sinus_tachycardia": {"sinus_tachycardia"},
+    "sinus_arrhythmia": {"sinus_arrhythmia"},
+    "atrial_fibrillation": {"atrial_fibrillation"},
+    "atrial_flutter": {"atrial_flutter"},
+    "av_block_1": {"first_degree_av_block"},
+    "av_block_2_mobitz1": {"av_block_mobitz_1"},
+    "av_block_2_mobitz2": {"av_block_mobitz_2"},
+    "av_block_3": {"av_block_third_degree"},
+    "pac": {"premature_atrial_contractions"},
+    "pvc": {"premature_ventricular_contractions"},
+    "rbbb": {"complete_rbbb"},
+    "lbbb": {"complete_lbbb"},
+    "lafb": {"lafb"},
+    "lvh": {"lvh"},
+    "low_voltage": {"low_qrs_voltage"},
+    "inferior_stemi": {"ste_inferior"},
+    "anterior_stemi": {"ste_anterior", "ste_septal"},
+    "st_depression": {
+        "std_inferior",
+        "std_high_lateral",
+        "std_lateral",
+        "std_anterior",
+        "std_septal",
+    },
+    "t_inversion": {
+        "tinv_inferior",
+        "tinv_high_lateral",
+        "tinv_lateral",
+        "tinv_anterior",
+        "tinv_septal",
+    },
+    "long_qt": {"long_qt"},
+}
+BASE_RHYTHM = {"sinus_rhythm", "normal_ecg"}
+
+
+def run_sim(seeds: int) -> dict[str, Any]:
+    """Each simulated pattern, ``seeds`` seeds of 10 s: is the expected statement made?"""
+    from ecgr1.simulate import PATTERNS, simulate
+
+    table = {}
+    t0 = time.perf_counter()
+    for name in PATTERNS:
+        expected = SIM_EXPECTED.get(name)
+        if expected is None:
+            continue
+        hits, extras = 0, {}
+        for seed in range(seeds):
+            res = interpret_record(simulate(name, seconds=10, seed=seed).record)
+            ids = scored_ids(res)
+            hits += bool(ids & expected)
+            for sid in ids - expected - BASE_RHYTHM:
+                extras[sid] = extras.get(sid, 0) + 1
+        table[name] = {"found": hits, "runs": seeds, "extra": extras}
+    return {
+        "patterns": table,
+        "elapsed_s": time.perf_counter() - t0,
+        "found_rate": float(np.mean([v["found"] / v["runs"] for v in table.values()])),
+    }
 
 
 def _md_prf(title: str, table: dict[str, dict[str, Any]]) -> str:
-    lines = [f"| {title} | n | TP | FP | FN | precision | recall | F1 |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| {title} | n | TP | FP | FN | precision | recall | F1 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for k, v in table.items():
-        lines.append(f"| {k} | {v['n']} | {v['tp']} | {v['fp']} | {v['fn']} | {v['precision']:.2f} | "
-                     f"{v['recall']:.2f} | {v['f1']:.2f} |")
+        lines.append(
+            f"| {k} | {v['n']} | {v['tp']} | {v['fp']} | {v['fn']} | {v['precision']:.2f} | "
+            f"{v['recall']:.2f} | {v['f1']:.2f} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dataset", choices=("cpsc", "ludb", "all"), default="all")
-    ap.add_argument("--seconds", type=float, default=None,
-                    help="CPSC: analyse only the first N seconds (default: whole record)")
+    ap.add_argument("--dataset", choices=("cpsc", "ludb", "sim", "all"), default="all")
+    ap.add_argument("--sim-seeds", type=int, default=3, help="seeds per simulated pattern")
+    ap.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="CPSC: analyse only the first N seconds (default: whole record)",
+    )
     ap.add_argument("--json", help="write all results (with per-record predictions) here")
     args = ap.parse_args(argv)
     root = shared_data_dir()
@@ -226,7 +387,9 @@ def main(argv: list[str] | None = None) -> int:
         c = run_cpsc(root, args.seconds)
         out["cpsc2018"] = c
         span = f"first {args.seconds:g} s" if args.seconds else "whole record"
-        print(f"## CPSC 2018 A0001-A0075 ({c['records']} records, {span}; {c['elapsed_s']:.1f} s)\n")
+        print(
+            f"## CPSC 2018 A0001-A0075 ({c['records']} records, {span}; {c['elapsed_s']:.1f} s)\n"
+        )
         print(_md_prf("class", c["per_class"]))
         print(f"\nmacro-F1 = {c['macro_f1']:.3f}\n")
     if args.dataset in ("ludb", "all"):
@@ -239,10 +402,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {k} | {', '.join(f'{p}: {n}' for p, n in sorted(v.items()))} |")
         print()
         print(_md_prf("label", lu["labels"]))
-        print(f"\nQRS axis vs LUDB class order: Spearman rho = {lu['axis_spearman_rho']:.3f} (n = {lu['axis_n']})\n")
+        print(
+            f"\nQRS axis vs LUDB class order: Spearman rho = {lu['axis_spearman_rho']:.3f} (n = {lu['axis_n']})\n"
+        )
         print("| LUDB axis class | n | measured QRS axis mean ± SD (°) |\n|---|---|---|")
         for k, v in lu["axis_per_class"].items():
             print(f"| {k} | {v['n']} | {v['mean']:.1f} ± {v['sd']:.1f} |")
+    if args.dataset in ("sim", "all"):
+        sim = run_sim(args.sim_seeds)
+        out["simulated"] = sim
+        print(
+            f"\n## Simulated patterns ({args.sim_seeds} seeds x 10 s each; {sim['elapsed_s']:.1f} s)\n"
+        )
+        print(f"expected statement made in {sim['found_rate']:.0%} of runs (mean over patterns)\n")
+        print("| pattern | expected statement made | other statements (runs) |\n|---|---|---|")
+        for k, v in sim["patterns"].items():
+            extra = ", ".join(f"{e} ({n})" for e, n in sorted(v["extra"].items())) or "-"
+            print(f"| {k} | {v['found']}/{v['runs']} | {extra} |")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=str))
     return 0

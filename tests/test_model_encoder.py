@@ -197,3 +197,12 @@ def test_mlp2x_gelu_is_linear_gelu_linear():
 def test_unknown_projector_type():
     with pytest.raises(ModelError):
         build_projector("mlp_relu", 4, 4)
+
+
+def test_set_trainable_keeps_contrastive_head_frozen():
+    enc = ECGViT(ECGEncoderConfig(width=W, layers=1, heads=HEADS))
+    enc.set_trainable(True)
+    frozen = {n for n, p in enc.named_parameters() if not p.requires_grad}
+    assert frozen == {"ln_post.weight", "ln_post.bias", "proj"}
+    enc.set_trainable(False)
+    assert not any(p.requires_grad for p in enc.parameters())

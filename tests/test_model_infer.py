@@ -84,6 +84,14 @@ def test_init_tiny_folder_loads(tiny_dir):
     assert proc.num_ecg_tokens == model.num_ecg_tokens == 101
 
 
+def test_model_info_cli(tiny_dir, capsys):
+    assert main(["model", "info", str(tiny_dir)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["model_type"] in ("qwen3_vl", "qwen2_5_vl")
+    assert info["ecg_tokens_per_ecg"] == 101
+    assert 0 < info["ecg_parameters"] < info["parameters"]
+
+
 def test_infer_writes_one_row_per_input(tiny_dir, rows_file, tmp_path, capsys):
     out = tmp_path / "pred.jsonl"
     status = main(

@@ -274,3 +274,24 @@ def test_image_token_bounds(proc):
     n_default = int(proc(text="<image>", images=[big])["image_grid_thw"].prod()) // 4
     n_bounded = int(bounded(text="<image>", images=[big])["image_grid_thw"].prod()) // 4
     assert n_bounded <= 2 < n_default
+
+
+def test_tiny_tokenizer_chat_template_matches_processor(proc):
+    msgs = [
+        {"role": "system", "content": "S"},
+        {"role": "user", "content": "<ecg>\nhi"},
+        {"role": "assistant", "content": "<answer>N</answer>"},
+    ]
+    tok = proc.tokenizer
+    assert tok.apply_chat_template(msgs, tokenize=False) == proc.apply_chat_template(msgs)
+    parts = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "hi"}]}]
+    text = tok.apply_chat_template(parts, tokenize=False, add_generation_prompt=True)
+    assert text == (
+        "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>hi<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    out = proc(text=text, images=[_img(32, 32)])  # the single-pad block is expanded
+    assert (
+        int((out["input_ids"] == proc.image_token_id).sum())
+        == int(out["image_grid_thw"].prod()) // 4
+    )

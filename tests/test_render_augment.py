@@ -67,7 +67,9 @@ def test_same_seed_same_image_other_seed_other_image() -> None:
     c = render_record(rec, augment_seed=12, dpi=80)
     assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
     assert a.sidecar["augmentation"] == b.sidecar["augmentation"]
-    assert a.image.size != c.image.size or not np.array_equal(np.asarray(a.image), np.asarray(c.image))
+    assert a.image.size != c.image.size or not np.array_equal(
+        np.asarray(a.image), np.asarray(c.image)
+    )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

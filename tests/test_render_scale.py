@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ecgr1.io.record import ECGRecord
 from ecgr1.io.leads import STANDARD_LEADS
+from ecgr1.io.record import ECGRecord
 from ecgr1.render import LAYOUTS, render_record
 
 FS = 500.0
@@ -122,9 +122,7 @@ def test_every_layout_puts_each_lead_in_its_cell(layout: str) -> None:
         base = p["baseline_y_px"]
         band = ink[int(base - 15 * ppm) : int(base + 3 * ppm), cols]
         rows = np.flatnonzero(band.sum(axis=1) > 3) + int(base - 15 * ppm)
-        height_px = np.median(
-            [r for r in rows if abs(r - base) <= 2]
-        ) - rows.min()
+        height_px = np.median([r for r in rows if abs(r - base) <= 2]) - rows.min()
         assert height_px / p["px_per_mv"] == pytest.approx(HEIGHTS_MV[p["lead"]], abs=0.06), (
             p["lead"], p["row"], p["col"],
         )  # fmt: skip
@@ -167,8 +165,45 @@ def test_fiducial_overlay_and_highlighted_leads_are_drawn() -> None:
     p = next(q for q in marked.sidecar["leads"] if q["lead"] == "II" and q["rhythm_strip"])
     x = int(round(p["x_at_t_start_px"] + 3.0 * p["px_per_s"]))
     assert red[:, x - 1 : x + 2].any()  # QRS-onset tick at 3.0 s
-    orange = (np.abs(img - np.array([230, 120, 0])).sum(axis=2) < 60)
+    orange = np.abs(img - np.array([230, 120, 0])).sum(axis=2) < 60
     v2 = next(q for q in marked.sidecar["leads"] if q["lead"] == "V2")
     x0, y0, x1, y1 = (int(v) for v in v2["bbox_px"])
     assert orange[y0 : y1 + 1, x0 : x1 + 1].sum() > 2 * (x1 - x0)  # outline around V2
     assert not (np.abs(ref - np.array([230, 120, 0])).sum(axis=2) < 60).any()
+
+
+def test_auto_layout_gives_one_row_per_lead_for_other_lead_sets() -> None:
+    t = np.arange(int(20 * FS)) / FS
+    on = (t % 0.5) < 0.2
+    rec = ECGRecord(np.stack([on * 0.5, on * 1.0]).astype(np.float32), FS, ["MLII", "V5"])
+    rendering = render_record(rec, dpi=100)  # default layout: auto
+    assert rendering.sidecar["layout"] == "rows"
+    panels = rendering.sidecar["leads"]
+    assert [(p["lead"], p["row"]) for p in panels] == [("II", 0), ("V5", 1)]
+    img = _png_pixels(rendering)
+    ink = _ink(img)
+    ppm = 100 / 25.4
+    for p, mv in zip(panels, (0.5, 1.0)):
+        x0, _, x1, _ = p["bbox_px"]
+        band = ink[int(p["baseline_y_px"] - 12 * ppm) : int(p["baseline_y_px"] + 3 * ppm),
+                   int(x0 + 10 * ppm) : int(x1)]  # fmt: skip
+        rows = np.flatnonzero(band.sum(axis=1) > 3)
+        assert (rows.max() - rows.min()) / p["px_per_mv"] == pytest.approx(mv, abs=0.06)
+    full = render_record(_coded_record(), dpi=50)
+    assert full.sidecar["layout"] == "3x4+II"
+
+
+def test_start_offset_shows_the_requested_window() -> None:
+    rec = _square_wave_record()  # pulse at 3.0-3.2 s in lead II
+    rendering = render_record(rec, layout="12x1", dpi=100, start_s=2.0)
+    panel = next(p for p in rendering.sidecar["leads"] if p["lead"] == "II")
+    assert panel["t_start_s"] == 2.0 and panel["t_end_s"] == pytest.approx(10.0)
+    img = _png_pixels(rendering)
+    x = panel["x_at_t_start_px"] + (3.1 - 2.0) * panel["px_per_s"]
+    y = panel["baseline_y_px"] - 1.0 * panel["px_per_mv"]
+    col = _ink(img)[int(y) - 3 : int(y) + 4, int(round(x))]
+    assert col.any()
+    from ecgr1.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError):
+        render_record(rec, start_s=12.0)

@@ -44,14 +44,17 @@ def _dx(header: Path) -> list[str]:
     return []
 
 
-def _render(signal: np.ndarray, path: Path) -> None:
-    """A small 12-lead picture of the record (3 x 4 panels, 2.5 s each)."""
+def _render(record_path: Path, signal: np.ndarray, path: Path) -> None:
+    """An image of the record: ``ecgr1.render`` (3x4+II paper layout), shrunk to keep image
+    tokens few; a hand-drawn 3 x 4 panel picture if the renderer is unavailable."""
     try:
-        from ecgr1.render import render_image  # type: ignore[attr-defined]
+        from ecgr1.io import read_record
+        from ecgr1.render import render_record
 
-        render_image(signal, path)
+        image = render_record(read_record(record_path), dpi=25).image
+        image.convert("RGB").resize((128, 80)).save(path)
         return
-    except Exception:  # noqa: BLE001 - renderer absent or different API: draw it here
+    except ImportError:
         pass
     from PIL import Image, ImageDraw
 
@@ -95,10 +98,11 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, cpsc2018_dir: Path) -> Pat
 
     root = tmp_path_factory.mktemp("train6")
     init_tiny(root / "tiny")
+    init_tiny(root / "tiny-qwen2_5vl", arch="qwen2_5vl")
     rows = {"both": [], "ecg": [], "image": []}
     for rec in RECORDS:
         signal = load_ecg(cpsc2018_dir / rec)
-        _render(signal, root / f"{rec}.png")
+        _render(cpsc2018_dir / rec, signal, root / f"{rec}.png")
         labels = _dx(cpsc2018_dir / f"{rec}.hea") or ["sinus rhythm"]
         for kind in rows:
             tags = {"both": "<ecg><image>", "ecg": "<ecg>", "image": "<image>"}[kind]
@@ -122,7 +126,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, cpsc2018_dir: Path) -> Pat
         textwrap.dedent(
             """
             def spread(completions, **kwargs):
-                return [float(len(str(c)) % 5) for c in completions]
+                # completions of one prompt are consecutive: alternate 0/1 inside each group
+                return [float(k % 2) for k in range(len(completions))]
             """
         )
     )
@@ -201,10 +206,10 @@ def _cpsc_root() -> Path:
     return shared_data_dir() / "cpsc2018"
 
 
-def _load(workdir: Path):
+def _load(workdir: Path, arch: str = "qwen3vl"):
     from ecgr1.train.common import load_model
 
-    return load_model(workdir / "tiny", bf16=False)
+    return load_model(workdir / ("tiny" if arch == "qwen3vl" else f"tiny-{arch}"), bf16=False)
 
 
 def _ecg_grad(model: torch.nn.Module) -> float:
@@ -212,10 +217,11 @@ def _ecg_grad(model: torch.nn.Module) -> float:
     return sum(float(g.abs().sum()) for g in grads if g is not None)
 
 
-def test_gradients_reach_ecg_encoder_through_sfttrainer(workdir: Path) -> None:
+@pytest.mark.parametrize("arch", ["qwen3vl", "qwen2_5vl"])
+def test_gradients_reach_ecg_encoder_through_sfttrainer(workdir: Path, arch: str) -> None:
     from ecgr1.train.sft import SFTOptions, build_sft_trainer
 
-    model, processor = _load(workdir)
+    model, processor = _load(workdir, arch)
     options = SFTOptions(
         data=[str(workdir / "both.jsonl")], out=str(workdir / "grad-sft"), bf16="false",
         ecg_root=str(_cpsc_root()), image_root=str(workdir), modality_dropout=0.0,
@@ -231,10 +237,13 @@ def test_gradients_reach_ecg_encoder_through_sfttrainer(workdir: Path) -> None:
     assert _ecg_grad(trainer.model) > 0
 
 
-def test_gradients_reach_ecg_encoder_through_grpotrainer(workdir: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("arch", ["qwen3vl", "qwen2_5vl"])
+def test_gradients_reach_ecg_encoder_through_grpotrainer(
+    workdir: Path, arch: str, monkeypatch
+) -> None:
     from ecgr1.train.grpo import GRPOOptions, build_grpo_trainer
 
-    model, processor = _load(workdir)
+    model, processor = _load(workdir, arch)
     seen: list[dict] = []
     original_generate = model.generate
 
@@ -246,10 +255,8 @@ def test_gradients_reach_ecg_encoder_through_grpotrainer(workdir: Path, monkeypa
 
     def half_flat(completions, id, **kwargs):  # noqa: A002 - TRL passes the dataset column
         # group of the first record: constant reward (dropped by dynamic sampling)
-        return [
-            0.0 if i.startswith("A0001") else float(len(str(c)) % 5)
-            for c, i in zip(completions, id)
-        ]
+        # other group: alternating 0/1 (its completions are consecutive), never flat
+        return [0.0 if i.startswith("A0001") else float(k % 2) for k, i in enumerate(id)]
 
     options = GRPOOptions(
         data=[str(workdir / "both.jsonl")], out=str(workdir / "grad-grpo"), bf16="false",
@@ -332,3 +339,26 @@ def test_sft_resumes_from_its_checkpoint(workdir: Path, cpsc2018_dir: Path) -> N
     history = [h for h in _history(out) if "loss" in h]
     assert [h["step"] for h in history] == [1, 2]
     assert history[0].get("resume_marker") == 1
+
+
+def test_collator_applies_imd_only_in_training(workdir: Path, cpsc2018_dir: Path) -> None:
+    from ecgr1.train.collator import ECGR1SFTCollator
+    from ecgr1.train.common import read_rows
+
+    _, processor = _load(workdir)
+    rows = read_rows([workdir / "both.jsonl"])
+    roots = {"ecg_root": cpsc2018_dir, "image_root": workdir}
+    always = ECGR1SFTCollator(processor, modality_dropout=1.0, interleave=0.0, **roots)
+    batch = always(rows)
+    n_ecg = batch["ecg_values"].shape[0] if "ecg_values" in batch else 0
+    n_img = batch["image_grid_thw"].shape[0] if "image_grid_thw" in batch else 0
+    assert n_ecg + n_img == len(rows)  # every row lost exactly one modality
+    assert always.imd_counts["dropped_ecg"] + always.imd_counts["dropped_image"] == len(rows)
+    n_pads = int((batch["input_ids"] == processor.ecg_token_id).sum())
+    assert n_pads == n_ecg * processor.num_ecg_tokens  # tags and data dropped together
+    evaluation = ECGR1SFTCollator(processor, modality_dropout=1.0, training=False, **roots)
+    batch = evaluation(rows)
+    assert batch["ecg_values"].shape[0] == len(rows)
+    assert batch["image_grid_thw"].shape[0] == len(rows)
+    # labels only on the assistant turn: the prompt (with all media pads) is masked
+    assert not (batch["labels"][batch["input_ids"] == processor.ecg_token_id] != -100).any()

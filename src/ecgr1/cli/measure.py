@@ -21,7 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "otherwise. Schema: docs/measurements.md."
         ),
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="record files (any readable format)")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="record files, folders or glob patterns (any format ecgr1 reads)",
+    )
     p.add_argument("--json-dir", type=Path, help="write <id>.json per record here")
     p.add_argument(
         "--annotations", type=Path, metavar="DIR", help="write WFDB annotations, one file per lead"
@@ -46,12 +51,14 @@ def _summary(res) -> str:  # noqa: ANN001 - MeasurementResult
 def run(args: argparse.Namespace) -> int:
     """Measure each path; returns 0, or 1 when some records failed."""
     from ecgr1.io import read_record
+    from ecgr1.io.readers import find_records
     from ecgr1.measure.annotations import write_annotations
     from ecgr1.measure.engine import measure
 
+    paths = find_records(args.paths)
     if args.json_dir:
         args.json_dir.mkdir(parents=True, exist_ok=True)
-    single = len(args.paths) == 1 and not args.json_dir
+    single = len(paths) == 1 and not args.json_dir
 
     def one(path: str) -> None:
         record = read_record(path)
@@ -68,6 +75,6 @@ def run(args: argparse.Namespace) -> int:
             print(_summary(res), file=sys.stdout)
 
     failures = run_batch(
-        args.paths, one, desc="measure", debug=getattr(args, "debug", False), command="ecgr1 measure"
+        paths, one, desc="measure", debug=getattr(args, "debug", False), command="ecgr1 measure"
     )
     return 1 if failures else 0

@@ -12,7 +12,7 @@ from ecgr1.cli._batch import run_batch
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``render`` subcommand."""
     from ecgr1.render.augment import AUGMENTATIONS
-    from ecgr1.render.page import LAYOUTS
+    from ecgr1.render.page import LAYOUT_NAMES
 
     p = subparsers.add_parser(
         "render",
@@ -26,7 +26,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="record files (any readable format)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--layout", default="3x4+II", choices=sorted(LAYOUTS), help="lead layout")
+    p.add_argument(
+        "--layout",
+        default="auto",
+        choices=LAYOUT_NAMES,
+        help="lead layout; auto (default) = 3x4+II for 12-lead records, one row per lead otherwise",
+    )
+    p.add_argument(
+        "--start", type=float, default=0.0, help="first second shown (0); pages show 10 s"
+    )
     p.add_argument("--format", default="png", choices=("png", "jpg", "svg", "pdf"))
     p.add_argument("--dpi", type=float, default=100.0, help="raster resolution (100)")
     p.add_argument("--speed", type=float, default=25.0, help="paper speed in mm/s (25)")
@@ -43,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="read <id>.json MeasurementResults from DIR for the header and fiducial overlay",
     )
-    p.add_argument("--highlight", default="", help="comma list of leads to outline, e.g. II,III,aVF")
+    p.add_argument(
+        "--highlight", default="", help="comma list of leads to outline, e.g. II,III,aVF"
+    )
     p.add_argument(
         "--augment", type=int, metavar="SEED", help="apply training augmentation with this seed"
     )
@@ -105,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
                 highlight_leads=highlight,
                 augment_seed=seed,
                 augment_config=config,
+                start_s=args.start,
             )
             stem = record.record_id if seed is None else f"{record.record_id}_aug{seed}"
             rendering.save(args.out / f"{stem}.{args.format}")

@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--noise-level", type=float, default=1.0, help="noise amplitude multiplier")
     p.add_argument("--powerline-hz", type=float, default=50.0, help="mains frequency (50)")
+    p.add_argument(
+        "--noise-floor-uv", type=float, default=3.0, help="instrument noise RMS in uV (3; 0 = none)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.add_argument("--name", help="record name (default sim_<pattern>_<seed>)")
     p.set_defaults(func=run)
@@ -68,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         noise=args.noise,
         noise_level=args.noise_level,
         powerline_hz=args.powerline_hz,
+        noise_floor_uv=args.noise_floor_uv,
         seed=args.seed,
         record_id=args.name,
     )

@@ -78,6 +78,13 @@ def detect_r_peaks(x: np.ndarray, fs: float, usable: np.ndarray | None = None) -
             extra.extend((sub + a).tolist())
         if extra:
             peaks = np.unique(np.concatenate([peaks, np.asarray(extra, int)]))
+    # A QRS must have some size somewhere: drop candidates whose largest peak-to-peak deflection
+    # over the leads within +-60 ms is below BEAT["min_qrs_mv"] (noise, flat records).
+    if peaks.size:
+        h = int(0.06 * fs)
+        idx = np.clip(peaks[:, None] + np.arange(-h, h + 1)[None, :], 0, n - 1)
+        size = np.ptp(x[:, idx], axis=2).max(axis=0)
+        peaks = peaks[size >= BEAT["min_qrs_mv"]]
     # Anchor: sample of largest instantaneous slope energy within +-60 ms of the envelope peak.
     half = int(0.06 * fs)
     anchors = np.empty_like(peaks)
@@ -126,11 +133,14 @@ def rr_statistics(peaks: np.ndarray, fs: float) -> dict[str, float | bool | str 
         "rr_irregular": None,
         "rr_irregularity": None,
     }
-    if peaks.size < 3:
+    if peaks.size < 2:
         return out
     rr = np.diff(peaks) / fs * 1000.0
     mean = float(rr.mean())
-    sd = float(rr.std(ddof=1)) if rr.size > 1 else 0.0
+    if rr.size < 2:
+        out["rr_mean_ms"] = round(mean, 1)
+        return out
+    sd = float(rr.std(ddof=1))
     cv = sd / mean if mean > 0 else 0.0
     succ = float(np.median(np.abs(np.diff(rr))) / mean) if rr.size > 2 else 0.0
     irregular = cv > BEAT["irregular_rr_cv"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 BEAT: dict[str, float] = {
     "refractory_ms": 250.0,  # two QRS complexes cannot be closer (240 bpm)
     "min_rr_ms": 240.0,
+    "min_qrs_mv": 0.1,  # smallest QRS peak-to-peak (largest lead) accepted as a beat
     "premature_ratio": 0.88,  # RR_prev below this fraction of the local RR: premature
     "morphology_corr": 0.85,  # QRS correlation with the dominant template to be "same shape"
     "wide_qrs_ms": 120.0,
@@ -38,7 +39,7 @@ PRESENCE: dict[str, float] = {
     # Median correlation of the beats' P windows with their median: atrial activity locked to
     # the QRS (P waves) is consistent, fibrillatory waves are not.
     "p_consistency": 0.75,
-    "p_consistency_irregular": 0.9,  # stricter when RR is irregularly irregular  # fraction of dominant beats with P for "P waves present"
+    "p_consistency_irregular": 0.93,  # stricter when the RR intervals are irregular  # fraction of dominant beats with P for "P waves present"
     "wave_min_mv": 0.05,  # smallest Q/R/S deflection named in the morphology string
     "capital_wave_mv": 0.5,  # capital letter (R vs r) from this amplitude
     "flat_t_mv": 0.05,
@@ -72,7 +73,8 @@ ATRIAL: dict[str, float] = {
 
 # Pacing spikes: second difference of the raw signal (mV per sample^2, scaled to 500 Hz).
 PACING: dict[str, float] = {
-    "spike_abs_mv": 0.4,
+    "spike_abs_mv": 0.25,
+    "blank_after_ms": 20.0,  # spike and amplifier recovery bridged by a line
     "spike_rel_p99": 8.0,
     "min_beat_fraction": 0.3,  # fraction of beats preceded by a spike for "paced rhythm"
     "max_spike_to_qrs_ms": 60.0,  # ventricular pacing: spike at most this before QRS onset

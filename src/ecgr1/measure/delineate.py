@@ -52,7 +52,8 @@ PARAMS: dict[str, float] = {
     "lead_qrs_tol_ms": 40.0,
     "lead_qrs_on_amp_frac": 0.03,  # >0: amplitude rule for the per-lead onset
     "lead_qrs_on_amp_abs": 0.01,  # per-lead boundary kept within this of the global one
-    "t_ref_ms": 80.0,  # trapezium reference distance after the steepest T down-slope
+    "t_ref_ms": 80.0,
+    "t_prior_weight": 0.9,  # 0..1: how much late deflections are discounted in the T search  # trapezium reference distance after the steepest T down-slope
     "t_on_ref_ms": 100.0,
     "p_on_ref_ms": 50.0,
     "p_off_ref_ms": 24.0,
@@ -196,6 +197,9 @@ def delineate(
     P = PARAMS
 
     # ---- QRS, global ---------------------------------------------------------------------
+    # The QRS work needs only the window up to the latest possible QRS offset.
+    Wq = min(W, c + int((WINDOWS["qrs_off_search_ms"] + 40.0) * ms) + 1)
+    xq = xq[:, :, :Wq]
     d = np.diff(xq, axis=2, append=xq[:, :, -1:])
     ad = np.abs(d)
     sv = np.tensordot(weights, ad, axes=(0, 0))  # (B, W)
@@ -208,7 +212,7 @@ def delineate(
         cc + int(WINDOWS["qrs_off_search_ms"] * ms), cc + np.minimum(next_r, 10 * fs) * 0.5
     ).astype(int)
     on_lim = np.maximum(on_lim, 0)
-    off_lim = np.minimum(off_lim, W - 1)
+    off_lim = np.minimum(off_lim, Wq - 1)
     p0 = _masked_arg(sv, cc - int(80 * ms), cc + 1, "max")
     p1 = _masked_arg(sv, cc, cc + int(80 * ms), "max")
     svmax = np.maximum(_take(sv, p0), _take(sv, p1))
@@ -223,7 +227,7 @@ def delineate(
     g_off = np.where(g_off < 0, off_lim, g_off).astype(float)
 
     # ---- QRS, per lead ---------------------------------------------------------------------
-    adl = smooth(ad, max(1, int(round(P["qrs_smooth_ms"] * ms / 2))), axis=2).reshape(L * B, W)
+    adl = smooth(ad, max(1, int(round(P["qrs_smooth_ms"] * ms / 2))), axis=2).reshape(L * B, Wq)
     gon_l = np.tile(g_on.astype(int), L)
     goff_l = np.tile(g_off.astype(int), L)
     tol = int(P["lead_qrs_tol_ms"] * ms)
@@ -236,11 +240,11 @@ def delineate(
     lthr_on = P["lead_qrs_on_frac"] * lmax
     l_on = _last_true(_quiet(adl, lthr_on, kq, False), lo_on, np.maximum(lp0, lo_on + 1) + 1)
     l_on = np.where(l_on < 0, gon_l, l_on)
-    xq2 = xq.reshape(L * B, W)
+    xq2 = xq.reshape(L * B, Wq)
     if P["lead_qrs_on_amp_frac"] > 0:
         # Amplitude rule: the lead leaves its PR-segment level by more than a small fraction of
         # its QRS size (and more than an absolute floor) and does not come back.
-        ar0 = np.arange(W)[None, :]
+        ar0 = np.arange(Wq)[None, :]
         pr_win = (ar0 >= (gon_l - int(30 * ms))[:, None]) & (ar0 < (gon_l - int(8 * ms))[:, None])
         lvl = (xq2 * pr_win).sum(axis=1) / np.maximum(pr_win.sum(axis=1), 1)
         dev = np.abs(xq2 - lvl[:, None])
@@ -250,7 +254,7 @@ def delineate(
         a_on = _last_true(_quiet(dev, athr, kq, False), lo_on, np.maximum(pk, lo_on + 1))
         l_on = np.where(a_on >= 0, a_on, l_on)
     l_on = np.clip(l_on, gon_l - tol, gon_l + tol)
-    hi_off = np.minimum(goff_l + tol, W - 1)
+    hi_off = np.minimum(goff_l + tol, Wq - 1)
     lp1 = _masked_arg(adl, np.maximum(goff_l - tol, c), goff_l + 1, "max")
     lthr_off = P["lead_qrs_off_frac"] * lmax
     l_off = _first_true(_quiet(adl, lthr_off, kq, True), np.maximum(lp1, 0), hi_off + 1)
@@ -282,6 +286,16 @@ def delineate(
     end_lvl = _take(yt, t_lim)
     frac = np.clip((ar[None, :] - goff_l[:, None]) / np.maximum(t_lim - goff_l, 1)[:, None], 0, 1)
     yt_d = yt - (j_lvl[:, None] * (1 - frac) + end_lvl[:, None] * frac) * 0.5
+    if P["t_prior_weight"] > 0:
+        # Soft physiologic prior: deflections late in the window (beyond the T peak expected
+        # for this RR from a QTc of ~400 ms) must be larger to win, so that small T waves are
+        # not replaced by U waves, fibrillation waves or the next P wave.
+        rr_s = np.minimum(rr_next, 2 * fs) / fs
+        t_exp = c + (0.4 * np.sqrt(np.clip(rr_s, 0.3, 2.0)) - 0.12) * fs
+        late = np.clip(
+            (ar[None, :] - t_exp[:, None]) / np.maximum(t_lim - t_exp, 1)[:, None], 0, 1
+        )
+        yt_d = yt_d * (1.0 - P["t_prior_weight"] * late)
     t_pos = _masked_arg(yt_d, t_a, t_lim, "max")
     t_neg = _masked_arg(yt_d, t_a, t_lim, "min")
     vpos, vneg = _take(yt_d, t_pos), _take(yt_d, t_neg)
@@ -310,14 +324,15 @@ def delineate(
         gon_l - int(WINDOWS["pr_max_ms"] * ms), (c - rr_prev + 0.62 * rr_prev)
     ).astype(int)
     p_start = np.clip(p_start, 0, np.maximum(p_end - int(40 * ms), 0))
-    xp = _hold_outside(xw2, p_start, gon_l - int(2 * ms))
+    # Everything P happens before the QRS onset (<= c): work on that part of the window only.
+    xw2p = xw2[:, : c + 1]
+    arp = ar[: c + 1]
+    xp = _hold_outside(xw2p, p_start, gon_l - int(2 * ms))
     xp = smooth(xp, max(1, int(round(P["p_smooth_ms"] * ms / 2))), axis=1)
     dp = np.diff(xp, axis=1, append=xp[:, -1:])
     ys = _take(xp, p_start)
     ye = _take(xp, gon_l)
-    fr = np.clip(
-        (ar[None, :] - p_start[:, None]) / np.maximum(gon_l - p_start, 1)[:, None], 0, 1
-    )
+    fr = np.clip((arp[None, :] - p_start[:, None]) / np.maximum(gon_l - p_start, 1)[:, None], 0, 1)
     # Partial detrending: a full line from the window start (possibly on the T tail) to the
     # PR segment would shift the P peak; ``p_detrend`` sets how much of it is removed.
     ys = ye + P["p_detrend"] * (ys - ye)
@@ -339,8 +354,8 @@ def delineate(
     pr_on = np.maximum(pm_on - int(P["p_on_ref_ms"] * ms), p_start)
     p_on = _trapezium(yp, pm_on, np.minimum(pr_on, pm_on), -1, p_sign)
     # Noise in the P window: residual of the smooth copy against a heavier smoothing.
-    hf = xw2 - xp
-    pw = (ar >= p_start[:, None]) & (ar < gon_l[:, None])
+    hf = xw2p - xp
+    pw = (arp >= p_start[:, None]) & (arp < gon_l[:, None])
     p_noise = np.sqrt((hf * hf * pw).sum(axis=1) / np.maximum(pw.sum(axis=1), 1))
     bad_p = (p_pos < 0) | (p_neg < 0) | (p_end - p_start < int(60 * ms))
 

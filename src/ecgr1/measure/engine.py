@@ -20,9 +20,9 @@ import numpy as np
 from ecgr1.io.record import ECGRecord
 from ecgr1.measure.beats import detect_r_peaks, qrs_morphology_groups, refine_anchor, rr_statistics
 from ecgr1.measure.criteria import ATRIAL, BEAT, PACING, PRESENCE, WINDOWS
-from ecgr1.measure.delineate import FIDUCIALS, beat_windows, delineate
+from ecgr1.measure.delineate import FIDUCIALS, Delineation, beat_windows, delineate
 from ecgr1.measure.features import frontal_axis, lead_measurements, wave_area
-from ecgr1.measure.result import Beat, GlobalMeasurements, MeasurementResult
+from ecgr1.measure.result import Beat, LeadMeasurements, MeasurementResult
 from ecgr1.signal.filters import preprocess, smooth
 from ecgr1.signal.quality import assess_quality
 
@@ -52,6 +52,10 @@ LEAD_SHRINK: dict[str, float] = {
     "p_peak": 0.0,
     "p_off": 0.0,
 }
+# T-wave reference leads: median-beat |T| at least this fraction of the largest.
+T_REFERENCE_FRACTION = 0.0
+# Sampling rate (Hz) of detection and delineation: records are block-averaged down to it.
+DELINEATION_FS = 250.0
 # Percentile across leads of the reference the shrinkage pulls towards.
 SHRINK_REFERENCE_PCT: dict[str, float] = {"qrs_on": 25.0, "qrs_off": 50.0}
 # Percentile across leads used for the global (CSE: earliest onset, latest offset) fiducials;
@@ -69,14 +73,27 @@ GLOBAL_PERCENTILE: dict[str, float] = {
 
 
 def _nanpct(a: np.ndarray, q: float, axis: int = 0) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        if np.all(np.isnan(a)):
-            return np.full(a.shape[1 - axis] if a.ndim == 2 else 1, np.nan)
-        import warnings
+    """Fast NaN-ignoring percentile (linear interpolation) of a 1-D or 2-D array along ``axis``.
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.nanpercentile(a, q, axis=axis)
+    Columns without a finite value give NaN. (``np.nanpercentile`` loops in Python per column.)
+    """
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    elif axis == 1:
+        a = a.T
+    if a.shape[0] == 0:
+        return np.full(a.shape[1], np.nan)
+    s = np.sort(a, axis=0)  # NaN sort last
+    n = np.isfinite(s).sum(axis=0)
+    pos = np.maximum(n - 1, 0) * (q / 100.0)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+    frac = pos - lo
+    cols = np.arange(s.shape[1])
+    with np.errstate(invalid="ignore"):
+        v = s[lo, cols] * (1.0 - frac) + s[hi, cols] * frac
+    return np.where(n > 0, v, np.nan)
 
 
 def _median_or_none(values: np.ndarray) -> float | None:
@@ -94,8 +111,11 @@ def detect_pacing_spikes(raw: np.ndarray, fs: float) -> np.ndarray:
     x = np.atleast_2d(np.asarray(raw, float))
     if x.shape[1] < 5:
         return np.zeros(0, int)
-    d2 = np.abs(x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2]) * (fs / 500.0) ** 0  # per-sample curvature
-    p99 = np.percentile(d2, 99, axis=1, keepdims=True)
+    # Curvature per sample (second difference): a spike is a one-or-two-sample jump and back.
+    d2 = np.abs(x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2])
+    if not np.any(d2 > PACING["spike_abs_mv"]):
+        return np.zeros(0, int)
+    p99 = np.percentile(d2[:, ::2], 99, axis=1, keepdims=True)
     thr = np.maximum(PACING["spike_abs_mv"], PACING["spike_rel_p99"] * p99)
     hits = (d2 > thr).sum(axis=0)
     need = 2 if x.shape[0] >= 3 else 1
@@ -103,6 +123,49 @@ def detect_pacing_spikes(raw: np.ndarray, fs: float) -> np.ndarray:
     if idx.size:
         idx = idx[np.concatenate(([True], np.diff(idx) > int(0.02 * fs)))]
     return idx
+
+
+def _split_last(d: Delineation) -> tuple[Delineation, Delineation]:
+    """Split a delineation into (all beats but the last, the last one)."""
+
+    def cut(a: np.ndarray, last: bool) -> np.ndarray:
+        return a[..., -1:] if last else a[..., :-1]
+
+    out = []
+    for last in (False, True):
+        out.append(
+            Delineation(
+                lead={k: cut(v, last) for k, v in d.lead.items()},
+                glob={k: cut(v, last) for k, v in d.glob.items()},
+                p_amp=cut(d.p_amp, last),
+                t_amp=cut(d.t_amp, last),
+                p_noise=cut(d.p_noise, last),
+            )
+        )
+    return out[0], out[1]
+
+
+def decimate_mean(x: np.ndarray, k: int) -> np.ndarray:
+    """Block means of ``k`` samples along the last axis (a trailing partial block is dropped)."""
+    if k <= 1:
+        return x
+    n = x.shape[-1] // k
+    return x[..., : n * k].reshape(*x.shape[:-1], n, k).mean(axis=-1)
+
+
+def blank_spikes(raw: np.ndarray, fs: float, spikes: np.ndarray) -> np.ndarray:
+    """Replace [spike - 4 ms, spike + PACING['blank_after_ms']] by a straight line (all leads)."""
+    x = np.array(raw, dtype=np.float64, copy=True)
+    n = x.shape[1]
+    before = max(1, int(round(0.004 * fs)))
+    after = max(2, int(round(PACING["blank_after_ms"] * fs / 1000)))
+    for s in spikes:
+        a, b = max(0, s - before), min(n - 1, s + after)
+        if b - a < 2:
+            continue
+        ramp = np.linspace(0.0, 1.0, b - a + 1)
+        x[:, a : b + 1] = x[:, a : a + 1] * (1 - ramp) + x[:, b : b + 1] * ramp
+    return x
 
 
 def _atrial_residual_class(
@@ -134,7 +197,9 @@ def _atrial_residual_class(
     return "flutter" if best >= ATRIAL["flutter_concentration"] else None
 
 
-def measure(record: ECGRecord, *, age: float | None = None, sex: str | None = None) -> MeasurementResult:
+def measure(
+    record: ECGRecord, *, age: float | None = None, sex: str | None = None
+) -> MeasurementResult:
     """Measure one ECG record.
 
     Parameters
@@ -162,7 +227,6 @@ def measure(record: ECGRecord, *, age: float | None = None, sex: str | None = No
     fs = float(record.fs)
     ms = fs / 1000.0
     leads = list(record.leads)
-    L = len(leads)
     if age is None:
         age = record.metadata.get("age")
     if sex is None:
@@ -177,7 +241,11 @@ def measure(record: ECGRecord, *, age: float | None = None, sex: str | None = No
     )
     g = res.global_
     raw = np.nan_to_num(np.asarray(record.signal, np.float64))
-    pp = preprocess(raw, fs)
+    # Pacemaker spikes are found on the raw signal and bridged by straight lines before any
+    # filtering, so that they neither become "QRS complexes" nor ring through the filters.
+    spikes = detect_pacing_spikes(raw, fs)
+    work = blank_spikes(raw, fs, spikes) if spikes.size >= 2 else raw
+    pp = preprocess(work, fs)
     res.warnings.extend(pp.notes)
     res.quality = assess_quality(raw, pp.clean, pp.baseline, fs, leads)
     usable = np.array([res.quality.leads[name].usable for name in leads], bool)
@@ -197,7 +265,20 @@ def measure(record: ECGRecord, *, age: float | None = None, sex: str | None = No
 
     if not usable.any():
         return fail("no usable lead")
-    clean = pp.clean
+    # Detection and delineation run at about 250 Hz (block means of k samples): boundaries are
+    # judged to a few ms by experts, and this halves the work at 500 Hz. Amplitudes are measured
+    # on full-rate median beats. ``fs``/``ms`` below refer to the delineation rate.
+    clean_full = pp.clean
+    fs_full, ms_full = fs, ms
+    k = max(1, int(fs_full // DELINEATION_FS))
+    clean = decimate_mean(clean_full, k)
+    fs = fs_full / k
+    ms = fs / 1000.0
+    half_block = (k - 1) / 2.0  # centre of a block, in full-rate samples
+
+    def full_index(v: np.ndarray) -> np.ndarray:
+        return v * k + half_block
+
     xq = smooth(clean, max(1, int(round(5 * ms))))
     anchors = detect_r_peaks(clean, fs, usable)
     anchors = refine_anchor(xq[usable], fs, anchors)
@@ -219,9 +300,10 @@ def measure(record: ECGRecord, *, age: float | None = None, sex: str | None = No
 
     # ---- beat grouping -------------------------------------------------------------------
     corr, same_shape = qrs_morphology_groups(xq[usable], fs, anchors)
-    local_rr = np.array(
-        [np.median(rr[max(0, i - 4) : i + 4]) if rr.size else med_rr for i in range(anchors.size)]
-    )
+    # Local RR: median of the (up to) 8 intervals around each beat.
+    padded = np.concatenate((np.full(4, np.nan), rr, np.full(4, np.nan)))
+    local_rr = _nanpct(np.lib.stride_tricks.sliding_window_view(padded, 8)[: anchors.size].T, 50.0)
+    local_rr = np.where(np.isfinite(local_rr), local_rr, med_rr)
     premature = np.isfinite(prev_r) & (prev_r < BEAT["premature_ratio"] * local_rr)
     irregular = bool(g.rr_irregularity == "irregularly_irregular")
     dominant = same_shape & ~premature if not irregular else same_shape.copy()
@@ -235,11 +317,22 @@ def measure(record: ECGRecord, *, age: float | None = None, sex: str | None = No
     # Samples beyond the record are edge-repeated; limit searches with the distances.
     prev_lim = np.minimum(prev_r, anchors + 1.0)
     next_lim = np.minimum(next_r, (n - 1 - anchors).astype(float))
-    D = delineate(Xq, Xw, fs, pre, prev_lim, next_lim, weights)
-    Tq = np.median(Xq[:, dominant, :], axis=1, keepdims=True)
     Tw = np.median(Xw[:, dominant, :], axis=1, keepdims=True)
+    # The delineation copy of the median beat is smoothed like ``xq`` (linear, so this equals
+    # the median of the smoothed beats up to the median's non-linearity, at a fraction of the cost).
+    Tq = smooth(Tw, max(1, int(round(5 * ms))), axis=2)
     dom_rr = float(np.median(rr)) if rr.size else med_rr
-    DT = delineate(Tq, Tw, fs, pre, np.array([dom_rr]), np.array([dom_rr]), weights)
+    # One call delineates every beat and, as an extra last "beat", the median beat.
+    D_all = delineate(
+        np.concatenate([Xq, Tq], axis=1),
+        np.concatenate([Xw, Tw], axis=1),
+        fs,
+        pre,
+        np.concatenate([prev_lim, [dom_rr]]),
+        np.concatenate([next_lim, [dom_rr]]),
+        weights,
+    )
+    D, DT = _split_last(D_all)
 
     nb = anchors.size
     lead_fid: dict[str, np.ndarray] = {}
@@ -247,15 +340,21 @@ def measure(record: ECGRecord, *, age: float | None = None, sex: str | None = No
         per_beat = D.lead[key].copy()
         tmpl = np.repeat(DT.lead[key], nb, axis=1)
         tol = TEMPLATE_TOLERANCE_MS[key] * ms
-        merged = np.where(
-            np.isnan(per_beat), tmpl, np.clip(per_beat, tmpl - tol, tmpl + tol)
-        )
+        merged = np.where(np.isnan(per_beat), tmpl, np.clip(per_beat, tmpl - tol, tmpl + tol))
         merged = np.where(np.isnan(tmpl), per_beat, merged)
         merged[:, ~dominant] = per_beat[:, ~dominant]
         merged[~usable, :] = np.nan
         alpha = LEAD_SHRINK[key]
         if alpha < 1.0 and usable.sum() >= 3:
-            med = _nanpct(merged[usable], SHRINK_REFERENCE_PCT.get(key, 50.0), axis=0)[None, :]
+            ref_leads = usable
+            if key.startswith("t_"):
+                # T boundaries are sharpest where the T wave is large: take the reference from
+                # the leads whose median-beat T amplitude is at least a fraction of the largest.
+                tamp = np.where(usable, np.abs(DT.t_amp[:, 0]), 0.0)
+                big = tamp >= T_REFERENCE_FRACTION * tamp.max()
+                if big.sum() >= 2:
+                    ref_leads = big
+            med = _nanpct(merged[ref_leads], SHRINK_REFERENCE_PCT.get(key, 50.0), axis=0)[None, :]
             merged = np.where(np.isfinite(med), med + alpha * (merged - med), merged)
         lead_fid[key] = merged
     # Global QRS boundaries: the across-lead reference of the per-lead boundaries (robust
@@ -296,7 +395,9 @@ def measure(record: ECGRecord, *, age: float | None = None, sex: str | None = No
     beat_has_p = (p_corr >= PRESENCE["p_beat_corr"]) & np.isfinite(lead_fid["p_peak"]).any(0)
     dom_frac = float(beat_has_p[dominant].mean()) if dominant.any() else 0.0
     p_corr_med = float(np.median(p_corr[dominant])) if dominant.any() else 0.0
-    need_corr = PRESENCE["p_consistency_irregular" if irregular else "p_consistency"]
+    # With irregular RR intervals, P waves that drive the ventricles stay locked to the QRS
+    # (sinus arrhythmia, premature beats), while fibrillation/flutter waves do not: demand more.
+    need_corr = PRESENCE["p_consistency_irregular" if g.rr_irregular else "p_consistency"]
     p_present = bool(
         snr_ok.any() and dom_frac >= PRESENCE["p_fraction_present"] and p_corr_med >= need_corr
     )
@@ -326,27 +427,22 @@ def measure(record: ECGRecord, *, age: float | None = None, sex: str | None = No
             glob[key] = _nanpct(lead_fid[key], q, axis=0)
     glob["qrs_peak"] = np.full(nb, float(pre))
 
-    def to_abs(v: float) -> int | None:
-        return None if not np.isfinite(v) else int(round(v))
-
     starts = anchors - pre
-    # Per-lead fiducials (samples in the record).
+    # Per-lead fiducials (samples in the record); None where absent.
     for li, name in enumerate(leads):
-        res.lead_fiducials[name] = {
-            key: [
-                to_abs(lead_fid[key][li, b] + starts[b]) if np.isfinite(lead_fid[key][li, b]) else None
-                for b in range(nb)
-            ]
-            for key in FIDUCIALS
-        }
+        entry: dict[str, list[int | None]] = {}
+        for key in FIDUCIALS:
+            vals = np.rint(full_index(lead_fid[key][li] + starts)).tolist()
+            entry[key] = [int(v) if v == v else None for v in vals]
+        res.lead_fiducials[name] = entry
 
-    # Pacing spikes.
-    spikes = detect_pacing_spikes(raw[usable], fs)
+    # Pacing: a spike shortly before QRS onset in a sizeable share of beats.
     paced = np.zeros(nb, bool)
     if spikes.size:
-        qon_abs = g_on + starts
+        qon_abs = full_index(g_on + starts) / k
+        spikes_d = spikes / k
         for b in range(nb):
-            dist = qon_abs[b] - spikes
+            dist = qon_abs[b] - spikes_d
             paced[b] = np.any((dist >= -5 * ms) & (dist <= PACING["max_spike_to_qrs_ms"] * ms))
         g.pacing_spikes_detected = bool(paced.mean() >= PACING["min_beat_fraction"])
     if not g.pacing_spikes_detected:
@@ -369,11 +465,13 @@ def measure(record: ECGRecord, *, age: float | None = None, sex: str | None = No
 
         def sec(key: str, b: int = b) -> float | None:
             v = glob[key][b]
-            return None if not np.isfinite(v) else round(float(v + starts[b]) / fs, 4)
+            if not np.isfinite(v):
+                return None
+            return round(float(full_index(v + starts[b])) / fs_full, 4)
 
         beat = Beat(
             index=b,
-            r_peak_s=round(float(anchors[b]) / fs, 4),
+            r_peak_s=round(float(full_index(anchors[b])) / fs_full, 4),
             rr_prev_ms=_r1(prev_r[b] / ms) if np.isfinite(prev_r[b]) else None,
             rr_next_ms=_r1(next_r[b] / ms) if np.isfinite(next_r[b]) else None,
             beat_class=cls,
@@ -450,32 +548,42 @@ def measure(record: ECGRecord, *, age: float | None = None, sex: str | None = No
         for key in ("qt_interval_ms", "qtc_bazett_ms", "qtc_fridericia_ms"):
             g.reasons[key] = "T-wave end not found"
 
-    # ---- per-lead measurements on the median beat ----------------------------------------------
-    tg = {
-        "qrs_on": float(DT.glob["qrs_on"][0]),
-        "qrs_off": float(DT.glob["qrs_off"][0]),
-    }
-    for key in ("p_on", "p_off", "t_on", "t_off"):
+    # ---- per-lead measurements on the median beat (full rate) ---------------------------------
+    anchors_full = np.rint(full_index(anchors)).astype(int)
+    pre_full = pre * k
+    if k > 1:
+        Wf = beat_windows(clean_full, anchors_full[dominant], pre_full, post * k)
+        Tw_full = np.median(Wf, axis=1)
+    else:
+        Tw_full = Tw[:, 0, :]
+
+    def tmpl_full(v: float) -> float:
+        return float(v * k + half_block)
+
+    tg: dict[str, float | None] = {}
+    for key in ("qrs_on", "qrs_off", "p_on", "p_off", "t_on", "t_off"):
         v = _nanpct(DT.lead[key][usable], GLOBAL_PERCENTILE[key], axis=0)[0]
-        tg[key] = float(v) if np.isfinite(v) and (p_present or key[0] != "p") else None
+        if not np.isfinite(v) and key in DT.glob:
+            v = DT.glob[key][0]
+        tg[key] = tmpl_full(v) if np.isfinite(v) and (p_present or key[0] != "p") else None
     nets: dict[str, dict[str, float | None]] = {"qrs": {}, "p": {}, "t": {}}
     for li, name in enumerate(leads):
         if not usable[li]:
-            lm = lead_measurements(np.zeros(1), fs, {}, {}, False)
+            lm = lead_measurements(np.zeros(1), fs_full, {}, {}, False)
             lm.reasons = {"lead": "lead unusable: " + "; ".join(res.quality.leads[name].reasons)}
             res.lead_measurements[name] = lm
             continue
-        y = Tw[li, 0, :]
+        y = Tw_full[li]
         fid = {
-            k: (float(DT.lead[k][li, 0]) if np.isfinite(DT.lead[k][li, 0]) else None)
-            for k in FIDUCIALS
+            key: (tmpl_full(DT.lead[key][li, 0]) if np.isfinite(DT.lead[key][li, 0]) else None)
+            for key in FIDUCIALS
         }
         if not p_present:
             fid["p_on"] = fid["p_off"] = fid["p_peak"] = None
-        lm = lead_measurements(y, fs, fid, tg, p_present)
+        lm = lead_measurements(y, fs_full, fid, tg, p_present)
         res.lead_measurements[name] = lm
-        b_end = max(1, int(tg["qrs_on"] - 4 * ms))
-        base = float(np.mean(y[max(0, b_end - int(20 * ms)) : b_end]))
+        b_end = max(1, int(tg["qrs_on"] - 4 * ms_full))
+        base = float(np.mean(y[max(0, b_end - int(20 * ms_full)) : b_end]))
         nets["qrs"][name] = wave_area(y, tg["qrs_on"], tg["qrs_off"], base)
         nets["t"][name] = wave_area(y, tg["qrs_off"], tg["t_off"], base)
         nets["p"][name] = wave_area(y, tg.get("p_on"), tg.get("p_off"), base)
@@ -503,17 +611,21 @@ def _voltage_criteria(res: MeasurementResult) -> None:
             return None
         return abs(float(getattr(m, key)))
 
-    def s_or_zero(lead: str) -> float | None:
+    def measured(lead: str) -> LeadMeasurements | None:
         m = lm.get(lead)
-        if m is None or m.qrs_morphology is None:
+        return None if m is None or m.qrs_peak_to_peak_mv is None else m
+
+    def s_or_zero(lead: str) -> float | None:
+        m = measured(lead)
+        if m is None:
             return None
         if m.qrs_morphology == "QS":
             return abs(m.q_amplitude_mv or 0.0)
         return abs(m.s_amplitude_mv) if m.s_amplitude_mv is not None else 0.0
 
     def r_or_zero(lead: str) -> float | None:
-        m = lm.get(lead)
-        if m is None or m.qrs_morphology is None:
+        m = measured(lead)
+        if m is None:
             return None
         return float(m.r_amplitude_mv or 0.0)
 

@@ -72,6 +72,9 @@ def qrs_components(y: np.ndarray, fs: float) -> dict[str, float | str | None]:
         "r_peak_index": None,
     }
     if not lobes:
+        # No deflection reaches the naming threshold: an (almost) isoelectric QRS.
+        out["r_amplitude_mv"] = 0.0
+        out["s_amplitude_mv"] = 0.0
         return out
     dur = 1000.0 / fs
     pos = [lb for lb in lobes if lb[2] > 0]
@@ -254,9 +257,7 @@ def lead_measurements(
     t_on = fid.get("t_on") if fid.get("t_on") is not None else g_off
     t_off = fid.get("t_off")
     if t_off is not None and t_off > t_on:
-        pol, amp, pos, neg = wave_polarity(
-            z[int(t_on) : int(t_off) + 1], PRESENCE["flat_t_mv"]
-        )
+        pol, amp, pos, neg = wave_polarity(z[int(t_on) : int(t_off) + 1], PRESENCE["flat_t_mv"])
         lm.t_polarity, lm.t_amplitude_mv = pol, round(amp, 4)
         lm.t_positive_amplitude_mv, lm.t_negative_amplitude_mv = round(pos, 4), round(neg, 4)
     else:

@@ -48,7 +48,6 @@ def build_ecg_model(
     except TypeError:  # transformers 4.x
         model = cls.from_pretrained(str(base_p), config=config, torch_dtype=torch_dtype)
     processor = ECGR1Processor.from_pretrained(base_p, config=config)
-    n_before = len(processor.tokenizer)
     resized = add_ecg_tokens(model, processor)
     tower_report = "random initialisation"
     if ecg_tower_checkpoint is not None:
@@ -65,8 +64,8 @@ def build_ecg_model(
     return {
         "base": str(base_p),
         "out": str(out_p),
-        "model_type": config.model_type,
-        "tokens_added": len(processor.tokenizer) - n_before,
+        "model_type": type(config).model_type,
+        "tokens_added": processor.tokens_added,
         "embeddings_resized": resized,
         "ecg_tower": tower_report,
         "projector_type": config.ecg_projector_type,
@@ -88,7 +87,7 @@ def describe_model_dir(path: str | Path) -> dict[str, Any]:
     enc = ecg_encoder_config(cfg)
     info: dict[str, Any] = {
         "path": str(p),
-        "model_type": cfg.model_type,
+        "model_type": type(cfg).model_type,
         "architectures": getattr(cfg, "architectures", None),
         "hidden_size": text.hidden_size,
         "layers": text.num_hidden_layers,

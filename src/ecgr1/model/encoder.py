@@ -249,6 +249,16 @@ class ECGViT(nn.Module):
         """Contrastive embedding (class token -> ``ln_post`` -> ``proj``); not used by ECG-R1."""
         return self.ln_post(self.forward(ecg)[:, 0]) @ self.proj
 
+    #: parameters of the contrastive head, loaded but never used by :meth:`forward`
+    UNUSED_HEAD = ("ln_post.weight", "ln_post.bias", "proj")
+
+    def set_trainable(self, trainable: bool = True) -> None:
+        """Set ``requires_grad`` of the parameters :meth:`forward` uses; the contrastive head
+        (``ln_post``, ``proj``) always stays frozen, since parameters without gradients break
+        DDP's unused-parameter check."""
+        for name, param in self.named_parameters():
+            param.requires_grad_(trainable and name not in self.UNUSED_HEAD)
+
     def set_gradient_checkpointing(self, enable: bool = True) -> None:
         """Turn activation checkpointing of the residual blocks on or off."""
         self.transformer.gradient_checkpointing = enable

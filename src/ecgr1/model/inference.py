@@ -198,7 +198,14 @@ def _vllm_generate(
         ) from None
     from ecgr1.model.data import load_row_media
 
-    llm = LLM(model=model_dir, trust_remote_code=False, limit_mm_per_prompt={"image": 1, "ecg": 1})
+    # The ECG-R1 vLLM plugin registers its model as "ECGR1ForConditionalGeneration"; our folders
+    # name the transformers class, so point vLLM at the plugin's architecture.
+    llm = LLM(
+        model=model_dir,
+        trust_remote_code=False,
+        limit_mm_per_prompt={"image": 1, "ecg": 1},
+        hf_overrides={"architectures": ["ECGR1ForConditionalGeneration"]},
+    )
     params = SamplingParams(
         max_tokens=settings["max_new_tokens"],
         temperature=(settings["temperature"] or 1.0) if settings["do_sample"] else 0.0,

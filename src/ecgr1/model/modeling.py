@@ -143,7 +143,11 @@ def _accepts(fn: Any, name: str) -> bool:
 
 @contextmanager
 def _embedding_splice(
-    embedding: nn.Module, input_ids: torch.Tensor, mask: torch.Tensor, values: torch.Tensor
+    embedding: nn.Module,
+    input_ids: torch.Tensor,
+    mask: torch.Tensor | None,
+    values: torch.Tensor | None,
+    offset: torch.Tensor | None = None,
 ) -> Iterator[None]:
     """While active, the token embedding's output has ``values`` at ``mask`` positions.
 
@@ -158,8 +162,12 @@ def _embedding_splice(
         if tuple(output.shape[:2]) != tuple(input_ids.shape[:2]):
             return None
         state["done"] = True
-        m = mask.to(output.device).unsqueeze(-1)
-        return output.masked_scatter(m, values.to(output.device, output.dtype))
+        if mask is not None:
+            m = mask.to(output.device).unsqueeze(-1)
+            output = output.masked_scatter(m, values.to(output.device, output.dtype))
+        if offset is not None:
+            output = output + offset.to(output.device, output.dtype)
+        return output
 
     handle = embedding.register_forward_hook(hook)
     try:
@@ -188,6 +196,7 @@ class _ECGBackboneMixin:
         set_ecg_config(config)
         enc_cfg = ecg_encoder_config(config)
         self.ecg_tower = ECGViT(enc_cfg)
+        self.ecg_tower.set_trainable(True)  # freezes the unused contrastive head
         self.ecg_projector = build_projector(
             config.ecg_projector_type, enc_cfg.width, _text_hidden_size(config)
         )
@@ -234,18 +243,15 @@ class _ECGBackboneMixin:
             self._fill_mm_token_type_ids(kwargs)
         input_ids = kwargs.get("input_ids")
         inputs_embeds = kwargs.get("inputs_embeds")
-        if ecg_values is None:
-            if input_ids is not None and getattr(self.config, "ecg_token_id", None) is not None:
-                if _cache_from(kwargs) is None or input_ids.shape[1] > 1:
-                    if bool((input_ids == self.config.ecg_token_id).any()):
-                        logger.warning(
-                            "<|ecg_pad|> tokens in input_ids but no ecg_values: the pads keep "
-                            "their token embeddings"
-                        )
-            return super().forward(**kwargs)
-
-        if ecg_values.ndim == 2:
+        if isinstance(ecg_values, (list, tuple)):  # a collator that kept one tensor per ECG
+            ecg_values = (
+                torch.stack([torch.as_tensor(e) for e in ecg_values]) if ecg_values else None
+            )
+        if ecg_values is not None and ecg_values.ndim == 2:
             ecg_values = ecg_values.unsqueeze(0)
+        if ecg_values is None or ecg_values.shape[0] == 0:
+            self._warn_pads_without_ecg(input_ids, kwargs)
+            return self._forward_without_ecg(kwargs)
         ecg_embeds = self.get_ecg_features(ecg_values)
         ecg_flat = ecg_embeds.reshape(-1, ecg_embeds.shape[-1])
         if input_ids is not None:
@@ -268,6 +274,45 @@ class _ECGBackboneMixin:
             return super().forward(**kwargs)
         with _embedding_splice(self.get_input_embeddings(), input_ids, mask, ecg_flat):
             return super().forward(**kwargs)
+
+    # Run the tower on a zero ECG when a training batch has none, adding 0 x its output to the
+    # embeddings: every ECG parameter then gets a (zero) gradient, which DDP (unused-parameter
+    # check) and ZeRO-3 (gather hangs) need when some ranks' batches lack ECGs (IMD, image-only
+    # rows). Costs one small tower pass; off in eval mode and under no_grad.
+    dummy_ecg_in_training: bool = True
+
+    def _forward_without_ecg(self, kwargs: dict[str, Any]) -> Any:
+        tower = self.ecg_tower
+        if not (
+            self.dummy_ecg_in_training
+            and self.training
+            and torch.is_grad_enabled()
+            and any(p.requires_grad for p in tower.parameters())
+        ):
+            return super().forward(**kwargs)
+        cfg = tower.config
+        zeros = torch.zeros(1, cfg.leads, cfg.seq_length, device=tower.conv1.weight.device)
+        offset = self.get_ecg_features(zeros).sum() * 0.0
+        input_ids, inputs_embeds = kwargs.get("input_ids"), kwargs.get("inputs_embeds")
+        if input_ids is None:
+            kwargs["inputs_embeds"] = inputs_embeds + offset.to(inputs_embeds.dtype)
+            return super().forward(**kwargs)
+        with _embedding_splice(self.get_input_embeddings(), input_ids, None, None, offset):
+            return super().forward(**kwargs)
+
+    def _warn_pads_without_ecg(self, input_ids: torch.Tensor | None, kwargs: dict) -> None:
+        # checked once per model (the check syncs the device)
+        if getattr(self, "_ecg_pad_check_done", False) or input_ids is None:
+            return
+        tid = getattr(self.config, "ecg_token_id", None)
+        if tid is None or (_cache_from(kwargs) is not None and input_ids.shape[1] == 1):
+            return
+        self._ecg_pad_check_done = True
+        if bool((input_ids == tid).any()):
+            logger.warning(
+                "<|ecg_pad|> tokens in input_ids but no ecg_values: the pads keep their token "
+                "embeddings"
+            )
 
     def _fill_mm_token_type_ids(self, kwargs: dict[str, Any]) -> None:
         # transformers 5.x needs mm_token_type_ids for M-RoPE when images are present; derive
@@ -483,11 +528,14 @@ def slice_ecg_values(
 def _signature_with_ecg(parent_forward: Any) -> inspect.Signature:
     sig = inspect.signature(parent_forward)
     params = list(sig.parameters.values())
-    if "ecg_values" not in sig.parameters:
-        idx = next((i for i, q in enumerate(params) if q.kind is q.VAR_KEYWORD), len(params))
-        params.insert(
-            idx, inspect.Parameter("ecg_values", inspect.Parameter.KEYWORD_ONLY, default=None)
-        )
+    # mm_token_type_ids: accepted (and dropped) on transformers 4.x, whose forward lacks it,
+    # so that processor outputs can be passed to generate() unchanged on every version.
+    for name in ("mm_token_type_ids", "ecg_values"):
+        if name not in sig.parameters:
+            idx = next((i for i, q in enumerate(params) if q.kind is q.VAR_KEYWORD), len(params))
+            params.insert(
+                idx, inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None)
+            )
     return sig.replace(parameters=params)
 
 
@@ -529,7 +577,9 @@ MODEL_CLASSES: dict[str, type] = {
 
 def model_class_for_config(config: Any) -> type:
     """The ECG-R1 class for a config's ``model_type`` (``qwen3_vl`` or ``qwen2_5_vl``)."""
-    model_type = getattr(config, "model_type", None)
+    # the class attribute: transformers 4.x's Qwen2.5-VL config forwards instance attribute
+    # reads to its text config, whose model_type is "qwen2_5_vl_text"
+    model_type = getattr(type(config), "model_type", None) or getattr(config, "model_type", None)
     try:
         return MODEL_CLASSES[model_type]
     except KeyError:

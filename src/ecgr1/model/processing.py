@@ -147,7 +147,7 @@ class ECGR1Processor:
         self.ecg_seq_length = int(ecg_seq_length)
         self.image_min_tokens = image_min_tokens
         self.image_max_tokens = image_max_tokens
-        self.add_ecg_tokens()
+        self.tokens_added = self.add_ecg_tokens()  # 3 for a plain Qwen-VL tokenizer
         if getattr(self.tokenizer, "pad_token", None) is None:
             self.tokenizer.pad_token = getattr(self.tokenizer, "eos_token", None) or IM_END
 

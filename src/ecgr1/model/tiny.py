@@ -40,20 +40,17 @@ SPECIAL_TOKENS = (
 
 # Qwen-style chat template (string contents, or lists of {"type": "text"|"image"} parts).
 CHAT_TEMPLATE = (
-    "{%- for message in messages -%}"
-    "{%- if loop.first and message['role'] != 'system' and default_system is defined -%}"
-    "<|im_start|>system\n{{ default_system }}<|im_end|>\n"
-    "{%- endif -%}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{%- if message['content'] is string -%}{{ message['content'] }}"
-    "{%- else -%}{%- for part in message['content'] -%}"
-    "{%- if part['type'] == 'image' -%}<|vision_start|><|image_pad|><|vision_end|>"
-    "{%- elif part['type'] == 'ecg' -%}<|ecg_start|><|ecg_pad|><|ecg_end|>"
-    "{%- else -%}{{ part['text'] }}{%- endif -%}"
-    "{%- endfor -%}{%- endif -%}"
-    "<|im_end|>\n"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}<|im_start|>assistant\n{%- endif -%}"
+    "{%- for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' }}"
+    "{%- if message['content'] is string %}{{ message['content'] }}"
+    "{%- else %}{%- for part in message['content'] %}"
+    "{%- if part['type'] == 'image' %}{{ '<|vision_start|><|image_pad|><|vision_end|>' }}"
+    "{%- elif part['type'] == 'ecg' %}{{ '<|ecg_start|><|ecg_pad|><|ecg_end|>' }}"
+    "{%- else %}{{ part['text'] }}{%- endif %}"
+    "{%- endfor %}{%- endif %}"
+    "{{ '<|im_end|>\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}"
 )
 
 # Training text for the tokenizer: the vocabulary of the interpretation format and of common
@@ -186,6 +183,17 @@ def _check_arch(arch: str) -> str:
     return arch
 
 
+def _rope_kwargs(rope: dict[str, Any]) -> dict[str, Any]:
+    """RoPE settings in the spelling of the installed transformers (5.x: ``rope_parameters``;
+    4.x: ``rope_scaling`` + ``rope_theta``)."""
+    import transformers
+
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        return {"rope_parameters": dict(rope)}
+    scaling = {k: v for k, v in rope.items() if k != "rope_theta"}
+    return {"rope_scaling": scaling, "rope_theta": rope["rope_theta"]}
+
+
 def tiny_config(
     arch: str = "qwen3vl", tokenizer: Any = None, preset: str = "tiny", **overrides: Any
 ) -> Any:
@@ -227,7 +235,7 @@ def tiny_config(
         tie_word_embeddings=False,
     )
     if arch == "qwen3vl":
-        text.update(head_dim=p["head_dim"], rope_parameters={**rope, "mrope_interleaved": True})
+        text.update(head_dim=p["head_dim"], **_rope_kwargs({**rope, "mrope_interleaved": True}))
         vision = dict(
             depth=p["vision_depth"],
             hidden_size=p["vision_hidden"],
@@ -242,7 +250,7 @@ def tiny_config(
         )
         config = Qwen3VLConfig(text_config=text, vision_config=vision, **common)
     else:
-        text.update(rope_parameters={**rope, "type": "mrope"})
+        text.update(**_rope_kwargs({**rope, "type": "mrope"}))
         vision = dict(
             depth=p["vision_depth"],
             hidden_size=p["vision_hidden"],

@@ -54,6 +54,7 @@ GLOBAL_OBSERVATIONS = (
     "n_beats",
     "n_premature_supraventricular",
     "n_premature_ventricular",
+    "n_wide_premature_ventricular",
     "n_paced",
     "p_wave_fraction",
     "p_waves_per_qrs",
@@ -332,7 +333,7 @@ def _build_statement(
         evidence.extend(res.met_evidence if res.met else res.evidence)
     count = None
     if spec.count:
-        raw = getattr(m.global_, spec.count, None)
+        raw = global_value(m, spec.count)
         count = None if raw is None else int(raw)
     sources = list(dict.fromkeys(table.sources[table.criteria[c].source] for c in used))
     return Statement(

@@ -29,6 +29,7 @@ PRECISION: dict[str, int] = {
     "": 0,
 }
 
+BEAT_COUNTS = {"n_premature_supraventricular", "n_premature_ventricular", "n_paced"}
 GLOBAL_FIELDS = {f.name for f in dataclasses.fields(GlobalMeasurements)} - {"reasons"}
 LEAD_FIELDS = {f.name for f in dataclasses.fields(LeadMeasurements)} - {"reasons"}
 
@@ -72,26 +73,58 @@ def round_value(value: Any, unit: str) -> Any:
 # ------------------------------------------------------------------ derived global quantities
 
 
+RR_WINDOW_S = 10.0  # sinus-cycle variation is judged per 10-s strip, like a standard ECG
+
+
 def _rr_range_ms(m: MeasurementResult) -> float | None:
-    """Range of RR intervals between consecutive dominant beats (sinus-cycle variation)."""
-    rr = [
-        b.rr_prev_ms
-        for prev, b in zip(m.beats[:-1], m.beats[1:])
-        if b.rr_prev_ms is not None and b.beat_class == "dominant" and prev.beat_class == "dominant"
-    ]
-    if len(rr) < 3:
+    """Range (longest - shortest) of RR intervals between consecutive dominant beats, per
+    10-s strip; the median over strips for longer records (so that slow rate drifts over
+    minutes are not mistaken for phasic sinus arrhythmia)."""
+    strips: dict[int, list[float]] = {}
+    for prev, b in zip(m.beats[:-1], m.beats[1:]):
+        if b.rr_prev_ms is None or b.beat_class != "dominant" or prev.beat_class != "dominant":
+            continue
+        strips.setdefault(int(b.r_peak_s // RR_WINDOW_S), []).append(float(b.rr_prev_ms))
+    ranges = [max(rr) - min(rr) for rr in strips.values() if len(rr) >= 3]
+    if not ranges:
         return None
-    return float(max(rr) - min(rr))
+    return float(sorted(ranges)[len(ranges) // 2])
 
 
 def _paced_fraction(m: MeasurementResult) -> float | None:
     n = m.global_.n_beats or len(m.beats)
     if not n:
         return None
-    return float(m.global_.n_paced) / float(n)
+    return float(m.global_.n_paced or 0) / float(n)
+
+
+LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
+PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
+
+
+def _n_measured(m: MeasurementResult, leads: tuple[str, ...]) -> int:
+    return sum(
+        1
+        for ld in leads
+        if ld in m.lead_measurements
+        and lead_usable(m, ld)
+        and m.lead_measurements[ld].qrs_peak_to_peak_mv is not None
+    )
+
+
+def _n_wide_pvc(m: MeasurementResult) -> int | None:
+    """Premature beats classed ventricular whose QRS is wide (the engine's ``wide_qrs``)."""
+    if not (m.global_.n_beats or m.beats):
+        return None
+    if not m.beats:  # no per-beat detail: fall back to the engine's count
+        return m.global_.n_premature_ventricular
+    return sum(1 for b in m.beats if b.beat_class == "premature_ventricular" and b.wide_qrs)
 
 
 DERIVED_GLOBAL: dict[str, Callable[[MeasurementResult], Any]] = {
+    "n_wide_premature_ventricular": _n_wide_pvc,
+    "n_limb_leads_measured": lambda m: _n_measured(m, LIMB_LEADS),
+    "n_precordial_leads_measured": lambda m: _n_measured(m, PRECORDIAL_LEADS),
     "quality_overall": lambda m: m.quality.overall,
     "rr_range_ms": _rr_range_ms,
     "paced_fraction": _paced_fraction,
@@ -167,6 +200,8 @@ def global_value(m: MeasurementResult, quantity: str) -> Any:
     """A record-level quantity (raw, unrounded), None when not measured."""
     if quantity in DERIVED_GLOBAL:
         return DERIVED_GLOBAL[quantity](m)
+    if quantity in BEAT_COUNTS and not (m.global_.n_beats or m.beats):
+        return None  # a count of zero means nothing when no beat was detected
     return getattr(m.global_, quantity, None)
 
 

@@ -24,6 +24,12 @@ from ecgr1.protocol.quantities import (
 )
 from ecgr1.protocol.types import CERTAINTY_ORDER
 
+COUNT_FIELDS = {
+    "n_premature_supraventricular",
+    "n_premature_ventricular",
+    "n_wide_premature_ventricular",
+    "n_paced",
+}
 DEFAULT_TABLE = Path(__file__).with_name("criteria.yaml")
 OPERATORS = ("<", "<=", ">", ">=", "==", "!=", "in", "not_in", "between")
 CATEGORIES = (
@@ -292,11 +298,7 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
         for ref in refs:
             if ref not in criteria:
                 raise InvalidInputError(f"statement {spec.id}: unknown criterion {ref!r}")
-        if spec.count and spec.count not in {
-            "n_premature_supraventricular",
-            "n_premature_ventricular",
-            "n_paced",
-        }:
+        if spec.count and spec.count not in COUNT_FIELDS:
             raise InvalidInputError(f"statement {spec.id}: bad count field {spec.count!r}")
         for other in spec.only_with or []:
             if other not in statements and other not in {r["id"] for r in data["statements"]}:

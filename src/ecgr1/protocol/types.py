@@ -76,12 +76,18 @@ class Statement:
     equivalent_codes: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
 
+    @property
+    def answer_label(self) -> str:
+        """The ``<answer>`` label: the label, prefixed "borderline" for borderline statements."""
+        return f"borderline {self.label}" if self.certainty == "borderline" else self.label
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the ``statements`` entries of ``ecgr1 interpret --format json``)."""
         return {
             "id": self.id,
             "code": self.code,
             "label": self.label,
+            "answer_label": self.answer_label,
             "category": self.category,
             "certainty": self.certainty,
             "step": self.step,
@@ -153,8 +159,9 @@ class Interpretation:
 
     @property
     def labels(self) -> list[str]:
-        """Statement labels in report order (the ``<answer>`` labels)."""
-        return [s.label for s in self.statements]
+        """Statement labels in report order (the ``<answer>`` labels; borderline statements are
+        prefixed "borderline")."""
+        return [s.answer_label for s in self.statements]
 
     def has(self, statement_id: str) -> bool:
         """Whether a statement with this id survived precedence."""

@@ -11,12 +11,13 @@ See ``docs/render.md``.
 
 from ecgr1.render.api import FORMATS, Rendering, pixel_of, render_record
 from ecgr1.render.augment import AUGMENTATIONS, AugmentConfig, apply_homography
-from ecgr1.render.page import LAYOUTS, PaperStyle, build_page
+from ecgr1.render.page import LAYOUT_NAMES, LAYOUTS, PaperStyle, build_page
 
 __all__ = [
     "AUGMENTATIONS",
     "FORMATS",
     "LAYOUTS",
+    "LAYOUT_NAMES",
     "AugmentConfig",
     "PaperStyle",
     "Rendering",

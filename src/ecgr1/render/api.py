@@ -14,7 +14,7 @@ from PIL import Image
 from ecgr1.errors import InvalidInputError
 from ecgr1.io.record import ECGRecord
 from ecgr1.render.augment import AugmentConfig, augment_image, augmented_style
-from ecgr1.render.page import DEFAULT_LAYOUT, Page, PaperStyle, build_page
+from ecgr1.render.page import Page, PaperStyle, build_page
 from ecgr1.render.raster import px_per_mm, render_raster
 from ecgr1.render.vector import render_pdf, render_svg
 
@@ -24,7 +24,12 @@ SIDECAR_VERSION = "1.0"
 
 @dataclass
 class Rendering:
-    """One rendered page: the image (PIL for raster formats, bytes/str for vector) and sidecar."""
+    """One rendered page: the image and its sidecar.
+
+    ``image`` is a PIL image for raster formats: palette mode ("P") for plain renderings
+    (``.convert("RGB")`` for colour arrays), RGB after augmentation or supersampling;
+    ``vector`` holds the SVG/PDF bytes.
+    """
 
     page: Page
     sidecar: dict[str, Any]
@@ -39,9 +44,9 @@ class Rendering:
         assert self.image is not None
         buf = io.BytesIO()
         if self.fmt == "jpg":
-            self.image.save(buf, "JPEG", quality=92)
+            self.image.convert("RGB").save(buf, "JPEG", quality=92)
         else:
-            # compress_level 1: files ~10% larger than level 6, several times faster to write.
+            # Palette images at compress_level 1: small files, several times faster than RGB.
             self.image.save(buf, "PNG", compress_level=1)
         return buf.getvalue()
 
@@ -59,7 +64,7 @@ class Rendering:
 def render_record(
     record: ECGRecord,
     *,
-    layout: str = DEFAULT_LAYOUT,
+    layout: str = "auto",
     fmt: str = "png",
     dpi: float = 100.0,
     speed_mm_per_s: float = 25.0,
@@ -72,13 +77,16 @@ def render_record(
     augment_config: AugmentConfig | None = None,
     style: PaperStyle | None = None,
     supersample: int = 1,
+    start_s: float = 0.0,
 ) -> Rendering:
     """Render one record.
 
     Parameters
     ----------
     record : the ECG.
-    layout : ``3x4+II`` (default), ``3x4+3``, ``3x4``, ``6x2`` or ``12x1``.
+    layout : ``3x4+II`` (default), ``3x4+3``, ``3x4``, ``6x2``, ``12x1``, ``rows`` (each lead
+        of the record on its own row, any lead set) or ``auto`` (3x4+II when all 12 standard
+        leads are present, ``rows`` otherwise).
     fmt : ``png``, ``jpg`` (raster at ``dpi``), ``svg`` or ``pdf`` (vector, exact mm).
     speed_mm_per_s, gain_mm_per_mv : paper speed and gain (25 mm/s, 10 mm/mV).
     header : True prints id, age/sex and, with ``measurements``, rate, PR, QRS, QT/QTc, axes.
@@ -86,13 +94,14 @@ def render_record(
     highlight_leads : plain list of lead names to outline (e.g. leads cited by a statement).
     augment_seed : apply training augmentation with this seed (raster formats only).
     supersample : >1 anti-aliases by drawing larger and downsampling (slower).
+    start_s : first second of the record shown (pages show at most 10 s).
 
     Example
     -------
     >>> from ecgr1.simulate import simulate
     >>> r = render_record(simulate("normal", seconds=10).record, dpi=50)
     >>> r.image.size, r.sidecar["layout"], len(r.sidecar["leads"])
-    ((531, 354), '3x4+II', 13)
+    ((531, 335), '3x4+II', 13)
     """
     fmt = fmt.lower().lstrip(".")
     fmt = "jpg" if fmt == "jpeg" else fmt
@@ -100,7 +109,9 @@ def render_record(
         raise InvalidInputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if dpi <= 0 or speed_mm_per_s <= 0 or gain_mm_per_mv <= 0:
         raise InvalidInputError("dpi, speed and gain must be positive")
-    st = replace(style or PaperStyle(), speed_mm_per_s=speed_mm_per_s, gain_mm_per_mv=gain_mm_per_mv)
+    st = replace(
+        style or PaperStyle(), speed_mm_per_s=speed_mm_per_s, gain_mm_per_mv=gain_mm_per_mv
+    )
     if augment_seed is not None:
         if fmt in ("svg", "pdf"):
             raise InvalidInputError("augmentation applies to raster images (png/jpg) only")
@@ -115,6 +126,7 @@ def render_record(
         measurements=measurements,
         fiducials=fiducials and measurements is not None,
         highlight_leads=highlight_leads,
+        start_s=start_s,
     )
     ppm = px_per_mm(dpi) if fmt in ("png", "jpg") else 1.0
     sidecar = page.sidecar(ppm)
@@ -135,7 +147,7 @@ def render_record(
         return Rendering(page, sidecar, vector=render_pdf(page), fmt=fmt)
     img = render_raster(page, dpi, supersample=supersample)
     if augment_seed is not None:
-        img, aug = augment_image(img, augment_seed, augment_config, fill=st.paper)
+        img, aug = augment_image(img.convert("RGB"), augment_seed, augment_config, fill=st.paper)
         sidecar["augmentation"] = aug
         sidecar["width_px"], sidecar["height_px"] = img.size
     return Rendering(page, sidecar, image=img, fmt=fmt)

@@ -43,7 +43,9 @@ def augmented_style(style: PaperStyle, rng: np.random.Generator) -> PaperStyle:
     hues = [(240, 140, 140), (235, 160, 110), (120, 190, 130), (130, 160, 220), (150, 150, 150)]
     major = np.array(hues[int(rng.integers(len(hues)))], float)
     major = np.clip(major + rng.normal(0, 12, 3), 0, 255)
-    paper = np.clip(np.array([255, 252, 245], float) - rng.uniform(0, 25) * np.array([0.4, 0.6, 1.0]), 0, 255)
+    paper = np.clip(
+        np.array([255, 252, 245], float) - rng.uniform(0, 25) * np.array([0.4, 0.6, 1.0]), 0, 255
+    )
     minor = paper - (paper - major) * rng.uniform(0.3, 0.45)
     ink = np.clip(rng.uniform(0, 50) * np.array([1.0, 1.0, 1.2]), 0, 255)
     return replace(
@@ -74,11 +76,17 @@ def apply_homography(h: np.ndarray | list, x: float, y: float) -> tuple[float, f
 
 
 def _crease_shading(h: int, w: int, rng: np.random.Generator, n: int) -> np.ndarray:
-    """Multiplicative shading: smooth wrinkles plus a few straight folds (bright/dark edges)."""
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    shade = np.ones((h, w), np.float32)
-    # Wrinkles: a few low-frequency cosines.
-    for _ in range(3):
+    """Multiplicative shading: smooth wrinkles plus a few straight folds (lit and shaded flank).
+
+    Computed on a 4x coarser grid and enlarged (the shading is smooth), which is ~16x cheaper.
+    """
+    k = 4
+    hs, ws = max(h // k, 2), max(w // k, 2)
+    yy, xx = np.mgrid[0:hs, 0:ws].astype(np.float32)
+    xx *= w / ws
+    yy *= h / hs
+    shade = np.ones((hs, ws), np.float32)
+    for _ in range(3):  # wrinkles: a few low-frequency cosines
         fx, fy = rng.uniform(0.5, 3.0) / w, rng.uniform(0.5, 3.0) / h
         shade += 0.025 * np.cos(2 * np.pi * (fx * xx + fy * yy) + rng.uniform(0, 6.3))
     for _ in range(n):
@@ -86,15 +94,21 @@ def _crease_shading(h: int, w: int, rng: np.random.Generator, n: int) -> np.ndar
         cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
         nx, ny = math.cos(angle), math.sin(angle)
         dist = (xx - cx) * nx + (yy - cy) * ny
-        width = rng.uniform(2.0, 6.0)
+        width = rng.uniform(2.0, 6.0) * k / 2
         # A fold: one flank lit, the other shaded (derivative of a Gaussian), plus a soft trough.
         shade -= 0.10 * (dist / width) * np.exp(0.5 - dist**2 / (2 * width**2))
         shade -= 0.05 * np.exp(-np.abs(dist) / (8 * width))
-    return np.clip(shade, 0.6, 1.1)
+    shade = np.clip(shade, 0.6, 1.1)
+    big = Image.fromarray(shade, mode="F").resize((w, h), Image.Resampling.BILINEAR)
+    return np.asarray(big)
 
 
 def augment_image(
-    img: Image.Image, seed: int, config: AugmentConfig | None = None, *, fill: tuple = (255, 255, 255)
+    img: Image.Image,
+    seed: int,
+    config: AugmentConfig | None = None,
+    *,
+    fill: tuple = (255, 255, 255),
 ) -> tuple[Image.Image, dict[str, Any]]:
     """Apply the configured effects to a clean rendering.
 
@@ -127,20 +141,24 @@ def augment_image(
         img = img.transform((w, h), Image.Transform.PERSPECTIVE, tuple(inv.ravel()[:8]),
                             Image.Resampling.BILINEAR, fillcolor=fill)  # fmt: skip
     if "crop" in cfg.ops:
-        l, t, r, b = (int(v) for v in rng.uniform(0, cfg.max_crop_frac, 4) * np.array([w, h, w, h]))
-        img = img.crop((l, t, w - r, h - b))
-        hom = np.array([[1, 0, -l], [0, 1, -t], [0, 0, 1]], float) @ hom
-        record["applied"]["crop_ltrb_px"] = [l, t, r, b]
-    arr = np.asarray(img).astype(np.float32)
-    if "crease" in cfg.ops:
-        n = int(rng.integers(cfg.n_creases[0], cfg.n_creases[1] + 1))
-        arr *= _crease_shading(arr.shape[0], arr.shape[1], rng, n)[..., None]
-        record["applied"]["creases"] = n
-    if "noise" in cfg.ops:
-        sd = float(rng.uniform(0.3, 1.0) * cfg.max_noise_sd)
-        arr += rng.normal(0, sd, arr.shape).astype(np.float32)
-        record["applied"]["noise_sd"] = sd
-    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+        left, top, right, bottom = (
+            int(v) for v in rng.uniform(0, cfg.max_crop_frac, 4) * np.array([w, h, w, h])
+        )
+        img = img.crop((left, top, w - right, h - bottom))
+        hom = np.array([[1, 0, -left], [0, 1, -top], [0, 0, 1]], float) @ hom
+        record["applied"]["crop_ltrb_px"] = [left, top, right, bottom]
+    if "crease" in cfg.ops or "noise" in cfg.ops:
+        arr = np.asarray(img).astype(np.float32)
+        if "crease" in cfg.ops:
+            n = int(rng.integers(cfg.n_creases[0], cfg.n_creases[1] + 1))
+            arr *= _crease_shading(arr.shape[0], arr.shape[1], rng, n)[..., None]
+            record["applied"]["creases"] = n
+        if "noise" in cfg.ops:
+            sd = float(rng.uniform(0.3, 1.0) * cfg.max_noise_sd)
+            # Grey-level (luminance) noise, as a scanner's sensor gives.
+            arr += (sd * rng.standard_normal(arr.shape[:2], dtype=np.float32))[..., None]
+            record["applied"]["noise_sd"] = sd
+        img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
     if "blur" in cfg.ops:
         radius = float(rng.uniform(0.2, 1.0) * cfg.max_blur_px)
         img = img.filter(ImageFilter.GaussianBlur(radius))

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ecgr1.errors import InvalidInputError
+from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.io.record import ECGRecord
 
 LAYOUTS: dict[str, dict[str, Any]] = {
@@ -36,19 +37,49 @@ LAYOUTS: dict[str, dict[str, Any]] = {
     },
     "6x2": {
         "cells": [
-            ["I", "V1"], ["II", "V2"], ["III", "V3"], ["aVR", "V4"], ["aVL", "V5"], ["aVF", "V6"],
+            ["I", "V1"],
+            ["II", "V2"],
+            ["III", "V3"],
+            ["aVR", "V4"],
+            ["aVL", "V5"],
+            ["aVF", "V6"],
         ],  # fmt: skip
         "rhythm": [],
         "row_pitch_mm": 30.0,
     },
     "12x1": {
-        "cells": [[name] for name in
-                  ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")],
+        "cells": [
+            [name]
+            for name in ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+        ],
         "rhythm": [],
         "row_pitch_mm": 20.0,
     },
 }
 DEFAULT_LAYOUT = "3x4+II"
+# Layouts built from the record itself: "rows" puts every lead of the record on its own row
+# (any lead names, any number); "auto" is 3x4+II for a full 12-lead record, "rows" otherwise.
+DYNAMIC_LAYOUTS: tuple[str, ...] = ("auto", "rows")
+LAYOUT_NAMES: tuple[str, ...] = (*LAYOUTS, *DYNAMIC_LAYOUTS)
+
+
+def resolve_layout(record: ECGRecord, layout: str) -> tuple[str, dict[str, Any]]:
+    """The layout name actually used and its spec (cells, rhythm strips, row pitch)."""
+    if layout == "auto":
+        complete = all(record.has_lead(name) for name in STANDARD_LEADS)
+        layout = DEFAULT_LAYOUT if complete else "rows"
+    if layout == "rows":
+        pitch = 20.0 if record.n_leads > 6 else 30.0
+        return layout, {
+            "cells": [[name] for name in record.leads],
+            "rhythm": [],
+            "row_pitch_mm": pitch,
+        }
+    if layout not in LAYOUTS:
+        raise InvalidInputError(
+            f"unknown layout {layout!r}; choose one of {', '.join(LAYOUT_NAMES)}"
+        )
+    return layout, LAYOUTS[layout]
 
 
 @dataclass(frozen=True)
@@ -187,7 +218,9 @@ class Page:
         }
 
 
-def header_lines(record: ECGRecord, measurements: Any | None = None) -> list[str]:
+def header_lines(
+    record: ECGRecord, measurements: Any | None = None, window: tuple[float, float] | None = None
+) -> list[str]:
     """The text of the optional header: id, age/sex, and the main measurements if known."""
     meta = record.metadata
     first = f"ID: {record.record_id}"
@@ -195,6 +228,8 @@ def header_lines(record: ECGRecord, measurements: Any | None = None) -> list[str
         age = meta.get("age")
         first += f"   Age: {age if age is not None else '?'}   Sex: {meta.get('sex') or '?'}"
     first += f"   {record.fs:g} Hz, {record.duration_s:.1f} s"
+    if window is not None and (window[0] > 0 or window[1] < record.duration_s - 1e-9):
+        first += f"   shown: {window[0]:.1f}-{window[1]:.1f} s"
     lines = [first]
     g = getattr(measurements, "global_", None)
     if g is not None:
@@ -219,35 +254,47 @@ def build_page(
     measurements: Any | None = None,
     fiducials: bool = False,
     highlight_leads: list[str] | tuple[str, ...] = (),
+    start_s: float = 0.0,
 ) -> Page:
     """Lay out a record on paper.
 
     Parameters
     ----------
     record : the ECG (millivolts).
-    layout : one of :data:`LAYOUTS`.
+    layout : one of :data:`LAYOUTS`, or ``rows`` (each lead of the record on its own row) or
+        ``auto`` (3x4+II for a 12-lead record, ``rows`` otherwise).
     style : scale and colours (25 mm/s, 10 mm/mV by default).
     header : True for the standard header (from the record and ``measurements``), or the
         lines to print.
     measurements : a :class:`~ecgr1.measure.result.MeasurementResult`; with ``fiducials``
         its ``lead_fiducials`` are drawn as ticks (P blue, QRS red, T green).
     highlight_leads : leads to outline (e.g. the leads a protocol statement cites).
+    start_s : first second shown (the page shows up to ``style.max_seconds`` from there).
     """
-    if layout not in LAYOUTS:
-        raise InvalidInputError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    layout, spec = resolve_layout(record, layout)
     st = style or PaperStyle()
-    spec = LAYOUTS[layout]
+    if not 0.0 <= start_s < record.duration_s:
+        raise InvalidInputError(
+            f"start {start_s} s is outside the record (0 to {record.duration_s:g} s)"
+        )
     cells: list[list[str]] = spec["cells"]
     rhythm: list[str] = spec["rhythm"]
     n_cols = len(cells[0])
     pitch = spec["row_pitch_mm"] * max(st.gain_mm_per_mv / 10.0, 0.5)
     pitch = 5.0 * math.ceil(pitch / 5.0)
-    total_s = min(record.duration_s, st.max_seconds)
+    total_s = min(record.duration_s - start_s, st.max_seconds)
     col_s = total_s / n_cols
     cal_w = 0.2 * st.speed_mm_per_s
     x0 = 5.0 * math.ceil((st.margin_mm + cal_w + 3.0) / 5.0)
-    lines = header if isinstance(header, list) else (header_lines(record, measurements) if header else [])
-    top = 5.0 * math.ceil((st.margin_mm + (len(lines) * st.header_size_mm * 1.5 if lines else 0)) / 5.0)
+    origin = x0 - start_s * st.speed_mm_per_s  # x of record time 0
+    lines = (
+        header
+        if isinstance(header, list)
+        else (header_lines(record, measurements, (start_s, start_s + total_s)) if header else [])
+    )
+    top = 5.0 * math.ceil(
+        (st.margin_mm + (len(lines) * st.header_size_mm * 1.5 if lines else 0)) / 5.0
+    )
     n_rows = len(cells) + len(rhythm)
     width = x0 + total_s * st.speed_mm_per_s + st.margin_mm
     width = 5.0 * math.ceil(width / 5.0)
@@ -268,10 +315,10 @@ def build_page(
         row_leads = [rhythm[r - len(cells)]] if is_rhythm else cells[r]
         _calibration(page, x0 - cal_w - 2.0, baseline)
         for c, lead in enumerate(row_leads):
-            t0 = 0.0 if is_rhythm else c * col_s
-            t1 = total_s if is_rhythm else (c + 1) * col_s
-            x = x0 + t0 * st.speed_mm_per_s
-            x_end = x0 + t1 * st.speed_mm_per_s
+            t0 = start_s + (0.0 if is_rhythm else c * col_s)
+            t1 = start_s + (total_s if is_rhythm else (c + 1) * col_s)
+            x = origin + t0 * st.speed_mm_per_s
+            x_end = origin + t1 * st.speed_mm_per_s
             present = record.has_lead(lead)
             panel = Panel(lead, r, 0 if is_rhythm else c, t0, t1, x, baseline,
                           (x, band_top, x_end, band_top + pitch), is_rhythm, present)  # fmt: skip
@@ -294,11 +341,11 @@ def build_page(
                      record.n_samples)  # fmt: skip
             i1 = min(max(i1, i0 + 1), record.n_samples)
             t = np.arange(i0, i1) / record.fs
-            xs = x0 + t * st.speed_mm_per_s
+            xs = origin + t * st.speed_mm_per_s
             ys = baseline - np.nan_to_num(sig[i0:i1].astype(np.float64)) * st.gain_mm_per_mv
             page.traces.append(Polyline(np.column_stack([xs, ys]), st.ink, st.trace_width_mm))
             if fid and lead in fid:
-                _fiducial_marks(page, fid[lead], record.fs, t0, t1, x0, baseline, sig)
+                _fiducial_marks(page, fid[lead], record.fs, t0, t1, origin, baseline, sig)
     return page
 
 
@@ -331,7 +378,9 @@ def _fiducial_marks(page: Page, fid: dict[str, list[int | None]], fs: float, t0:
             x = x0 + t * st.speed_mm_per_s
             y = baseline - float(np.nan_to_num(sig[int(sample)])) * st.gain_mm_per_mv
             if kind == "peak":
-                pts = np.array([[x - 0.8, y - 2.6], [x, y - 1.2], [x + 0.8, y - 2.6], [x - 0.8, y - 2.6]])
+                pts = np.array(
+                    [[x - 0.8, y - 2.6], [x, y - 1.2], [x + 0.8, y - 2.6], [x - 0.8, y - 2.6]]
+                )
             else:
                 pts = np.array([[x, y - 2.5], [x, y + 2.5]])
             page.marks.append(Polyline(pts, colour, 0.25))

@@ -46,6 +46,7 @@ QUANTITY_NAMES = {
     "max_precordial_qrs_peak_to_peak_mv": "largest precordial QRS amplitude",
     "n_premature_supraventricular": "premature atrial complexes",
     "n_premature_ventricular": "premature ventricular complexes",
+    "n_wide_premature_ventricular": "wide premature ventricular complexes",
     "paced_fraction": "fraction of paced beats",
     "p_amplitude_mv": "P amplitude",
     "p_positive_amplitude_mv": "positive P amplitude",

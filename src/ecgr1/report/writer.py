@@ -209,6 +209,8 @@ class _Writer:
             return _ucfirst(self.evidence_text([e for e in ex.evidence if e.met] or ex.evidence))
         ev = ex.evidence[0]
         thr = fmt_threshold(ev.operator, ev.threshold, ev.unit)
+        if ev.unit == "count" and not ev.value:
+            return f"No {quantity_name(ev.quantity)} are detected"
         if ev.leads:
             spec_min = self._min_leads(ex.criterion)
             vals = join_words(
@@ -308,9 +310,13 @@ class _Writer:
             s.append(
                 f"Poor-quality leads: {join_words(flags)}; they are excluded from fine measurements."
             )
-        for sup in self.i.suppressed:
-            if sup.by in ("quality.poor", "quality.unusable"):
-                s.append(f"Because {sup.reason}, {sup.label} is not reported.")
+        by_quality = [x for x in self.i.suppressed if x.by in ("quality.poor", "quality.unusable")]
+        if by_quality:
+            labels = [x.label for x in by_quality]
+            s.append(
+                f"{_ucfirst(join_words(labels))} {'is' if len(labels) == 1 else 'are'} not "
+                f"reported because {by_quality[0].reason}."
+            )
         if self.has("limb_lead_reversal"):
             st = self.i.statement("limb_lead_reversal")
             s.append(
@@ -527,6 +533,14 @@ class _Writer:
                 f"ST-T and Q findings ({labels}) are regarded as "
                 f"{self.key('secondary repolarisation changes', 2)} because {secondary[0].reason}."
             )
+        if any(
+            x.by in ("quality.poor", "quality.unusable") and _step_of(self.i, x.statement) == 4
+            for x in self.i.suppressed
+        ):
+            s.append(
+                f"Because of {self.key('poor signal quality', 1)}, ST, T and Q-wave statements "
+                "are withheld."
+            )
         stmts = self.stmts(4)
         for st in stmts:
             s.append(self.statement_sentence(st))
@@ -580,10 +594,11 @@ class _Writer:
         if long_ is not None and long_.evidence and long_.evidence[0].value is not None:
             ev = long_.evidence[0]
             qtc = fmt_value(ev.value, ev.unit)
+            formula = quantity_name(ev.quantity).replace("QTc (", "").rstrip(")")
             s.append(
-                (f"The QT interval is {qt} and " if qt else "")
-                + f"{quantity_name(ev.quantity)} is {qtc} ({self.key('QTc ' + qtc, 1)}), "
-                f"against limits of {self.thr('qt.long')} for prolongation and {self.thr('qt.short')} for shortening."
+                (f"The QT interval is {qt} and the " if qt else "The ")
+                + f"{self.key('QTc ' + qtc, 1)} ({formula} correction) is compared with "
+                f"{self.thr('qt.long')} for prolongation and {self.thr('qt.short')} for shortening."
             )
             baz = self.val("qtc_bazett_ms")
             if baz and ev.quantity != "qtc_bazett_ms":
@@ -647,7 +662,12 @@ class _Writer:
         lead = self.pick("This ECG shows", "The tracing demonstrates", "Overall, the ECG shows")
         if not main:
             return f"{lead} no definite diagnostic findings from the available measurements."
-        labels = join_words([CERTAINTY_PREFIX.get(x.certainty, "") + x.label for x in main])
+        labels = join_words(
+            [
+                ("" if x.category == "summary" else CERTAINTY_PREFIX.get(x.certainty, "")) + x.label
+                for x in main
+            ]
+        )
         text = f"{lead} {labels}"
         if rate:
             text += f" at a ventricular rate of {rate}"

@@ -20,6 +20,7 @@ Three linear, zero-phase operations, all vectorised over leads:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal as sps
@@ -35,7 +36,9 @@ POWERLINE_PROMINENCE = 4.0  # mains peak power / neighbouring power needed befor
 class Preprocessed:
     """Filtered copies of a multi-lead signal (all shape (n_leads, n_samples), mV)."""
 
-    clean: np.ndarray  # baseline (and mains, when present) removed: amplitudes and ST come from here
+    clean: (
+        np.ndarray
+    )  # baseline (and mains, when present) removed: amplitudes and ST come from here
     baseline: np.ndarray  # the baseline that was removed
     powerline_hz: float | None = None
     notes: list[str] = field(default_factory=list)
@@ -55,6 +58,12 @@ def smooth(x: np.ndarray, width: int, axis: int = -1) -> np.ndarray:
         return np.asarray(x, dtype=np.float64)
     y = uniform_filter1d(np.asarray(x, dtype=np.float64), width, axis=axis, mode="nearest")
     return uniform_filter1d(y, width, axis=axis, mode="nearest")
+
+
+@lru_cache(maxsize=32)
+def _butter_low(cutoff_hz: float, fs: float) -> np.ndarray:
+    """2nd-order Butterworth low-pass in second-order sections (cached: designs are reused)."""
+    return sps.butter(2, cutoff_hz, "low", fs=fs, output="sos")
 
 
 def estimate_baseline(
@@ -78,7 +87,7 @@ def estimate_baseline(
         return np.repeat(np.median(x, axis=1, keepdims=True), n, axis=1)
     dec = x[:, : nb * block].reshape(x.shape[0], nb, block).mean(axis=2)
     fs_dec = fs / block
-    sos = sps.butter(2, cutoff_hz, "low", fs=fs_dec, output="sos")
+    sos = _butter_low(cutoff_hz, fs_dec)
     padlen = min(nb - 1, int(3 * fs_dec / cutoff_hz))
     base_dec = sps.sosfiltfilt(sos, dec, axis=1, padtype="odd", padlen=padlen)
     t_dec = (np.arange(nb) + 0.5) * block - 0.5

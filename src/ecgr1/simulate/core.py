@@ -17,18 +17,18 @@ from ecgr1.simulate.dipole import (
     TWELVE_LEADS,
     Lobe,
     frontal_to_frank,
-    hexaxial_axis_deg,
     project,
     pulse,
     twelve_from_independent,
 )
-from ecgr1.simulate.noise import NOISE_KINDS, electrode_noise
+from ecgr1.simulate.noise import ELECTRODES, NOISE_KINDS, electrode_noise, electrodes_to_leads
 from ecgr1.simulate.patterns import (
     DEFAULT_QTC_FRIDERICIA_MS,
     ECTOPIC_P,
     MORPHOLOGIES,
     P_DURATION_MS,
     PATTERNS,
+    QT_LAST_RR_WEIGHT,
     RHYTHM,
     SINUS_P,
     ST_RAMP_MS,
@@ -36,7 +36,6 @@ from ecgr1.simulate.patterns import (
     T_FRACTION_OF_ST_T,
     T_LOBE_SPANS,
     T_MIN_MS,
-    QT_LAST_RR_WEIGHT,
     STShift,
     VentricularMorphology,
 )
@@ -272,9 +271,10 @@ class _Canvas:
         t = np.arange(i0, i1) / self.fs
         seg = np.zeros((i1 - i0, 3))
         for lobe in lobes:
-            seg += pulse(t, lobe.start, lobe.end)[:, None] * frontal_to_frank(
-                lobe.angle_deg, lobe.frontal_mv, lobe.z_mv
-            )[None, :]
+            seg += (
+                pulse(t, lobe.start, lobe.end)[:, None]
+                * frontal_to_frank(lobe.angle_deg, lobe.frontal_mv, lobe.z_mv)[None, :]
+            )
         self.vcg[i0:i1] += seg
         leads = twelve_from_independent(project(seg).T)
         if peak_window is not None:
@@ -304,18 +304,23 @@ def _place(template: tuple[Lobe, ...] | list[Lobe], onset: float, duration: floa
 
 def _net_axis(lobes: tuple[Lobe, ...]) -> float:
     """Frontal axis of a lobe set's net area (every lobe has the same shape, area ~ m * width)."""
-    x = sum(lb.frontal_mv * (lb.end - lb.start) * math.cos(math.radians(lb.angle_deg)) for lb in lobes)
-    y = sum(lb.frontal_mv * (lb.end - lb.start) * math.sin(math.radians(lb.angle_deg)) for lb in lobes)
+    x = sum(
+        lb.frontal_mv * (lb.end - lb.start) * math.cos(math.radians(lb.angle_deg)) for lb in lobes
+    )
+    y = sum(
+        lb.frontal_mv * (lb.end - lb.start) * math.sin(math.radians(lb.angle_deg)) for lb in lobes
+    )
     return math.degrees(math.atan2(y, x))
 
 
 def _st_profile(t: np.ndarray, j: float, t_peak: float, t_off: float) -> np.ndarray:
-    """0 before J, rises over ST_RAMP_MS, flat to the T peak, falls smoothly to 0 at T offset."""
+    """Injury-current profile: rises during the last ST_RAMP_MS of the QRS so that the J point
+    itself is displaced, flat to the T peak, then falls smoothly to 0 at the T offset."""
     ramp = ST_RAMP_MS / 1000.0
     out = np.zeros_like(t)
-    rise = (t >= j) & (t < j + ramp)
-    out[rise] = 0.5 - 0.5 * np.cos(np.pi * (t[rise] - j) / ramp)
-    out[(t >= j + ramp) & (t <= t_peak)] = 1.0
+    rise = (t >= j - ramp) & (t < j)
+    out[rise] = 0.5 - 0.5 * np.cos(np.pi * (t[rise] - (j - ramp)) / ramp)
+    out[(t >= j) & (t <= t_peak)] = 1.0
     fall = (t > t_peak) & (t < t_off)
     out[fall] = 0.5 + 0.5 * np.cos(np.pi * (t[fall] - t_peak) / max(t_off - t_peak, 1e-6))
     return out
@@ -332,7 +337,7 @@ def _f_waves(n: int, fs: float, rng) -> np.ndarray:
     sig *= RHYTHM["f_wave_mv"] / (np.std(sig) * np.sqrt(2) + 1e-12)
     angle = 80.0 + 25.0 * np.sin(2 * np.pi * 0.2 * t)
     vcg = np.zeros((n, 3))
-    for k, a in enumerate((60.0, 80.0, 100.0)):
+    for a in (60.0, 80.0, 100.0):
         weight = np.exp(-((angle - a) ** 2) / (2 * 15.0**2))
         vcg += (sig * weight)[:, None] * frontal_to_frank(a, 1.0, -0.8)[None, :] / 1.5
     return vcg
@@ -363,6 +368,7 @@ def simulate(
     noise: tuple[str, ...] | list[str] | str = (),
     noise_level: float = 1.0,
     powerline_hz: float = 50.0,
+    noise_floor_uv: float = 3.0,
     seed: int | None = 0,
     record_id: str | None = None,
 ) -> Simulation:
@@ -380,6 +386,8 @@ def simulate(
     noise : any of ``baseline``, ``muscle``, ``powerline`` (or ``all``), added at the
         electrodes so that lead relations still hold.
     noise_level : multiplies every noise amplitude.
+    noise_floor_uv : RMS of the white instrument noise at each electrode (always present in a
+        real recorder; 0 gives mathematically clean leads, which ``Simulation.clean`` always is).
     seed : random seed (rhythm jitter, AF, noise); the same seed gives the same record.
 
     Returns
@@ -403,7 +411,9 @@ def simulate(
     spec = PATTERNS[pattern]
     rng = _rng(seed)
     hr_used = float(hr if hr is not None else spec.defaults.get("hr", RHYTHM["default_hr"]))
-    pr_used = float(pr_ms if pr_ms is not None else spec.defaults.get("pr_ms", RHYTHM["default_pr_ms"]))
+    pr_used = float(
+        pr_ms if pr_ms is not None else spec.defaults.get("pr_ms", RHYTHM["default_pr_ms"])
+    )
     morph: VentricularMorphology = MORPHOLOGIES[spec.morphology]
     qrs_used = float(qrs_ms if qrs_ms is not None else spec.defaults.get("qrs_ms", morph.qrs_ms))
     qt_given = qt_ms if qt_ms is not None else spec.defaults.get("qt_ms")
@@ -426,7 +436,9 @@ def simulate(
     for i, atrial in enumerate(atria):
         template = SINUS_P if atrial.kind == "sinus" else ECTOPIC_P
         lobes = _place(template, atrial.onset_s, p_dur, gain=spec.p_gain)
-        p_waves[i] = canvas.add("p", atrial.onset_s, atrial.onset_s + p_dur, lobes, conducted.get(i))
+        p_waves[i] = canvas.add(
+            "p", atrial.onset_s, atrial.onset_s + p_dur, lobes, conducted.get(i)
+        )
     if spec.rhythm == "af":
         canvas.add_continuous(_f_waves(n, fs, rng))
     elif spec.rhythm == "flutter":
@@ -480,7 +492,8 @@ def simulate(
             shifts.append((beat_axis + m.st_rel_deg, m.st_frontal_mv, m.st_z_mv))
         if shifts:
             t_peak_time = t_on + 0.6 * t_dur
-            i0, i1 = max(int(math.ceil(j * fs)), 0), min(int(t_off * fs) + 1, n)
+            j0 = j - ST_RAMP_MS / 1000.0
+            i0, i1 = max(int(math.ceil(j0 * fs)), 0), min(int(t_off * fs) + 1, n)
             if i1 > i0:
                 tt = np.arange(i0, i1) / fs
                 profile = _st_profile(tt, j, t_peak_time, t_off)
@@ -513,6 +526,9 @@ def simulate(
     signal = clean.copy()
     if kinds:
         signal += electrode_noise(n, fs, kinds, noise_level, powerline_hz, rng)
+    if noise_floor_uv > 0:
+        floor = rng.normal(0.0, noise_floor_uv / 1000.0, (len(ELECTRODES), n))
+        signal += electrodes_to_leads(floor)
 
     rr = np.diff([b["qrs_on_s"] for b in beats]) if len(beats) > 1 else np.array([])
     params: dict[str, Any] = {
@@ -525,13 +541,16 @@ def simulate(
         "hr_bpm": hr_used,
         "pr_ms": None if spec.rhythm in ("af", "flutter") else pr_used,
         "qrs_ms": qrs_used,
-        "qt_ms_at_hr": qt_given if qt_given is not None else round(_qt_for_rr(60.0 / hr_used, None, hr_used), 3),
+        "qt_ms_at_hr": qt_given
+        if qt_given is not None
+        else round(_qt_for_rr(60.0 / hr_used, None, hr_used), 3),
         "axis_deg": axis_used,
         "morphology": spec.morphology,
         "rhythm": spec.rhythm,
         "st_shift": spec.st_shift,
         "noise": list(kinds),
         "noise_level": noise_level,
+        "noise_floor_uv": noise_floor_uv,
         "powerline_hz": powerline_hz if "powerline" in kinds else None,
         "ventricular_rate_bpm": round(60.0 / float(np.mean(rr)), 3) if rr.size else None,
         "rr_cv": round(float(np.std(rr) / np.mean(rr)), 6) if rr.size > 1 else None,

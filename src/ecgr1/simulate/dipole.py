@@ -76,7 +76,9 @@ class Lobe:
     def scaled(self, frontal: float = 1.0, z: float | None = None) -> Lobe:
         """The same lobe with its frontal (and Z) amplitude multiplied."""
         return replace(
-            self, frontal_mv=self.frontal_mv * frontal, z_mv=self.z_mv * (frontal if z is None else z)
+            self,
+            frontal_mv=self.frontal_mv * frontal,
+            z_mv=self.z_mv * (frontal if z is None else z),
         )
 
 

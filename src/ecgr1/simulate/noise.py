@@ -55,7 +55,9 @@ def electrode_noise(
         resp_phase = rng.uniform(0, 2 * np.pi)
         for k in range(len(ELECTRODES)):
             for hz in (rng.uniform(0.05, 0.15), rng.uniform(0.2, 0.5)):
-                e[k] += amp * rng.uniform(0.3, 1.0) * np.sin(2 * np.pi * hz * t + rng.uniform(0, 6.3))
+                e[k] += (
+                    amp * rng.uniform(0.3, 1.0) * np.sin(2 * np.pi * hz * t + rng.uniform(0, 6.3))
+                )
             e[k] += 0.3 * amp * np.sin(2 * np.pi * 0.25 * t + resp_phase)  # shared respiration
     if "muscle" in kinds:
         high = min(150.0, 0.45 * fs)
@@ -71,7 +73,9 @@ def electrode_noise(
         amp = NOISE_AMPLITUDE_MV["powerline"] * level
         common = rng.uniform(0, 2 * np.pi)
         for k in range(len(ELECTRODES)):
-            e[k] += amp * rng.uniform(0.3, 1.0) * np.sin(
-                2 * np.pi * powerline_hz * t + common + rng.normal(0, 0.3)
+            e[k] += (
+                amp
+                * rng.uniform(0.3, 1.0)
+                * np.sin(2 * np.pi * powerline_hz * t + common + rng.normal(0, 0.3))
             )
     return electrodes_to_leads(e)

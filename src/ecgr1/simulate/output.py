@@ -42,7 +42,9 @@ def _digital(sim: Simulation) -> np.ndarray:
     return np.clip(d, -32767, 32767)
 
 
-def write_simulation(sim: Simulation, out_dir: str | Path, name: str | None = None) -> dict[str, Path]:
+def write_simulation(
+    sim: Simulation, out_dir: str | Path, name: str | None = None
+) -> dict[str, Path]:
     """Write ``<name>.hea/.dat``, ``<name>.<lead>`` annotations and ``<name>.json``.
 
     Annotations follow LUDB: for every complete wave a triplet ``(`` onset, peak symbol

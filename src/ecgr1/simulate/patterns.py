@@ -52,7 +52,9 @@ class VentricularMorphology:
 NARROW = VentricularMorphology(
     "narrow",
     (
-        Lobe(0.00, 0.40, -150.0, 0.15, -0.25),  # septum, activated left-to-right: q in I/V6, r in V1
+        Lobe(
+            0.00, 0.40, -150.0, 0.15, -0.25
+        ),  # septum, activated left-to-right: q in I/V6, r in V1
         Lobe(0.18, 0.80, 60.0, 1.15, 0.50),  # left-ventricular free wall: R in II/V5, S in V1
         Lobe(0.55, 1.00, -110.0, 0.30, 0.55),  # late basal forces: s in I/V6, deep S in V2
     ),
@@ -64,7 +66,9 @@ RBBB = VentricularMorphology(
         Lobe(0.00, 0.25, -150.0, 0.15, -0.25),
         Lobe(0.10, 0.55, 60.0, 1.10, 0.35),
         Lobe(0.35, 0.62, -120.0, 0.20, 0.40),
-        Lobe(0.50, 1.00, 175.0, 0.40, -0.70),  # slow late right-ventricular forces: R' in V1, wide S in I/V6
+        Lobe(
+            0.50, 1.00, 175.0, 0.40, -0.70
+        ),  # slow late right-ventricular forces: R' in V1, wide S in I/V6
     ),
     140.0,
     t_rel_deg=-20.0,
@@ -75,9 +79,11 @@ RBBB = VentricularMorphology(
 LBBB = VentricularMorphology(
     "lbbb",
     (
-        Lobe(0.00, 0.35, 10.0, 0.35, 0.15),  # septum activated from the right: no q in I/V6, no r in V1
-        Lobe(0.15, 0.75, 0.0, 1.20, 0.90),
-        Lobe(0.50, 1.00, -20.0, 0.95, 0.70),  # second hump: notched broad R in I/aVL/V6
+        Lobe(
+            0.00, 0.35, 10.0, 0.35, 0.15
+        ),  # septum activated from the right: no q in I/V6, no r in V1
+        Lobe(0.15, 0.75, 0.0, 1.20, 1.30),
+        Lobe(0.50, 1.00, -20.0, 0.95, 1.00),  # second hump: notched broad R in I/aVL/V6
     ),
     150.0,
     t_rel_deg=180.0,
@@ -90,7 +96,9 @@ LBBB = VentricularMorphology(
 LAFB = VentricularMorphology(
     "lafb",
     (
-        Lobe(0.00, 0.35, 120.0, 0.25, -0.15),  # initial inferior forces: r in II/III/aVF, q in I/aVL
+        Lobe(
+            0.00, 0.35, 120.0, 0.25, -0.15
+        ),  # initial inferior forces: r in II/III/aVF, q in I/aVL
         Lobe(0.20, 0.85, -60.0, 1.10, 0.15),
         Lobe(0.60, 1.00, -100.0, 0.25, 0.50),
     ),
@@ -121,7 +129,7 @@ MORPHOLOGIES: dict[str, VentricularMorphology] = {
 T_LOBE_SPANS: tuple[tuple[float, float, float], ...] = ((0.00, 0.90, 0.62), (0.35, 1.00, 0.45))
 T_FRACTION_OF_ST_T = 0.62  # T wave duration as a fraction of (QT - QRS)
 T_MIN_MS = 100.0
-ST_RAMP_MS = 20.0  # ST shifts reach their level this long after the J point
+ST_RAMP_MS = 20.0  # ST shifts build up over the last 20 ms of the QRS (J point displaced)
 
 # QT follows the mean ventricular cycle (slow adaptation) and, with this weight, the last RR.
 QT_LAST_RR_WEIGHT = 0.2
@@ -156,7 +164,9 @@ class Pattern:
     name: str
     description: str
     labels: tuple[str, ...]  # the protocol statements (criteria.yaml labels) the pattern implies
-    rhythm: str = "sinus"  # sinus | af | flutter | avb1 | avb2_mobitz1 | avb2_mobitz2 | avb3 | pac | pvc
+    rhythm: str = (
+        "sinus"  # sinus | af | flutter | avb1 | avb2_mobitz1 | avb2_mobitz2 | avb3 | pac | pvc
+    )
     morphology: str = "narrow"
     defaults: dict[str, Any] = field(default_factory=dict)
     qrs_gain: float = 1.0
@@ -165,14 +175,18 @@ class Pattern:
     p_gain: float = 1.0
     st_shift: str | None = None
     t_inverted: bool = False
-    resp_modulation: float = 0.015  # relative RR modulation by respiration (sinus arrhythmia: large)
+    resp_modulation: float = (
+        0.015  # relative RR modulation by respiration (sinus arrhythmia: large)
+    )
 
 
 PATTERNS: dict[str, Pattern] = {
     p.name: p
     for p in (
         Pattern("normal", "Normal sinus rhythm", ("sinus rhythm", "normal ECG")),
-        Pattern("sinus_bradycardia", "Sinus bradycardia", ("sinus bradycardia",), defaults={"hr": 48.0}),
+        Pattern(
+            "sinus_bradycardia", "Sinus bradycardia", ("sinus bradycardia",), defaults={"hr": 48.0}
+        ),
         Pattern(
             "sinus_tachycardia",
             "Sinus tachycardia",

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import importlib
 import json
 import logging
@@ -221,6 +222,7 @@ def _reference_from_policy(policy: Any) -> Iterator[None]:
         grpo_module.create_model_from_path = original
 
 
+@functools.lru_cache(maxsize=1)
 def _grpo_trainer_class() -> type:
     """Build the subclass lazily so importing this module does not import TRL."""
     from trl import GRPOTrainer

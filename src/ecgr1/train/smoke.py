@@ -129,7 +129,8 @@ def length_spread_reward(completions: list[Any], **kwargs: Any) -> list[float]:
     group is flat and dynamic sampling would mask the whole batch; this keeps the GRPO backward
     pass representative of a real run.
     """
-    return [float(len(str(c)) % 5) / 4 for c in completions]
+    # completions of one prompt are consecutive, so alternating values spread every group
+    return [float(k % 2) for k in range(len(completions))]
 
 
 def _sync() -> None:

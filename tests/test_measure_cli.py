@@ -1,0 +1,58 @@
+"""``ecgr1 measure``: JSON per record, WFDB annotations per lead, batch error handling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import wfdb
+from synthetic_ecg import synthetic_ecg
+
+from ecgr1.cli import main
+
+
+def _write_wfdb(rec, folder, name):
+    wfdb.wrsamp(
+        name,
+        fs=rec.fs,
+        units=["mV"] * rec.n_leads,
+        sig_name=list(rec.leads),
+        p_signal=rec.signal.T.astype(np.float64),
+        fmt=["16"] * rec.n_leads,
+        write_dir=str(folder),
+    )
+    return folder / name
+
+
+def test_measure_writes_json_and_annotations(tmp_path, capsys):
+    rec, _ = synthetic_ecg()
+    src = tmp_path / "in"
+    src.mkdir()
+    a = _write_wfdb(rec, src, "rec1")
+    b = _write_wfdb(synthetic_ecg(rr_s=0.75)[0], src, "rec2")
+    out, ann = tmp_path / "json", tmp_path / "ann"
+    status = main(["measure", str(a), str(b), "--json-dir", str(out), "--annotations", str(ann)])
+    assert status == 0
+    data = json.loads((out / "rec1.json").read_text())
+    g = data["global"]
+    for key in ("heart_rate_bpm", "pr_interval_ms", "qrs_duration_ms", "qt_interval_ms",
+                "qtc_bazett_ms", "qtc_fridericia_ms", "p_axis_deg", "qrs_axis_deg",
+                "t_axis_deg", "p_wave_present"):  # fmt: skip
+        assert key in g
+    assert abs(g["heart_rate_bpm"] - 60) < 1
+    assert abs(json.loads((out / "rec2.json").read_text())["global"]["heart_rate_bpm"] - 80) < 1
+    assert set(data["leads"]) == set(rec.leads)
+    assert data["beats"][0]["qrs_onset_s"] is not None
+    lead_ii = wfdb.rdann(str(ann / "rec1"), "ii")
+    assert lead_ii.symbol.count("N") == len(data["beats"])
+    assert "rec1" in capsys.readouterr().out
+
+
+def test_bad_input_is_reported_and_the_batch_goes_on(tmp_path, capsys):
+    rec, _ = synthetic_ecg()
+    good = _write_wfdb(rec, tmp_path, "good")
+    missing = tmp_path / "missing.hea"
+    status = main(["measure", str(missing), str(good), "--json-dir", str(tmp_path / "j")])
+    assert status == 1
+    assert (tmp_path / "j" / "good.json").exists()
+    assert "missing" in capsys.readouterr().err

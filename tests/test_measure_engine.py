@@ -1,0 +1,154 @@
+"""The measurement engine on constructed ECGs with known physiology."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import wfdb
+from synthetic_ecg import synthetic_ecg
+
+from ecgr1.io.record import ECGRecord
+from ecgr1.measure.annotations import write_annotations
+from ecgr1.measure.engine import measure
+from ecgr1.measure.result import MeasurementResult
+
+
+@pytest.mark.parametrize("fs", [250.0, 360.0, 500.0, 1000.0])
+def test_known_intervals(fs):
+    rec, _ = synthetic_ecg(fs=fs, pr_ms=160.0, qrs_ms=90.0, qt_ms=400.0, rr_s=1.0)
+    g = measure(rec).global_
+    assert g.heart_rate_bpm == pytest.approx(60.0, abs=1.0)
+    assert g.pr_interval_ms == pytest.approx(160.0, abs=12.0)
+    assert g.qrs_duration_ms == pytest.approx(90.0, abs=12.0)
+    assert g.qt_interval_ms == pytest.approx(400.0, abs=20.0)
+    assert g.p_wave_present is True
+    assert g.rr_irregularity == "regular"
+
+
+def test_long_pr_and_wide_qrs_are_measured():
+    rec, _ = synthetic_ecg(pr_ms=280.0, qrs_ms=150.0, qt_ms=480.0, rr_s=1.1)
+    res = measure(rec)
+    g = res.global_
+    assert g.pr_interval_ms == pytest.approx(280.0, abs=15.0)
+    assert g.qrs_duration_ms == pytest.approx(150.0, abs=15.0)
+    assert all(b.wide_qrs for b in res.beats)
+
+
+def test_qtc_formulas_follow_their_definitions():
+    rec, _ = synthetic_ecg(rr_s=0.8, qt_ms=360.0)
+    g = measure(rec).global_
+    rr_s = g.rr_mean_ms / 1000.0
+    assert g.qtc_bazett_ms == pytest.approx(g.qt_interval_ms / math.sqrt(rr_s), abs=0.2)
+    assert g.qtc_fridericia_ms == pytest.approx(g.qt_interval_ms / rr_s ** (1 / 3), abs=0.2)
+    assert g.qtc_framingham_ms == pytest.approx(g.qt_interval_ms + 154 * (1 - rr_s), abs=0.2)
+    assert g.qtc_hodges_ms == pytest.approx(g.qt_interval_ms + 1.75 * (60 / rr_s - 60), abs=0.3)
+
+
+@pytest.mark.parametrize("axis", [-60.0, -30.0, 0.0, 60.0, 100.0, 150.0])
+def test_frontal_qrs_axis_of_a_known_vector(axis):
+    rec, _ = synthetic_ecg(qrs_axis_deg=axis, t_axis_deg=40.0, p_axis_deg=55.0)
+    g = measure(rec).global_
+    diff = (g.qrs_axis_deg - axis + 180.0) % 360.0 - 180.0
+    assert abs(diff) <= 5.0
+    assert abs(g.t_axis_deg - 40.0) <= 8.0
+    assert abs(g.p_axis_deg - 55.0) <= 8.0
+
+
+@pytest.mark.parametrize("st_mv,wander_mv", [(0.15, 0.0), (-0.10, 0.0), (0.20, 0.4), (0.0, 0.3)])
+def test_st_deviation_to_a_hundredth_of_a_millivolt(st_mv, wander_mv):
+    rec, _ = synthetic_ecg(st_mv=st_mv, wander_mv=wander_mv, seed=7)
+    res = measure(rec)
+    for lead in ("II", "V2", "V5"):
+        lm = res.lead_measurements[lead]
+        assert lm.st_j60_mv == pytest.approx(st_mv, abs=0.01), lead
+        assert lm.st_j80_mv == pytest.approx(st_mv, abs=0.01), lead
+        # J sits at the end of a 27 ms ramp in this construction: a few ms matter here.
+        assert lm.st_j_mv == pytest.approx(st_mv, abs=0.04), lead
+        assert lm.st_shape == "horizontal"
+
+
+def test_lead_amplitudes_and_morphology():
+    rec, _ = synthetic_ecg(qrs_axis_deg=60.0)
+    res = measure(rec)
+    ii = res.lead_measurements["II"]  # II is parallel to the 60 degree vector: full amplitude
+    assert ii.r_amplitude_mv == pytest.approx(1.5, abs=0.05)
+    assert ii.s_amplitude_mv == pytest.approx(-0.4, abs=0.05)
+    assert ii.q_amplitude_mv == pytest.approx(-0.1, abs=0.03)
+    assert ii.qrs_morphology == "qRs"
+    assert ii.t_polarity == "positive"
+    assert ii.p_morphology == "positive"
+    avr = res.lead_measurements["aVR"]  # anti-parallel: mirror image
+    assert avr.t_polarity == "negative"
+    v5, v1 = res.lead_measurements["V5"], res.lead_measurements["V1"]
+    g = res.global_
+    assert g.sokolow_lyon_mv == pytest.approx(abs(v1.s_amplitude_mv) + v5.r_amplitude_mv, abs=0.01)
+
+
+def test_absent_p_waves_are_reported_as_absent_with_reasons():
+    rec, _ = synthetic_ecg(with_p=False, rr_s=0.8)
+    res = measure(rec)
+    g = res.global_
+    assert g.p_wave_present is False
+    assert g.pr_interval_ms is None and "pr_interval_ms" in g.reasons
+    assert g.p_axis_deg is None
+    assert g.atrial_activity in {"none", "fibrillatory", "flutter"}
+    assert all(v is None for v in res.lead_fiducials["II"]["p_on"])
+    assert res.lead_measurements["II"].p_morphology == "absent"
+
+
+def test_fiducials_are_consistent_and_annotations_round_trip(tmp_path):
+    rec, onsets = synthetic_ecg()
+    res = measure(rec)
+    fid = res.lead_fiducials["II"]
+    n = len(res.beats)
+    assert set(fid) == {
+        "p_on", "p_peak", "p_off", "qrs_on", "qrs_peak", "qrs_off", "t_on", "t_peak", "t_off"
+    }  # fmt: skip
+    assert all(len(v) == n for v in fid.values())
+    for b in range(n):
+        seq = [fid[k][b] for k in ("p_on", "p_peak", "p_off", "qrs_on", "qrs_peak", "qrs_off",
+                                   "t_peak", "t_off")]  # fmt: skip
+        assert all(v is not None for v in seq)
+        assert seq == sorted(seq)
+    true_on = np.array(onsets) * rec.fs
+    ours = np.array(fid["qrs_on"], float)
+    assert np.all(np.min(np.abs(ours[:, None] - true_on[None, :]), axis=1) <= 0.012 * rec.fs)
+    write_annotations(res, tmp_path)
+    ann = wfdb.rdann(str(tmp_path / rec.record_id), "ii")
+    assert ann.symbol[:3] in (["(", "p", ")"], ["(", "N", ")"])
+    assert ann.symbol.count("N") == n
+    assert (tmp_path / f"{rec.record_id}.v1").exists()
+
+
+def test_json_is_finite_and_round_trips():
+    rec, _ = synthetic_ecg(noise_mv=0.01)
+    res = measure(rec, age=63, sex="F")
+    text = json.dumps(res.to_dict(), allow_nan=False)
+    back = MeasurementResult.from_dict(json.loads(text))
+    assert back.global_.qrs_duration_ms == res.global_.qrs_duration_ms
+    assert res.global_.cornell_product_mv_ms is not None  # sex known
+    beat = res.to_dict()["beats"][1]
+    assert beat["qrs_onset_s"] < beat["r_peak_s"] < beat["qrs_offset_s"] < beat["t_offset_s"]
+
+
+def test_unusable_inputs_give_reasons_not_exceptions():
+    flat = measure(ECGRecord(np.zeros((12, 5000)), 500.0, [f"V{i}" for i in range(1, 7)] + [
+        "I", "II", "III", "aVR", "aVL", "aVF"]))  # fmt: skip
+    assert flat.quality.overall == "unusable"
+    assert flat.global_.heart_rate_bpm is None and "heart_rate_bpm" in flat.global_.reasons
+    short = measure(ECGRecord(np.random.default_rng(0).normal(0, 0.01, (1, 300)), 500.0, ["II"]))
+    assert short.global_.heart_rate_bpm is None
+
+
+def test_single_bad_lead_does_not_disturb_the_others():
+    rec, _ = synthetic_ecg()
+    x = rec.signal.copy()
+    x[rec.leads.index("V3")] = 0.0
+    res = measure(ECGRecord(x, rec.fs, rec.leads))
+    assert not res.quality.leads["V3"].usable
+    assert "lead" in res.lead_measurements["V3"].reasons
+    assert all(v is None for v in res.lead_fiducials["V3"]["qrs_on"])
+    assert res.global_.qrs_duration_ms == pytest.approx(90.0, abs=12.0)

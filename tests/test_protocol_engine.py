@@ -1,0 +1,250 @@
+"""Protocol engine: statements, precedence, exclusions, codes and the table as data."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import yaml
+from protocol_builders import (
+    make_af,
+    make_empty,
+    make_inferior_stemi,
+    make_lbbb,
+    make_poor_quality,
+    make_rbbb,
+    make_unusable,
+    normal_result,
+)
+
+from ecgr1.errors import InvalidInputError
+from ecgr1.protocol import interpret, load_table
+from ecgr1.protocol.table import DEFAULT_TABLE, parse_table
+
+TABLE = load_table()
+
+
+def ids(interp) -> set[str]:
+    return {s.id for s in interp.statements}
+
+
+def test_normal_ecg_with_exclusions() -> None:
+    interp = interpret(normal_result())
+    assert interp.labels == ["sinus rhythm", "normal ECG"]
+    sinus = interp.statement("sinus_rhythm")
+    assert sinus.code == "426783006" and sinus.certainty == "definite"
+    assert {e.criterion for e in sinus.evidence} >= {"rhythm.p_present", "rate.normal"}
+    qrs = [e for e in interp.excluded if e.criterion == "qrs.wide"]
+    assert qrs and "complete left bundle branch block" in qrs[0].labels
+    assert qrs[0].evidence[0].value == 90 and qrs[0].evidence[0].threshold == 120
+
+
+def test_af_suppresses_sinus_and_pr_statements() -> None:
+    interp = interpret(make_af())
+    assert ids(interp) == {"atrial_fibrillation"}
+    af = interp.statement("atrial_fibrillation")
+    assert af.code == "164889003"
+    ruled_out = {sid for ex in interp.excluded for sid in ex.rules_out}
+    # PR-based differentials are inapplicable in AF: neither stated nor "excluded".
+    assert "first_degree_av_block" not in ruled_out and "sinus_tachycardia" not in ruled_out
+
+
+def test_lbbb_suppresses_lvh_and_secondary_st_t() -> None:
+    interp = interpret(make_lbbb())
+    assert "complete_lbbb" in ids(interp)
+    assert not ids(interp) & {"lvh", "ste_septal", "tinv_lateral", "nonspecific_ivcd"}
+    by = {s.statement: s.by for s in interp.suppressed}
+    assert by["lvh"] == "complete left bundle branch block"
+    assert by["ste_septal"] == "complete left bundle branch block"
+    assert interp.statement("complete_lbbb").certainty == "definite"
+
+
+def test_rbbb_definite_with_wide_lateral_s_and_secondary_t() -> None:
+    interp = interpret(make_rbbb())
+    rbbb = interp.statement("complete_rbbb")
+    assert rbbb is not None and rbbb.certainty == "definite"
+    assert rbbb.code == "713427006" and "59118001" in rbbb.equivalent_codes
+    assert "tinv_septal" in {s.statement for s in interp.suppressed}
+    wide_s = [e for e in rbbb.evidence if e.criterion == "rbbb.wide_s_lateral"]
+    assert {tuple(e.leads) for e in wide_s} == {("I",), ("V6",)}
+
+
+def test_inferior_ste_with_reciprocal_depression() -> None:
+    interp = interpret(make_inferior_stemi())
+    assert {"ste_inferior", "std_high_lateral"} <= ids(interp)
+    ste = interp.statement("ste_inferior")
+    assert {e.leads[0] for e in ste.evidence if e.quantity == "st_deviation_mv"} == {
+        "II",
+        "III",
+        "aVF",
+    }
+    assert "normal_ecg" not in ids(interp)
+
+
+def test_poor_quality_suppresses_fine_grained_and_says_so() -> None:
+    interp = interpret(make_poor_quality())
+    assert "poor_quality" in ids(interp)
+    assert "ste_inferior" not in ids(interp)
+    sup = {s.statement: s for s in interp.suppressed}
+    assert sup["ste_inferior"].by == "quality.poor" and "quality" in sup["ste_inferior"].reason
+
+
+def test_unusable_record_states_only_quality() -> None:
+    interp = interpret(make_unusable())
+    assert interp.labels == ["poor quality / artifact"] and interp.excluded == []
+
+
+def test_nothing_measured_states_nothing() -> None:
+    interp = interpret(make_empty())
+    assert interp.statements == [] and interp.excluded == []
+
+
+def test_paced_rhythm_suppresses_conduction() -> None:
+    m = make_lbbb()
+    m.global_.pacing_spikes_detected = True
+    interp = interpret(m)
+    assert "paced_rhythm" in ids(interp) and "complete_lbbb" not in ids(interp)
+    assert interp.statement("paced_rhythm").code == "10370003"
+
+
+@pytest.mark.parametrize(("pr", "certainty"), [(205.0, "borderline"), (240.0, "definite")])
+def test_first_degree_av_block_certainty(pr: float, certainty: str) -> None:
+    m = normal_result()
+    m.global_.pr_interval_ms = pr
+    interp = interpret(m)
+    block = interpret(m).statement("first_degree_av_block")
+    assert block is not None and block.certainty == certainty
+    # A borderline statement is labelled as such in the answer.
+    expected = (
+        "first degree AV block" if certainty == "definite" else "borderline first degree AV block"
+    )
+    assert expected in interp.labels
+
+
+def test_premature_complexes_carry_count() -> None:
+    m = normal_result()
+    m.global_.n_premature_ventricular = 3
+    interp = interpret(m)
+    pvc = interp.statement("premature_ventricular_contractions")
+    assert pvc.count == 3 and pvc.evidence[0].value == 3
+    assert "normal_ecg" not in ids(interp)
+
+
+def test_lafb_and_left_axis() -> None:
+    m = normal_result()
+    m.global_.qrs_axis_deg = -60.0
+    for lead in ("II", "III", "aVF"):
+        m.lead_measurements[lead].qrs_net_amplitude_mv = -0.5
+    assert {"left_axis_deviation", "lafb"} <= ids(interpret(m))
+
+
+def test_sex_changes_cornell_lvh() -> None:
+    m = normal_result()
+    m.global_.cornell_voltage_mv = 2.4
+    assert "lvh" in ids(interpret(m, sex="F"))
+    assert "lvh" not in ids(interpret(m, sex="M"))
+    assert "lvh" not in ids(interpret(m))  # unknown sex: the men's (stricter) threshold
+
+
+def test_age_and_sex_from_measurements_are_used() -> None:
+    m = normal_result(age=30, sex="F")
+    for lead in ("V2", "V3"):
+        m.lead_measurements[lead].st_j_mv = 0.17
+    assert "ste_anterior" in ids(interpret(m))  # women: 0.15 mV in V2-V3
+    assert "ste_anterior" not in ids(interpret(m, sex="M"))
+
+
+def test_every_statement_is_reachable_and_categorised() -> None:
+    categories = {s.category for s in TABLE.statements.values()}
+    assert {
+        "rhythm",
+        "conduction",
+        "axis",
+        "hypertrophy",
+        "ischemia/infarction",
+        "repolarisation/QT",
+        "technical",
+    } <= categories
+
+
+REQUIRED_STATEMENTS = [
+    "sinus_rhythm", "sinus_tachycardia", "sinus_bradycardia", "sinus_arrhythmia",
+    "atrial_fibrillation", "atrial_flutter", "supraventricular_tachycardia", "junctional_rhythm",
+    "premature_atrial_contractions", "premature_ventricular_contractions", "paced_rhythm",
+    "first_degree_av_block", "av_block_mobitz_1", "av_block_mobitz_2", "av_block_third_degree",
+    "short_pr", "wpw_pattern", "complete_rbbb", "incomplete_rbbb", "complete_lbbb",
+    "incomplete_lbbb", "nonspecific_ivcd", "lafb", "lpfb", "left_axis_deviation",
+    "right_axis_deviation", "indeterminate_axis", "lvh", "rvh", "left_atrial_abnormality",
+    "right_atrial_abnormality", "low_qrs_voltage", "poor_r_progression", "ste_inferior",
+    "ste_lateral", "ste_anterior", "ste_septal", "ste_high_lateral", "ste_avr", "std_inferior",
+    "q_inferior", "tinv_anterior", "nonspecific_t_abnormality", "long_qt", "short_qt",
+    "limb_lead_reversal", "poor_quality", "normal_ecg",
+]  # fmt: skip
+
+
+def test_issue_statement_coverage() -> None:
+    assert set(REQUIRED_STATEMENTS) <= set(TABLE.statements)
+
+
+def _mapping_codes(shared: Path) -> tuple[set[str], set[str]]:
+    folder = shared / "formats" / "physionet_challenge2021_evaluation"
+    scored, unscored = set(), set()
+    for name, bucket in (("dx_mapping_scored.csv", scored), ("dx_mapping_unscored.csv", unscored)):
+        with open(folder / name, newline="") as fh:
+            bucket.update(row["SNOMEDCTCode"] for row in csv.DictReader(fh))
+    return scored, unscored
+
+
+def test_codes_come_from_challenge_mapping(shared_data: Path) -> None:
+    if not (shared_data / "formats" / "physionet_challenge2021_evaluation").is_dir():
+        pytest.skip("Challenge 2021 mapping not available")
+    scored, unscored = _mapping_codes(shared_data)
+    for spec in TABLE.statements.values():
+        if spec.code is None:
+            continue
+        assert spec.code in scored | unscored, spec.id
+        for code in spec.equivalent_codes:
+            assert code in scored | unscored, spec.id
+        # Where the mapping has a scored code for the statement, it is the one used.
+        if spec.equivalent_codes and any(c in scored for c in spec.equivalent_codes):
+            assert spec.code in scored, spec.id
+
+
+def test_table_rejects_bad_rows() -> None:
+    data = yaml.safe_load(DEFAULT_TABLE.read_text())
+    bad = yaml.safe_load(DEFAULT_TABLE.read_text())
+    bad["criteria"][0]["operator"] = "=>"
+    with pytest.raises(InvalidInputError):
+        parse_table(bad)
+    bad = yaml.safe_load(DEFAULT_TABLE.read_text())
+    bad["statements"][0]["requires"] = "no.such.criterion"
+    with pytest.raises(InvalidInputError):
+        parse_table(bad)
+    bad = yaml.safe_load(DEFAULT_TABLE.read_text())
+    bad["criteria"][0]["source"] = "nowhere"
+    with pytest.raises(InvalidInputError):
+        parse_table(bad)
+    assert parse_table(data).criteria  # the shipped table itself is valid
+
+
+def test_threshold_change_in_table_changes_behaviour(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEFAULT_TABLE.read_text())
+    for row in data["criteria"]:
+        if row["id"] == "qrs.wide":
+            row["threshold"] = 80
+    path = tmp_path / "criteria.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    m = make_lbbb()
+    m.global_.qrs_duration_ms = 100.0
+    assert "complete_lbbb" not in ids(interpret(m))
+    assert "complete_lbbb" in ids(interpret(m, table=load_table(path)))
+
+
+def test_interpretation_json_shape() -> None:
+    d = interpret(make_rbbb()).to_dict()
+    st = d["statements"][0]
+    assert {"code", "label", "category", "certainty", "evidence"} <= set(st)
+    ev = st["evidence"][0]
+    assert {"quantity", "leads", "value", "unit", "criterion", "threshold"} <= set(ev)
+    assert all({"criterion", "labels", "evidence"} <= set(x) for x in d["excluded"])
