@@ -52,6 +52,13 @@ def register(subparsers: Any) -> None:
         default="protocol",
         help="interpretation engine (default: protocol; others register themselves)",
     )
+    p.add_argument(
+        "--engine-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="option passed to the engine (repeatable), e.g. model_dir=/path for a model engine",
+    )
     p.set_defaults(func=run)
 
 
@@ -80,9 +87,16 @@ def _safe_name(record_id: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand; returns the exit status (1 when some records failed)."""
+    from ecgr1.errors import ECGR1Error
     from ecgr1.io.readers import find_records, read_record
     from ecgr1.protocol.pipeline import interpret_record
 
+    options = {}
+    for item in args.engine_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ECGR1Error(f"--engine-option expects KEY=VALUE, got {item!r}")
+        options[key.strip()] = value
     items = find_records(args.paths)
     out_dir = Path(args.out) if args.out else None
     if out_dir:
@@ -98,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             sex=args.sex,
             style=args.style,
             seed=args.seed,
+            **options,
         )
         if args.format == "json":
             text = json.dumps(result.to_dict(), ensure_ascii=False)

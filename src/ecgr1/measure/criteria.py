@@ -79,3 +79,12 @@ PACING: dict[str, float] = {
     "min_beat_fraction": 0.3,  # fraction of beats preceded by a spike for "paced rhythm"
     "max_spike_to_qrs_ms": 60.0,  # ventricular pacing: spike at most this before QRS onset
 }
+
+# Pre-excitation (delta wave): short PR, wide QRS and a slurred initial QRS upstroke.
+DELTA: dict[str, float] = {
+    "max_pr_ms": 120.0,
+    "min_qrs_ms": 110.0,
+    "initial_ms": 30.0,  # the initial part of the QRS whose slope is compared
+    "max_slope_ratio": 0.3,  # mean |slope| there below this fraction of the steepest QRS slope
+    "min_initial_mv": 0.08,  # and yet a real deflection (not an isoelectric start)
+}

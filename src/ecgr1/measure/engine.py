@@ -19,7 +19,7 @@ import numpy as np
 
 from ecgr1.io.record import ECGRecord
 from ecgr1.measure.beats import detect_r_peaks, qrs_morphology_groups, refine_anchor, rr_statistics
-from ecgr1.measure.criteria import ATRIAL, BEAT, PACING, PRESENCE, WINDOWS
+from ecgr1.measure.criteria import ATRIAL, BEAT, DELTA, PACING, PRESENCE, WINDOWS
 from ecgr1.measure.delineate import FIDUCIALS, Delineation, beat_windows, delineate
 from ecgr1.measure.features import frontal_axis, lead_measurements, wave_area
 from ecgr1.measure.result import Beat, LeadMeasurements, MeasurementResult
@@ -595,9 +595,57 @@ def measure(
         if axis is None:
             g.reasons[attr] = "fewer than two usable limb leads with a measurable wave"
     _voltage_criteria(res)
+    _delta_waves(res, Tw_full, tg, fs_full, usable)
     if not g.p_wave_present:
         g.reasons.setdefault("p_wave_present", "no consistent P wave before the QRS complexes")
     return res
+
+
+def _delta_waves(
+    res: MeasurementResult,
+    templates: np.ndarray,
+    tg: dict[str, float | None],
+    fs: float,
+    usable: np.ndarray,
+) -> None:
+    """Per-lead delta wave: short PR, wide QRS and a slow, yet real, initial QRS deflection."""
+    g = res.global_
+    if g.pr_interval_ms is None or g.qrs_duration_ms is None or tg.get("qrs_on") is None:
+        g.reasons["delta_wave_leads"] = "needs PR interval and QRS duration"
+        for name in res.leads:
+            res.lead_measurements[name].reasons.setdefault(
+                "delta_wave", "needs PR interval and QRS duration"
+            )
+        return
+    criteria = g.pr_interval_ms < DELTA["max_pr_ms"] and g.qrs_duration_ms >= DELTA["min_qrs_ms"]
+    on, off = int(tg["qrs_on"]), int(tg["qrs_off"])
+    k = max(2, int(DELTA["initial_ms"] * fs / 1000))
+    found = []
+    for li, name in enumerate(res.leads):
+        lm = res.lead_measurements[name]
+        if not usable[li]:
+            continue
+        if not criteria:
+            lm.delta_wave = False
+            continue
+        y = templates[li]
+        seg = y[on : off + 1]
+        if seg.size <= k + 2:
+            lm.delta_wave = None
+            lm.reasons["delta_wave"] = "QRS too short to judge"
+            continue
+        slope = np.abs(np.diff(seg))
+        initial = float(slope[:k].mean())
+        steepest = float(slope.max())
+        rise = abs(float(seg[k] - seg[0]))
+        lm.delta_wave = bool(
+            steepest > 0
+            and initial < DELTA["max_slope_ratio"] * steepest
+            and rise >= DELTA["min_initial_mv"]
+        )
+        if lm.delta_wave:
+            found.append(name)
+    g.delta_wave_leads = found
 
 
 def _voltage_criteria(res: MeasurementResult) -> None:

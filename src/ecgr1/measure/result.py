@@ -160,6 +160,7 @@ class GlobalMeasurements:
     cornell_product_mv_ms: float | None = None
     max_limb_qrs_peak_to_peak_mv: float | None = None
     max_precordial_qrs_peak_to_peak_mv: float | None = None
+    delta_wave_leads: list[str] | None = None  # leads with a delta wave (pre-excitation)
     reasons: dict[str, str] = field(default_factory=dict)
 
 

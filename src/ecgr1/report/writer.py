@@ -372,6 +372,9 @@ class _Writer:
                 s.append(
                     f"{self.key('No organised P waves', 0)} are seen (fraction of beats with P {pf})."
                 )
+        activity = self.i.measurements.global_.atrial_activity
+        if activity in ("fibrillatory", "flutter"):
+            s.append(f"The baseline shows {self.key(activity + ' atrial activity', 1)}.")
         for st in self.stmts(1):
             if st.id in ("poor_quality", "limb_lead_reversal"):
                 continue
@@ -432,6 +435,9 @@ class _Writer:
                 sd_ev = self.obs("s_depth_mv", lead)
                 if sd_ev is not None and not sd_ev.value:
                     sd = None  # no S wave: say nothing rather than "S 0.00 mV"
+                r_ev = self.obs("r_amplitude_mv", lead)
+                if r_ev is not None and not r_ev.value:
+                    r = None  # QS complex: no R wave to quote
                 amp = ", ".join(x for x in (f"R {r}" if r else "", f"S {sd}" if sd else "") if x)
                 morph.append(f"{ev.value} in {lead}" + (f" ({amp})" if amp else ""))
         if morph:
