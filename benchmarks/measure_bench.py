@@ -602,8 +602,8 @@ def markdown(results: dict) -> str:
             f"### LUDB per-lead fiducials ({n} records × 12 leads; algorithm − cardiologist, "
             "mean ± SD in ms; ±150 ms matching)",
             "",
-            "| tool | QRS on | QRS off | T off | P on | P off | sens QRS / P / T (%) "
-            "| PPV QRS / P / T (%) | ms / record (median, p90) |",
+            "| tool | QRS on | QRS off | T off | P on | P off | sens QRS / P / T (%)¹ "
+            "| PPV QRS / P / T (%)¹ | ms / record (median, p90) |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for name, m in ludb["methods"].items():
@@ -617,6 +617,8 @@ def markdown(results: dict) -> str:
                 + f" | {t['median']:.1f}, {t['p90']:.1f} |"
             )
         lines += [
+            "",
+            "¹ onsets and offsets pooled (QRS on+off, P on+off, T on+off).",
             "",
             "Every fiducial kind (sens = paired expert marks / expert marks, PPV inside the "
             "lead's expert span, n = expert marks):",

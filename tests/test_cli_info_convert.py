@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import h5py
@@ -165,3 +167,44 @@ def test_convert_duplicate_ids_and_partial_failure(
 def test_debug_shows_the_exception(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="no such file"):
         main(["--debug", "info", str(tmp_path / "absent.hea")])
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal (tqdm draws its bar only there)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_bar_only_on_a_terminal(tmp_path: Path, monkeypatch, tty: bool) -> None:
+    from ecgr1.cli import _batch
+
+    err = _Terminal() if tty else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    failures = _batch.run_batch(["a", "b", "c"], lambda item: None, desc="info")
+    assert failures == 0
+    shown = err.getvalue()
+    if tty:
+        assert "info" in shown and "3/3" in shown  # the finished bar: 3 of 3 records
+    else:
+        assert shown == ""
+
+
+def test_debug_is_accepted_after_the_subcommand(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="no such file"):
+        main(["info", "--debug", str(tmp_path / "absent.hea")])
+    with pytest.raises(Exception, match="no such file"):
+        main(["convert", str(tmp_path / "absent.hea"), "--out", str(tmp_path), "--debug"])
+
+
+def test_unwritable_output_is_one_line_not_a_traceback(
+    cpsc2018_dir: Path, tmp_path: Path, capsys
+) -> None:
+    blocker = tmp_path / "file_not_dir"
+    blocker.write_text("x")  # --out names a file: the folder cannot be created
+    code = main(["convert", str(cpsc2018_dir / "A0002.hea"), "--out", str(blocker / "sub")])
+    assert code == 2
+    err = _lines(capsys.readouterr().err)
+    assert len(err) == 1 and err[0].startswith("ecgr1 convert: error: ")
+    assert "A0002.hea" in err[0] and "unexpected" not in err[0] and "Traceback" not in err[0]

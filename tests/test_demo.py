@@ -84,3 +84,81 @@ def test_simulate_cli_lists_patterns_and_rejects_unknown(tmp_path, capsys) -> No
     listed = capsys.readouterr().out
     assert "atrial_fibrillation" in listed and "rbbb" in listed
     assert main(["simulate", "--out", str(tmp_path), "--pattern", "nope"]) == 2
+
+
+def _err_lines(capsys) -> list[str]:
+    return [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+
+
+def test_render_cli_exit_status_and_one_line_errors(tmp_path, capsys) -> None:
+    good = tmp_path / "rec"
+    assert main(["simulate", "--out", str(good), "--pattern", "normal", "--seconds", "3"]) == 0
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "junk.hea").write_text("this is not a header\n")
+    capsys.readouterr()
+    out = tmp_path / "img"
+    # A single bad input: 2. A batch with one bad input: 1, the good one still rendered.
+    assert main(["render", str(bad / "junk.hea"), "--out", str(out)]) == 2
+    err = _err_lines(capsys)
+    assert len(err) == 1 and err[0].startswith(f"ecgr1 render: error: {bad / 'junk.hea'}: ")
+    assert main(["render", str(good), str(bad), "--out", str(out), "--dpi", "40"]) == 1
+    assert (out / "sim_normal_0.png").is_file() and len(_err_lines(capsys)) == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["render", str(empty), "--out", str(out)]) == 2
+    assert "no records found" in capsys.readouterr().err
+
+
+def test_render_cli_augment_takes_its_seed_from_seed_option(tmp_path) -> None:
+    rec = tmp_path / "rec"
+    assert main(["simulate", "--out", str(rec), "--seconds", "3"]) == 0
+    out = tmp_path / "img"
+    args = ["render", str(rec / "sim_normal_0.hea"), "--out", str(out), "--dpi", "40"]
+    assert main([*args, "--augment", "--seed", "7", "--highlight", "avf,v1"]) == 0
+    side = json.loads((out / "sim_normal_0_aug7.json").read_text())
+    assert side["augmentation"]["seed"] == 7
+    assert side["highlight_leads"] == ["aVF", "V1"]  # spelled as the record spells them
+    assert main([*args, "--augment", "--format", "svg"]) == 2
+
+
+def test_simulate_cli_refuses_bad_parameters_and_unwritable_output(tmp_path, capsys) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cases = [
+        (["--fs", "10"], "fs 10 Hz is outside"),
+        (["--hr", "100", "--qt-ms", "700"], "does not fit the 600 ms cycle"),
+        (["--name", "a/b.c"], "not WFDB-legal"),
+    ]
+    for extra, message in cases:
+        assert main(["simulate", "--out", str(tmp_path / "s"), *extra]) == 2
+        err = _err_lines(capsys)
+        assert len(err) == 1 and message in err[0], (extra, err)
+    assert main(["simulate", "--out", str(blocker / "sub")]) == 2
+    err = _err_lines(capsys)
+    assert len(err) == 1 and "cannot write output" in err[0]
+
+
+def test_demo_bad_input_leaves_no_output_folder(tmp_path, capsys) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--pattern", "nope", "--out", str(out)]) == 2
+    assert main(["demo", str(tmp_path / "absent.hea"), "--out", str(out)]) == 2
+    assert not out.exists()
+    assert len(_err_lines(capsys)) == 2
+
+
+def test_demo_still_renders_when_an_engine_fails(tmp_path, capsys, monkeypatch) -> None:
+    from ecgr1.cli import demo
+
+    def broken(record):
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setattr(demo, "_load_stages", lambda: {"notes": [], "interpret_record": broken})
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--dpi", "40"]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "interpretation failed (RuntimeError: engine bug)" in page
+    assert (out / "ecg.png").is_file()
+    assert "rendered only" in capsys.readouterr().out
+    with pytest.raises(RuntimeError, match="engine bug"):
+        main(["--debug", "demo", "--out", str(out), "--dpi", "40"])

@@ -85,6 +85,8 @@ def test_lead_amplitudes_and_morphology():
     v5, v1 = res.lead_measurements["V5"], res.lead_measurements["V1"]
     g = res.global_
     assert g.sokolow_lyon_mv == pytest.approx(abs(v1.s_amplitude_mv) + v5.r_amplitude_mv, abs=0.01)
+    # Normal PR and QRS: no pre-excitation anywhere.
+    assert g.delta_wave_leads == [] and ii.delta_wave is False
 
 
 def test_absent_p_waves_are_reported_as_absent_with_reasons():

@@ -199,10 +199,11 @@ def test_unknown_projector_type():
         build_projector("mlp_relu", 4, 4)
 
 
-def test_set_trainable_keeps_contrastive_head_frozen():
+def test_contrastive_head_is_buffers_and_every_parameter_gets_gradient():
     enc = ECGViT(ECGEncoderConfig(width=W, layers=1, heads=HEADS))
-    enc.set_trainable(True)
-    frozen = {n for n, p in enc.named_parameters() if not p.requires_grad}
-    assert frozen == {"ln_post.weight", "ln_post.bias", "proj"}
+    assert {n for n, _ in enc.named_buffers()} == {"ln_post.weight", "ln_post.bias", "proj"}
+    enc(torch.randn(2, 12, 5000)).sum().backward()
+    assert all(p.grad is not None for p in enc.parameters())
     enc.set_trainable(False)
     assert not any(p.requires_grad for p in enc.parameters())
+    assert enc.pooled(torch.zeros(1, 12, 5000)).shape == (1, 512)

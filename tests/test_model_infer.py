@@ -183,3 +183,18 @@ def test_generate_interpretation_signal_and_image(tiny_dir, ludb_dir, rows_file)
         assert isinstance(text, str)
     with pytest.raises(Exception, match="ECG record, an image"):
         generate_interpretation(model, proc)
+
+
+def test_model_engine_of_interpret(tiny_dir, ludb_dir):
+    pipeline = pytest.importorskip("ecgr1.protocol.pipeline")
+    from ecgr1.io import read_record
+
+    rec = read_record(ludb_dir / "data" / "1")
+    out = pipeline.interpret_record(
+        rec, engine="model", model_dir=str(tiny_dir), max_new_tokens="3", device="cpu"
+    )
+    assert out.engine == "model"
+    assert isinstance(out.report, str)
+    assert out.record_id == rec.record_id
+    with pytest.raises(Exception, match="model_dir"):
+        pipeline.interpret_record(rec, engine="model")

@@ -255,6 +255,10 @@ def test_published_checkpoint_key_names_load(tiny, tmp_path):
     torch.testing.assert_close(
         loaded.model.ecg_projector[2].weight, sd["model.ecg_projector.2.weight"]
     )
+    torch.testing.assert_close(loaded.model.ecg_tower.proj, sd["model.ecg_tower.proj"])
+    torch.testing.assert_close(
+        loaded.model.ecg_tower.ln_post.bias, sd["model.ecg_tower.ln_post.bias"]
+    )
     torch.testing.assert_close(
         loaded.model.ecg_tower.transformer.resblocks[0].attn.in_proj_weight,
         sd["model.ecg_tower.transformer.resblocks.0.attn.in_proj_weight"],
@@ -399,8 +403,10 @@ def test_build_from_plain_qwen_folder(arch, tmp_path):
             torch.testing.assert_close(sd[k][: v.shape[0]], v)  # old rows kept
         else:
             torch.testing.assert_close(sd[k], v)
-    for p in model.model.ecg_tower.parameters():
+    tower = model.model.ecg_tower
+    for p in list(tower.parameters()) + list(tower.buffers()):
         assert torch.isfinite(p).all()
+    torch.testing.assert_close(tower.ln_post.weight, torch.ones_like(tower.ln_post.weight))
     assert model.model.ecg_tower.class_embedding.abs().sum() > 0
 
 
@@ -476,9 +482,11 @@ def test_batch_without_ecg_still_gives_tower_gradients_in_training(tiny):
     finally:
         model.eval()
     torch.testing.assert_close(loss.detach(), ref)
-    for p in list(model.model.ecg_tower.parameters()) + list(
-        model.model.ecg_projector.parameters()
-    ):
-        assert p.grad is not None
-        assert torch.all(p.grad == 0)
+    tower = model.model.ecg_tower
+    assert {n for n, _ in tower.named_buffers()} == {"ln_post.weight", "ln_post.bias", "proj"}
+    params = list(tower.parameters()) + list(model.model.ecg_projector.parameters())
+    for p in params:
+        if p.requires_grad:
+            assert p.grad is not None
+            assert torch.all(p.grad == 0)
     model.zero_grad()

@@ -79,6 +79,13 @@ def test_single_placeholder_forms_expand(proc):
 
 
 def test_tag_media_mismatch_raises(proc):
+    msgs = [{"role": "user", "content": "<image><image>"}, {"role": "assistant", "content": "x"}]
+    with pytest.raises(InvalidInputError, match="more <image> tags"):
+        proc.encode_example(msgs, images=[_img(32, 32)])
+    with pytest.raises(InvalidInputError, match="more images"):
+        proc.encode_example(msgs[1:], images=[_img(32, 32)])
+    with pytest.raises(InvalidInputError, match="ECG"):
+        proc.encode_example([{"role": "user", "content": "<ecg>"}], ecgs=[])
     with pytest.raises(InvalidInputError):
         proc(text="<ecg><ecg>", ecgs=[_ecg()])
     with pytest.raises(InvalidInputError):

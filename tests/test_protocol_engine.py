@@ -131,6 +131,23 @@ def test_premature_complexes_carry_count() -> None:
     assert "normal_ecg" not in ids(interp)
 
 
+def test_ectopic_atrial_rhythm_when_p_is_not_sinus() -> None:
+    m = normal_result()
+    m.lead_measurements["II"].p_amplitude_mv = -0.1
+    m.global_.p_axis_deg = -70.0
+    interp = interpret(m)
+    assert "ectopic_atrial_rhythm" in ids(interp) and "sinus_rhythm" not in ids(interp)
+
+
+def test_implausible_values_are_not_used() -> None:
+    m = normal_result()
+    m.lead_measurements["II"].p_duration_ms = 300.0  # a delineation error, not a P wave
+    interp = interpret(m)
+    assert "left_atrial_abnormality" not in ids(interp)
+    assert interp.obs("p_duration_ms", "II") is None
+    assert interp.criteria["laa.p_duration_ii"].met is None
+
+
 def test_lafb_and_left_axis() -> None:
     m = normal_result()
     m.global_.qrs_axis_deg = -60.0

@@ -101,22 +101,34 @@ def _coded_record() -> ECGRecord:
     return ECGRecord(sig, FS, list(STANDARD_LEADS), record_id="coded")
 
 
+# The printed conventions (AHA/IEC 12-lead formats), written out here rather than taken from the
+# renderer's own table, so a wrong table fails: (lead, row, column) in reading order.
+_LIMB, _CHEST = ("I", "II", "III", "aVR", "aVL", "aVF"), ("V1", "V2", "V3", "V4", "V5", "V6")
+_3X4 = [(lead, k % 3, k // 3) for k, lead in enumerate(_LIMB + _CHEST)]  # columns of 3 leads
+EXPECTED_CELLS = {
+    "3x4+II": sorted(_3X4, key=lambda x: (x[1], x[2])) + [("II", 3, 0)],
+    "3x4+3": sorted(_3X4, key=lambda x: (x[1], x[2])) + [("II", 3, 0), ("V1", 4, 0), ("V5", 5, 0)],
+    "6x2": sorted([(lead, k, 0) for k, lead in enumerate(_LIMB)]
+                  + [(lead, k, 1) for k, lead in enumerate(_CHEST)], key=lambda x: (x[1], x[2])),
+    "12x1": [(lead, k, 0) for k, lead in enumerate(_LIMB + _CHEST)],
+}  # fmt: skip
+
+
 @pytest.mark.parametrize("layout", ["3x4+II", "3x4+3", "6x2", "12x1"])
 def test_every_layout_puts_each_lead_in_its_cell(layout: str) -> None:
     rendering = render_record(_coded_record(), layout=layout, dpi=100)
     img = _png_pixels(rendering)
     ink = _ink(img)
-    spec = LAYOUTS[layout]
     panels = rendering.sidecar["leads"]
-    expected = [(name, r, c) for r, row in enumerate(spec["cells"]) for c, name in enumerate(row)]
-    expected += [(name, len(spec["cells"]) + k, 0) for k, name in enumerate(spec["rhythm"])]
-    assert [(p["lead"], p["row"], p["col"]) for p in panels] == expected
+    assert [(p["lead"], p["row"], p["col"]) for p in panels] == EXPECTED_CELLS[layout]
+    assert LAYOUTS[layout]["cells"]  # the layout exists under its documented name
     assert {p["lead"] for p in panels} == set(STANDARD_LEADS)
     ppm = 100 / 25.4
     for p in panels:
         x0, y0, x1, y1 = p["bbox_px"]
         # Geometry of the grid of cells: columns left to right, rows top to bottom.
         assert x0 == pytest.approx(panels[0]["bbox_px"][0] + (x1 - x0) * p["col"], abs=1.0)
+        assert y0 == pytest.approx(panels[0]["bbox_px"][1] + (y1 - y0) * p["row"], abs=1.0)
         # Detect the pulse height in the drawn pixels of this cell (skip the label corner).
         cols = slice(int(x0 + 10 * ppm), int(x1 - 2 * ppm))
         base = p["baseline_y_px"]

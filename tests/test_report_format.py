@@ -235,3 +235,23 @@ def test_randomised_measurements_never_break_the_report(seed: int) -> None:
     for step in rep.steps:
         assert all(p in step.paragraph and len(p.split()) < 4 for p in step.evidence_phrases)
         check_lead_attribution(interp, step.paragraph)
+
+
+@pytest.mark.parametrize("record", ["A0001", "A0004", "A0011", "A0034"])
+def test_real_record_reports_are_grounded(cpsc2018_dir, record: str) -> None:
+    from ecgr1.io import ECGRecord, read_record
+    from ecgr1.protocol.pipeline import interpret_record
+
+    rec = read_record(cpsc2018_dir / f"{record}.hea")
+    n = int(10 * rec.fs)  # the first 10 s keeps the test fast
+    rec = ECGRecord(
+        rec.signal[:, :n], rec.fs, rec.leads, record_id=rec.record_id, metadata=rec.metadata
+    )
+    interp = interpret_record(rec).interpretation
+    rep = build_report(interp)
+    steps, _, answer = parse(rep.text)
+    assert [x.strip() for x in answer.split(";")] == (interp.labels or ["no definite diagnosis"])
+    allowed = allowed_numbers(interp)
+    for _, paragraph in steps:
+        assert all(x in allowed for x in numbers_in(paragraph)), paragraph
+        check_lead_attribution(interp, paragraph)

@@ -155,3 +155,29 @@ def test_unknown_pattern_and_noise_are_rejected() -> None:
         simulate("nonsense")
     with pytest.raises(InvalidInputError):
         simulate("normal", noise="thunder")
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"fs": 10}, "fs 10 Hz is outside"),
+        ({"seconds": 0}, "seconds 0 s is outside"),
+        ({"qrs_ms": 400}, "qrs_ms 400 ms is outside"),
+        ({"pr_ms": 50}, "pr_ms 50 ms is outside"),
+        ({"qt_ms": 5000}, "qt_ms 5000 ms is outside"),
+        ({"hr": 120, "qt_ms": 520}, "does not fit the 500 ms cycle"),
+        ({"qrs_ms": 200, "qt_ms": 250}, "leaves no room for a T wave"),
+        ({"powerline_hz": 300}, "powerline_hz 300"),
+    ],
+)
+def test_unphysiological_parameters_are_refused(kwargs: dict, message: str) -> None:
+    from ecgr1.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=message):
+        simulate("normal", **kwargs)
+
+
+def test_fastest_accepted_rate_keeps_each_t_wave_before_the_next_qrs() -> None:
+    sim = simulate("sinus_tachycardia", seconds=5, seed=0, hr=200)
+    for a, b in zip(sim.beats, sim.beats[1:]):
+        assert a["t_off_s"] < b["qrs_on_s"]

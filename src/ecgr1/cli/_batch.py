@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ecgr1.errors import ECGR1Error
@@ -47,6 +48,11 @@ def run_batch(
             tqdm.write(f"{command}: error: {msg}", file=sys.stderr)
         except BrokenPipeError:
             raise  # the reader of our output went away (e.g. `| head`): stop quietly
+        except OSError as exc:  # unreadable input or unwritable output: the user's to fix
+            if debug:
+                raise
+            failures += 1
+            tqdm.write(f"{command}: error: {item}: {os_error_text(exc)}", file=sys.stderr)
         except Exception as exc:  # noqa: BLE001 - a bug on one record must not stop a batch
             if debug:
                 raise
@@ -68,6 +74,43 @@ def batch_exit_status(n_items: int, failures: int) -> int:
     if failures == 0:
         return EXIT_OK
     return EXIT_BAD_INPUT if failures >= n_items else EXIT_SOME_FAILED
+
+
+def os_error_text(exc: OSError) -> str:
+    """``Permission denied: 'out/x.dat'`` from an OSError (no class name, no errno)."""
+    what = exc.strerror or str(exc)
+    return f"{what}: {exc.filename!r}" if exc.filename else what
+
+
+@contextmanager
+def output_errors() -> Iterator[None]:
+    """Turn an OSError raised while writing outputs into a one-line :class:`ECGR1Error`
+    (exit status 2) instead of a traceback.
+
+    >>> try:
+    ...     with output_errors():
+    ...         open("/nonexistent-dir/x", "w")
+    ... except ECGR1Error as exc:
+    ...     print(exc)
+    cannot write output: No such file or directory: '/nonexistent-dir/x'
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise ECGR1Error(f"cannot write output: {os_error_text(exc)}") from exc
+
+
+def add_debug_option(parser: argparse.ArgumentParser) -> None:
+    """Accept ``--debug`` after the subcommand too (``ecgr1 info --debug x``), as users type it.
+
+    The default is suppressed so the top-level ``ecgr1 --debug`` keeps working.
+    """
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show full tracebacks instead of one-line errors (same as ecgr1 --debug)",
+    )
 
 
 def emit(line: str, file: Any = None) -> None:

@@ -7,6 +7,7 @@ import sys
 
 from ecgr1.cli._batch import (
     EXIT_BAD_INPUT,
+    add_debug_option,
     add_read_options,
     batch_exit_status,
     emit,
@@ -30,7 +31,9 @@ files of the same name; two inputs of one run with the same id are an error for 
 Examples:
   ecgr1 convert exams_part0.hdf5 --out code15_wfdb/
   ecgr1 convert cpsc2018/ --out out/ --fs 500 --seconds 10 --format npy
+  ecgr1 convert 'ptbxl/records500/*/*.hea' --out model_in/ --model-input --format npy
 
+A progress bar is shown on stderr when it is a terminal.
 Exit status: 0 all converted; 1 some inputs failed; 2 every input failed.
 """
 
@@ -61,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("wfdb", "npy"), default="wfdb", help="output format")
     parser.add_argument("--quiet", action="store_true", help="do not print reader warnings")
     add_read_options(parser, prefix="input-")
+    add_debug_option(parser)
     parser.set_defaults(func=run)
 
 

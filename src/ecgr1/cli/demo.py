@@ -15,28 +15,49 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ecgr1.cli._batch import add_debug_option, output_errors
+
 DEFAULT_OUT = Path("ecgr1-demo")
+DESCRIPTION = """\
+Simulate a 12-lead ECG (or read PATH), measure it, apply the clinical protocol, write the
+six-step interpretation, render the ECG with fiducial marks and the leads behind each statement
+highlighted, and write DIR/report.html (self-contained: the image is embedded, nothing is
+loaded from the network), DIR/ecg.png (+ ecg.json sidecar), DIR/report.txt and
+DIR/interpretation.json. The text report is printed on stdout. Works offline.
+
+Examples:
+  ecgr1 demo                                   # normal sinus rhythm -> ecgr1-demo/report.html
+  ecgr1 demo --pattern inferior_stemi --out stemi/
+  ecgr1 demo --pattern atrial_fibrillation --noise all --seed 2
+  ecgr1 demo ../shared/data/cpsc2018/A0001.hea --out a0001/
+
+Exit status: 0 report written; 2 bad input (unknown pattern, unreadable record, unwritable DIR).
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
+    from ecgr1.render.page import LAYOUT_NAMES
+
     p = subparsers.add_parser(
         "demo",
         help="run the whole pipeline on a simulated (or given) ECG and write an HTML report",
-        description=(
-            "Simulate a 12-lead ECG (or read PATH), measure it, apply the clinical protocol, "
-            "write the six-step interpretation, render the ECG with fiducial marks and the "
-            "leads behind each statement highlighted, and write DIR/report.html (self-"
-            "contained) plus report.txt. The text report is printed on stdout."
-        ),
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("path", nargs="?", metavar="PATH", help="a record to use instead of simulating")
     p.add_argument("--pattern", default="normal", help="simulated pattern (ecgr1 simulate --list)")
     p.add_argument("--seed", type=int, default=0, help="simulation seed (0)")
     p.add_argument("--noise", default="", help="simulation noise: baseline,muscle,powerline|all")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder ({DEFAULT_OUT})")
-    p.add_argument("--layout", default="auto", help="render layout (auto: 3x4+II for 12 leads)")
+    p.add_argument(
+        "--layout",
+        default="auto",
+        choices=LAYOUT_NAMES,
+        help="render layout (auto: 3x4+II for 12 leads, one row per lead otherwise)",
+    )
     p.add_argument("--dpi", type=float, default=120.0, help="image resolution (120)")
+    add_debug_option(p)
     p.set_defaults(func=run)
 
 
@@ -247,31 +268,42 @@ def run(args: argparse.Namespace) -> int:
     from ecgr1.render import render_record
 
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     stages = _load_stages()
     notes: list[str] = list(stages["notes"])
-    truth = None
+    truth = sim = None
+    # Read or simulate first, so that a bad input leaves no empty output folder behind.
     if args.path:
         from ecgr1.io import read_record
 
         record = read_record(args.path)
     else:
         from ecgr1.simulate import simulate
-        from ecgr1.simulate.output import write_simulation
 
         sim = simulate(args.pattern, seed=args.seed, noise=args.noise)
         record = sim.record
         truth = sim.truth()
-        write_simulation(sim, out / "record")
+    with output_errors():
+        out.mkdir(parents=True, exist_ok=True)
+        if sim is not None:
+            from ecgr1.simulate.output import write_simulation
+
+            write_simulation(sim, out / "record")
 
     result = measurements = report = None
-    if "interpret_record" in stages:
-        result = stages["interpret_record"](record)
-        measurements = result.measurements
-        if "build_report" in stages:
-            report = stages["build_report"](result.interpretation)
-    elif "measure" in stages:
-        measurements = stages["measure"](record)
+    try:
+        if "interpret_record" in stages:
+            result = stages["interpret_record"](record)
+            measurements = result.measurements
+            if "build_report" in stages:
+                report = stages["build_report"](result.interpretation)
+        elif "measure" in stages:
+            measurements = stages["measure"](record)
+    except Exception as exc:  # noqa: BLE001 - the demo still renders what it can
+        if args.debug:
+            raise
+        # An engine that cannot handle this record must not cost the user the picture: keep the
+        # rendering and whatever stage did finish, say what failed (--debug shows the traceback).
+        notes.append(f"interpretation failed ({type(exc).__name__}: {exc}); rendered only")
 
     highlight = highlighted_leads(getattr(result, "interpretation", None))
     rendering = render_record(
@@ -283,14 +315,17 @@ def run(args: argparse.Namespace) -> int:
         fiducials=True,
         highlight_leads=highlight,
     )
-    png_path, _ = rendering.save(out / "ecg.png")
+    with output_errors():
+        png_path, _ = rendering.save(out / "ecg.png")
     png = png_path.read_bytes()
     page = render_html(record, png, result=result, measurements=measurements, report=report,
                        truth=truth, notes=notes)  # fmt: skip
-    (out / "report.html").write_text(page, encoding="utf-8")
+    with output_errors():
+        (out / "report.html").write_text(page, encoding="utf-8")
+        if result is not None:
+            (out / "interpretation.json").write_text(json.dumps(result.to_dict(), indent=1))
     if result is not None:
         text = result.report
-        (out / "interpretation.json").write_text(json.dumps(result.to_dict(), indent=1))
     elif measurements is not None:
         g = measurements.global_
         text = (
@@ -298,8 +333,10 @@ def run(args: argparse.Namespace) -> int:
             f"QRS {g.qrs_duration_ms} ms, QT {g.qt_interval_ms} ms (protocol stage unavailable)"
         )
     else:
-        text = f"{record.record_id}: rendered only (measurement stage unavailable)"
-    (out / "report.txt").write_text(text + "\n", encoding="utf-8")
+        why = notes[-1] if notes else "measurement stage unavailable"
+        text = f"{record.record_id}: rendered only ({why})"
+    with output_errors():
+        (out / "report.txt").write_text(text + "\n", encoding="utf-8")
     sys.stdout.write(text + "\n")
     for note in notes:
         print(f"ecgr1 demo: note: {note}", file=sys.stderr)

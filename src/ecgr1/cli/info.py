@@ -8,6 +8,7 @@ import sys
 
 from ecgr1.cli._batch import (
     EXIT_BAD_INPUT,
+    add_debug_option,
     add_read_options,
     batch_exit_status,
     emit,
@@ -22,6 +23,13 @@ Summarise ECG records: rate, length, leads, age, sex, labels and the warnings ra
 reading. PATH may be a record (.hea/.dat/.mat, .npy/.npz/.csv, exams.hdf5#<exam_id>), a folder
 (searched recursively) or a glob. With --json, one JSON object per line with keys id, fs,
 n_samples, duration_s, leads, units, age, sex, labels, report, source_path, warnings.
+A progress bar is shown on stderr when it is a terminal.
+
+Examples:
+  ecgr1 info ../shared/data/cpsc2018/A0001.hea
+  ecgr1 info --json ../shared/data/ludb/ > ludb.jsonl
+  ecgr1 info 'exams_part0.hdf5#1169160'
+  ecgr1 info --fs 500 --leads I,II,V1 --units uV my_array.npy
 
 Exit status: 0 all records read; 1 some inputs of a batch failed; 2 every input failed (a
 single bad input included). Each failure is one line on stderr naming the file.
@@ -39,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="records, folders or globs")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     add_read_options(parser)
+    add_debug_option(parser)
     parser.set_defaults(func=run)
 
 

@@ -98,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
             raise ECGR1Error(f"--engine-option expects KEY=VALUE, got {item!r}")
         options[key.strip()] = value
     items = find_records(args.paths)
+    if not items:
+        print(f"ecgr1 interpret: no ECG records found in {' '.join(args.paths)}", file=sys.stderr)
+        return 1
     out_dir = Path(args.out) if args.out else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,9 +4,34 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from ecgr1.cli._batch import run_batch
+from ecgr1.cli._batch import (
+    EXIT_BAD_INPUT,
+    add_debug_option,
+    add_read_options,
+    batch_exit_status,
+    read_options,
+    run_batch,
+)
+
+DESCRIPTION = """\
+Render each record as a standard paper ECG (1 mm / 5 mm grid, calibration pulse, lead labels;
+25 mm/s and 10 mm/mV unless --speed/--gain say otherwise). Every image gets <name>.json beside
+it: layout, lead boxes in pixels and the pixel <-> (time, mV) mapping (with the homography of
+any augmentation). PATH may be records, folders (searched recursively) or globs. At most 10 s
+are shown per page (from --start). See docs/render.md.
+
+Examples:
+  ecgr1 render ../shared/data/cpsc2018/A0001.hea --out img/ --header
+  ecgr1 render ../shared/data/ludb/ --out img/ --layout 6x2 --format svg
+  ecgr1 render rec.hea --out train/ --augment --seed 7 --copies 10
+  ecgr1 render rec.hea --out img/ --measurements --highlight II,III,aVF
+
+A progress bar is shown on stderr when it is a terminal.
+Exit status: 0 all rendered; 1 some inputs failed; 2 every input failed.
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,24 +42,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "render",
         help="render records as paper ECGs (exact 25 mm/s, 10 mm/mV), optionally augmented",
-        description=(
-            "Render each record as a standard paper ECG (1 mm / 5 mm grid, calibration pulse, "
-            "lead labels). Every image gets <name>.json beside it: layout, lead boxes in pixels "
-            "and the pixel <-> (time, mV) mapping (with the homography of any augmentation). "
-            "See docs/render.md."
-        ),
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="record files (any readable format)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="records, folders or globs")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument(
         "--layout",
         default="auto",
         choices=LAYOUT_NAMES,
         help="lead layout; auto (default) = 3x4+II for 12-lead records, one row per lead otherwise",
     )
-    p.add_argument(
-        "--start", type=float, default=0.0, help="first second shown (0); pages show 10 s"
-    )
+    p.add_argument("--start", type=float, default=0.0, metavar="S", help="first second shown (0)")
     p.add_argument("--format", default="png", choices=("png", "jpg", "svg", "pdf"))
     p.add_argument("--dpi", type=float, default=100.0, help="raster resolution (100)")
     p.add_argument("--speed", type=float, default=25.0, help="paper speed in mm/s (25)")
@@ -52,26 +71,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="read <id>.json MeasurementResults from DIR for the header and fiducial overlay",
     )
     p.add_argument(
-        "--highlight", default="", help="comma list of leads to outline, e.g. II,III,aVF"
+        "--highlight",
+        default="",
+        metavar="LEADS",
+        help="comma list of leads to outline, e.g. II,III,aVF",
     )
     p.add_argument(
-        "--augment", type=int, metavar="SEED", help="apply training augmentation with this seed"
+        "--augment",
+        nargs="?",
+        type=int,
+        const=-1,
+        metavar="SEED",
+        help="apply training augmentation (seed: SEED if given, else --seed)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="augmentation seed when --augment has none (0)"
     )
     p.add_argument(
         "--augment-ops",
         default=",".join(AUGMENTATIONS),
+        metavar="OPS",
         help=f"comma list of effects (default all: {','.join(AUGMENTATIONS)})",
     )
     p.add_argument(
         "--copies", type=int, default=1, help="with --augment: images per record (seeds SEED..)"
     )
+    add_read_options(p)
+    add_debug_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Render every path; returns 0, or 1 when some records failed."""
+    """Render every path; returns the exit status (0 all, 1 some failed, 2 all failed)."""
     from ecgr1.errors import InvalidInputError
     from ecgr1.io import read_record
+    from ecgr1.io.leads import canonical_lead_name
     from ecgr1.io.readers import find_records
     from ecgr1.render import AugmentConfig, render_record
     from ecgr1.render.augment import AUGMENTATIONS
@@ -80,12 +114,22 @@ def run(args: argparse.Namespace) -> int:
     unknown = [o for o in ops if o not in AUGMENTATIONS]
     if unknown:
         raise InvalidInputError(f"unknown augmentation(s) {unknown}; choose from {AUGMENTATIONS}")
+    if args.copies < 1:
+        raise InvalidInputError(f"--copies must be at least 1, got {args.copies}")
+    if args.augment is not None and args.format in ("svg", "pdf"):
+        raise InvalidInputError("--augment applies to raster images (--format png or jpg) only")
     config = AugmentConfig(ops=ops)
-    highlight = [h.strip() for h in args.highlight.split(",") if h.strip()]
-    args.out.mkdir(parents=True, exist_ok=True)
+    # Canonical names so that "avf" or "V 1" outline the same cells as "aVF" and "V1".
+    highlight = [canonical_lead_name(h.strip()) for h in args.highlight.split(",") if h.strip()]
+    first_seed = None if args.augment is None else (args.seed if args.augment < 0 else args.augment)
+    records = find_records(args.paths)
+    if not records:
+        print(f"ecgr1 render: error: no records found in {' '.join(args.paths)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    options = read_options(args)
 
     def one(path: str) -> None:
-        record = read_record(path)
+        record = read_record(path, **options)
         measurements = None
         if args.measurement_json:
             from ecgr1.measure.result import MeasurementResult
@@ -97,11 +141,7 @@ def run(args: argparse.Namespace) -> int:
             from ecgr1.measure.engine import measure
 
             measurements = measure(record)
-        seeds = (
-            [None]
-            if args.augment is None
-            else [args.augment + k for k in range(max(args.copies, 1))]
-        )
+        seeds = [None] if first_seed is None else [first_seed + k for k in range(args.copies)]
         for seed in seeds:
             rendering = render_record(
                 record,
@@ -120,6 +160,5 @@ def run(args: argparse.Namespace) -> int:
             stem = record.record_id if seed is None else f"{record.record_id}_aug{seed}"
             rendering.save(args.out / f"{stem}.{args.format}")
 
-    failures = run_batch(find_records(args.paths), one, desc="render", debug=args.debug,
-                         command="ecgr1 render")  # fmt: skip
-    return 1 if failures else 0
+    failures = run_batch(records, one, desc="render", debug=args.debug, command="ecgr1 render")
+    return batch_exit_status(len(records), failures)

@@ -6,18 +6,31 @@ import argparse
 import sys
 from pathlib import Path
 
+from ecgr1.cli._batch import add_debug_option, output_errors
+
+DESCRIPTION = """\
+Simulate a 12-lead ECG from a cardiac-dipole model (docs/simulator.md). Writes <name>.hea/.dat,
+one WFDB annotation file per lead with the true P/QRS/T onsets, peaks and offsets (LUDB
+convention: '(' 'p'/'N'/'t' ')'), and <name>.json with the true parameters. Unset options take
+the pattern's defaults; values outside physiological ranges are refused with a message.
+
+Examples:
+  ecgr1 simulate --list
+  ecgr1 simulate --out sim/ --pattern atrial_fibrillation --seed 3
+  ecgr1 simulate --out sim/ --hr 55 --pr-ms 220 --qt-ms 440 --noise baseline,muscle
+  ecgr1 simulate --out sim/ --pattern rbbb --fs 250 --seconds 30 --name rbbb_long
+
+Exit status: 0 written; 2 bad parameters or unwritable output.
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``simulate`` subcommand."""
     p = subparsers.add_parser(
         "simulate",
         help="simulate a 12-lead ECG with known ground truth (WFDB + annotations + JSON)",
-        description=(
-            "Simulate a 12-lead ECG from a cardiac-dipole model (docs/simulator.md). Writes "
-            "<name>.hea/.dat, one WFDB annotation file per lead with the true P/QRS/T onsets, "
-            "peaks and offsets (LUDB convention: '(' 'p'/'N'/'t' ')'), and <name>.json with the "
-            "true parameters. Unset options take the pattern's defaults."
-        ),
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", type=Path, help="output folder (required unless --list)")
     p.add_argument("--pattern", default="normal", help="pattern name (see --list); default normal")
@@ -43,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.add_argument("--name", help="record name (default sim_<pattern>_<seed>)")
+    add_debug_option(p)
     p.set_defaults(func=run)
 
 
@@ -75,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         record_id=args.name,
     )
-    paths = write_simulation(sim, args.out)
+    with output_errors():
+        paths = write_simulation(sim, args.out)
     print(
         f"{sim.record.record_id}: {sim.params['description']}; {sim.params['n_beats']} beats, "
         f"{sim.params['seconds']:g} s at {sim.params['fs']:g} Hz -> {paths['header']}",

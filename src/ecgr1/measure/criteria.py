@@ -39,7 +39,8 @@ PRESENCE: dict[str, float] = {
     # Median correlation of the beats' P windows with their median: atrial activity locked to
     # the QRS (P waves) is consistent, fibrillatory waves are not.
     "p_consistency": 0.75,
-    "p_consistency_irregular": 0.93,  # stricter when the RR intervals are irregular  # fraction of dominant beats with P for "P waves present"
+    "p_consistency_irregular": 0.93,  # stricter when the RR intervals are irregular
+    "p_consistency_few_leads": 0.6,  # fewer than 6 usable leads, regular RR  # fraction of dominant beats with P for "P waves present"
     "wave_min_mv": 0.05,  # smallest Q/R/S deflection named in the morphology string
     "capital_wave_mv": 0.5,  # capital letter (R vs r) from this amplitude
     "flat_t_mv": 0.05,
@@ -68,7 +69,7 @@ ST: dict[str, float] = {
 ATRIAL: dict[str, float] = {
     "flutter_min_hz": 3.5,  # 210 /min
     "flutter_max_hz": 6.5,  # 390 /min
-    "flutter_concentration": 0.35,  # share of 2-12 Hz residual power in the flutter peak
+    "flutter_concentration": 0.4,  # share of 2-12 Hz residual power in the flutter peak
 }
 
 # Pacing spikes: second difference of the raw signal (mV per sample^2, scaled to 500 Hz).

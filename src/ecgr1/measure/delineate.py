@@ -265,36 +265,39 @@ def delineate(
     l_peak = _masked_arg(np.abs(xq2 - base_q[:, None]), l_on, l_off + 1, "max")
 
     # ---- T wave, per lead ------------------------------------------------------------------
+    # Work on the part of the window after the anchor only (offset ``o``), held constant
+    # before J so that the QRS cannot leak into the smoothed T wave.
     xw2 = xw.reshape(L * B, W)
-    xt = _hold_outside(xw2, np.tile(g_off.astype(int), L), None)
+    ar = np.arange(W)
+    o = c
+    Wt = W - o
+    at = np.arange(Wt)
+    j_t = goff_l - o
+    xt = _hold_outside(xw2[:, o:], j_t, None)
     xt = smooth(xt, max(1, int(round(P["t_smooth_ms"] * ms / 2))), axis=1)
     dt = np.diff(xt, axis=1, append=xt[:, -1:])
-    pr_a = np.maximum(gon_l - int(20 * ms), 0)
-    ar = np.arange(W)
-    pr_mask = (ar >= pr_a[:, None]) & (ar < np.maximum(gon_l - int(2 * ms), pr_a + 1)[:, None])
-    pr_lvl = (xt * pr_mask).sum(axis=1) / np.maximum(pr_mask.sum(axis=1), 1)
+    # Reference level: the (held) level at J, so that ST shifts do not count as T wave.
+    ref_lvl = _take(xw2, goff_l)
     rr_next = np.tile(np.minimum(next_r, 2 * fs), L)
     t_lim = np.minimum(
-        c + np.minimum(WINDOWS["t_max_after_r_ms"] * ms, np.maximum(0.72 * rr_next, 220 * ms)),
-        W - 1,
+        np.minimum(WINDOWS["t_max_after_r_ms"] * ms, np.maximum(0.72 * rr_next, 220 * ms)),
+        Wt - 1,
     ).astype(int)
-    t_a = (goff_l + int(WINDOWS["t_min_after_j_ms"] * ms)).astype(int)
+    t_a = (j_t + int(WINDOWS["t_min_after_j_ms"] * ms)).astype(int)
     t_a = np.minimum(t_a, t_lim - 1)
-    yt = xt - pr_lvl[:, None]
-    # Remove the line joining J and the end of the window so that ST shifts do not win.
-    j_lvl = _take(yt, goff_l)
+    yt = xt - ref_lvl[:, None]
+    # Remove half of the line joining J and the end of the window (sloping ST / T-P segment).
+    j_lvl = _take(yt, j_t)
     end_lvl = _take(yt, t_lim)
-    frac = np.clip((ar[None, :] - goff_l[:, None]) / np.maximum(t_lim - goff_l, 1)[:, None], 0, 1)
+    frac = np.clip((at[None, :] - j_t[:, None]) / np.maximum(t_lim - j_t, 1)[:, None], 0, 1)
     yt_d = yt - (j_lvl[:, None] * (1 - frac) + end_lvl[:, None] * frac) * 0.5
     if P["t_prior_weight"] > 0:
         # Soft physiologic prior: deflections late in the window (beyond the T peak expected
         # for this RR from a QTc of ~400 ms) must be larger to win, so that small T waves are
         # not replaced by U waves, fibrillation waves or the next P wave.
         rr_s = np.minimum(rr_next, 2 * fs) / fs
-        t_exp = c + (0.4 * np.sqrt(np.clip(rr_s, 0.3, 2.0)) - 0.12) * fs
-        late = np.clip(
-            (ar[None, :] - t_exp[:, None]) / np.maximum(t_lim - t_exp, 1)[:, None], 0, 1
-        )
+        t_exp = (0.4 * np.sqrt(np.clip(rr_s, 0.3, 2.0)) - 0.12) * fs
+        late = np.clip((at[None, :] - t_exp[:, None]) / np.maximum(t_lim - t_exp, 1)[:, None], 0, 1)
         yt_d = yt_d * (1.0 - P["t_prior_weight"] * late)
     t_pos = _masked_arg(yt_d, t_a, t_lim, "max")
     t_neg = _masked_arg(yt_d, t_a, t_lim, "min")
@@ -307,15 +310,18 @@ def delineate(
     slope = -t_sign[:, None] * dt
     tm = _masked_arg(slope, t_peak, np.minimum(t_peak + int(200 * ms), t_lim + 1), "max")
     tm = np.where(tm < 0, t_peak, tm)
-    tr = np.minimum(tm + int(P["t_ref_ms"] * ms), W - 1)
-    t_off = _trapezium(yt, tm, tr, +1, t_sign)
+    tr = np.minimum(tm + int(P["t_ref_ms"] * ms), Wt - 1)
+    t_off = _trapezium(yt, tm, tr, +1, t_sign) + o
     # T onset: steepest departure between J and the peak, trapezium backwards.
     tm_on = _masked_arg(
-        t_sign[:, None] * dt, np.maximum(goff_l, t_peak - int(150 * ms)), t_peak, "max"
+        t_sign[:, None] * dt, np.maximum(j_t, t_peak - int(150 * ms)), t_peak, "max"
     )
     tm_on = np.where(tm_on < 0, t_peak, tm_on)
-    tr_on = np.maximum(tm_on - int(P["t_on_ref_ms"] * ms), goff_l)
-    t_on = _trapezium(yt, tm_on, tr_on, -1, t_sign)
+    tr_on = np.maximum(tm_on - int(P["t_on_ref_ms"] * ms), j_t)
+    t_on = _trapezium(yt, tm_on, tr_on, -1, t_sign) + o
+    t_pos = np.where(t_pos >= 0, t_pos + o, t_pos)
+    t_neg = np.where(t_neg >= 0, t_neg + o, t_neg)
+    t_peak = t_peak + o
 
     # ---- P wave, per lead ------------------------------------------------------------------
     rr_prev = np.tile(np.minimum(prev_r, 3 * fs), L)

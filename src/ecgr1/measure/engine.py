@@ -125,6 +125,16 @@ def detect_pacing_spikes(raw: np.ndarray, fs: float) -> np.ndarray:
     return idx
 
 
+def _rr_variability(rr: np.ndarray) -> tuple[float, float]:
+    """(coefficient of variation, median |successive difference| / mean) of RR intervals."""
+    if rr.size < 3:
+        return 0.0, 0.0
+    mean = float(rr.mean())
+    if mean <= 0:
+        return 0.0, 0.0
+    return float(rr.std(ddof=1)) / mean, float(np.median(np.abs(np.diff(rr)))) / mean
+
+
 def _split_last(d: Delineation) -> tuple[Delineation, Delineation]:
     """Split a delineation into (all beats but the last, the last one)."""
 
@@ -186,14 +196,17 @@ def _atrial_residual_class(
     band = (f >= 2) & (f <= 12)
     fl = (f >= ATRIAL["flutter_min_hz"]) & (f <= ATRIAL["flutter_max_hz"])
     tot = spec[:, band].sum(axis=1)
-    best = 0.0
+    share = []
     for k in range(spec.shape[0]):
         if tot[k] <= 0:
             continue
         sub = spec[k, fl]
         j = int(np.argmax(sub))
-        peak = sub[max(0, j - 2) : j + 3].sum()
-        best = max(best, float(peak / tot[k]))
+        share.append(float(sub[max(0, j - 2) : j + 3].sum() / tot[k]))
+    if not share:
+        return None
+    # The second-best lead must agree too (one lead with a resonance is not flutter).
+    best = sorted(share)[-2] if len(share) >= 2 else share[0]
     return "flutter" if best >= ATRIAL["flutter_concentration"] else None
 
 
@@ -305,7 +318,11 @@ def measure(
     local_rr = _nanpct(np.lib.stride_tricks.sliding_window_view(padded, 8)[: anchors.size].T, 50.0)
     local_rr = np.where(np.isfinite(local_rr), local_rr, med_rr)
     premature = np.isfinite(prev_r) & (prev_r < BEAT["premature_ratio"] * local_rr)
-    irregular = bool(g.rr_irregularity == "irregularly_irregular")
+    # The underlying rhythm is judged on intervals between beats of the dominant shape, so that
+    # a few ectopic beats (and their pauses) do not make a sinus rhythm "irregular".
+    pair_same = same_shape[1:] & same_shape[:-1]
+    cv_same, succ_same = _rr_variability(rr[pair_same])
+    irregular = bool(cv_same > BEAT["irregular_rr_cv"] and succ_same > BEAT["irregular_succ_diff"])
     dominant = same_shape & ~premature if not irregular else same_shape.copy()
     if dominant.sum() < 1:
         dominant = same_shape if same_shape.any() else np.ones(anchors.size, bool)
@@ -397,17 +414,18 @@ def measure(
     p_corr_med = float(np.median(p_corr[dominant])) if dominant.any() else 0.0
     # With irregular RR intervals, P waves that drive the ventricles stay locked to the QRS
     # (sinus arrhythmia, premature beats), while fibrillation/flutter waves do not: demand more.
-    need_corr = PRESENCE["p_consistency_irregular" if g.rr_irregular else "p_consistency"]
+    pair_dom = dominant[1:] & dominant[:-1]
+    cv_dom, _ = _rr_variability(rr[pair_dom])
+    if irregular or cv_dom > BEAT["irregular_rr_cv"]:
+        need_corr = PRESENCE["p_consistency_irregular"]
+    elif usable.sum() < 6:
+        # Few leads: the P window holds less signal and noise lowers every beat's correlation.
+        need_corr = PRESENCE["p_consistency_few_leads"]
+    else:
+        need_corr = PRESENCE["p_consistency"]
     p_present = bool(
         snr_ok.any() and dom_frac >= PRESENCE["p_fraction_present"] and p_corr_med >= need_corr
     )
-    res._diag = {  # internal diagnostics for development (not serialised)
-        "p_corr_med": float(np.nanmedian(p_corr[dominant])),
-        "p_amp_max": float(amp_t[usable].max()),
-        "p_snr_n": int(snr_ok.sum()),
-        "dom_frac": dom_frac,
-        "p_snr_max": float((amp_t / np.maximum(noise_t, 1e-6))[usable].max()),
-    }
     g.p_wave_present = p_present
     g.p_wave_fraction = round(float(beat_has_p.mean()) if p_present else 0.0, 3)
     if not p_present:
@@ -529,10 +547,14 @@ def measure(
         for key in ("pr_interval_ms", "p_duration_ms", "p_axis_deg", "pr_progression"):
             g.reasons[key] = "no P waves detected"
         g.reasons["atrial_rate_bpm"] = "no P waves detected"
-        kind = _atrial_residual_class(clean, fs, anchors, Tw[:, 0, :], pre)
+        # Flutter waves are regular; with an irregularly irregular ventricular response a
+        # dominant atrial frequency is taken as coarse fibrillation instead.
+        kind = None
+        if not irregular:
+            kind = _atrial_residual_class(clean[usable], fs, anchors, Tw[usable, 0, :], pre)
         if kind:
             g.atrial_activity = kind
-        elif g.rr_irregularity == "irregularly_irregular":
+        elif irregular:
             g.atrial_activity = "fibrillatory"
         else:
             g.atrial_activity = "none"

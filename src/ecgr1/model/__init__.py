@@ -6,7 +6,8 @@ Stable API (other modules build on these names; see docs/model.md)
     ``ECGEncoderConfig`` (width 768, layers 12, heads 12, leads 12, patch_size 50,
     seq_length 5000; ``.num_tokens`` = 101), ``ECGViT`` (ECG-CoCa parameter names;
     ``(B, 12, 5000) -> (B, 101, W)``, last block before ``ln_post``; NaN -> 0),
-    ``load_ecg_coca_checkpoint(module, path_or_state_dict) -> LoadReport``.
+    ``load_ecg_coca_checkpoint(module, path_or_state_dict) -> LoadReport``,
+    ``ECGViT.set_trainable(flag)``; ``ln_post``/``proj`` are buffers (never trained).
 ``ecgr1.model.projector``
     ``build_projector(type, in_dim, out_dim)``: ``"linear"`` | ``"mlp{N}x_gelu"``.
 ``ecgr1.model.modeling``
@@ -14,7 +15,8 @@ Stable API (other modules build on these names; see docs/model.md)
     (``model.model.ecg_tower`` / ``model.model.ecg_projector``; ``forward``/``generate`` take
     ``ecg_values`` float ``(n_ecg, 12, 5000)``; splice in the backbone forward, so
     ``model.model(input_ids=..., ecg_values=...)`` splices too), ``set_ecg_config``,
-    ``model_class_for_config``. Config fields: ``ecg_token_id``, ``ecg_start_token_id``,
+    ``model_class_for_config``, ``ecg_counts_per_row``, ``slice_ecg_values`` (ECGs of a row
+    range, for trainers that chunk batches). Config fields: ``ecg_token_id``, ``ecg_start_token_id``,
     ``ecg_end_token_id``, ``ecg_projector_type``, ``ecg_model_config``, ``ecg_hidden_size``.
 ``ecgr1.model.processing``
     ``ECGR1Processor``: ``__call__(text, images=None, ecgs=None, padding_side=...)`` ->
@@ -34,6 +36,10 @@ Stable API (other modules build on these names; see docs/model.md)
     ``load_model_and_processor(path, device=None, dtype=None)``, ``add_ecg_tokens(model,
     processor)``, ``generate_interpretation(model, processor, record=None, image=None)``,
     ``generate_batch(model, processor, rows, ...)``, ``run_inference(...)``.
+``ecgr1.model.interpret``
+    ``model_engine``: the ``model`` engine of ``ecgr1 interpret`` (registered on import).
+``ecgr1.model.build``
+    ``build_ecg_model(base, out, ecg_tower_checkpoint=None)``, ``describe_model_dir(path)``.
 
 Submodules import torch/transformers; importing this package itself is light (names are
 resolved lazily).

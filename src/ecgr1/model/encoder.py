@@ -134,6 +134,24 @@ class _MLP(nn.Sequential):
         )
 
 
+class FrozenLayerNorm(nn.Module):
+    """LayerNorm whose ``weight``/``bias`` are buffers (same state-dict names as nn.LayerNorm).
+
+    Used for the contrastive head (``ln_post``), which checkpoints carry but ECG-R1 never runs:
+    as buffers these tensors load and save like parameters but can never be "unused
+    parameters" for DDP/ZeRO or be picked up by an optimizer.
+    """
+
+    def __init__(self, width: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("weight", torch.ones(width))
+        self.register_buffer("bias", torch.zeros(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
+
+
 class ResidualAttentionBlock(nn.Module):
     """Pre-norm block: ``x + attn(ln_1(x))`` then ``x + mlp(ln_2(x))``."""
 
@@ -173,7 +191,9 @@ class ECGViT(nn.Module):
     """1-D ViT ECG encoder: ``(B, leads, seq_length)`` mV -> ``(B, num_tokens, width)``.
 
     Output is the last residual block's tokens (class token first) before ``ln_post``, as
-    ECG-R1 feeds them to its projector. NaN/inf inputs are replaced by 0.
+    ECG-R1 feeds them to its projector. NaN/inf inputs are replaced by 0. ``ln_post`` and
+    ``proj`` (contrastive head, unused here) are buffers: they load and save under their
+    checkpoint names but are not trainable parameters.
 
     Example
     -------
@@ -195,8 +215,9 @@ class ECGViT(nn.Module):
         self.positional_embedding = nn.Parameter(torch.empty(cfg.num_tokens, w))
         self.ln_pre = nn.LayerNorm(w)
         self.transformer = _Transformer(w, cfg.layers, cfg.heads, cfg.mlp_ratio)
-        self.ln_post = nn.LayerNorm(w)
-        self.proj = nn.Parameter(torch.empty(w, cfg.output_dim))
+        # contrastive head: in the state dict (checkpoints have it) but unused by forward()
+        self.ln_post = FrozenLayerNorm(w)
+        self.register_buffer("proj", torch.empty(w, cfg.output_dim))
         self.reset_parameters()
 
     @property
@@ -215,7 +236,8 @@ class ECGViT(nn.Module):
         scale = w**-0.5
         nn.init.normal_(self.class_embedding, std=scale)
         nn.init.normal_(self.positional_embedding, std=0.01)
-        nn.init.normal_(self.proj, std=scale)
+        with torch.no_grad():
+            self.proj.normal_(std=scale)
         nn.init.kaiming_uniform_(self.conv1.weight, a=math.sqrt(5))
         for block in self.transformer.resblocks:
             block.attn._reset_parameters()
@@ -249,15 +271,10 @@ class ECGViT(nn.Module):
         """Contrastive embedding (class token -> ``ln_post`` -> ``proj``); not used by ECG-R1."""
         return self.ln_post(self.forward(ecg)[:, 0]) @ self.proj
 
-    #: parameters of the contrastive head, loaded but never used by :meth:`forward`
-    UNUSED_HEAD = ("ln_post.weight", "ln_post.bias", "proj")
-
     def set_trainable(self, trainable: bool = True) -> None:
-        """Set ``requires_grad`` of the parameters :meth:`forward` uses; the contrastive head
-        (``ln_post``, ``proj``) always stays frozen, since parameters without gradients break
-        DDP's unused-parameter check."""
-        for name, param in self.named_parameters():
-            param.requires_grad_(trainable and name not in self.UNUSED_HEAD)
+        """Set ``requires_grad`` of every parameter (all of them take part in :meth:`forward`;
+        the unused contrastive head ``ln_post``/``proj`` is stored as buffers)."""
+        self.requires_grad_(trainable)
 
     def set_gradient_checkpointing(self, enable: bool = True) -> None:
         """Turn activation checkpointing of the residual blocks on or off."""

@@ -196,7 +196,6 @@ class _ECGBackboneMixin:
         set_ecg_config(config)
         enc_cfg = ecg_encoder_config(config)
         self.ecg_tower = ECGViT(enc_cfg)
-        self.ecg_tower.set_trainable(True)  # freezes the unused contrastive head
         self.ecg_projector = build_projector(
             config.ecg_projector_type, enc_cfg.width, _text_hidden_size(config)
         )
@@ -370,12 +369,6 @@ class _ECGGenerationMixin:
     """Top-level additions: ``ecg_values`` in forward/generate, ECG-aware input expansion."""
 
     _backbone_cls: type[nn.Module]
-    # transformers 4.x: the Qwen2.5-VL class renames old-layout keys on load with a regex that
-    # would also move model.ecg_* under model.language_model; exclude the ECG modules.
-    _checkpoint_conversion_mapping = {
-        "^visual": "model.visual",
-        r"^model(?!\.(language_model|visual|ecg_tower|ecg_projector))": "model.language_model",
-    }
 
     def _init_model(self, config: Any) -> None:
         # The stock __init__ builds the stock backbone; build ours instead (no double init).
@@ -490,6 +483,12 @@ class ECGR1Qwen2_5_VLForConditionalGeneration(
 
     config_class = Qwen2_5_VLConfig
     _backbone_cls = ECGR1Qwen2_5_VLModel
+    # transformers 4.x: the stock class renames old-layout keys on load with a regex that would
+    # also move model.ecg_* under model.language_model; exclude the ECG modules.
+    _checkpoint_conversion_mapping = {
+        "^visual": "model.visual",
+        r"^model(?!\.(language_model|visual|ecg_tower|ecg_projector))": "model.language_model",
+    }
 
     def __init__(self, config: Qwen2_5_VLConfig) -> None:
         Qwen2_5_VLForConditionalGeneration.__mro__[1].__init__(self, config)

@@ -485,7 +485,10 @@ class ECGR1Processor:
             if not text:
                 continue
             n_img = self.count_tags(text)[1]
-            expanded = self.expand_text(text, [next(counts) for _ in range(n_img)])
+            seg_counts = [next(counts, None) for _ in range(n_img)]
+            if None in seg_counts:
+                raise InvalidInputError("more <image> tags than images")
+            expanded = self.expand_text(text, seg_counts)
             seg = self._tokenize(expanded)
             ids += seg
             labels += seg if is_label else [IGNORE_INDEX] * len(seg)

@@ -99,6 +99,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "ecg_heads": 2,
         "mrope_section": [2, 3, 3],
         "vocab_size": 640,
+        "image_max_tokens": 4,
     },
     # ~0.3 B parameters (ViT-B ECG tower, 1024-wide LLM): GPU smoke runs in bf16
     "small": {
@@ -117,6 +118,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "ecg_heads": 12,
         "mrope_section": [8, 12, 12],
         "vocab_size": 2048,
+        "image_max_tokens": 256,
     },
 }
 
@@ -160,8 +162,9 @@ def build_tiny_tokenizer(vocab_size: int = 640, ecg_tokens: bool = True) -> Any:
     return fast
 
 
-def tiny_image_processor(arch: str = "qwen3vl") -> Any:
-    """A Qwen2-VL image processor at toy resolution (at most 4 x 4 patches -> 4 tokens)."""
+def tiny_image_processor(arch: str = "qwen3vl", max_tokens: int = 4) -> Any:
+    """A Qwen2-VL image processor bounded to ``max_tokens`` LLM tokens per image (default 4:
+    toy resolution for CPU tests; the ``small`` preset uses 256)."""
     from transformers import Qwen2VLImageProcessor
 
     patch = _PATCH[_check_arch(arch)]
@@ -170,7 +173,7 @@ def tiny_image_processor(arch: str = "qwen3vl") -> Any:
         patch_size=patch,
         merge_size=2,
         temporal_patch_size=2,
-        size={"shortest_edge": side * side, "longest_edge": (2 * side) * (2 * side)},
+        size={"shortest_edge": side * side, "longest_edge": int(max_tokens) * side * side},
     )
     if arch == "qwen3vl":  # Qwen3-VL normalises to [-1, 1]
         kwargs.update(image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
@@ -328,7 +331,7 @@ def init_tiny(
     model.save_pretrained(out)
     processor = ECGR1Processor(
         tokenizer=tokenizer,
-        image_processor=tiny_image_processor(arch),
+        image_processor=tiny_image_processor(arch, p.get("image_max_tokens", 4)),
         num_ecg_tokens=model.num_ecg_tokens,
     )
     processor.save_pretrained(out)

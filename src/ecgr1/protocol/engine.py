@@ -193,7 +193,11 @@ def _also_ok(
 
 
 def evaluate_criterion(
-    spec: CriterionSpec, m: MeasurementResult, age: float | None = None, sex: str | None = None
+    spec: CriterionSpec,
+    m: MeasurementResult,
+    age: float | None = None,
+    sex: str | None = None,
+    ranges: dict[str, list[float]] | None = None,
 ) -> CriterionResult:
     """Apply one criterion to a measurement result.
 
@@ -204,7 +208,7 @@ def evaluate_criterion(
     if not spec.per_lead:
 
         def get(q: str) -> Any:
-            return global_value(m, q)
+            return global_value(m, q, ranges)
 
         qname, raw = _first_value(get, spec.quantity)
         value = round_value(raw, spec.unit)
@@ -225,7 +229,7 @@ def evaluate_criterion(
     for lead in spec.leads or []:
 
         def get(q: str, lead: str = lead) -> Any:
-            return lead_value(m, lead, q)
+            return lead_value(m, lead, q, ranges)
 
         qname, raw = _first_value(get, spec.quantity)
         value = round_value(raw, spec.unit)
@@ -438,11 +442,13 @@ def _exclusions(
     return out
 
 
-def _observations(m: MeasurementResult) -> dict[str, Evidence]:
+def _observations(
+    m: MeasurementResult, ranges: dict[str, list[float]] | None = None
+) -> dict[str, Evidence]:
     obs: dict[str, Evidence] = {}
     for q in GLOBAL_OBSERVATIONS:
         unit = _unit(q)
-        v = round_value(global_value(m, q), unit)
+        v = round_value(global_value(m, q, ranges), unit)
         if v is not None:
             obs[q] = Evidence(q, [], v, unit)
     for lead in STANDARD_ORDER:
@@ -450,7 +456,7 @@ def _observations(m: MeasurementResult) -> dict[str, Evidence]:
             continue
         for q in LEAD_OBSERVATIONS:
             unit = _unit(q)
-            v = round_value(lead_value(m, lead, q), unit)
+            v = round_value(lead_value(m, lead, q, ranges), unit)
             if v is not None:
                 obs[f"{lead}.{q}"] = Evidence(q, [lead], v, unit)
     return obs
@@ -496,7 +502,7 @@ def interpret(
     if isinstance(sex, str):
         sex = {"m": "M", "male": "M", "f": "F", "female": "F"}.get(sex.strip().lower())
     results = {
-        cid: evaluate_criterion(spec, measurements, age, sex)
+        cid: evaluate_criterion(spec, measurements, age, sex, table.plausible_ranges)
         for cid, spec in table.criteria.items()
     }
     fired = [
@@ -528,7 +534,7 @@ def interpret(
         excluded=excluded,
         suppressed=suppressed,
         criteria=results,
-        observations=_observations(measurements),
+        observations=_observations(measurements, table.plausible_ranges),
         measurements=measurements,
         age=age,
         sex=sex,

@@ -74,6 +74,10 @@ class RecordInterpretation:
 
 EngineFn = Callable[..., RecordInterpretation]
 _ENGINES: dict[str, EngineFn] = {}
+# Engines living in optional packages: importing the module registers the engine, so the light
+# core never imports torch. A model engine goes in ``ecgr1/model/interpret.py`` and calls
+# ``register_engine("model", fn)`` at import time.
+LAZY_ENGINES: dict[str, str] = {"model": "ecgr1.model.interpret"}
 
 
 def register_engine(name: str, fn: EngineFn) -> None:
@@ -188,6 +192,13 @@ def interpret_record(
     style, seed : report phrasing ("deterministic" or "varied" with a seed).
     options : passed to the engine (e.g. ``model_dir`` for a model engine).
     """
+    if engine not in _ENGINES and engine in LAZY_ENGINES:
+        import importlib
+
+        try:
+            importlib.import_module(LAZY_ENGINES[engine])
+        except ImportError as exc:
+            raise ECGR1Error(f"engine {engine!r} is not available: {exc}") from exc
     if engine not in _ENGINES:
         raise ECGR1Error(f"unknown engine {engine!r}; available: {', '.join(available_engines())}")
     age = _normalise_age(age if age is not None else record.metadata.get("age"))

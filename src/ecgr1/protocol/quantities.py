@@ -14,6 +14,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ecgr1.measure.result import GlobalMeasurements, LeadMeasurements, MeasurementResult
 
 # Display precision (decimals) per unit. Values are rounded to this before any comparison.
@@ -56,6 +58,10 @@ def unit_of(quantity: str) -> str:
 
 def round_value(value: Any, unit: str) -> Any:
     """Round a number to its unit's display precision; other values pass through."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.str_):
+        return str(value)
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     try:
@@ -196,8 +202,24 @@ def is_known_quantity(quantity: str) -> bool:
     )
 
 
-def global_value(m: MeasurementResult, quantity: str) -> Any:
-    """A record-level quantity (raw, unrounded), None when not measured."""
+def _plausible(value: Any, quantity: str, ranges: dict[str, list[float]] | None) -> Any:
+    if ranges is None or quantity not in ranges or value is None or isinstance(value, (bool, str)):
+        return value
+    lo, hi = ranges[quantity]
+    try:
+        return value if lo <= float(value) <= hi else None
+    except (TypeError, ValueError):
+        return None
+
+
+def global_value(
+    m: MeasurementResult, quantity: str, ranges: dict[str, list[float]] | None = None
+) -> Any:
+    """A record-level quantity (raw, unrounded), None when not measured or implausible."""
+    return _plausible(_global_value(m, quantity), quantity, ranges)
+
+
+def _global_value(m: MeasurementResult, quantity: str) -> Any:
     if quantity in DERIVED_GLOBAL:
         return DERIVED_GLOBAL[quantity](m)
     if quantity in BEAT_COUNTS and not (m.global_.n_beats or m.beats):
@@ -205,8 +227,15 @@ def global_value(m: MeasurementResult, quantity: str) -> Any:
     return getattr(m.global_, quantity, None)
 
 
-def lead_value(m: MeasurementResult, lead: str, quantity: str) -> Any:
-    """A per-lead quantity (raw), None when the lead is absent, unusable or not measured."""
+def lead_value(
+    m: MeasurementResult, lead: str, quantity: str, ranges: dict[str, list[float]] | None = None
+) -> Any:
+    """A per-lead quantity (raw), None when the lead is absent, unusable, not measured or the
+    value is outside its plausible range."""
+    return _plausible(_lead_value(m, lead, quantity), quantity, ranges)
+
+
+def _lead_value(m: MeasurementResult, lead: str, quantity: str) -> Any:
     lm = m.lead_measurements.get(lead)
     if lm is None or not lead_usable(m, lead):
         return None

@@ -128,6 +128,7 @@ class CriteriaTable:
     statements: dict[str, StatementSpec]
     precedence: list[PrecedenceRule]
     path: str = ""
+    plausible_ranges: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _substitute(obj: Any, mapping: dict[str, str]) -> Any:
@@ -320,7 +321,13 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
                 reason=str(row.get("reason", "")),
             )
         )
+    plausible = {}
+    for quantity, bounds in (data.get("plausible_ranges") or {}).items():
+        if not is_known_quantity(quantity) or not (isinstance(bounds, list) and len(bounds) == 2):
+            raise InvalidInputError(f"plausible_ranges: bad entry {quantity!r}: {bounds!r}")
+        plausible[quantity] = [float(bounds[0]), float(bounds[1])]
     return CriteriaTable(
+        plausible_ranges=plausible,
         version=int(data.get("version", 1)),
         sources=sources,
         territories=territories,

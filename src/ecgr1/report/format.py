@@ -159,6 +159,20 @@ def join_words(items: list[str], conj: str = "and") -> str:
     return ", ".join(items[:-1]) + f" {conj} " + items[-1]
 
 
+def join_labels(labels: list[str], conj: str = "or") -> str:
+    """Join statement labels; semicolons separate them when a label itself has a comma.
+
+    >>> join_labels(["a", "b, c"])
+    'a; or b, c'
+    """
+    labels = [x for x in labels if x]
+    if not any("," in x for x in labels):
+        return join_words(labels, conj)
+    if len(labels) <= 1:
+        return "".join(labels)
+    return "; ".join(labels[:-1]) + f"; {conj} " + labels[-1]
+
+
 def quantity_name(quantity: str) -> str:
     """Clinical display name of a quantity."""
     return QUANTITY_NAMES.get(quantity, quantity.replace("_", " "))

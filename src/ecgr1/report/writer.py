@@ -19,6 +19,7 @@ from ecgr1.report.format import (
     NEGATED_OP_TEXT,
     fmt_threshold,
     fmt_value,
+    join_labels,
     join_leads,
     join_words,
     quantity_name,
@@ -270,7 +271,7 @@ class _Writer:
         out = []
         for key, clauses in grouped.items():
             verb = self.pick("which excludes", "ruling out", "arguing against")
-            out.append(f"{join_words(clauses)}, {verb} {join_words(labels_of[key], 'or')}.")
+            out.append(f"{join_words(clauses)}, {verb} {join_labels(labels_of[key])}.")
         return out
 
     def take_phrases(self, paragraph: str) -> list[str]:
@@ -441,7 +442,8 @@ class _Writer:
                 amp = ", ".join(x for x in (f"R {r}" if r else "", f"S {sd}" if sd else "") if x)
                 morph.append(f"{ev.value} in {lead}" + (f" ({amp})" if amp else ""))
         if morph:
-            s.append(f"QRS morphology is {join_words(morph)}.")
+            lead_in = self.pick("QRS morphology is", "The QRS complexes show", "QRS shapes are")
+            s.append(f"{lead_in} {join_words(morph)}.")
         for st in self.stmts(2):
             s.append(self.statement_sentence(st))
         s.extend(self.exclusions_for_step(2))
@@ -472,7 +474,10 @@ class _Writer:
             s.append(f"In V1 {join_words(bits)} for right ventricular forces.")
         prog = self.lead_list("r_amplitude_mv", ("V1", "V2", "V3", "V4"))
         if prog:
-            s.append(f"R-wave progression across the precordium: {prog}.")
+            lead_in = self.pick(
+                "R-wave progression across the precordium:", "Precordial R waves measure"
+            )
+            s.append(f"{lead_in} {prog}.")
         pii = self.val("p_duration_ms", "II")
         pamp = self.val("p_amplitude_mv", "II")
         term = self.val("p_terminal_negative_mv", "V1")
@@ -486,7 +491,9 @@ class _Writer:
             if x
         ]
         if patr:
-            s.append(f"Atrial assessment: {join_words(patr)}.")
+            s.append(
+                f"{self.pick('Atrial assessment:', 'For atrial enlargement,')} {join_words(patr)}."
+            )
         lim = self.val("max_limb_qrs_peak_to_peak_mv")
         pre = self.val("max_precordial_qrs_peak_to_peak_mv")
         if lim or pre:
@@ -519,13 +526,19 @@ class _Writer:
             st = self.lead_list("st_deviation_mv", leads)
             tw = self.lead_list("t_amplitude_mv", leads)
             if st or tw:
-                sent = f"In the {name} leads ST deviation at the J point is {st or 'not measured'}"
+                lead_in = self.pick(
+                    f"In the {name} leads ST deviation at the J point is",
+                    f"The {name} leads show J-point ST deviation of",
+                )
+                sent = f"{lead_in} {st or 'not measured'}"
                 if tw:
                     sent += f", with T waves {tw}"
                 s.append(sent + ".")
         avr = self.val("st_deviation_mv", "aVR")
         if avr:
-            s.append(f"Lead aVR shows ST deviation of {avr}.")
+            s.append(
+                f"{self.pick('Lead aVR shows ST deviation of', 'In aVR the ST deviation is')} {avr}."
+            )
         secondary = [
             sup
             for sup in self.i.suppressed
@@ -581,16 +594,39 @@ class _Writer:
             fired = [st for st in stmts if st.id.startswith(prefix) and st.id != "ste_avr"]
             if excluded and not fired:
                 missing.append(text)
-        if missing:
-            phr = "no " + missing[0]
+        upsloping = self._upsloping_depression()
+        if upsloping and "ST depression" in missing:
             s.append(
-                f"There is {self.key(phr, 3)}"
-                + (f", {join_words(missing[1:], 'or')}" if len(missing) > 1 else "")
-                + " meeting the contiguous-lead criteria of the Fourth Universal Definition of Myocardial Infarction and AHA/ACCF/HRS recommendations."
+                f"J-point depression with an up-sloping ST segment ({upsloping}) is not counted "
+                "as ischaemic ST depression."
+            )
+        if missing:
+            negated = [self.key("no " + m, 3) for m in missing]
+            s.append(
+                "Against the contiguous-lead criteria of the Fourth Universal Definition of "
+                "Myocardial Infarction and the AHA/ACCF/HRS recommendations there is "
+                f"{join_words(negated)}."
             )
         if self.has("std_lateral") and self.has("lvh"):
             s.append("Lateral ST depression with LVH voltage may represent a strain pattern.")
         return " ".join(s)
+
+    def _upsloping_depression(self) -> str:
+        """``-0.17 mV in V3 and -0.30 mV in V4``: leads depressed beyond the ST-depression
+        threshold whose ST segment slopes upward (so the criterion does not count them)."""
+        res = self.crit("std.inferior")
+        if res is None or not res.evidence:
+            return ""
+        thr = res.evidence[0].threshold
+        parts = []
+        for lead in ("I", "II", "III", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"):
+            st = self.obs("st_deviation_mv", lead)
+            shape = self.obs("st_shape", lead)
+            if st is None or shape is None or shape.value != "upsloping":
+                continue
+            if isinstance(thr, (int, float)) and st.value <= thr:
+                parts.append(f"{fmt_value(st.value, st.unit, st.quantity)} in {lead}")
+        return join_words(parts)
 
     # -------------------------------------------------------------- step 5
     def step5(self) -> str:
@@ -638,7 +674,7 @@ class _Writer:
             for x in main[:3]:
                 self.key(x.label, 0)
             s.append(
-                f"{self.pick('Synthesising the findings:', 'Taken together:', 'In synthesis:')} {join_words(labels)}."
+                f"{self.pick('Synthesising the findings:', 'Taken together:', 'In synthesis:')} {join_labels(labels, 'and')}."
             )
         else:
             s.append("No diagnostic statement can be made from the available measurements.")
@@ -649,7 +685,8 @@ class _Writer:
                     ruled.append(label)
         if ruled:
             s.append(
-                f"Differentials considered and excluded by measurement: {join_words(ruled[:8])}."
+                f"{self.pick('Differentials considered and excluded by measurement:', 'Measured values rule out')} "
+                f"{join_labels(ruled[:8], 'and')}."
             )
         others = [
             sup for sup in self.i.suppressed if sup.by not in ("quality.poor", "quality.unusable")

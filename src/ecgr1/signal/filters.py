@@ -121,7 +121,7 @@ def detect_powerline(x: np.ndarray, fs: float) -> float | None:
     n = x.shape[1]
     if n < int(fs):
         return None
-    seg = x[:, : min(n, int(10 * fs))]
+    seg = x[:, : min(n, int(4 * fs))]  # 4 s: 0.25 Hz resolution is enough to see the line
     spec = np.abs(np.fft.rfft(seg - seg.mean(axis=1, keepdims=True), axis=1)) ** 2
     spec = spec.sum(axis=0)
     freqs = np.fft.rfftfreq(seg.shape[1], 1.0 / fs)

@@ -25,8 +25,10 @@ from ecgr1.simulate.noise import ELECTRODES, NOISE_KINDS, electrode_noise, elect
 from ecgr1.simulate.patterns import (
     DEFAULT_QTC_FRIDERICIA_MS,
     ECTOPIC_P,
+    MIN_DIASTOLE_MS,
     MORPHOLOGIES,
     P_DURATION_MS,
+    PARAMETER_LIMITS,
     PATTERNS,
     QT_LAST_RR_WEIGHT,
     RHYTHM,
@@ -405,8 +407,12 @@ def simulate(
         raise InvalidInputError(
             f"unknown pattern {pattern!r}; choose one of: {', '.join(sorted(PATTERNS))}"
         )
-    if not (seconds > 0 and fs > 0):
-        raise InvalidInputError("seconds and fs must be positive")
+    _check_range("seconds", seconds, "s")
+    _check_range("fs", fs, "Hz")
+    for name, value in (("noise_level", noise_level), ("noise_floor_uv", noise_floor_uv)):
+        _check_range(name, value)
+    if not 0 < powerline_hz < fs / 2:
+        raise InvalidInputError(f"powerline_hz {powerline_hz:g} must lie between 0 and fs/2")
     kinds = _parse_noise(noise)
     spec = PATTERNS[pattern]
     rng = _rng(seed)
@@ -424,6 +430,23 @@ def simulate(
     )
     if not 20 <= hr_used <= 250:
         raise InvalidInputError(f"heart rate {hr_used} bpm is outside 20-250")
+    _check_range("pr_ms", pr_used, "ms")
+    _check_range("qrs_ms", qrs_used, "ms")
+    _check_range("axis_deg", axis_used, "deg")
+    if qt_given is not None:
+        _check_range("qt_ms", qt_given, "ms")
+    qt_at_hr = _qt_for_rr(60.0 / hr_used, qt_given, hr_used)
+    if qt_at_hr < qrs_used + T_MIN_MS:
+        raise InvalidInputError(
+            f"QT {qt_at_hr:.0f} ms leaves no room for a T wave after a {qrs_used:g} ms QRS "
+            f"(needs at least QRS + {T_MIN_MS:g} ms)"
+        )
+    if qt_at_hr > 60000.0 / hr_used - MIN_DIASTOLE_MS:
+        raise InvalidInputError(
+            f"QT {qt_at_hr:.0f} ms does not fit the {60000.0 / hr_used:.0f} ms cycle at "
+            f"{hr_used:g}/min (the T wave would run into the next beat); give a shorter "
+            "qt_ms or a lower hr"
+        )
     n = int(round(seconds * fs))
     canvas = _Canvas(n, fs)
     atria, vent = _rhythm(spec.rhythm, spec.morphology, seconds, hr_used, pr_used / 1000.0,
@@ -574,6 +597,15 @@ def simulate(
         },
     )
     return Simulation(record, clean, canvas.waves, beats, params)
+
+
+def _check_range(name: str, value: float, unit: str = "") -> None:
+    """Refuse a parameter outside :data:`PARAMETER_LIMITS` with a message naming it."""
+    low, high = PARAMETER_LIMITS[name]
+    if not (np.isfinite(value) and low <= value <= high):
+        raise InvalidInputError(
+            f"{name} {value:g}{' ' + unit if unit else ''} is outside {low:g}-{high:g}"
+        )
 
 
 def _parse_noise(noise: tuple[str, ...] | list[str] | str | None) -> tuple[str, ...]:

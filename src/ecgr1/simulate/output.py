@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgr1.errors import InvalidInputError
 from ecgr1.simulate.core import Simulation
 
 # 2000 adu/mV with limb leads I and II on even integers: III, aVR, aVL and aVF are then exact
@@ -56,10 +57,17 @@ def write_simulation(
     """
     import wfdb
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from ecgr1.io.writers import safe_record_name
+
     rec = sim.record
     name = name or rec.record_id
+    if safe_record_name(name) != name:
+        raise InvalidInputError(
+            f"record name {name!r} is not WFDB-legal (letters, digits, _ and - only); "
+            f"try {safe_record_name(name)!r}"
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     digital = _digital(sim)
     wfdb.wrsamp(
         name,

@@ -343,3 +343,19 @@ RHYTHM = {
     "pac_coupling": 0.62,  # PAC: premature P at this fraction of the sinus cycle
     "pvc_coupling": 0.60,  # PVC: premature QRS at this fraction of the RR
 }
+
+# Accepted parameter ranges (inclusive). Outside them the model stops being an ECG (waves
+# overlapping their own beat, QRS sampled by a handful of points), so simulate() refuses.
+PARAMETER_LIMITS: dict[str, tuple[float, float]] = {
+    "seconds": (1.0, 3600.0),
+    "fs": (100.0, 10000.0),  # below 100 Hz a 90 ms QRS has fewer than 9 samples
+    "hr": (20.0, 250.0),
+    "pr_ms": (P_DURATION_MS, 600.0),  # PR starts at P onset: shorter would put QRS inside P
+    "qrs_ms": (40.0, 250.0),
+    "qt_ms": (200.0, 800.0),
+    "axis_deg": (-180.0, 180.0),
+    "noise_level": (0.0, 100.0),
+    "noise_floor_uv": (0.0, 1000.0),
+}
+# The QT (T end) must leave this much of the cycle before the next beat's P/QRS.
+MIN_DIASTOLE_MS = 20.0

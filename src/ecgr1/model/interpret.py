@@ -1,0 +1,100 @@
+"""The ``model`` interpretation engine: ``ecgr1 interpret PATH --engine model
+--engine-option model_dir=DIR`` (or ``interpret_record(record, engine="model", model_dir=DIR)``).
+
+Importing this module registers the engine with :mod:`ecgr1.protocol.pipeline`. The engine
+receives the record with its measurements and protocol interpretation (computed first by the
+pipeline), asks the ECG-R1 model for its interpretation of the signal (optionally with an
+image) and returns the model's text as the report; the protocol's ``solution`` is kept so the
+model can be checked against the deterministic reading.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecgr1.errors import ECGR1Error
+from ecgr1.model.data import answer_from_text
+from ecgr1.model.inference import DEFAULT_PROMPT, generate_interpretation
+
+__all__ = ["clear_model_cache", "model_engine"]
+
+_LOADED: dict[tuple, tuple[Any, Any]] = {}
+
+
+def _load(model_dir: str, device: str | None, dtype: str | None) -> tuple[Any, Any]:
+    key = (str(model_dir), device, dtype)
+    if key not in _LOADED:  # a batch of records reuses one loaded model
+        from ecgr1.model.loading import load_model_and_processor
+
+        _LOADED[key] = load_model_and_processor(model_dir, device=device, dtype=dtype)
+    return _LOADED[key]
+
+
+def clear_model_cache() -> None:
+    """Forget models loaded by the engine (frees their memory)."""
+    _LOADED.clear()
+
+
+def model_engine(
+    record: Any,
+    measurements: Any,
+    interpretation: Any,
+    *,
+    model_dir: str | None = None,
+    image: str | None = None,
+    prompt: str = DEFAULT_PROMPT,
+    max_new_tokens: int | str = 1024,
+    device: str | None = None,
+    dtype: str | None = None,
+    system_prompt: str | None = None,
+    style: str = "deterministic",
+    seed: int | None = None,
+    **_: Any,
+) -> Any:
+    """Interpret ``record`` with an ECG-R1 model; returns a ``RecordInterpretation``.
+
+    Options (strings from ``--engine-option KEY=VALUE`` are accepted): ``model_dir`` (required),
+    ``image`` (path of an image of the same ECG, sent with the signal), ``prompt``,
+    ``max_new_tokens``, ``device``, ``dtype``, ``system_prompt``.
+    """
+    from ecgr1.protocol.pipeline import RecordInterpretation
+
+    if not model_dir:
+        raise ECGR1Error("the model engine needs model_dir=DIR (--engine-option model_dir=DIR)")
+    model, processor = _load(model_dir, device, dtype)
+    text = generate_interpretation(
+        model,
+        processor,
+        record=record,
+        image=image,
+        prompt=prompt,
+        max_new_tokens=int(max_new_tokens),
+        system_prompt=system_prompt,
+    )
+    answer = [a.strip() for a in (answer_from_text(text) or "").split(";") if a.strip()]
+    solution = ""
+    try:  # the protocol's reading, as reference for checking the model
+        from ecgr1.report.writer import build_report
+
+        solution = build_report(interpretation, style=style, seed=seed).solution
+    except Exception:  # noqa: BLE001 - the reference is optional
+        solution = ""
+    return RecordInterpretation(
+        record_id=record.record_id,
+        engine="model",
+        measurements=measurements,
+        interpretation=interpretation,
+        report=text,
+        answer=answer,
+        solution=solution,
+        source_path=record.source_path,
+    )
+
+
+def _register() -> None:
+    from ecgr1.protocol.pipeline import register_engine
+
+    register_engine("model", model_engine)
+
+
+_register()
