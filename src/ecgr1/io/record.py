@@ -35,6 +35,8 @@ class ECGRecord:
     (2, 1000, 2.0)
     >>> r.lead("II").shape
     (1000,)
+    >>> r
+    ECGRecord(id='x', fs=500 Hz, 2 leads ['I', 'II'], 1000 samples (2 s), mV, 0 warning(s))
     """
 
     signal: np.ndarray
@@ -67,6 +69,14 @@ class ECGRecord:
         self.metadata.setdefault("sex", None)
         self.metadata.setdefault("labels", [])
         self.metadata.setdefault("report", None)
+
+    def __repr__(self) -> str:
+        # The default dataclass repr prints the whole signal array: unreadable in a notebook.
+        return (
+            f"ECGRecord(id={self.record_id!r}, fs={self.fs:g} Hz, {self.n_leads} leads "
+            f"{self.leads}, {self.n_samples} samples ({self.duration_s:g} s), {self.units}, "
+            f"{len(self.warnings)} warning(s))"
+        )
 
     @property
     def n_leads(self) -> int:

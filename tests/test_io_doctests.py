@@ -1,0 +1,32 @@
+"""The examples in the docstrings of the io, render and simulate packages (and the CLI modules
+owned with them) still run and print what they claim."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import ecgr1.io
+import ecgr1.render
+import ecgr1.simulate
+
+CLI_MODULES = ["_batch", "info", "convert", "render", "simulate", "demo"]
+
+
+def _modules() -> list[str]:
+    names = []
+    for package in (ecgr1.io, ecgr1.render, ecgr1.simulate):
+        names.append(package.__name__)
+        names += [m.name for m in pkgutil.iter_modules(package.__path__, package.__name__ + ".")]
+    return names + [f"ecgr1.cli.{name}" for name in CLI_MODULES]
+
+
+@pytest.mark.parametrize("name", _modules())
+def test_docstring_examples(name: str, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # examples that write files write them here
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"
