@@ -23,6 +23,36 @@ def _has(module: str) -> bool:
     return True
 
 
+def _references_and_unclosed_tags(page: str) -> tuple[list[str], list[str]]:
+    """Every src/href/url() target in an HTML page, and the tags left unbalanced."""
+    from html.parser import HTMLParser
+
+    void = {"meta", "img", "br", "hr", "link", "input", "source"}
+
+    class Parser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.refs: list[str] = []
+            self.stack: list[str] = []
+            self.bad: list[str] = []
+
+        def handle_starttag(self, tag, attrs) -> None:
+            self.refs += [v or "" for k, v in attrs if k in {"src", "href", "srcset", "data"}]
+            if tag not in void:
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag) -> None:
+            if self.stack and self.stack[-1] == tag:
+                self.stack.pop()
+            else:
+                self.bad.append(tag)
+
+    parser = Parser()
+    parser.feed(page)
+    refs = parser.refs + re.findall(r"url\(\s*['\"]?([^'\")]+)", page)
+    return refs, parser.stack + parser.bad
+
+
 def test_demo_writes_a_self_contained_html_report(tmp_path, capsys) -> None:
     out = tmp_path / "demo"
     assert main(["demo", "--pattern", "rbbb", "--out", str(out), "--dpi", "80"]) == 0
@@ -33,6 +63,9 @@ def test_demo_writes_a_self_contained_html_report(tmp_path, capsys) -> None:
     img = Image.open(io.BytesIO(base64.b64decode(match.group(1))))
     assert img.size[0] > 500
     assert "http://" not in page and "https://" not in page and "<script" not in page
+    refs, unclosed = _references_and_unclosed_tags(page)
+    assert refs and all(ref.startswith("data:") for ref in refs)  # no file, no network
+    assert unclosed == []  # well-formed: every opened element is closed in order
     assert "rbbb" in page  # the simulated pattern and its truth are shown
     stdout = capsys.readouterr().out
     assert (out / "ecg.json").exists() and (out / "record" / "sim_rbbb_0.hea").exists()
@@ -162,3 +195,31 @@ def test_demo_still_renders_when_an_engine_fails(tmp_path, capsys, monkeypatch) 
     assert "rendered only" in capsys.readouterr().out
     with pytest.raises(RuntimeError, match="engine bug"):
         main(["--debug", "demo", "--out", str(out), "--dpi", "40"])
+
+
+def test_render_cli_measurement_json_missing_or_corrupt(tmp_path, capsys) -> None:
+    rec = tmp_path / "rec"
+    assert main(["simulate", "--out", str(rec), "--seconds", "3"]) == 0
+    meas = tmp_path / "meas"
+    meas.mkdir()
+    args = ["render", str(rec / "sim_normal_0.hea"), "--out", str(tmp_path / "img"), "--dpi", "40"]
+    capsys.readouterr()
+    assert main([*args, "--measurement-json", str(meas)]) == 0  # absent: rendered, warned
+    assert "rendered without measurements" in capsys.readouterr().err
+    (meas / "sim_normal_0.json").write_text("{not json")
+    assert main([*args, "--measurement-json", str(meas)]) == 2
+    err = _err_lines(capsys)
+    assert len(err) == 1 and "unreadable MeasurementResult JSON" in err[0]
+
+
+def test_render_cli_interpret_outlines_the_leads_cited_as_evidence(tmp_path) -> None:
+    if not _has("ecgr1.protocol.pipeline"):
+        pytest.skip("protocol stage not importable yet")
+    rec = tmp_path / "rec"
+    assert main(["simulate", "--out", str(rec), "--pattern", "inferior_stemi"]) == 0
+    out = tmp_path / "img"
+    header = str(rec / "sim_inferior_stemi_0.hea")
+    assert main(["render", header, "--out", str(out), "--interpret", "--dpi", "40"]) == 0
+    side = json.loads((out / "sim_inferior_stemi_0.json").read_text())
+    assert {"II", "III", "aVF"} <= set(side["highlight_leads"])  # inferior ST elevation
+    assert side["fiducial_overlay"] is True

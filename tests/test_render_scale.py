@@ -219,3 +219,19 @@ def test_start_offset_shows_the_requested_window() -> None:
 
     with pytest.raises(InvalidInputError):
         render_record(rec, start_s=12.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"dpi": 5000}, "above 1200"),
+        ({"dpi": 0}, "must be positive"),
+        ({"fmt": "gif"}, "unknown format"),
+        ({"layout": "4x3"}, "unknown layout"),
+    ],
+)
+def test_bad_options_are_refused_with_a_message(kwargs: dict, message: str) -> None:
+    from ecgr1.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=message):
+        render_record(_square_wave_record(), **kwargs)

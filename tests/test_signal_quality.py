@@ -46,3 +46,15 @@ def test_all_flat_record_is_unusable():
     x = np.zeros((3, 5000))
     q = _quality(x, 500.0, ["I", "II", "III"])
     assert q.overall == "unusable"
+
+
+def test_flat_baseline_at_the_minimum_is_not_clipping():
+    # Noise-free positive complexes on an exactly flat baseline: the minimum value is "pinned"
+    # for most samples, but it is the baseline, not an amplifier rail.
+    fs = 500.0
+    t = np.arange(5000) / fs
+    x = np.zeros((1, t.size))
+    for r in np.arange(0.5, 10, 1.0):
+        x[0] += np.exp(-(((t - r) / 0.012) ** 2))
+    q = _quality(x, fs, ["II"])
+    assert "saturated" not in q.leads["II"].flags and q.leads["II"].usable

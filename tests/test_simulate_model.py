@@ -167,7 +167,7 @@ def test_unknown_pattern_and_noise_are_rejected() -> None:
         ({"qt_ms": 5000}, "qt_ms 5000 ms is outside"),
         ({"hr": 120, "qt_ms": 520}, "does not fit the 500 ms cycle"),
         ({"qrs_ms": 200, "qt_ms": 250}, "leaves no room for a T wave"),
-        ({"powerline_hz": 300}, "powerline_hz 300"),
+        ({"powerline_hz": 300, "noise": "powerline"}, "powerline_hz 300"),
     ],
 )
 def test_unphysiological_parameters_are_refused(kwargs: dict, message: str) -> None:
@@ -177,7 +177,22 @@ def test_unphysiological_parameters_are_refused(kwargs: dict, message: str) -> N
         simulate("normal", **kwargs)
 
 
+def test_lowest_accepted_rate_simulates_without_mains_noise() -> None:
+    rec = simulate("normal", seconds=2, fs=100).record  # 50 Hz mains not asked for: no clash
+    assert rec.fs == 100 and rec.n_samples == 200
+
+
 def test_fastest_accepted_rate_keeps_each_t_wave_before_the_next_qrs() -> None:
     sim = simulate("sinus_tachycardia", seconds=5, seed=0, hr=200)
     for a, b in zip(sim.beats, sim.beats[1:]):
         assert a["t_off_s"] < b["qrs_on_s"]
+
+
+@pytest.mark.parametrize("pattern", ["rbbb", "av_block_2_mobitz1"])
+def test_written_record_carries_its_statements_as_labels(tmp_path, pattern: str) -> None:
+    from ecgr1.io import read_record
+
+    sim = simulate(pattern, seconds=3, seed=0)
+    paths = write_simulation(sim, tmp_path)
+    back = read_record(paths["header"])
+    assert back.metadata["labels"] == sim.params["labels"]  # commas in a label survive too

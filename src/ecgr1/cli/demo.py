@@ -49,7 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pattern", default="normal", help="simulated pattern (ecgr1 simulate --list)")
     p.add_argument("--seed", type=int, default=0, help="simulation seed (0)")
     p.add_argument("--noise", default="", help="simulation noise: baseline,muscle,powerline|all")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder ({DEFAULT_OUT})")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help=f"output folder ({DEFAULT_OUT})",
+    )
     p.add_argument(
         "--layout",
         default="auto",

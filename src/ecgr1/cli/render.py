@@ -12,6 +12,7 @@ from ecgr1.cli._batch import (
     add_debug_option,
     add_read_options,
     batch_exit_status,
+    emit,
     read_options,
     run_batch,
 )
@@ -28,6 +29,7 @@ Examples:
   ecgr1 render ../shared/data/ludb/ --out img/ --layout 6x2 --format svg
   ecgr1 render rec.hea --out train/ --augment --seed 7 --copies 10
   ecgr1 render rec.hea --out img/ --measurements --highlight II,III,aVF
+  ecgr1 render rec.hea --out img/ --interpret --header
 
 A progress bar is shown on stderr when it is a terminal.
 Exit status: 0 all rendered; 1 some inputs failed; 2 every input failed.
@@ -63,6 +65,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--measurements",
         action="store_true",
         help="measure each record (ecgr1.measure) for the header and fiducial overlay",
+    )
+    p.add_argument(
+        "--interpret",
+        action="store_true",
+        help="measure and apply the protocol (ecgr1.protocol): fiducial overlay, and the leads "
+        "cited as evidence of each finding outlined (adds to --highlight)",
     )
     p.add_argument(
         "--measurement-json",
@@ -136,7 +144,23 @@ def run(args: argparse.Namespace) -> int:
 
             src = args.measurement_json / f"{record.record_id}.json"
             if src.exists():
-                measurements = MeasurementResult.from_dict(json.loads(src.read_text()))
+                try:
+                    measurements = MeasurementResult.from_dict(json.loads(src.read_text()))
+                except (ValueError, KeyError, TypeError) as exc:
+                    msg = f"unreadable MeasurementResult JSON ({exc})"
+                    raise InvalidInputError(msg, str(src)) from exc
+            else:
+                emit(f"ecgr1 render: warning: {path}: no {src}; rendered without measurements",
+                     file=sys.stderr)  # fmt: skip
+        leads_to_outline = list(highlight)
+        if args.interpret:
+            from ecgr1.cli.demo import highlighted_leads
+            from ecgr1.protocol.pipeline import interpret_record
+
+            result = interpret_record(record)
+            measurements = result.measurements
+            cited = highlighted_leads(result.interpretation)
+            leads_to_outline += [lead for lead in cited if lead not in leads_to_outline]
         elif args.measurements:
             from ecgr1.measure.engine import measure
 
@@ -152,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
                 gain_mm_per_mv=args.gain,
                 header=args.header,
                 measurements=measurements,
-                highlight_leads=highlight,
+                highlight_leads=leads_to_outline,
                 augment_seed=seed,
                 augment_config=config,
                 start_s=args.start,

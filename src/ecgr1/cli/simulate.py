@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--out", type=Path, help="output folder (required unless --list)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="output folder (required unless --list)")
     p.add_argument("--pattern", default="normal", help="pattern name (see --list); default normal")
     p.add_argument("--list", action="store_true", help="list the patterns and exit")
     p.add_argument("--seconds", type=float, default=10.0, help="length in seconds (10)")

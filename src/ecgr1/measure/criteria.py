@@ -14,6 +14,7 @@ BEAT: dict[str, float] = {
     "premature_ratio": 0.88,  # RR_prev below this fraction of the local RR: premature
     "morphology_corr": 0.85,  # QRS correlation with the dominant template to be "same shape"
     "wide_qrs_ms": 120.0,
+    "qt_max_extra_qrs_ms": 40.0,  # beats with QRS this much wider than dominant: not in QT
     "irregular_rr_cv": 0.08,  # RR coefficient of variation above this: irregular
     "irregular_succ_diff": 0.10,  # median |dRR| / RR above this: irregularly irregular
 }

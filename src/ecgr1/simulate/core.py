@@ -411,9 +411,9 @@ def simulate(
     _check_range("fs", fs, "Hz")
     for name, value in (("noise_level", noise_level), ("noise_floor_uv", noise_floor_uv)):
         _check_range(name, value)
-    if not 0 < powerline_hz < fs / 2:
-        raise InvalidInputError(f"powerline_hz {powerline_hz:g} must lie between 0 and fs/2")
     kinds = _parse_noise(noise)
+    if "powerline" in kinds and not 0 < powerline_hz < fs / 2:
+        raise InvalidInputError(f"powerline_hz {powerline_hz:g} must lie between 0 and fs/2")
     spec = PATTERNS[pattern]
     rng = _rng(seed)
     hr_used = float(hr if hr is not None else spec.defaults.get("hr", RHYTHM["default_hr"]))

@@ -43,6 +43,18 @@ def _digital(sim: Simulation) -> np.ndarray:
     return np.clip(d, -32767, 32767)
 
 
+def _header_comments(sim: Simulation) -> list[str]:
+    """Provenance and the pattern's statements as labels, in the conventions ecgr1's readers
+    take back (``Dx:``; a LUDB ``<diagnoses>:`` block when a label holds a comma)."""
+    out = [f"ecgr1 simulated: pattern={sim.params['pattern']} seed={sim.params['seed']}"]
+    labels = [str(x) for x in sim.params.get("labels", [])]
+    if labels and not any("," in x for x in labels):
+        out.append("Dx: " + ",".join(labels))
+    elif labels:
+        out += ["<diagnoses>:", *labels]
+    return out
+
+
 def write_simulation(
     sim: Simulation, out_dir: str | Path, name: str | None = None
 ) -> dict[str, Path]:
@@ -78,7 +90,7 @@ def write_simulation(
         fmt=["16"] * rec.n_leads,
         adc_gain=[ADC_GAIN] * rec.n_leads,
         baseline=[0] * rec.n_leads,
-        comments=[f"ecgr1 simulated: pattern={sim.params['pattern']} seed={sim.params['seed']}"],
+        comments=_header_comments(sim),
         write_dir=str(out),
     )
     paths: dict[str, Path] = {"header": out / f"{name}.hea"}
