@@ -96,6 +96,8 @@ def _set_lead(lm: LeadMeasurements, quantity: str, value: Any) -> None:
 def _set_global(m: MeasurementResult, quantity: str, value: Any) -> None:
     if quantity == "quality_overall":
         m.quality.overall = value
+    elif quantity == "amplitude_normalised":
+        m.quality.amplitude_normalised = bool(value)
     elif quantity == "rr_range_ms":
         rrs = [800.0, 800.0 + float(value), 800.0, 800.0]
         t = 0.0

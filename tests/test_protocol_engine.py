@@ -265,3 +265,22 @@ def test_interpretation_json_shape() -> None:
     ev = st["evidence"][0]
     assert {"quantity", "leads", "value", "unit", "criterion", "threshold"} <= set(ev)
     assert all({"criterion", "labels", "evidence"} <= set(x) for x in d["excluded"])
+
+
+def test_amplitude_normalised_source_withholds_voltage_statements():
+    """A file whose leads were all rescaled to one range must not yield voltage diagnoses."""
+    from protocol_builders import normal_result
+
+    from ecgr1.protocol import interpret
+
+    m = normal_result()
+    m.global_.sokolow_lyon_mv = 4.5  # would meet LVH voltage
+    m.lead_measurements["V1"].s_amplitude_mv = -2.0
+    m.lead_measurements["V5"].r_amplitude_mv = 2.5
+    labels_before = {s.label for s in interpret(m).statements}
+    m.quality.amplitude_normalised = True
+    after = interpret(m)
+    labels_after = {s.label for s in after.statements}
+    assert any("hypertrophy" in lab for lab in labels_before)
+    assert not any("hypertrophy" in lab for lab in labels_after)
+    assert any(s["by"] == "quality.amplitude_normalised" for s in after.to_dict()["suppressed"])

@@ -28,10 +28,12 @@ UNIT_TO_MV: dict[str, float] = {
 #: Signal-quality limits used for warnings (millivolts). A lead whose peak-to-peak range over
 #: the whole record is below ``flat_lead_ptp_mv`` is reported as flat (disconnected or
 #: zero-filled); a record whose median lead range exceeds ``implausible_ptp_mv`` is reported as
-#: probably in the wrong units.
+#: probably in the wrong units. When every lead's range equals the others' to within
+#: ``normalised_ptp_rel_spread`` (relative), amplitudes were normalised per lead.
 QUALITY_LIMITS: dict[str, float] = {
     "flat_lead_ptp_mv": 0.01,
     "implausible_ptp_mv": 50.0,
+    "normalised_ptp_rel_spread": 0.002,
 }
 
 NAN_POLICIES = ("interpolate", "zero")
@@ -216,6 +218,19 @@ def finalize_record(
 
     sig, nan_warns = repair_nonfinite(sig, names, nan_policy)
     warns.extend(nan_warns)
+
+    # Some distributed copies rescale every lead to the same range (each lead's gain chosen so
+    # that its peak-to-peak is exactly 1 mV, say). Timing survives, absolute voltage does not:
+    # say so, so that voltage criteria are not applied to meaningless millivolts.
+    source_ptp = np.ptp(sig, axis=1) if sig.size else np.zeros(0)
+    if len(source_ptp) >= 3 and float(np.min(source_ptp)) > QUALITY_LIMITS["flat_lead_ptp_mv"]:
+        spread = float(np.ptp(source_ptp) / np.median(source_ptp))
+        if spread < QUALITY_LIMITS["normalised_ptp_rel_spread"]:
+            meta["amplitude_normalised"] = True
+            warns.append(
+                f"every lead spans the same {float(np.median(source_ptp)):.3f} mV peak-to-peak: "
+                "amplitudes appear normalised per lead, so absolute voltages are unreliable"
+            )
 
     if derive_leads:
         sig, names, derived = derive_limb_leads(sig, names)

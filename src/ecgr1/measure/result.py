@@ -51,6 +51,8 @@ class QualityReport:
     leads: dict[str, LeadQuality] = field(default_factory=dict)
     overall: str = "good"  # "good" | "acceptable" | "poor" | "unusable"
     reasons: list[str] = field(default_factory=list)
+    # True when the source rescaled every lead to the same range (absolute mV meaningless).
+    amplitude_normalised: bool = False
 
     @property
     def poor_leads(self) -> list[str]:
@@ -200,6 +202,7 @@ class MeasurementResult:
             "quality": {
                 "overall": self.quality.overall,
                 "reasons": list(self.quality.reasons),
+                "amplitude_normalised": self.quality.amplitude_normalised,
                 "leads": {k: _clean(v) for k, v in self.quality.leads.items()},
             },
             "lead_fiducials": _clean(self.lead_fiducials),
@@ -231,6 +234,7 @@ class MeasurementResult:
                 leads={k: build(LeadQuality, v) for k, v in (quality.get("leads") or {}).items()},
                 overall=quality.get("overall", "good"),
                 reasons=list(quality.get("reasons") or []),
+                amplitude_normalised=bool(quality.get("amplitude_normalised", False)),
             ),
             lead_fiducials=data.get("lead_fiducials") or {},
             age=data.get("age"),

@@ -124,6 +124,8 @@ def measure_safely(
     except Exception as exc:  # noqa: BLE001 - a measurement bug must not lose the record
         warnings.append(f"measurement failed unexpectedly: {type(exc).__name__}: {exc}")
         result = _unusable_result(record, "measurement failed")
+    if record.metadata.get("amplitude_normalised"):
+        result.quality.amplitude_normalised = True
     if age is not None:
         result.age = age
     if sex is not None:

@@ -132,6 +132,7 @@ DERIVED_GLOBAL: dict[str, Callable[[MeasurementResult], Any]] = {
     "n_limb_leads_measured": lambda m: _n_measured(m, LIMB_LEADS),
     "n_precordial_leads_measured": lambda m: _n_measured(m, PRECORDIAL_LEADS),
     "quality_overall": lambda m: m.quality.overall,
+    "amplitude_normalised": lambda m: bool(getattr(m.quality, "amplitude_normalised", False)),
     "rr_range_ms": _rr_range_ms,
     "paced_fraction": _paced_fraction,
 }
