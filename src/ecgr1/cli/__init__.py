@@ -64,15 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ecgr1`` program. Returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # ``--debug`` is accepted anywhere (``ecgr1 --debug info x`` and ``ecgr1 info x --debug``).
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.debug = debug
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
         return int(args.func(args) or 0)
     except ECGR1Error as exc:
-        if args.debug:
+        if debug:
             raise
         print(f"ecgr1 {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -81,6 +85,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # a bug: one line for users, the traceback with --debug
+        if debug:
+            raise
+        print(
+            f"ecgr1 {args.command}: internal error: {type(exc).__name__}: {exc} "
+            "(rerun with --debug for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURES
 
 
 if __name__ == "__main__":  # pragma: no cover
