@@ -50,9 +50,13 @@ def synthetic_ecg(
     with_p: bool = True,
     wander_mv: float = 0.0,
     noise_mv: float = 0.0,
+    drop_qrs_every: int = 0,
     seed: int = 0,
 ) -> tuple[ECGRecord, list[float]]:
-    """Return (record, QRS onset times in s). Intervals in ms refer to the true wave limits."""
+    """Return (record, QRS onset times in s). Intervals in ms refer to the true wave limits.
+
+    ``drop_qrs_every`` = k > 0 blocks every k-th beat after its P wave (Mobitz II, k:(k-1)).
+    """
     t = np.arange(int(duration_s * fs)) / fs
     qrs_on = np.arange(0.6, duration_s - 0.7, rr_s)
     qrs = np.zeros_like(t)
@@ -60,7 +64,14 @@ def synthetic_ecg(
     tw = np.zeros_like(t)
     st = np.zeros_like(t)
     q = qrs_ms / 1000.0
-    for on in qrs_on:
+    conducted = []
+    for i, on in enumerate(qrs_on):
+        if with_p:
+            p_on = on - pr_ms / 1000.0
+            p += p_amp_mv * bump(t, p_on, p_ms / 1000.0)
+        if drop_qrs_every and (i + 1) % drop_qrs_every == 0:
+            continue  # P wave not conducted: no QRS, no T
+        conducted.append(on)
         # q (15 %), R (45 %), S (40 %) lobes that tile the QRS exactly.
         qrs += -0.1 * bump(t, on, 0.15 * q) + 1.5 * bump(t, on + 0.15 * q, 0.45 * q)
         qrs += -0.4 * bump(t, on + 0.6 * q, 0.4 * q)
@@ -76,9 +87,6 @@ def synthetic_ecg(
             fall_a = j + 0.11
             down = np.clip((t - fall_a) / (t_end - fall_a), 0, 1)
             st += st_mv * up * (0.5 + 0.5 * np.cos(np.pi * down)) * (t < t_end)
-        if with_p:
-            p_on = on - pr_ms / 1000.0
-            p += p_amp_mv * bump(t, p_on, p_ms / 1000.0)
     sig = []
     for name in LEADS:
         if name in LIMB:
@@ -96,4 +104,4 @@ def synthetic_ecg(
         x = x + wander_mv * np.sin(2 * np.pi * 0.15 * t + rng.uniform(0, 6, (len(LEADS), 1)))
     if noise_mv:
         x = x + rng.normal(0, noise_mv, x.shape)
-    return ECGRecord(x.astype(np.float32), fs, LEADS, record_id="synthetic"), list(qrs_on)
+    return ECGRecord(x.astype(np.float32), fs, LEADS, record_id="synthetic"), conducted

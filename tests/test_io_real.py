@@ -55,7 +55,9 @@ def test_ludb_matches_wfdb_and_reads_comments(ludb_dir: Path, rid: str) -> None:
     after = text.split("#<diagnoses>:", 1)[1]
     expected = [x[1:].strip() for x in after.splitlines() if x.startswith("#") and x[1:].strip()]
     assert rec.metadata["labels"] == expected and expected
-    assert rec.warnings == []
+    # The only warning a clean LUDB file may carry is the per-lead amplitude normalisation
+    # flag (this copy's gains scale every lead to the same range).
+    assert [w for w in rec.warnings if "normalised per lead" not in w] == []
 
 
 def test_qtdb_two_lead_records_match_wfdb(qtdb_dir: Path) -> None:

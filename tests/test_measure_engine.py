@@ -154,3 +154,15 @@ def test_single_bad_lead_does_not_disturb_the_others():
     assert "lead" in res.lead_measurements["V3"].reasons
     assert all(v is None for v in res.lead_fiducials["V3"]["qrs_on"])
     assert res.global_.qrs_duration_ms == pytest.approx(90.0, abs=12.0)
+
+
+def test_non_conducted_p_waves_are_counted():
+    # Mobitz II 3:2 at an atrial rate of 100/min: 1.5 P waves per QRS, constant PR.
+    rec, _ = synthetic_ecg(rr_s=0.6, qt_ms=340.0, drop_qrs_every=3)
+    g = measure(rec).global_
+    assert g.p_wave_present is True
+    assert g.pr_interval_ms == pytest.approx(160.0, abs=12.0)
+    assert g.p_waves_per_qrs == pytest.approx(1.5, abs=0.1)
+    assert g.atrial_rate_bpm == pytest.approx(100.0, abs=3.0)
+    normal = measure(synthetic_ecg(rr_s=0.6, qt_ms=340.0)[0]).global_
+    assert normal.p_waves_per_qrs == 1.0

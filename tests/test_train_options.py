@@ -32,6 +32,11 @@ def test_flags_override_options_file_which_overrides_defaults(tmp_path: Path) ->
     assert opts.max_steps == 7 and opts.batch_size == 3  # from the file
     assert opts.grad_accum == 1 and opts.modality_dropout == 0.5  # defaults
     assert opts.data == ["rows.jsonl"]
+    assert opts.system_prompt is None
+    _, grpo = _parse(
+        ["train", "grpo", "--model", "m", "--data", "d", "--out", "o", "--system-prompt", ""]
+    )
+    assert grpo.system_prompt == ""  # '' means no system turn, not "use the default"
     assert opts.trainable() == {
         "vision": True,
         "ecg_tower": False,
@@ -82,3 +87,89 @@ def test_small_parsers() -> None:
     assert parameter_group("model.ecg_projector.0.weight") == "projector"
     assert parameter_group("model.language_model.layers.0.mlp.up_proj.weight") == "llm"
     assert parameter_group("lm_head.weight") == "llm"
+
+
+def _one_line_error(capsys, needle: str) -> None:
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert needle in lines[0], lines[0]
+
+
+TEXT_ROW = '{"id": "t", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"}], "solution": "<|answer|>x<|/answer|>"}\n'
+
+
+@pytest.mark.parametrize("stage", ["sft", "grpo"])
+def test_train_cli_errors_are_one_line_and_exit_2(stage: str, tmp_path: Path, capsys) -> None:
+    """Missing model folder, a bad JSONL line, a missing ECG file: one line on stderr (no
+    traceback without --debug), exit status 2. Data problems are found before any model is
+    loaded (the model path below does not exist)."""
+    good, bad, missing_ecg = tmp_path / "good.jsonl", tmp_path / "bad.jsonl", tmp_path / "m.jsonl"
+    good.write_text(TEXT_ROW)
+    bad.write_text(TEXT_ROW + "{not json\n")
+    missing_ecg.write_text(
+        TEXT_ROW.replace('"content": "hi"', '"content": "<ecg> hi"').replace(
+            '"solution"', '"objects": {"ecg": ["records/nope"]}, "solution"'
+        )
+    )
+    extra = ["--num-generations", "2", "--batch-size", "2"] if stage == "grpo" else []
+    base = ["train", stage, "--out", str(tmp_path / "o"), "--bf16", "false", *extra]
+    nowhere = str(tmp_path / "no-model")
+    assert main([*base, "--model", nowhere, "--data", str(good)]) == 2
+    _one_line_error(capsys, "model directory not found")
+    assert main([*base, "--model", nowhere, "--data", str(bad)]) == 2
+    _one_line_error(capsys, "line 2: not JSON")
+    assert main([*base, "--model", nowhere, "--data", str(missing_ecg)]) == 2
+    _one_line_error(capsys, "records/nope")
+    assert main([*base, "--model", nowhere, "--data", str(tmp_path / "none.jsonl")]) == 2
+    _one_line_error(capsys, "none.jsonl")
+    with pytest.raises(InvalidInputError):  # --debug shows the real exception
+        main(["--debug", *base, "--model", nowhere, "--data", str(bad)])
+
+
+def test_infer_cli_errors_are_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_text(TEXT_ROW)
+    bad.write_text(TEXT_ROW + "{not json\n")
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    base = ["infer", "--out", str(tmp_path / "o.jsonl")]
+    assert main([*base, "--model", str(tmp_path / "nowhere"), "--data", str(good)]) == 2
+    _one_line_error(capsys, "not a model folder")
+    assert main([*base, "--model", str(model_dir), "--data", str(bad)]) == 2
+    _one_line_error(capsys, "line 2: not JSON")
+
+
+def test_check_media_files_resolves_roots_and_wfdb_names(tmp_path: Path) -> None:
+    from ecgr1.errors import MissingFileError
+    from ecgr1.train.common import check_media_files
+
+    (tmp_path / "rec.hea").write_text("rec 12 500 5000\n")
+    (tmp_path / "img.png").write_bytes(b"png")
+    row = {"id": "r", "messages": [], "images": ["img.png"], "objects": {"ecg": ["rec"]}}
+    check_media_files([row], ecg_root=tmp_path, image_root=tmp_path)  # WFDB name without .hea
+    with pytest.raises(MissingFileError, match="relative paths are read from --ecg-root"):
+        check_media_files([row], image_root=tmp_path)
+    two_missing = {**row, "images": ["gone.png"], "objects": {"ecg": ["gone"]}}
+    with pytest.raises(MissingFileError, match="2 missing files"):
+        check_media_files([two_missing], ecg_root=tmp_path, image_root=tmp_path)
+
+
+def test_grpo_help_exposes_dapo_options(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "grpo", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in (
+        "--loss-type {dapo,grpo,dr_grpo,bnpo}",
+        "--epsilon-high",
+        "--beta",
+        "--num-generations",
+        "--overlong-buffer",
+        "--mask-truncated-completions",
+        "--no-mask-truncated-completions",
+        "--dynamic-sampling",
+        "--no-dynamic-sampling",
+    ):
+        assert flag in text, flag
+    assert "no KL term (--beta 0)" in text
+    assert "dynamic sampling: groups whose weighted total rewards are all equal" in text

@@ -155,7 +155,9 @@ def _history(out: Path) -> list[dict]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["both", "ecg", "image"])
-def test_sft_grpo_infer_flow(workdir: Path, kind: str, cpsc2018_dir: Path, monkeypatch) -> None:
+def test_sft_grpo_infer_flow(
+    workdir: Path, kind: str, cpsc2018_dir: Path, monkeypatch, capsys
+) -> None:
     monkeypatch.syspath_prepend(str(workdir))
     sys.modules.pop("spread_reward", None)
     data = workdir / f"{kind}.jsonl"
@@ -167,6 +169,8 @@ def test_sft_grpo_infer_flow(workdir: Path, kind: str, cpsc2018_dir: Path, monke
          "--out", str(sft), "--batch-size", "2", *common]
     )  # fmt: skip
     assert status == 0
+    summary = json.loads(capsys.readouterr().out)  # stdout holds only the JSON summary
+    assert summary["steps"] == 2 and summary["finite"]
     losses = [h["loss"] for h in _history(sft) if "loss" in h]
     assert len(losses) == 2 and all(np.isfinite(losses))
     if kind != "image":  # image-only rows never run the ECG tower
@@ -181,6 +185,8 @@ def test_sft_grpo_infer_flow(workdir: Path, kind: str, cpsc2018_dir: Path, monke
          "--overlong-buffer", "4", *common]
     )  # fmt: skip
     assert status == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert len(summary["rewards"]) == 2
     logged = [h for h in _history(grpo) if "reward" in h]
     assert len(logged) == 2
     for name in ("format_reward", "diagnosis_reward", "evidence_reward"):
@@ -188,6 +194,7 @@ def test_sft_grpo_infer_flow(workdir: Path, kind: str, cpsc2018_dir: Path, monke
     assert _changed(sft, grpo, "language_model.")
     if kind != "image":
         assert _changed(sft, grpo, "ecg_tower.")
+        assert _changed(sft, grpo, "ecg_projector.")
 
     pytest.importorskip("ecgr1.model.inference")
     preds = workdir / f"preds-{kind}.jsonl"
@@ -198,6 +205,13 @@ def test_sft_grpo_infer_flow(workdir: Path, kind: str, cpsc2018_dir: Path, monke
     assert status == 0
     out_rows = [json.loads(x) for x in preds.read_text().splitlines() if x.strip()]
     assert sorted(r["id"] for r in out_rows) == sorted(f"{r}-{kind}" for r in RECORDS)
+    in_rows = {r["id"]: r for r in map(json.loads, data.read_text().splitlines())}
+    for r in out_rows:  # interchange.md section 4
+        assert set(r) >= {"id", "response", "labels", "model", "config"} and "error" not in r
+        assert isinstance(r["response"], str) and r["model"] == str(grpo)
+        assert r["config"]["max_new_tokens"] == 4 and r["config"]["do_sample"] is False
+        reference = in_rows[r["id"]]["messages"][-1]["content"]
+        assert r["labels"] == reference.split("<answer>")[1].split("</answer>")[0]
 
 
 def _cpsc_root() -> Path:
@@ -212,9 +226,14 @@ def _load(workdir: Path, arch: str = "qwen3vl"):
     return load_model(workdir / ("tiny" if arch == "qwen3vl" else f"tiny-{arch}"), bf16=False)
 
 
-def _ecg_grad(model: torch.nn.Module) -> float:
-    grads = [p.grad for n, p in model.named_parameters() if "ecg_tower" in n]
-    return sum(float(g.abs().sum()) for g in grads if g is not None)
+def _assert_ecg_grads(model: torch.nn.Module) -> None:
+    """Every ECG tower and projector parameter has a non-zero gradient."""
+    params = [
+        (n, p) for n, p in model.named_parameters() if "ecg_tower" in n or "ecg_projector" in n
+    ]
+    assert any("ecg_tower" in n for n, _ in params) and any("ecg_projector" in n for n, _ in params)
+    for name, p in params:
+        assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
 
 
 @pytest.mark.parametrize("arch", ["qwen3vl", "qwen2_5vl"])
@@ -234,7 +253,7 @@ def test_gradients_reach_ecg_encoder_through_sfttrainer(workdir: Path, arch: str
     loss = trainer.compute_loss(trainer.model, batch)
     loss.backward()
     assert torch.isfinite(loss)
-    assert _ecg_grad(trainer.model) > 0
+    _assert_ecg_grads(trainer.model)
 
 
 @pytest.mark.parametrize("arch", ["qwen3vl", "qwen2_5vl"])
@@ -272,10 +291,69 @@ def test_gradients_reach_ecg_encoder_through_grpotrainer(
     assert seen and seen[0]["ecg_values"] == (4, 12, 5000)
     assert seen[0]["pixel_values"] is not None
     assert inputs["ref_per_token_logps"].shape == inputs["completion_ids"].shape  # beta > 0
-    loss = trainer.compute_loss(trainer.model, inputs)
+    fed: list[torch.Tensor] = []  # the ECGs each loss forward really received
+
+    def spy(module, args, kwargs, output):
+        fed.append(kwargs["ecg_values"].detach().clone())
+
+    handle = trainer.model.register_forward_hook(spy, with_kwargs=True)
+    try:
+        loss = trainer.compute_loss(trainer.model, inputs)
+    finally:
+        handle.remove()
     loss.backward()
-    assert _ecg_grad(trainer.model) > 0
+    _assert_ecg_grads(trainer.model)
+    # after TRL's shuffle each sample is still scored with its own record's ECG: the unmasked
+    # (non-flat group) samples come from the second record, the masked ones from the first
+    from ecgr1.model.data import load_ecg
+
+    ecg_of = {r: torch.from_numpy(load_ecg(_cpsc_root() / r)) for r in ("A0001", "A0002")}
+    fed_all = torch.cat(fed)
+    assert fed_all.shape[0] == len(items)
+    for i in range(len(items)):
+        record = "A0002" if int(inputs["completion_mask"][i].sum()) > 0 else "A0001"
+        torch.testing.assert_close(fed_all[i].float(), ecg_of[record])
     assert trainer._metrics["train"]["dynamic_sampling/dropped_group_frac"] == [0.5]
+    _assert_logps_use_each_samples_own_media(trainer, processor, inputs, items, workdir)
+    # --system-prompt reaches the GRPO prompt encoder
+    trainer.system_prompt = "Answer in one line."
+    trainer._pending_rows = items[:1]
+    ids, _, _ = trainer._tokenize_prompts([items[0]["prompt"]])
+    assert "Answer in one line." in processor.decode(ids[0], skip_special_tokens=False)
+
+
+def _assert_logps_use_each_samples_own_media(trainer, processor, inputs, items, workdir) -> None:
+    """The reference log-probs TRL computed (through the media hook, in chunks) equal a plain
+    forward of each sample with *its own* record's ECG and image, loaded independently: a
+    feed that handed a sample another row's media, or none, would differ."""
+    rows = [json.loads(line) for line in (workdir / "both.jsonl").read_text().splitlines()]
+    model = trainer.ref_model  # a frozen copy of the (not yet updated) policy, eval mode
+    ref = inputs["ref_per_token_logps"]
+    # TRL shuffles the generation batch before returning it; the samples of the non-flat
+    # group (the second record's) are the ones dynamic sampling left unmasked
+    kept = [i for i in range(len(items)) if int(inputs["completion_mask"][i].sum()) > 0]
+    assert len(kept) == 2
+    row = next(r for r in rows if r["id"] == items[2]["id"])
+    for i in kept:
+        b = processor.prepare_batch([row], train=False, ecg_root=_cpsc_root(), image_root=workdir)
+        prompt = inputs["prompt_ids"][i][inputs["prompt_mask"][i].bool()]
+        assert torch.equal(prompt, b["input_ids"][0])  # same prompt, same media placeholders
+        n = int(inputs["completion_mask"][i].sum())
+        completion = inputs["completion_ids"][i][:n]
+        ids = torch.cat([prompt, completion])[None]
+        types = torch.zeros_like(ids, dtype=torch.int)
+        types[ids == processor.image_token_id] = 1
+        with torch.no_grad():
+            logits = model(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                mm_token_type_ids=types,
+                ecg_values=b["ecg_values"],
+                pixel_values=b["pixel_values"],
+                image_grid_thw=b["image_grid_thw"],
+            ).logits[0, len(prompt) - 1 : -1]
+        expected = torch.log_softmax(logits.float(), -1).gather(-1, completion[:, None])[:, 0]
+        torch.testing.assert_close(ref[i][:n], expected, rtol=1e-4, atol=1e-4)
 
 
 def test_freeze_switches_only_train_what_is_asked(workdir: Path, cpsc2018_dir: Path) -> None:
@@ -362,3 +440,8 @@ def test_collator_applies_imd_only_in_training(workdir: Path, cpsc2018_dir: Path
     assert batch["image_grid_thw"].shape[0] == len(rows)
     # labels only on the assistant turn: the prompt (with all media pads) is masked
     assert not (batch["labels"][batch["input_ids"] == processor.ecg_token_id] != -100).any()
+    # --system-prompt replaces the rows' system turn
+    briefed = ECGR1SFTCollator(processor, training=False, system_prompt="Be brief.", **roots)
+    text = processor.decode(briefed(rows[:1])["input_ids"][0], skip_special_tokens=False)
+    assert "Be brief." in text
+    assert "Be brief." not in processor.decode(batch["input_ids"][0], skip_special_tokens=False)

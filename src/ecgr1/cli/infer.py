@@ -74,4 +74,11 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
     )
     print(json.dumps(summary), file=sys.stderr)
-    return 1 if summary["failed"] else 0
+    if summary["failed"]:
+        print(
+            f"ecgr1 infer: {summary['failed']} of {summary['written']} rows failed "
+            f'(their rows in {args.out} carry an "error")',
+            file=sys.stderr,
+        )
+        return 1
+    return 0

@@ -7,11 +7,23 @@ underscores, e.g. ``max_steps: 100``); flags given on the command line win over 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import Any
 
 S = argparse.SUPPRESS
+
+GRPO_DESCRIPTION = """\
+GRPO on TRL's GRPOTrainer with DAPO-style defaults: token-level loss (--loss-type dapo),
+clip-higher (--epsilon 0.2, --epsilon-high 0.28), no KL term (--beta 0), truncated
+completions masked out of the loss, optional soft overlong punishment (--overlong-buffer N),
+and dynamic sampling: groups whose weighted total rewards are all equal carry no advantage and
+are masked out of the loss (DAPO's refill with fresh prompts is not done; the dropped fraction
+is logged as dynamic_sampling/dropped_group_frac). Rewards: format, diagnosis, evidence
+(ecgr1.train.rewards), weighted by --reward-weights. RL rows need a "solution" (interchange.md
+section 1). See docs/training.md.
+"""
 
 
 def _switch(parser: argparse.ArgumentParser, group: str, dest: str, what: str) -> None:
@@ -36,6 +48,11 @@ def _common(parser: argparse.ArgumentParser, stage: str) -> None:
     parser.add_argument("--data", nargs="+", default=S, metavar="JSONL", help="interchange rows")
     parser.add_argument("--out", default=S, help="output directory (checkpoints + final model)")
     parser.add_argument("--config", default=None, metavar="FILE.yaml", help="options file")
+    parser.add_argument(
+        "--system-prompt",
+        default=S,
+        help="replace every row's system turn ('' for none; default: the row's, else ECG-R1's)",
+    )
     parser.add_argument("--ecg-root", default=S, help="root for relative ECG record paths")
     parser.add_argument("--image-root", default=S, help="root for relative image paths")
     parser.add_argument("--max-steps", type=int, default=S, help="optimizer steps (-1: epochs)")
@@ -79,24 +96,54 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sft.add_argument("--interleave", type=float, default=S, help="IMD swap probability (0.1)")
     sft.set_defaults(func=run)
 
-    grpo = stages.add_parser("grpo", help="GRPO with DAPO-style options and evidence rewards")
+    grpo = stages.add_parser(
+        "grpo",
+        help="GRPO with DAPO-style options and evidence rewards",
+        description=GRPO_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _common(grpo, "grpo")
     grpo.add_argument("--num-generations", type=int, default=S, help="completions per prompt (8)")
-    grpo.add_argument("--max-completion-length", type=int, default=S)
-    grpo.add_argument("--temperature", type=float, default=S)
-    grpo.add_argument("--top-p", type=float, default=S)
-    grpo.add_argument("--loss-type", default=S, choices=["dapo", "grpo", "dr_grpo", "bnpo"])
-    grpo.add_argument("--beta", type=float, default=S, help="KL coefficient (DAPO: 0)")
+    grpo.add_argument(
+        "--max-completion-length", type=int, default=S, help="tokens per completion (1024)"
+    )
+    grpo.add_argument("--temperature", type=float, default=S, help="sampling temperature (1.0)")
+    grpo.add_argument("--top-p", type=float, default=S, help="nucleus sampling (1.0)")
+    grpo.add_argument(
+        "--loss-type",
+        default=S,
+        choices=["dapo", "grpo", "dr_grpo", "bnpo"],
+        help="policy loss normalisation (dapo: token-level)",
+    )
+    grpo.add_argument(
+        "--beta", type=float, default=S, help="KL coefficient (0: DAPO, no reference model)"
+    )
     grpo.add_argument("--epsilon", type=float, default=S, help="lower clip (0.2)")
     grpo.add_argument("--epsilon-high", type=float, default=S, help="clip-higher (0.28)")
-    grpo.add_argument("--num-iterations", type=int, default=S)
-    grpo.add_argument("--scale-rewards", default=S, choices=["group", "batch", "none"])
-    _bool_flag(grpo, "mask-truncated-completions", "exclude truncated completions from the loss")
-    _bool_flag(grpo, "dynamic-sampling", "drop groups whose rewards are all equal")
     grpo.add_argument(
-        "--overlong-buffer", type=int, default=S, help="soft overlong punishment cache (0: off)"
+        "--num-iterations", type=int, default=S, help="updates per generation batch (1)"
     )
-    grpo.add_argument("--overlong-weight", type=float, default=S)
+    grpo.add_argument(
+        "--scale-rewards",
+        default=S,
+        choices=["group", "batch", "none"],
+        help="advantage scaling (group)",
+    )
+    _bool_flag(
+        grpo,
+        "mask-truncated-completions",
+        "exclude truncated completions from the loss (default: on)",
+    )
+    _bool_flag(grpo, "dynamic-sampling", "drop groups whose rewards are all equal (default: on)")
+    grpo.add_argument(
+        "--overlong-buffer",
+        type=int,
+        default=S,
+        help="DAPO soft overlong punishment: tokens before the limit where it starts (0: off)",
+    )
+    grpo.add_argument(
+        "--overlong-weight", type=float, default=S, help="weight of that reward (1.0)"
+    )
     grpo.add_argument("--reward-weights", default=S, metavar="format=1,diagnosis=1,evidence=1")
     grpo.add_argument(
         "--extra-reward",
@@ -133,16 +180,18 @@ def options_from_args(args: argparse.Namespace) -> tuple[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen stage and print a JSON summary on stdout."""
+    """Run the chosen stage and print a JSON summary on stdout (trainer logs go to stderr, so
+    stdout stays machine-readable)."""
     stage, options = options_from_args(args)
-    if stage == "sft":
-        from ecgr1.train.sft import run_sft
+    with contextlib.redirect_stdout(sys.stderr):
+        if stage == "sft":
+            from ecgr1.train.sft import run_sft
 
-        summary = run_sft(options)
-    else:
-        from ecgr1.train.grpo import run_grpo
+            summary = run_sft(options)
+        else:
+            from ecgr1.train.grpo import run_grpo
 
-        summary = run_grpo(options)
+            summary = run_grpo(options)
     json.dump(summary, sys.stdout, indent=1, default=str)
     sys.stdout.write("\n")
     return 0 if summary.get("finite", True) else 1

@@ -71,6 +71,7 @@ ATRIAL: dict[str, float] = {
     "flutter_min_hz": 3.5,  # 210 /min
     "flutter_max_hz": 6.5,  # 390 /min
     "flutter_concentration": 0.4,  # share of 2-12 Hz residual power in the flutter peak
+    "p_match_ncc": 0.8,  # P-wave matched filter: normalised correlation to count a P wave
 }
 
 # Pacing spikes: second difference of the raw signal (mV per sample^2, scaled to 500 Hz).

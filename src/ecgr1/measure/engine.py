@@ -135,6 +135,94 @@ def _rr_variability(rr: np.ndarray) -> tuple[float, float]:
     return float(rr.std(ddof=1)) / mean, float(np.median(np.abs(np.diff(rr)))) / mean
 
 
+def _count_atrial_waves(
+    clean: np.ndarray,
+    fs: float,
+    anchors: np.ndarray,
+    template: np.ndarray,
+    pre: int,
+    DT: Delineation,
+    usable: np.ndarray,
+) -> tuple[float, float] | None:
+    """(P waves per QRS, atrial rate) when regular P waves outnumber the QRS complexes.
+
+    The median beat's QRS-T (QRS onset to T end, P wave left in place) is subtracted at every
+    beat; what remains is band-limited (about 2-12 Hz) and its spatial magnitude searched for
+    P-sized peaks outside the QRS complexes. Returns None unless the peaks are regular (most
+    P-P intervals within 15 % of their median), number at least 1.25 per QRS over the span, and
+    are as large as at least half of the median-beat P wave.
+    """
+    ms = fs / 1000.0
+    n = clean.shape[1]
+    q_on = _nanpct(DT.lead["qrs_on"][usable], 25.0, axis=0)[0]
+    q_off = _nanpct(DT.lead["qrs_off"][usable], 50.0, axis=0)[0]
+    t_off = _nanpct(DT.lead["t_off"][usable], 50.0, axis=0)[0]
+    if not (np.isfinite(q_on) and np.isfinite(q_off) and np.isfinite(t_off)):
+        return None
+    a = int(q_on - 10 * ms)
+    b = min(int(t_off + 30 * ms), template.shape[-1])
+    if b - a < 4 or anchors.size < 3:
+        return None
+    seg = template[:, a:b].copy()
+    taper = np.ones(b - a)
+    k = max(1, int(10 * ms))
+    taper[:k] = np.linspace(0, 1, k)
+    taper[-k:] = np.linspace(1, 0, k)
+    seg *= taper
+    resid = clean.astype(np.float64, copy=True)
+    for anc in anchors:
+        s0 = anc - pre + a
+        lo, hi = max(0, s0), min(n, s0 + (b - a))
+        if hi > lo:
+            resid[:, lo:hi] -= seg[:, lo - s0 : hi - s0]
+
+    def bandpass(x: np.ndarray) -> np.ndarray:
+        return smooth(x, max(1, int(round(10 * ms)))) - smooth(x, max(1, int(round(60 * ms))))
+
+    band = bandpass(resid)
+    # Matched filter: normalised cross-correlation, over all leads at once, with the median
+    # beat's P wave (same band); T-wave remnants and noise have other shapes.
+    p_on = _nanpct(DT.lead["p_on"][usable], 20.0, axis=0)[0]
+    p_off = _nanpct(DT.lead["p_off"][usable], 80.0, axis=0)[0]
+    if not (np.isfinite(p_on) and np.isfinite(p_off)) or p_off - p_on < 20 * ms:
+        return None
+    kern = bandpass(template)[:, int(p_on) : int(p_off) + 1]
+    kern = kern - kern.mean(axis=1, keepdims=True)
+    m = kern.shape[1]
+    if m >= n:
+        return None
+    from scipy.signal import fftconvolve, find_peaks
+
+    num = fftconvolve(band, kern[:, ::-1], mode="valid", axes=1).sum(axis=0)
+    csum = np.concatenate(([0.0], np.cumsum((band * band).sum(axis=0))))
+    energy = csum[m:] - csum[:-m]
+    kn = float(np.sqrt((kern * kern).sum()))
+    ncc = num / np.maximum(np.sqrt(np.maximum(energy, 0.0)) * kn, 1e-12)
+    amp_ratio = np.sqrt(np.maximum(energy, 0.0)) / max(kn, 1e-12)
+    score = np.where((amp_ratio >= 0.5) & (amp_ratio <= 2.0), ncc, 0.0)
+    for anc in anchors:  # QRS residue (alignment jitter) is not atrial activity
+        lo = max(0, int(anc - pre + q_on - 20 * ms - m))
+        hi = min(score.size, int(anc - pre + q_off + 20 * ms))
+        score[lo:hi] = 0.0
+    peaks, _ = find_peaks(score, height=ATRIAL["p_match_ncc"], distance=int(0.25 * fs))
+    peaks = peaks + m // 2
+    span_lo, span_hi = anchors[0], anchors[-1]
+    peaks = peaks[(peaks >= span_lo) & (peaks <= span_hi)]
+    if peaks.size < 4:
+        return None
+    pp = np.diff(peaks).astype(float)
+    pp_med = float(np.median(pp))
+    if not (0.27 * fs <= pp_med <= 1.5 * fs):  # 40-220 /min
+        return None
+    if np.mean(np.abs(pp - pp_med) <= 0.15 * pp_med) < 0.7:
+        return None
+    n_qrs = anchors.size - 1
+    ratio = ((span_hi - span_lo) / pp_med) / max(n_qrs, 1)
+    if ratio < 1.25:
+        return None
+    return round(float(ratio), 2), round(60.0 * fs / pp_med, 1)
+
+
 def _split_last(d: Delineation) -> tuple[Delineation, Delineation]:
     """Split a delineation into (all beats but the last, the last one)."""
 
@@ -550,6 +638,11 @@ def measure(
         g.p_waves_per_qrs = 1.0 if g.p_wave_fraction and g.p_wave_fraction >= 0.9 else None
         if g.p_waves_per_qrs is None:
             g.reasons["p_waves_per_qrs"] = "P waves not found before every QRS"
+        extra = _count_atrial_waves(clean[usable], fs, anchors, Tw[usable, 0, :], pre, DT, usable)
+        if extra is not None:
+            # More regular P waves than QRS complexes: non-conducted P waves (AV block).
+            g.p_waves_per_qrs, g.atrial_rate_bpm = extra
+            g.reasons.pop("p_waves_per_qrs", None)
     else:
         for key in ("pr_interval_ms", "p_duration_ms", "p_axis_deg", "pr_progression"):
             g.reasons[key] = "no P waves detected"

@@ -149,6 +149,7 @@ class FrozenLayerNorm(nn.Module):
         self.register_buffer("bias", torch.zeros(width))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Layer norm over the last dimension with the stored (buffer) weight and bias."""
         return nn.functional.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
 
 
@@ -163,6 +164,7 @@ class ResidualAttentionBlock(nn.Module):
         self.mlp = _MLP(width, int(width * mlp_ratio))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pre-norm block: ``x + attn(ln_1(x))`` then ``x + mlp(ln_2(x))`` (batch first)."""
         h = self.ln_1(x)
         x = x + self.attn(h, h, h, need_weights=False)[0]
         return x + self.mlp(self.ln_2(x))

@@ -56,6 +56,8 @@ class ECGR1SFTCollator:
         self.imd_counts = {"rows": 0, "dropped_ecg": 0, "dropped_image": 0, "swapped": 0}
 
     def __call__(self, rows: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """IMD (training only), media loading and tokenisation of ``rows``; one padded batch
+        with ``input_ids``, ``attention_mask``, ``labels`` and the media tensors."""
         from ecgr1.model.processing import build_training_example
         from ecgr1.train.common import decode_row
 

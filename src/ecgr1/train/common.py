@@ -75,6 +75,66 @@ def read_rows(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     return rows
 
 
+def _ecg_source_exists(path: Path) -> bool:
+    # Mirrors ecgr1.io.read_record's lookup: a file or folder, a WFDB record name without
+    # extension (``name.hea``), or ``exams.hdf5#<exam>`` (the part before ``#``).
+    text = str(path)
+    if "#" in text and not path.exists():
+        head = Path(text.rsplit("#", 1)[0])
+        if head.is_file():
+            return True
+    return path.exists() or path.with_name(path.name + ".hea").is_file()
+
+
+def _unrooted(ref: str | Path, root: str | Path | None) -> bool:
+    return root is None and not Path(ref).is_absolute()
+
+
+def check_media_files(
+    rows: Sequence[dict[str, Any]],
+    *,
+    ecg_root: str | Path | None = None,
+    image_root: str | Path | None = None,
+) -> None:
+    """Fail before any model is loaded when a row points to an ECG record or image that does
+    not exist (a missing file would otherwise surface only when its batch comes up, possibly
+    hours into a run).
+
+    Only string paths are checked (existence, not readability: reading every record up front
+    would cost as much as an epoch of data loading).
+
+    Raises
+    ------
+    MissingFileError
+        naming the first missing file, its row id and how many references are missing.
+
+    Example
+    -------
+    >>> check_media_files([{"id": "a", "messages": [], "images": [], "objects": {"ecg": []}}])
+    """
+    from ecgr1.model.data import resolve_path
+
+    missing: list[tuple[str, str, Path, bool]] = []
+    for i, row in enumerate(rows):
+        row_id = str(row.get("id", i))
+        for ref in (row.get("objects") or {}).get("ecg") or []:
+            if isinstance(ref, (str, Path)):
+                path = resolve_path(ref, ecg_root)
+                if not _ecg_source_exists(path):
+                    missing.append(("ECG record", row_id, path, _unrooted(ref, ecg_root)))
+        for ref in row.get("images") or []:
+            if isinstance(ref, (str, Path)):
+                path = resolve_path(ref, image_root)
+                if not path.is_file():
+                    missing.append(("image", row_id, path, _unrooted(ref, image_root)))
+    if missing:
+        kind, row_id, path, unrooted = missing[0]
+        more = f" ({len(missing)} missing files in all)" if len(missing) > 1 else ""
+        option = "--ecg-root" if kind == "ECG record" else "--image-root"
+        hint = f"; relative paths are read from {option}" if unrooted else ""
+        raise MissingFileError(f"{kind} of row {row_id!r} not found{more}{hint}", path=str(path))
+
+
 ROW_COLUMN = "ecgr1_row"
 
 

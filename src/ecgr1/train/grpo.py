@@ -99,6 +99,7 @@ class GRPOOptions:
     max_completion_length: int = 1024
     temperature: float = 1.0
     top_p: float = 1.0
+    system_prompt: str | None = None
     loss_type: str = "dapo"
     beta: float = 0.0
     epsilon: float = 0.2
@@ -237,6 +238,7 @@ def _grpo_trainer_class() -> type:
             ecg_root: str | None = None,
             image_root: str | None = None,
             dynamic_sampling: bool = True,
+            system_prompt: str | None = None,
             **kwargs: Any,
         ) -> None:
             kwargs.setdefault("processing_class", ecgr1_processor.tokenizer)
@@ -245,6 +247,7 @@ def _grpo_trainer_class() -> type:
             self.ecgr1_processor = ecgr1_processor
             self.ecg_root, self.image_root = ecg_root, image_root
             self.dynamic_sampling = dynamic_sampling
+            self.system_prompt = system_prompt
             self._pending_rows: list[dict[str, Any]] = []
             self._media_feed: list[dict[str, torch.Tensor]] | None = None
             self._last_rewards_per_func: torch.Tensor | None = None
@@ -283,7 +286,9 @@ def _grpo_trainer_class() -> type:
                 ecgs, images = load_row_media(
                     media_row, ecg_root=self.ecg_root, image_root=self.image_root
                 )
-                enc = processor.encode_example(prompt, images=images, ecgs=ecgs, train=False)
+                enc = processor.encode_example(
+                    prompt, images=images, ecgs=ecgs, train=False, system_prompt=self.system_prompt
+                )
                 ids = [int(i) for i in enc["input_ids"]]
                 prompt_ids.append(ids)
                 media.append({k: enc[k] for k in MEDIA_FIELDS if enc.get(k) is not None})
@@ -392,6 +397,7 @@ def build_grpo_trainer(
 
     from ecgr1.train.common import (
         apply_lora,
+        check_media_files,
         check_model_ready,
         checkpointing_args,
         enable_ecg_checkpointing,
@@ -407,7 +413,17 @@ def build_grpo_trainer(
         raise InvalidInputError("--out is required")
     if options.num_generations < 2:
         raise InvalidInputError("--num-generations must be at least 2 (group-relative advantages)")
+    generation_batch = options.batch_size * options.grad_accum
+    if generation_batch % options.num_generations:
+        raise InvalidInputError(
+            f"batch_size*grad_accum ({generation_batch}) must be a multiple of num_generations "
+            f"({options.num_generations})"
+        )
     bf16 = resolve_bf16(options.bf16)
+    # data problems fail here, before a (possibly 8B) model is loaded
+    rows = read_rows(options.data)
+    dataset = grpo_dataset(rows)
+    check_media_files(rows, ecg_root=options.ecg_root, image_root=options.image_root)
     if model is None or processor is None:
         model, processor = load_model(
             options.model,
@@ -441,12 +457,6 @@ def build_grpo_trainer(
         funcs.append(func)
         weight_list.append(weight)
 
-    generation_batch = options.batch_size * options.grad_accum
-    if generation_batch % options.num_generations:
-        raise InvalidInputError(
-            f"batch_size*grad_accum ({generation_batch}) must be a multiple of num_generations "
-            f"({options.num_generations})"
-        )
     args = GRPOConfig(
         output_dir=options.out,
         max_steps=options.max_steps,
@@ -484,12 +494,13 @@ def build_grpo_trainer(
         model=model,
         reward_funcs=funcs,
         args=args,
-        train_dataset=grpo_dataset(read_rows(options.data)),
+        train_dataset=dataset,
         ecgr1_processor=processor,
         callbacks=[processor_saver(processor)],
         ecg_root=options.ecg_root,
         image_root=options.image_root,
         dynamic_sampling=options.dynamic_sampling,
+        system_prompt=options.system_prompt,
     )
 
 

@@ -39,6 +39,7 @@ class SFTOptions:
     warmup: float = 0.0
     weight_decay: float = 0.0
     max_length: int | None = None
+    system_prompt: str | None = None
     train_vision: bool = False
     train_ecg_tower: bool = True
     train_projector: bool = True
@@ -78,6 +79,7 @@ def build_sft_trainer(options: SFTOptions, model: Any = None, processor: Any = N
     from ecgr1.train.collator import ECGR1SFTCollator
     from ecgr1.train.common import (
         apply_lora,
+        check_media_files,
         check_model_ready,
         checkpointing_args,
         enable_ecg_checkpointing,
@@ -93,6 +95,9 @@ def build_sft_trainer(options: SFTOptions, model: Any = None, processor: Any = N
     if not options.out:
         raise InvalidInputError("--out is required")
     bf16 = resolve_bf16(options.bf16)
+    # data problems fail here, before a (possibly 8B) model is loaded
+    rows = read_rows(options.data)
+    check_media_files(rows, ecg_root=options.ecg_root, image_root=options.image_root)
     if model is None or processor is None:
         model, processor = load_model(
             options.model,
@@ -112,7 +117,6 @@ def build_sft_trainer(options: SFTOptions, model: Any = None, processor: Any = N
     if not any(p.requires_grad for p in model.parameters()):
         raise InvalidInputError("every parameter group is frozen: nothing to train")
 
-    rows = read_rows(options.data)
     import torch
 
     args = SFTConfig(
@@ -149,6 +153,7 @@ def build_sft_trainer(options: SFTOptions, model: Any = None, processor: Any = N
         ecg_root=options.ecg_root,
         image_root=options.image_root,
         max_length=options.max_length,
+        system_prompt=options.system_prompt,
     )
     # TRL accepts a tokenizer or a transformers ProcessorMixin as processing_class; the ECG-R1
     # processor is neither, so TRL gets its tokenizer (padding, checkpoint saving) and the

@@ -1,0 +1,161 @@
+"""Atrial activity analysis (ecgr1.measure.atrial): non-conducted P waves, flutter, AV relation.
+
+Simulated records are analysed with their *true* QRS/T boundaries, so these tests exercise the
+atrial analysis alone; real records use the measurement engine's beats.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgr1.measure.atrial import AtrialActivity, analyse_atrial_activity
+from ecgr1.simulate import simulate
+
+
+def _analyse_sim(pattern: str, seed: int = 0, noise: str = "", **kw) -> tuple:
+    sim = simulate(pattern, seed=seed, noise=noise, **kw)
+    fs = sim.record.fs
+    on = np.array([b["qrs_on_s"] for b in sim.beats]) * fs
+    off = np.array([b["qrs_off_s"] for b in sim.beats]) * fs
+    t_off = [None if b["t_off_s"] is None else b["t_off_s"] * fs for b in sim.beats]
+    r = np.rint((on + off) / 2).astype(int)
+    res = analyse_atrial_activity(
+        np.asarray(sim.record.signal, float), fs, list(sim.record.leads), r, on, off, t_off
+    )
+    return sim, res
+
+
+def _blocked(res: AtrialActivity) -> bool:
+    return res.p_waves_per_qrs is not None and res.p_waves_per_qrs >= 1.2
+
+
+@pytest.mark.parametrize(("pattern", "seed", "noise"), [
+    ("normal", 0, ""), ("normal", 1, "all"), ("sinus_arrhythmia", 2, "baseline,muscle"),
+    ("av_block_1", 0, "all"), ("pac", 1, ""),
+])  # fmt: skip
+def test_conducted_rhythms_have_one_p_per_qrs(pattern: str, seed: int, noise: str) -> None:
+    sim, res = _analyse_sim(pattern, seed, noise)
+    assert res.atrial_activity == "p_waves"
+    assert not _blocked(res)
+    assert res.pr_progression in ("constant", None)
+    assert res.non_conducted_samples.size == 0
+
+
+def test_mobitz_2_finds_the_blocked_p_waves_at_their_true_times() -> None:
+    sim, res = _analyse_sim("av_block_2_mobitz2", seed=1, noise="all")
+    assert _blocked(res)
+    assert res.p_waves_per_qrs == pytest.approx(1.5, abs=0.15)  # 3:2
+    assert res.pr_progression == "constant"
+    fs = sim.record.fs
+    truth = [0.5 * (w.onset_s + w.offset_s) for w in sim.waves if w.kind == "p" and w.beat is None]
+    found = res.non_conducted_samples / fs
+    inner = [t for t in truth if sim.beats[0]["qrs_on_s"] < t < sim.beats[-1]["qrs_on_s"]]
+    assert len(inner) >= 2
+    for t in inner:
+        assert np.min(np.abs(found - t)) < 0.06
+    # Every claimed blocked P is a real one.
+    for f in found:
+        assert np.min(np.abs(np.asarray(truth) - f)) < 0.06
+
+
+def test_wenckebach_pr_prolongs_before_the_dropped_beat() -> None:
+    _, res = _analyse_sim("av_block_2_mobitz1", seed=2, noise="baseline,muscle")
+    assert _blocked(res)
+    assert res.pr_progression == "prolonging"
+    prs = [p for p in res.pr_intervals_ms if p is not None]
+    assert max(prs) - min(prs) > 60  # 160 -> 300 ms in the simulated 4:3 cycle
+
+
+def test_complete_block_is_dissociated() -> None:
+    _, res = _analyse_sim("av_block_3", seed=0, noise="all", hr=70)
+    assert _blocked(res)
+    assert res.pr_progression == "dissociated"
+    assert res.atrial_rate_bpm == pytest.approx(70, abs=5)
+
+
+def test_flutter_waves_are_not_p_waves() -> None:
+    _, res = _analyse_sim("atrial_flutter", seed=1, noise="all")
+    assert res.atrial_activity == "flutter"
+    assert 240 <= res.atrial_rate_bpm <= 340  # simulated at 300/min
+    assert res.p_waves_per_qrs is None and res.pr_progression is None
+
+
+def test_fibrillation_gives_no_organised_atrial_rhythm() -> None:
+    _, res = _analyse_sim("atrial_fibrillation", seed=0, noise="all")
+    assert res.atrial_activity not in ("flutter", "p_waves")
+    assert not _blocked(res)
+
+
+def test_mid_cycle_bump_of_another_shape_is_not_a_blocked_p() -> None:
+    """Sinus beats with a broad bump (U-wave-like) half-way through each cycle: it is neither
+    shaped nor sized like the P waves, so no non-conducted P may be claimed."""
+    fs = 500.0
+    t = np.arange(int(10 * fs)) / fs
+    x = np.zeros((2, t.size))
+    r = np.arange(0.7, 9.6, 0.9)
+    for ri in r:
+        for lead, sign in ((0, 1.0), (1, -0.6)):
+            x[lead] += sign * np.exp(-(((t - ri) / 0.012) ** 2))
+            x[lead] += 0.25 * np.exp(-(((t - ri - 0.3) / 0.05) ** 2))
+            x[lead] += 0.12 * sign * np.exp(-(((t - ri + 0.15) / 0.022) ** 2))  # P
+            x[lead] += -0.1 * np.exp(-(((t - ri - 0.52) / 0.06) ** 2))  # bump, other shape
+    rp = np.rint(r * fs).astype(int)
+    res = analyse_atrial_activity(x, fs, ["II", "V1"], rp, rp - 20, rp + 25, rp + 200)
+    assert not _blocked(res)
+    assert res.pr_progression != "dissociated"
+
+
+def test_too_few_beats_is_undecided_with_a_reason() -> None:
+    x = np.zeros((1, 2000))
+    res = analyse_atrial_activity(x, 500.0, ["II"], [300, 900], [280, 880], [320, 920], [-1, None])
+    assert res.atrial_activity is None and res.p_waves_per_qrs is None
+    assert "beats" in res.reason
+
+
+def _engine_atrial(record) -> AtrialActivity:
+    from ecgr1.measure.engine import measure
+
+    m = measure(record)
+    fs = record.fs
+
+    def samples(v: float | None) -> int:
+        return -1 if v is None else int(round(v * fs))
+
+    usable = np.array([m.quality.leads[name].usable for name in record.leads])
+    return analyse_atrial_activity(
+        np.asarray(record.signal, float),
+        fs,
+        list(record.leads),
+        [samples(b.r_peak_s) for b in m.beats],
+        [samples(b.qrs_onset_s) for b in m.beats],
+        [samples(b.qrs_offset_s) for b in m.beats],
+        [samples(b.t_offset_s) for b in m.beats],
+        usable,
+    )
+
+
+def test_ludb_sinus_records_give_no_false_block_or_flutter(ludb_dir) -> None:
+    from ecgr1.io.readers import read_record
+
+    checked = 0
+    for rid in range(1, 61, 2):
+        head = (ludb_dir / "data" / f"{rid}.hea").read_text()
+        rhythm = next((ln for ln in head.splitlines() if ln.startswith("#Rhythm")), "")
+        low = head.lower()
+        if "Sinus" not in rhythm or "av block" in low or "av-block" in low or "pacing" in low:
+            continue
+        res = _engine_atrial(read_record(ludb_dir / "data" / f"{rid}.hea"))
+        assert res.atrial_activity != "flutter", rid
+        assert not _blocked(res), rid
+        assert res.pr_progression != "dissociated", rid
+        checked += 1
+    assert checked >= 20
+
+
+def test_ludb_typical_flutter_is_found(ludb_dir) -> None:
+    from ecgr1.io.readers import read_record
+
+    res = _engine_atrial(read_record(ludb_dir / "data" / "103.hea"))
+    assert res.atrial_activity == "flutter"
+    assert 240 <= res.atrial_rate_bpm <= 340
