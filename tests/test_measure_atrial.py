@@ -42,6 +42,22 @@ def test_conducted_rhythms_have_one_p_per_qrs(pattern: str, seed: int, noise: st
     assert res.non_conducted_samples.size == 0
 
 
+@pytest.mark.parametrize("fs", [250.0, 1000.0])
+def test_detected_p_waves_are_at_the_true_p_waves_at_any_rate(fs: float) -> None:
+    sim, res = _analyse_sim("normal", seed=3, noise="all", fs=fs)
+    truth = np.array([0.5 * (w.onset_s + w.offset_s) for w in sim.waves if w.kind == "p"])
+    found = res.atrial_wave_samples / fs
+    assert found.size >= 0.8 * truth.size
+    assert all(np.min(np.abs(truth - f)) < 0.06 for f in found)
+
+
+def test_fast_sinus_rhythm_is_not_called_absent_atrial_activity() -> None:
+    """At 130/min the P waves sit in the T waves: too little TQ signal to say "none"."""
+    _, res = _analyse_sim("normal", seed=0, noise="all", hr=130)
+    assert res.atrial_activity != "none"
+    assert not _blocked(res)
+
+
 def test_mobitz_2_finds_the_blocked_p_waves_at_their_true_times() -> None:
     sim, res = _analyse_sim("av_block_2_mobitz2", seed=1, noise="all")
     assert _blocked(res)
@@ -68,10 +84,10 @@ def test_wenckebach_pr_prolongs_before_the_dropped_beat() -> None:
 
 
 def test_complete_block_is_dissociated() -> None:
-    _, res = _analyse_sim("av_block_3", seed=0, noise="all", hr=70)
+    _, res = _analyse_sim("av_block_3", seed=0, noise="all", hr=90)
     assert _blocked(res)
     assert res.pr_progression == "dissociated"
-    assert res.atrial_rate_bpm == pytest.approx(70, abs=5)
+    assert res.atrial_rate_bpm == pytest.approx(90, abs=5)
 
 
 def test_flutter_waves_are_not_p_waves() -> None:

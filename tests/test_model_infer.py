@@ -198,3 +198,19 @@ def test_model_engine_of_interpret(tiny_dir, ludb_dir):
     assert out.record_id == rec.record_id
     with pytest.raises(Exception, match="model_dir"):
         pipeline.interpret_record(rec, engine="model")
+
+
+def test_interpret_cli_with_model_option(tiny_dir, ludb_dir, capsys, tmp_path):
+    """``ecgr1 interpret PATH --model DIR`` prints the model's text, not the protocol report."""
+    from ecgr1 import cli
+
+    status = cli.main(
+        ["interpret", str(ludb_dir / "data" / "1"), "--model", str(tiny_dir),
+         "--engine-option", "max_new_tokens=3", "--engine-option", "device=cpu"]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "**Step 1:" not in out  # a 3-token random model cannot write the protocol report
+    assert (
+        cli.main(["interpret", str(ludb_dir / "data" / "1"), "--model", str(tmp_path / "x")]) == 2
+    )

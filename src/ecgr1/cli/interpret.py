@@ -53,6 +53,13 @@ def register(subparsers: Any) -> None:
         help="interpretation engine (default: protocol; others register themselves)",
     )
     p.add_argument(
+        "--model",
+        metavar="DIR",
+        default=None,
+        help="interpret with an ECG-R1 model folder instead of the protocol engine (prints the "
+        "model's text; same as --engine model --engine-option model_dir=DIR)",
+    )
+    p.add_argument(
         "--engine-option",
         action="append",
         default=[],
@@ -97,6 +104,13 @@ def run(args: argparse.Namespace) -> int:
         if not sep or not key:
             raise ECGR1Error(f"--engine-option expects KEY=VALUE, got {item!r}")
         options[key.strip()] = value
+    if args.model:
+        if args.engine not in ("protocol", "model"):
+            raise ECGR1Error(f"--model cannot be combined with --engine {args.engine}")
+        if not Path(args.model).is_dir():
+            raise ECGR1Error(f"model folder not found: {args.model}")
+        args.engine = "model"
+        options["model_dir"] = args.model
     items = find_records(args.paths)
     if not items:
         print(f"ecgr1 interpret: no ECG records found in {' '.join(args.paths)}", file=sys.stderr)

@@ -638,7 +638,13 @@ def measure(
         g.p_waves_per_qrs = 1.0 if g.p_wave_fraction and g.p_wave_fraction >= 0.9 else None
         if g.p_waves_per_qrs is None:
             g.reasons["p_waves_per_qrs"] = "P waves not found before every QRS"
-        extra = _count_atrial_waves(clean[usable], fs, anchors, Tw[usable, 0, :], pre, DT, usable)
+        # The four leads with the largest P waves carry the matched filter (and keep it cheap).
+        p_rank = np.argsort(-np.where(usable, np.abs(DT.p_amp[:, 0]), -1.0))[:4]
+        p_leads = np.zeros_like(usable)
+        p_leads[p_rank[usable[p_rank]]] = True
+        extra = _count_atrial_waves(
+            clean[p_leads], fs, anchors, Tw[p_leads, 0, :], pre, DT, p_leads
+        )
         if extra is not None:
             # More regular P waves than QRS complexes: non-conducted P waves (AV block).
             g.p_waves_per_qrs, g.atrial_rate_bpm = extra
