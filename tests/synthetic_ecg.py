@@ -24,6 +24,8 @@ LIMB = {
 }
 PRECORDIAL = {"V1": -0.6, "V2": -0.2, "V3": 0.4, "V4": 0.9, "V5": 1.0, "V6": 0.8}
 LEADS = list(LIMB) + list(PRECORDIAL)
+# Terminal (right bundle branch block) component per lead, mV: rightward and anterior.
+TERMINAL_MV = {"I": -0.3, "aVL": -0.25, "aVR": 0.25, "V1": 0.6, "V2": 0.4, "V5": -0.2, "V6": -0.3}
 
 
 def bump(t: np.ndarray, start: float, width: float) -> np.ndarray:
@@ -51,19 +53,30 @@ def synthetic_ecg(
     wander_mv: float = 0.0,
     noise_mv: float = 0.0,
     drop_qrs_every: int = 0,
+    terminal_ms: float = 0.0,
+    qrs_onsets_s: list[float] | None = None,
     seed: int = 0,
 ) -> tuple[ECGRecord, list[float]]:
     """Return (record, QRS onset times in s). Intervals in ms refer to the true wave limits.
 
     ``drop_qrs_every`` = k > 0 blocks every k-th beat after its P wave (Mobitz II, k:(k-1)).
+    ``terminal_ms`` > 0 appends a slow terminal QRS component of that length (right bundle
+    branch block: R' in V1/V2/aVR, wide S in I/aVL/V5/V6, nearly nothing in the other leads), so
+    the true QRS lasts ``qrs_ms + terminal_ms``. ``qrs_onsets_s`` gives the QRS onset times
+    instead of a regular ``rr_s``.
     """
     t = np.arange(int(duration_s * fs)) / fs
-    qrs_on = np.arange(0.6, duration_s - 0.7, rr_s)
+    if qrs_onsets_s is not None:
+        qrs_on = np.asarray(qrs_onsets_s, float)
+    else:
+        qrs_on = np.arange(0.6, duration_s - 0.7, rr_s)
     qrs = np.zeros_like(t)
     p = np.zeros_like(t)
     tw = np.zeros_like(t)
     st = np.zeros_like(t)
+    term = np.zeros_like(t)
     q = qrs_ms / 1000.0
+    d_term = terminal_ms / 1000.0
     conducted = []
     for i, on in enumerate(qrs_on):
         if with_p:
@@ -75,14 +88,16 @@ def synthetic_ecg(
         # q (15 %), R (45 %), S (40 %) lobes that tile the QRS exactly.
         qrs += -0.1 * bump(t, on, 0.15 * q) + 1.5 * bump(t, on + 0.15 * q, 0.45 * q)
         qrs += -0.4 * bump(t, on + 0.6 * q, 0.4 * q)
-        j = on + q
+        if d_term:
+            term += bump(t, on + q, d_term)
+        j = on + q + d_term
         t_end = on + qt_ms / 1000.0
         t_width = 0.6 * (t_end - j)
         tw += 0.35 * bump(t, t_end - t_width, t_width)
         if st_mv:
             # Flat ST plateau from J for 110 ms, reached by a ramp inside the QRS's last 30 %,
             # released smoothly under the T wave.
-            ramp_a = on + 0.7 * q
+            ramp_a = on + 0.7 * (j - on)
             up = np.clip((t - ramp_a) / (j - ramp_a), 0, 1)
             fall_a = j + 0.11
             down = np.clip((t - fall_a) / (t_end - fall_a), 0, 1)
@@ -97,6 +112,7 @@ def synthetic_ecg(
         else:
             k = PRECORDIAL[name]
             row = k * qrs + abs(k) * tw + 0.5 * p + st
+        row = row + TERMINAL_MV.get(name, 0.0) * term
         sig.append(row)
     x = np.array(sig)
     rng = np.random.default_rng(seed)

@@ -12,6 +12,12 @@ BEAT: dict[str, float] = {
     "min_rr_ms": 240.0,
     "min_qrs_mv": 0.1,  # smallest QRS peak-to-peak (largest lead) accepted as a beat
     "premature_ratio": 0.88,  # RR_prev below this fraction of the local RR: premature
+    # An ectopic beat resets or skips the sinus cycle: the interval after it is longer than the
+    # one before by at least this fraction of the local RR (a pause). Sinus arrhythmia changes
+    # the RR gradually and has no such pause.
+    "ectopic_pause_ratio": 0.15,
+    # A ventricular beat is wide (>= wide_qrs_ms) or this much wider than the dominant QRS.
+    "ventricular_extra_qrs_ms": 30.0,
     "morphology_corr": 0.85,  # QRS correlation with the dominant template to be "same shape"
     "wide_qrs_ms": 120.0,
     "qt_max_extra_qrs_ms": 40.0,  # beats with QRS this much wider than dominant: not in QT

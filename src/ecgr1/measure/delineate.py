@@ -64,6 +64,15 @@ PARAMS: dict[str, float] = {
     "t_smooth_ms": 24.0,
     "qrs_smooth_ms": 8.0,
     "qrs_quiet_ms": 12.0,  # a boundary needs the slope to stay low this long
+    # A terminal QRS component (R' in V1, wide S in I/V6: right bundle branch block) follows a
+    # brief pause of the spatial velocity; a later velocity hump above this fraction of the QRS
+    # maximum, within ``qrs_terminal_ms`` of the first pause, belongs to the QRS (CSE: the
+    # global offset is the end of the last component in any lead).
+    "qrs_terminal_frac": 0.12,
+    "qrs_terminal_lead_frac": 0.15,  # the same, lead-normalised velocity
+    "qrs_terminal_ms": 80.0,
+    "qrs_terminal_end_ms": 30.0,  # and must be over (quiet) within this after that window
+    "qrs_terminal_min_leads": 6,  # terminal-component rules only with this many usable leads
 }
 
 
@@ -227,6 +236,35 @@ def delineate(
     g_on = np.where(g_on < 0, on_lim, g_on).astype(float)
     g_off = _first_true(_quiet(sv, thr_off, kq, forward=True), p1, off_lim + 1)
     g_off = np.where(g_off < 0, off_lim, g_off).astype(float)
+    # Terminal components: the spatial velocity is dominated by the largest (usually mid-
+    # precordial) leads, so a slow terminal R' or S confined to a few smaller leads is also
+    # looked for in the lead-normalised velocity (each lead divided by its own steepest slope).
+    late_lim = np.minimum(g_off + int(P["qrs_terminal_ms"] * ms), off_lim).astype(int)
+    lead_max = ad.max(axis=2, keepdims=True)
+    wn = weights / max(float(weights.sum()), 1e-12)
+    nsv = np.tensordot(wn, ad / np.maximum(lead_max, 1e-9), axes=(0, 0))
+    nsv = smooth(nsv, max(1, int(round(P["qrs_smooth_ms"] * ms / 2))), axis=1)
+    nmax = _take(nsv, _masked_arg(nsv, g_on.astype(int), g_off.astype(int) + 1, "max"))
+    n_iso = _take(nsv, _masked_arg(nsv, p1, off_lim, "min"))
+    new_off = g_off.copy()
+    rules = []
+    if int((weights > 0).sum()) >= P["qrs_terminal_min_leads"]:
+        # With few leads an early, steep T wave cannot be told from a terminal QRS component
+        # (it is one lead's slope either way): the extension needs a multi-lead record.
+        rules = [
+            (sv, svmax, iso_off, P["qrs_terminal_frac"]),
+            (nsv, nmax, n_iso, P["qrs_terminal_lead_frac"]),
+        ]
+    # A terminal component ends soon after it starts; a slope that goes on is the ST-T.
+    end_lim = np.minimum(late_lim + int(P["qrs_terminal_end_ms"] * ms), off_lim).astype(int)
+    for vel, top, iso, frac in rules:
+        late = _last_true(
+            vel > (iso + frac * (top - iso))[:, None], g_off.astype(int), late_lim + 1
+        )
+        thr_end = iso + P["qrs_off_frac"] * (top - iso)
+        end = _first_true(_quiet(vel, thr_end, kq, forward=True), np.maximum(late, 0), end_lim + 1)
+        new_off = np.where((late >= 0) & (end >= 0), np.maximum(new_off, end), new_off)
+    g_off = new_off.astype(float)
 
     # ---- QRS, per lead ---------------------------------------------------------------------
     adl = smooth(ad, max(1, int(round(P["qrs_smooth_ms"] * ms / 2))), axis=2).reshape(L * B, Wq)

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from ecgr1.io.record import ECGRecord
+from ecgr1.measure.atrial import AtrialActivity, analyse_atrial_activity
 from ecgr1.measure.beats import detect_r_peaks, qrs_morphology_groups, refine_anchor, rr_statistics
 from ecgr1.measure.criteria import ATRIAL, BEAT, DELTA, PACING, PRESENCE, WINDOWS
 from ecgr1.measure.delineate import FIDUCIALS, Delineation, beat_windows, delineate
@@ -52,6 +53,16 @@ LEAD_SHRINK: dict[str, float] = {
     "p_peak": 0.0,
     "p_off": 0.0,
 }
+# Whether ``measure`` runs the whole-record atrial analysis by default. Off: it adds ~3 ms
+# (~16 %) per record, which breaks the issue-3 speed target (median <= 20 ms); turn on (or pass
+# ``atrial_analysis=True``) for flutter / Mobitz I detection.
+ATRIAL_ANALYSIS_DEFAULT = False
+# When the whole-record atrial analysis (:mod:`ecgr1.measure.atrial`) overrides the engine.
+ATRIAL_OVERRIDE: dict[str, float] = {
+    "flutter_confidence": 0.8,
+    "block_confidence": 0.7,
+    "min_block_ratio": 1.2,  # P waves per QRS for non-conducted P waves (AV block)
+}
 # T-wave reference leads: median-beat |T| at least this fraction of the largest.
 T_REFERENCE_FRACTION = 0.0
 # Sampling rate (Hz) of detection and delineation: records are block-averaged down to it.
@@ -61,8 +72,8 @@ SHRINK_REFERENCE_PCT: dict[str, float] = {"qrs_on": 25.0, "qrs_off": 50.0}
 # Percentile across leads used for the global (CSE: earliest onset, latest offset) fiducials;
 # not 0/100 so that one mis-delineated lead cannot move the global boundary.
 GLOBAL_PERCENTILE: dict[str, float] = {
-    "qrs_on": 25.0,
-    "qrs_off": 50.0,
+    "qrs_on": 20.0,
+    "qrs_off": 80.0,
     "p_on": 20.0,
     "p_peak": 50.0,
     "p_off": 80.0,
@@ -299,7 +310,11 @@ def _atrial_residual_class(
 
 
 def measure(
-    record: ECGRecord, *, age: float | None = None, sex: str | None = None
+    record: ECGRecord,
+    *,
+    age: float | None = None,
+    sex: str | None = None,
+    atrial_analysis: bool | None = None,
 ) -> MeasurementResult:
     """Measure one ECG record.
 
@@ -308,6 +323,9 @@ def measure(
     record : the ECG (any number of leads, any sampling rate >= 100 Hz).
     age, sex : optional patient data (override ``record.metadata``); used by sex-specific
         criteria such as the Cornell product.
+    atrial_analysis : run the whole-record atrial analysis (:mod:`ecgr1.measure.atrial`:
+        flutter, non-conducted P waves, Wenckebach) and let it override the atrial fields where
+        it is confident; None uses ``ATRIAL_ANALYSIS_DEFAULT``. It costs about 3 ms per record.
 
     Returns
     -------
@@ -442,6 +460,7 @@ def measure(
 
     nb = anchors.size
     lead_fid: dict[str, np.ndarray] = {}
+    own_fid: dict[str, np.ndarray] = {}  # before shrinkage: each lead's own boundary
     for key in FIDUCIALS:
         per_beat = D.lead[key].copy()
         tmpl = np.repeat(DT.lead[key], nb, axis=1)
@@ -450,6 +469,7 @@ def measure(
         merged = np.where(np.isnan(tmpl), per_beat, merged)
         merged[:, ~dominant] = per_beat[:, ~dominant]
         merged[~usable, :] = np.nan
+        own_fid[key] = merged
         alpha = LEAD_SHRINK[key]
         if alpha < 1.0 and usable.sum() >= 3:
             ref_leads = usable
@@ -465,8 +485,8 @@ def measure(
         lead_fid[key] = merged
     # Global QRS boundaries: the across-lead reference of the per-lead boundaries (robust
     # percentiles, see GLOBAL_PERCENTILE); the spatial-velocity estimate where no lead has one.
-    g_on = _nanpct(lead_fid["qrs_on"][usable], GLOBAL_PERCENTILE["qrs_on"], axis=0)
-    g_off = _nanpct(lead_fid["qrs_off"][usable], GLOBAL_PERCENTILE["qrs_off"], axis=0)
+    g_on = _nanpct(own_fid["qrs_on"][usable], GLOBAL_PERCENTILE["qrs_on"], axis=0)
+    g_off = _nanpct(own_fid["qrs_off"][usable], GLOBAL_PERCENTILE["qrs_off"], axis=0)
     g_on = np.where(np.isfinite(g_on), g_on, D.glob["qrs_on"])
     g_off = np.where(np.isfinite(g_off), g_off, D.glob["qrs_off"])
 
@@ -558,14 +578,26 @@ def measure(
     # ---- beats ---------------------------------------------------------------------------------
     qrs_dur = (g_off - g_on) / ms
     wide = qrs_dur >= BEAT["wide_qrs_ms"]
+    dom_qrs_b = _median_or_none(qrs_dur[dominant])
+    # Ventricular origin: a QRS of another shape that is wide, or clearly wider than the
+    # dominant one (a narrow beat of another shape is supraventricular, e.g. aberrant or
+    # fusion, not ventricular).
+    wider = wide & (qrs_dur >= (dom_qrs_b or 0.0)) | (
+        qrs_dur >= (dom_qrs_b or np.inf) + BEAT["ventricular_extra_qrs_ms"]
+    )
+    ectopic = premature & (next_r - prev_r >= BEAT["ectopic_pause_ratio"] * local_rr)
+    after_ventricular = False
     for b in range(nb):
+        if b > 0:
+            after_ventricular = res.beats[-1].beat_class == "premature_ventricular"
         if paced[b]:
             cls = "paced"
         elif dominant[b]:
             cls = "dominant"
-        elif not same_shape[b] and (wide[b] or premature[b]):
-            cls = "premature_ventricular" if premature[b] or wide[b] else "other"
-        elif premature[b] and not irregular:
+        elif not same_shape[b] and wider[b] and (premature[b] or next_r[b] > prev_r[b]):
+            cls = "premature_ventricular"
+        elif ectopic[b] and not irregular and not after_ventricular:
+            # (The beat after an interpolated ventricular beat has a short RR too.)
             cls = "premature_supraventricular"
         else:
             cls = "other"
@@ -605,6 +637,29 @@ def measure(
     g.n_premature_ventricular = sum(b.beat_class == "premature_ventricular" for b in res.beats)
     g.n_paced = sum(b.beat_class == "paced" for b in res.beats)
 
+    # Whole-record atrial analysis (P waves anywhere in the cycle, flutter, AV relation):
+    # overrides the beat-locked view below only where it is confident (``_apply_atrial``).
+    if atrial_analysis is None:
+        atrial_analysis = ATRIAL_ANALYSIS_DEFAULT
+    atr: AtrialActivity | None = None
+    if atrial_analysis:
+        atr = analyse_atrial_activity(
+            clean,
+            fs,
+            leads,
+            anchors,
+            glob["qrs_on"] + starts,
+            glob["qrs_off"] + starts,
+            glob["t_off"] + starts,
+            usable,
+        )
+    # A confident P:QRS from it makes the engine's own matched-filter count unnecessary.
+    atr_ratio_known = (
+        atr is not None
+        and atr.atrial_activity == "p_waves"
+        and atr.p_waves_per_qrs is not None
+        and atr.confidence >= ATRIAL_OVERRIDE["block_confidence"]
+    )
     # ---- record intervals (dominant beats) --------------------------------------------------
     dom_idx = np.flatnonzero(dominant | paced)
     pr = np.array([res.beats[b].pr_interval_ms or np.nan for b in dom_idx], float)
@@ -642,9 +697,11 @@ def measure(
         p_rank = np.argsort(-np.where(usable, np.abs(DT.p_amp[:, 0]), -1.0))[:4]
         p_leads = np.zeros_like(usable)
         p_leads[p_rank[usable[p_rank]]] = True
-        extra = _count_atrial_waves(
-            clean[p_leads], fs, anchors, Tw[p_leads, 0, :], pre, DT, p_leads
-        )
+        extra = None
+        if not atr_ratio_known:
+            extra = _count_atrial_waves(
+                clean[p_leads], fs, anchors, Tw[p_leads, 0, :], pre, DT, p_leads
+            )
         if extra is not None:
             # More regular P waves than QRS complexes: non-conducted P waves (AV block).
             g.p_waves_per_qrs, g.atrial_rate_bpm = extra
@@ -664,6 +721,8 @@ def measure(
             g.atrial_activity = "fibrillatory"
         else:
             g.atrial_activity = "none"
+    if atr is not None:
+        p_present = _apply_atrial(res, atr, p_present)
     if g.qt_interval_ms is not None and g.rr_mean_ms:
         rr_s = g.rr_mean_ms / 1000.0
         hr = 60.0 / rr_s
@@ -694,6 +753,13 @@ def measure(
         if not np.isfinite(v) and key in DT.glob:
             v = DT.glob[key][0]
         tg[key] = tmpl_full(v) if np.isfinite(v) and (p_present or key[0] != "p") else None
+    # Global P limits of the dominant beats (median over beats), in template samples.
+    p_lim: tuple[float, float] | None = None
+    if p_present:
+        lim_on = _median_or_none(glob["p_on"][dom_idx])
+        lim_off = _median_or_none(glob["p_off"][dom_idx])
+        if lim_on is not None and lim_off is not None and lim_off > lim_on:
+            p_lim = (tmpl_full(lim_on), tmpl_full(lim_off))
     nets: dict[str, dict[str, float | None]] = {"qrs": {}, "p": {}, "t": {}}
     for li, name in enumerate(leads):
         if not usable[li]:
@@ -708,6 +774,16 @@ def measure(
         }
         if not p_present:
             fid["p_on"] = fid["p_off"] = fid["p_peak"] = None
+        elif p_lim is not None:
+            # No lead's P wave starts before the global (earliest) P onset or ends after the
+            # global (latest) P offset of the beats: a single-lead boundary beyond them is a
+            # T-wave tail or PR-segment drift (e.g. a 300 ms "P wave"), not atrial activity.
+            on_l = fid["p_on"] if fid["p_on"] is not None else tg["p_on"]
+            off_l = fid["p_off"] if fid["p_off"] is not None else tg["p_off"]
+            on_l, off_l = max(on_l, p_lim[0]), min(off_l, p_lim[1])
+            if off_l - on_l < 0.5 * (p_lim[1] - p_lim[0]):
+                on_l, off_l = p_lim
+            fid["p_on"], fid["p_off"] = on_l, off_l
         lm = lead_measurements(y, fs_full, fid, tg, p_present)
         res.lead_measurements[name] = lm
         b_end = max(1, int(tg["qrs_on"] - 4 * ms_full))
@@ -727,6 +803,79 @@ def measure(
     if not g.p_wave_present:
         g.reasons.setdefault("p_wave_present", "no consistent P wave before the QRS complexes")
     return res
+
+
+def _apply_atrial(res: MeasurementResult, atr: AtrialActivity, p_present: bool) -> bool:
+    """Take over the atrial fields from :func:`analyse_atrial_activity` where it is confident.
+
+    Rules (see ``ATRIAL_OVERRIDE``): flutter only with a regular or regularly irregular
+    ventricular response; non-conducted P waves (P:QRS > 1, AV block) with their rate, ratio and
+    PR progression; a confident 1:1 relation fills a missing P:QRS. Fibrillatory, "none" and
+    undecided results never override. Returns whether P waves are present afterwards.
+    """
+    g = res.global_
+    conf = float(atr.confidence)
+    if (
+        atr.atrial_activity == "flutter"
+        and conf >= ATRIAL_OVERRIDE["flutter_confidence"]
+        and g.rr_irregularity != "irregularly_irregular"
+    ):
+        g.atrial_activity = "flutter"
+        g.atrial_rate_bpm = _r1(atr.atrial_rate_bpm)
+        g.p_wave_present = False
+        g.p_wave_fraction = 0.0
+        why = "flutter waves, no P waves"
+        for key in ("pr_interval_ms", "p_duration_ms", "p_waves_per_qrs", "pr_progression"):
+            setattr(g, key, None)
+            g.reasons[key] = why
+        g.pr_interval_sd_ms = None
+        for b in res.beats:
+            b.p_onset_s = b.p_peak_s = b.p_offset_s = None
+            b.pr_interval_ms = None
+            b.p_present = False
+        for entry in res.lead_fiducials.values():
+            for key in ("p_on", "p_peak", "p_off"):
+                entry[key] = [None] * len(entry[key])
+        return False
+    ratio = atr.p_waves_per_qrs
+    if (
+        atr.atrial_activity == "p_waves"
+        and ratio is not None
+        and ratio >= ATRIAL_OVERRIDE["min_block_ratio"]
+        and conf >= ATRIAL_OVERRIDE["block_confidence"]
+    ):
+        g.atrial_activity = "p_waves"
+        g.atrial_rate_bpm = _r1(atr.atrial_rate_bpm)
+        g.p_waves_per_qrs = round(float(ratio), 2)
+        g.pr_progression = atr.pr_progression
+        g.p_wave_present = True
+        prs = [float(v) for v in atr.pr_intervals_ms if v is not None]
+        n_waves = atr.atrial_wave_samples.size + atr.hidden_wave_samples.size
+        g.p_wave_fraction = round(min(1.0, len(prs) / max(n_waves, 1)), 3)
+        if prs:
+            pr = min(prs) if atr.pr_progression in ("constant", "prolonging") else None
+            if pr is not None:
+                g.pr_interval_ms = _r1(pr)
+            elif atr.pr_progression == "dissociated":
+                g.pr_interval_ms = None
+                g.reasons["pr_interval_ms"] = "P waves dissociated from the QRS complexes"
+        if g.rr_irregularity == "irregularly_irregular":
+            g.rr_irregularity = "regularly_irregular"
+        for key in ("p_waves_per_qrs", "atrial_rate_bpm", "pr_progression", "p_wave_present"):
+            g.reasons.pop(key, None)
+        if g.pr_interval_ms is not None:
+            g.reasons.pop("pr_interval_ms", None)
+        return True
+    if (
+        ratio is not None
+        and abs(ratio - 1.0) < 1e-9
+        and conf >= ATRIAL_OVERRIDE["block_confidence"]
+        and g.p_waves_per_qrs is None
+        and p_present
+    ):
+        g.p_waves_per_qrs = 1.0
+        g.reasons.pop("p_waves_per_qrs", None)
+    return p_present
 
 
 def _delta_waves(
