@@ -24,23 +24,8 @@ from ecgr1.report.format import (
     join_words,
     quantity_name,
 )
+from ecgr1.report.steps import STEP_KEYS, STEP_TITLES
 
-STEP_KEYS: tuple[str, ...] = (
-    "step_1_technical_rate_rhythm",
-    "step_2_conduction_axis_intervals",
-    "step_3_chamber_hypertrophy_voltage",
-    "step_4_ischemia_infarction_mimics",
-    "step_5_electrolytes_qt",
-    "step_6_final_medical_reasoning",
-)
-STEP_TITLES: tuple[str, ...] = (
-    "Technical, Rate & Rhythm",
-    "Conduction, Axis & Intervals",
-    "Chamber Hypertrophy & Voltage",
-    "Ischemia, Infarction & Mimics",
-    "Electrolytes & QT",
-    "Final Medical Reasoning",
-)
 LIMB = ("I", "II", "III", "aVR", "aVL", "aVF")
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("inferior", ("II", "III", "aVF")),

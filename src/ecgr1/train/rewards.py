@@ -49,23 +49,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-# Evidence keys and step headers of interchange.md §2, in order (index 0 = step 1).
-STEP_KEYS: tuple[str, ...] = (
-    "step_1_technical_rate_rhythm",
-    "step_2_conduction_axis_intervals",
-    "step_3_chamber_hypertrophy_voltage",
-    "step_4_ischemia_infarction_mimics",
-    "step_5_electrolytes_qt",
-    "step_6_final_medical_reasoning",
-)
-STEP_TITLES: tuple[str, ...] = (
-    "Technical, Rate & Rhythm",
-    "Conduction, Axis & Intervals",
-    "Chamber Hypertrophy & Voltage",
-    "Ischemia, Infarction & Mimics",
-    "Electrolytes & QT",
-    "Final Medical Reasoning",
-)
+from ecgr1.report.steps import STEP_KEYS, STEP_TITLES  # noqa: F401  (re-exported; one definition)
+
 N_STEPS = len(STEP_KEYS)
 
 _THINK_RE = re.compile(r"<think>(.*?)</think>", re.DOTALL)
