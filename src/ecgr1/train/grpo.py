@@ -62,6 +62,7 @@ from typing import Any
 import torch
 
 from ecgr1.errors import InvalidInputError
+from ecgr1.train.options import TrainingOptions
 from ecgr1.train.rewards import REWARD_FUNCTIONS
 
 logger = logging.getLogger(__name__)
@@ -82,24 +83,15 @@ PLACEHOLDER_TOKENS = (
 
 
 @dataclass
-class GRPOOptions:
+class GRPOOptions(TrainingOptions):
     """All GRPO settings (CLI flags and options-file keys share these names)."""
 
-    model: str = ""
-    data: list[str] = field(default_factory=list)
-    out: str = ""
-    ecg_root: str | None = None
-    image_root: str | None = None
-    max_steps: int = -1
-    epochs: float = 1.0
     lr: float = 1e-6
     batch_size: int = 2
-    grad_accum: int = 1
     num_generations: int = 8
     max_completion_length: int = 1024
     temperature: float = 1.0
     top_p: float = 1.0
-    system_prompt: str | None = None
     loss_type: str = "dapo"
     beta: float = 0.0
     epsilon: float = 0.2
@@ -114,30 +106,6 @@ class GRPOOptions:
         default_factory=lambda: {"format": 1.0, "diagnosis": 1.0, "evidence": 1.0}
     )
     extra_rewards: list[str] = field(default_factory=list)
-    train_vision: bool = False
-    train_ecg_tower: bool = True
-    train_projector: bool = True
-    train_llm: bool = True
-    lora: str | None = None
-    lora_dropout: float = 0.05
-    gradient_checkpointing: bool = False
-    attn_implementation: str | None = None
-    ecg_tower_checkpoint: str | None = None
-    bf16: str = "auto"
-    resume: bool = False
-    seed: int = 42
-    logging_steps: int = 1
-    save_steps: int = 0
-    save_total_limit: int | None = 2
-
-    def trainable(self) -> dict[str, bool]:
-        """Freeze switches as a group -> trainable mapping."""
-        return {
-            "vision": self.train_vision,
-            "ecg_tower": self.train_ecg_tower,
-            "projector": self.train_projector,
-            "llm": self.train_llm,
-        }
 
 
 def parse_reward_weights(spec: str | dict[str, float] | None) -> dict[str, float]:

@@ -13,59 +13,27 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ecgr1.errors import InvalidInputError
+from ecgr1.train.options import TrainingOptions
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class SFTOptions:
+class SFTOptions(TrainingOptions):
     """All SFT settings (CLI flags and options-file keys share these names)."""
 
-    model: str = ""
-    data: list[str] = field(default_factory=list)
-    out: str = ""
-    ecg_root: str | None = None
-    image_root: str | None = None
-    max_steps: int = -1
-    epochs: float = 1.0
     lr: float = 1e-5
     batch_size: int = 1
-    grad_accum: int = 1
     warmup: float = 0.0
     weight_decay: float = 0.0
     max_length: int | None = None
-    system_prompt: str | None = None
-    train_vision: bool = False
-    train_ecg_tower: bool = True
-    train_projector: bool = True
-    train_llm: bool = True
-    lora: str | None = None
-    lora_dropout: float = 0.05
-    gradient_checkpointing: bool = False
-    attn_implementation: str | None = None
-    ecg_tower_checkpoint: str | None = None
-    bf16: str = "auto"
-    resume: bool = False
     modality_dropout: float = 0.5
     interleave: float = 0.1
-    seed: int = 42
-    logging_steps: int = 1
-    save_steps: int = 0
-    save_total_limit: int | None = 2
-
-    def trainable(self) -> dict[str, bool]:
-        """Freeze switches as a group -> trainable mapping."""
-        return {
-            "vision": self.train_vision,
-            "ecg_tower": self.train_ecg_tower,
-            "projector": self.train_projector,
-            "llm": self.train_llm,
-        }
 
 
 def build_sft_trainer(options: SFTOptions, model: Any = None, processor: Any = None) -> Any:
