@@ -56,3 +56,26 @@ def test_bad_input_is_reported_and_the_batch_goes_on(tmp_path, capsys):
     assert status == 1
     assert (tmp_path / "j" / "good.json").exists()
     assert "missing" in capsys.readouterr().err
+
+
+def test_annotations_leave_out_marks_outside_the_record(tmp_path):
+    """A wave cut by the start of the recording must not make the WFDB writer fail."""
+    import wfdb
+
+    from ecgr1.measure.annotations import lead_annotation_marks, write_annotations
+    from ecgr1.measure.result import MeasurementResult
+
+    fid = {
+        "p_on": [-12, 180], "p_peak": [5, 200], "p_off": [30, 220],
+        "qrs_on": [60, 260], "qrs_peak": [70, 270], "qrs_off": [85, 285],
+        "t_on": [None, 400], "t_peak": [150, 450], "t_off": [190, 520],
+    }  # fmt: skip
+    samples, symbols = lead_annotation_marks(fid, n_samples=500)
+    assert samples.min() >= 0 and samples.max() < 500
+    assert 520 not in samples.tolist() and -12 not in samples.tolist()
+    res = MeasurementResult("cut", 500.0, 1.0, ["II"], lead_fiducials={"II": fid})
+    (path,) = write_annotations(res, tmp_path)
+    ann = wfdb.rdann(str(tmp_path / "cut"), "ii")
+    assert list(ann.sample) == sorted(samples.tolist()) and path.exists()
+    # The first P wave keeps its peak and offset; its onset (before sample 0) is dropped.
+    assert ann.symbol[:3] == ["p", ")", "("]

@@ -19,8 +19,12 @@ _WAVES = (("p", "p"), ("qrs", "N"), ("t", "t"))
 
 def lead_annotation_marks(
     fiducials: dict[str, list[int | None]],
+    n_samples: int | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Sorted sample indices and symbols of one lead's marks (waves without a peak are skipped).
+
+    With ``n_samples``, marks outside the record (e.g. the onset of a P wave cut by the start of
+    the recording) are left out: a WFDB annotation must lie inside its record.
 
     Example
     -------
@@ -29,19 +33,23 @@ def lead_annotation_marks(
     ([10, 20, 30], ['(', 'N', ')'])
     """
     marks: list[tuple[int, int, str]] = []
+
+    def inside(v: int | None) -> bool:
+        return v is not None and v >= 0 and (n_samples is None or v < n_samples)
+
     for wave, peak_symbol in _WAVES:
         on = fiducials.get(f"{wave}_on") or []
         peak = fiducials.get(f"{wave}_peak") or []
         off = fiducials.get(f"{wave}_off") or []
         for b, pk in enumerate(peak):
-            if pk is None:
+            if not inside(pk):
                 continue
             o = on[b] if b < len(on) else None
             f = off[b] if b < len(off) else None
-            if o is not None and o < pk:
+            if inside(o) and o < pk:
                 marks.append((int(o), 0, "("))
             marks.append((int(pk), 1, peak_symbol))
-            if f is not None and f > pk:
+            if inside(f) and f > pk:
                 marks.append((int(f), 2, ")"))
     marks.sort()
     samples = np.array([m[0] for m in marks], dtype=np.int64)
@@ -61,7 +69,8 @@ def write_annotations(result: MeasurementResult, out_dir: str | Path) -> list[Pa
         fid = result.lead_fiducials.get(lead)
         if not fid:
             continue
-        samples, symbols = lead_annotation_marks(fid)
+        n_samples = int(round(result.duration_s * result.fs))
+        samples, symbols = lead_annotation_marks(fid, n_samples)
         if samples.size == 0:
             continue
         ext = lead.lower()
