@@ -339,3 +339,30 @@ def processor_saver(processor: Any) -> Any:
                 processor.save_pretrained(str(folder))
 
     return SaveProcessor()
+
+
+def prepare_model(
+    options: Any, bf16: bool, model: Any = None, processor: Any = None
+) -> tuple[Any, Any]:
+    """Load (unless given) and set up a model for SFT or GRPO from the shared training options.
+
+    Applies the freeze switches, LoRA (ECG tower and projector stay trainable and are saved
+    with the adapter) and gradient checkpointing, in that order.
+    """
+    if model is None or processor is None:
+        model, processor = load_model(
+            options.model,
+            bf16,
+            attn_implementation=options.attn_implementation,
+            ecg_tower_checkpoint=options.ecg_tower_checkpoint,
+        )
+    check_model_ready(model)
+    train = options.trainable()
+    lora = parse_lora(options.lora)
+    if lora:
+        set_trainable(model, {**train, "llm": False})
+        model = apply_lora(model, *lora, train=train, dropout=options.lora_dropout)
+    else:
+        set_trainable(model, train)
+    enable_ecg_checkpointing(model, options.gradient_checkpointing)
+    return model, processor

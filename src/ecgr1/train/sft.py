@@ -46,18 +46,13 @@ def build_sft_trainer(options: SFTOptions, model: Any = None, processor: Any = N
 
     from ecgr1.train.collator import ECGR1SFTCollator
     from ecgr1.train.common import (
-        apply_lora,
         check_media_files,
-        check_model_ready,
         checkpointing_args,
-        enable_ecg_checkpointing,
-        load_model,
-        parse_lora,
+        prepare_model,
         processor_saver,
         read_rows,
         resolve_bf16,
         rows_dataset,
-        set_trainable,
     )
 
     if not options.out:
@@ -66,22 +61,7 @@ def build_sft_trainer(options: SFTOptions, model: Any = None, processor: Any = N
     # data problems fail here, before a (possibly 8B) model is loaded
     rows = read_rows(options.data)
     check_media_files(rows, ecg_root=options.ecg_root, image_root=options.image_root)
-    if model is None or processor is None:
-        model, processor = load_model(
-            options.model,
-            bf16,
-            attn_implementation=options.attn_implementation,
-            ecg_tower_checkpoint=options.ecg_tower_checkpoint,
-        )
-    check_model_ready(model)
-    train = options.trainable()
-    lora = parse_lora(options.lora)
-    if lora:
-        set_trainable(model, {**train, "llm": False})
-        model = apply_lora(model, *lora, train=train, dropout=options.lora_dropout)
-    else:
-        set_trainable(model, train)
-    enable_ecg_checkpointing(model, options.gradient_checkpointing)
+    model, processor = prepare_model(options, bf16, model, processor)
     if not any(p.requires_grad for p in model.parameters()):
         raise InvalidInputError("every parameter group is frozen: nothing to train")
 
