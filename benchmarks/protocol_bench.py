@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ecgr1.io import read_record
+from ecgr1.io import first_seconds, read_record
 from ecgr1.paths import shared_data_dir
 from ecgr1.protocol.pipeline import interpret_record
 
@@ -74,29 +74,12 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, f
 
 
-def _crop(record: Any, seconds: float | None) -> Any:
-    if not seconds:
-        return record
-    from ecgr1.io.record import ECGRecord
-
-    n = int(round(seconds * record.fs))
-    if n >= record.n_samples:
-        return record
-    return ECGRecord(
-        record.signal[:, :n],
-        record.fs,
-        list(record.leads),
-        record_id=record.record_id,
-        metadata=dict(record.metadata),
-    )
-
-
 def run_cpsc(root: Path, seconds: float | None) -> dict[str, Any]:
     """Predict every CPSC record and score the nine classes."""
     rows = []
     t0 = time.perf_counter()
     for hea in sorted((root / "cpsc2018").glob("A*.hea")):
-        rec = _crop(read_record(hea), seconds)
+        rec = first_seconds(read_record(hea), seconds)
         truth = set()
         for line in hea.read_text().splitlines():
             if line.startswith("#Dx:"):

@@ -69,25 +69,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _crop(record: Any, seconds: float | None) -> Any:
-    if not seconds or seconds <= 0:
-        return record
-    from ecgr1.io.record import ECGRecord
-
-    n = int(round(seconds * record.fs))
-    if n >= record.n_samples:
-        return record
-    return ECGRecord(
-        record.signal[:, :n],
-        record.fs,
-        list(record.leads),
-        record_id=record.record_id,
-        metadata=dict(record.metadata),
-        source_path=record.source_path,
-        warnings=list(record.warnings) + [f"analysed the first {seconds:g} s only"],
-    )
-
-
 def _safe_name(record_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(record_id)) or "record"
 
@@ -96,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the subcommand; returns the exit status (1 when some records failed)."""
     from ecgr1.errors import ECGR1Error
     from ecgr1.io.readers import find_records, read_record
+    from ecgr1.io.standardize import first_seconds
     from ecgr1.protocol.pipeline import interpret_record
 
     options = {}
@@ -121,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     multiple = len(items) > 1
 
     def one(item: str) -> None:
-        record = _crop(read_record(item), args.seconds)
+        record = first_seconds(read_record(item), args.seconds)
         result = interpret_record(
             record,
             engine=args.engine,

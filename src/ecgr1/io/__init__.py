@@ -15,7 +15,7 @@ from ecgr1.io.arrays import array_record, read_array, read_mat  # noqa: E402
 from ecgr1.io.code15 import iter_code15, read_code15  # noqa: E402
 from ecgr1.io.finalize import finalize_record  # noqa: E402
 from ecgr1.io.readers import find_records, read_record  # noqa: E402
-from ecgr1.io.standardize import standardize, to_model_tensor  # noqa: E402
+from ecgr1.io.standardize import first_seconds, standardize, to_model_tensor  # noqa: E402
 from ecgr1.io.wfdb_reader import read_wfdb  # noqa: E402
 from ecgr1.io.writers import write_npy, write_wfdb  # noqa: E402
 
@@ -29,6 +29,7 @@ __all__ += [
     "read_mat",
     "read_record",
     "read_wfdb",
+    "first_seconds",
     "standardize",
     "to_model_tensor",
     "write_npy",

@@ -173,3 +173,31 @@ def to_model_tensor(record: ECGRecord, window: str | float = "first") -> np.ndar
     if out.shape != (12, 5000):  # pragma: no cover - guarded by standardize's arithmetic
         raise AssertionError(f"model tensor shape {out.shape}")
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def first_seconds(record: ECGRecord, seconds: float | None) -> ECGRecord:
+    """The first ``seconds`` of a record (unchanged when shorter, or when ``seconds`` is falsy).
+
+    Unlike :func:`standardize` nothing else changes (rate, leads, units); a warning records
+    the crop so reports can say what was analysed.
+
+    >>> import numpy as np
+    >>> rec = ECGRecord(np.zeros((1, 5000)), 500.0, ["II"])
+    >>> first_seconds(rec, 2).n_samples, first_seconds(rec, 2).warnings
+    (1000, ['analysed the first 2 s only'])
+    """
+    if not seconds or seconds <= 0:
+        return record
+    n = int(round(seconds * record.fs))
+    if n >= record.n_samples:
+        return record
+    return ECGRecord(
+        record.signal[:, :n],
+        record.fs,
+        list(record.leads),
+        record_id=record.record_id,
+        metadata=dict(record.metadata),
+        source_path=record.source_path,
+        warnings=list(record.warnings) + [f"analysed the first {seconds:g} s only"],
+        units=record.units,
+    )

@@ -366,3 +366,28 @@ def prepare_model(
         set_trainable(model, train)
     enable_ecg_checkpointing(model, options.gradient_checkpointing)
     return model, processor
+
+
+def trainer_args(config_cls: type, options: Any, bf16: bool) -> dict[str, Any]:
+    """Keyword arguments shared by the SFT and GRPO trainer configs, from the shared options."""
+    return {
+        "output_dir": options.out,
+        "max_steps": options.max_steps,
+        "num_train_epochs": options.epochs,
+        "learning_rate": options.lr,
+        "per_device_train_batch_size": options.batch_size,
+        "gradient_accumulation_steps": options.grad_accum,
+        **checkpointing_args(config_cls, options.gradient_checkpointing),
+        "bf16": bf16,
+        "use_cpu": not torch.cuda.is_available(),
+        "logging_steps": options.logging_steps,
+        "save_strategy": "steps" if options.save_steps > 0 else "no",
+        "save_steps": options.save_steps if options.save_steps > 0 else 500,
+        "save_total_limit": options.save_total_limit,
+        "seed": options.seed,
+        "report_to": [],
+        "remove_unused_columns": False,
+        "dataloader_num_workers": 0,
+        # IMD drops a modality per row, so a DDP rank may leave the ECG or vision tower unused.
+        "ddp_find_unused_parameters": True,
+    }

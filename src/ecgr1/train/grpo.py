@@ -365,11 +365,11 @@ def build_grpo_trainer(
 
     from ecgr1.train.common import (
         check_media_files,
-        checkpointing_args,
         prepare_model,
         processor_saver,
         read_rows,
         resolve_bf16,
+        trainer_args,
     )
 
     if not options.out:
@@ -406,12 +406,7 @@ def build_grpo_trainer(
         weight_list.append(weight)
 
     args = GRPOConfig(
-        output_dir=options.out,
-        max_steps=options.max_steps,
-        num_train_epochs=options.epochs,
-        learning_rate=options.lr,
-        per_device_train_batch_size=options.batch_size,
-        gradient_accumulation_steps=options.grad_accum,
+        **trainer_args(GRPOConfig, options, bf16),
         num_generations=options.num_generations,
         max_completion_length=options.max_completion_length,
         temperature=options.temperature,
@@ -424,19 +419,7 @@ def build_grpo_trainer(
         scale_rewards=options.scale_rewards,
         mask_truncated_completions=options.mask_truncated_completions,
         reward_weights=weight_list,
-        **checkpointing_args(GRPOConfig, options.gradient_checkpointing),
-        bf16=bf16,
-        use_cpu=not torch.cuda.is_available(),
-        logging_steps=options.logging_steps,
-        save_strategy="steps" if options.save_steps > 0 else "no",
-        save_steps=options.save_steps if options.save_steps > 0 else 500,
-        save_total_limit=options.save_total_limit,
-        seed=options.seed,
-        report_to=[],
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
         log_completions=False,
-        ddp_find_unused_parameters=True,
     )
     return ECGR1GRPOTrainer(
         model=model,

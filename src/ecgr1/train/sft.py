@@ -47,12 +47,12 @@ def build_sft_trainer(options: SFTOptions, model: Any = None, processor: Any = N
     from ecgr1.train.collator import ECGR1SFTCollator
     from ecgr1.train.common import (
         check_media_files,
-        checkpointing_args,
         prepare_model,
         processor_saver,
         read_rows,
         resolve_bf16,
         rows_dataset,
+        trainer_args,
     )
 
     if not options.out:
@@ -65,32 +65,12 @@ def build_sft_trainer(options: SFTOptions, model: Any = None, processor: Any = N
     if not any(p.requires_grad for p in model.parameters()):
         raise InvalidInputError("every parameter group is frozen: nothing to train")
 
-    import torch
-
     args = SFTConfig(
-        output_dir=options.out,
-        max_steps=options.max_steps,
-        num_train_epochs=options.epochs,
-        learning_rate=options.lr,
-        per_device_train_batch_size=options.batch_size,
-        gradient_accumulation_steps=options.grad_accum,
+        **trainer_args(SFTConfig, options, bf16),
         warmup_steps=options.warmup,
         weight_decay=options.weight_decay,
-        **checkpointing_args(SFTConfig, options.gradient_checkpointing),
-        bf16=bf16,
-        use_cpu=not torch.cuda.is_available(),
-        logging_steps=options.logging_steps,
-        save_strategy="steps" if options.save_steps > 0 else "no",
-        save_steps=options.save_steps if options.save_steps > 0 else 500,
-        save_total_limit=options.save_total_limit,
-        seed=options.seed,
-        report_to=[],
-        remove_unused_columns=False,
         dataset_kwargs={"skip_prepare_dataset": True},
         max_length=None,
-        dataloader_num_workers=0,
-        # IMD drops a modality per row, so a DDP rank may leave the ECG or vision tower unused.
-        ddp_find_unused_parameters=True,
     )
     collator = ECGR1SFTCollator(
         processor,
