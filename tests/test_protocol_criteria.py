@@ -115,6 +115,19 @@ def _set_global(m: MeasurementResult, quantity: str, value: Any) -> None:
             beats[2 + 2 * i].wide_qrs = True
         beats[-1].beat_class = "premature_ventricular"
         m.beats = beats
+    elif quantity == "underlying_rr_irregularity":
+        # RR series between dominant beats with the requested regularity class.
+        rrs = {
+            "irregularly_irregular": [620.0, 940.0, 700.0, 1010.0, 560.0, 880.0, 760.0],
+            "regularly_irregular": [600.0, 600.0, 1000.0, 600.0, 600.0, 1000.0, 600.0],
+        }.get(value, [800.0] * 7)
+        t = 0.0
+        beats = [Beat(index=0, r_peak_s=0.0)]
+        for i, rr in enumerate(rrs, start=1):
+            t += rr / 1000.0
+            beats.append(Beat(index=i, r_peak_s=t, rr_prev_ms=rr))
+        m.beats = beats
+        m.global_.n_beats = len(beats)
     elif quantity == "paced_fraction":
         m.global_.n_beats = 100
         m.global_.n_paced = int(round(float(value) * 100))

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ecgr1.measure.result import GlobalMeasurements, LeadMeasurements, MeasurementResult
+from ecgr1.measure.rhythm import underlying_rr_irregularity
 
 # Display precision (decimals) per unit. Values are rounded to this before any comparison.
 PRECISION: dict[str, int] = {
@@ -135,6 +136,11 @@ DERIVED_GLOBAL: dict[str, Callable[[MeasurementResult], Any]] = {
     "amplitude_normalised": lambda m: bool(getattr(m.quality, "amplitude_normalised", False)),
     "rr_range_ms": _rr_range_ms,
     "paced_fraction": _paced_fraction,
+    # Regularity between non-ectopic beats (ecgr1.measure.rhythm); falls back to the
+    # all-beat class when the engine classified no beats.
+    "underlying_rr_irregularity": lambda m: (
+        underlying_rr_irregularity(m.beats) if m.beats else m.global_.rr_irregularity
+    ),
 }
 
 

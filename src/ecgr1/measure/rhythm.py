@@ -1,0 +1,76 @@
+"""Regularity of the underlying rhythm, judged between non-ectopic beats.
+
+The record-level ``rr_irregularity`` (:func:`ecgr1.measure.beats.rr_statistics`) uses every RR
+interval, so ventricular bigeminy (short coupling interval, long compensatory pause, again and
+again) or a few premature beats make a sinus rhythm look "irregularly irregular". Rhythm
+statements about the atria (atrial fibrillation above all) must be judged on the intervals
+between consecutive non-ectopic beats (the "NN" intervals of heart-rate-variability practice):
+an interval that starts or ends at a premature or paced beat says nothing about the underlying
+rhythm.
+
+Example
+-------
+>>> from ecgr1.measure.result import Beat
+>>> rr = [640, 1108] * 6                       # ventricular bigeminy
+>>> classes = ["dominant", "premature_ventricular"] * 6 + ["dominant"]
+>>> beats = [Beat(index=i, r_peak_s=0.0, rr_prev_ms=None if i == 0 else rr[i - 1],
+...               beat_class=c) for i, c in enumerate(classes)]
+>>> underlying_rr_irregularity(beats) is None  # no interval between two sinus beats
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ecgr1.measure.criteria import BEAT
+from ecgr1.measure.result import Beat
+
+# Beat classes whose adjacent intervals do not belong to the underlying rhythm.
+ECTOPIC_CLASSES = frozenset({"premature_ventricular", "premature_supraventricular", "paced"})
+# Fewest intervals between non-ectopic beats from which regularity is judged.
+MIN_UNDERLYING_INTERVALS = 4
+
+
+def underlying_rr_intervals(beats: Sequence[Beat]) -> list[float]:
+    """RR intervals (ms) whose both ends are non-ectopic beats, in order."""
+    out = []
+    for prev, cur in zip(beats[:-1], beats[1:], strict=False):
+        if cur.rr_prev_ms is None:
+            continue
+        if prev.beat_class in ECTOPIC_CLASSES or cur.beat_class in ECTOPIC_CLASSES:
+            continue
+        out.append(float(cur.rr_prev_ms))
+    return out
+
+
+def classify_rr_irregularity(rr_ms: Sequence[float]) -> str | None:
+    """ "regular", "regularly_irregular" or "irregularly_irregular" for a series of RR
+    intervals, with the thresholds of :data:`ecgr1.measure.criteria.BEAT` (the same rule as
+    :func:`ecgr1.measure.beats.rr_statistics`); None for fewer than two intervals."""
+    rr = np.asarray(rr_ms, float)
+    if rr.size < 2:
+        return None
+    mean = float(rr.mean())
+    cv = float(rr.std(ddof=1)) / mean if mean > 0 else 0.0
+    if cv <= BEAT["irregular_rr_cv"]:
+        return "regular"
+    succ = float(np.median(np.abs(np.diff(rr))) / mean) if rr.size > 2 else 0.0
+    return "irregularly_irregular" if succ > BEAT["irregular_succ_diff"] else "regularly_irregular"
+
+
+def underlying_rr_irregularity(beats: Sequence[Beat]) -> str | None:
+    """Regularity class of the rhythm between non-ectopic beats.
+
+    Without ectopic beats this equals the class of all RR intervals. With ectopic beats, the
+    intervals touching them are left out; None when fewer than
+    :data:`MIN_UNDERLYING_INTERVALS` intervals remain (e.g. bigeminy), because then the
+    underlying rhythm cannot be judged from RR intervals.
+    """
+    rr = underlying_rr_intervals(beats)
+    has_ectopy = any(b.beat_class in ECTOPIC_CLASSES for b in beats)
+    if has_ectopy and len(rr) < MIN_UNDERLYING_INTERVALS:
+        return None
+    return classify_rr_irregularity(rr)

@@ -1,0 +1,141 @@
+"""Rhythm regularity between non-ectopic beats, RBBB with a dominant R in V1, and the
+precedence of LVH over right-precordial ST elevation."""
+
+from __future__ import annotations
+
+import pytest
+from protocol_builders import normal_result
+
+from ecgr1.measure.result import Beat
+from ecgr1.measure.rhythm import (
+    classify_rr_irregularity,
+    underlying_rr_intervals,
+    underlying_rr_irregularity,
+)
+from ecgr1.protocol import interpret
+
+
+def _beats(rr_ms: list[float], classes: list[str]) -> list[Beat]:
+    assert len(classes) == len(rr_ms) + 1
+    t, out = 0.0, [Beat(index=0, r_peak_s=0.0, beat_class=classes[0])]
+    for i, rr in enumerate(rr_ms, start=1):
+        t += rr / 1000.0
+        out.append(Beat(index=i, r_peak_s=t, rr_prev_ms=rr, beat_class=classes[i]))
+    return out
+
+
+def _ids(m) -> set[str]:
+    return {s.id for s in interpret(m).statements}
+
+
+# ---------------------------------------------------------------- underlying rhythm regularity
+def test_bigeminy_has_no_interval_between_sinus_beats() -> None:
+    rr = [640.0, 1108.0] * 6
+    beats = _beats(rr, ["dominant", "premature_ventricular"] * 6 + ["dominant"])
+    assert classify_rr_irregularity(rr) == "irregularly_irregular"  # all beats: looks like AF
+    assert underlying_rr_intervals(beats) == []
+    assert underlying_rr_irregularity(beats) is None
+
+
+def test_isolated_pvc_is_left_out_of_a_regular_rhythm() -> None:
+    rr = [800.0, 810.0, 480.0, 1120.0, 805.0, 795.0, 800.0, 810.0]
+    classes = ["dominant"] * 3 + ["premature_ventricular"] + ["dominant"] * 5
+    beats = _beats(rr, classes)
+    assert underlying_rr_intervals(beats) == [800.0, 810.0, 805.0, 795.0, 800.0, 810.0]
+    assert underlying_rr_irregularity(beats) == "regular"
+
+
+def test_fibrillation_stays_irregular_around_a_pvc() -> None:
+    rr = [620.0, 940.0, 700.0, 450.0, 1200.0, 1010.0, 560.0, 880.0, 760.0, 530.0]
+    classes = ["dominant"] * 4 + ["premature_ventricular"] + ["dominant"] * 6
+    assert underlying_rr_irregularity(_beats(rr, classes)) == "irregularly_irregular"
+
+
+def test_without_ectopy_the_class_of_all_intervals_is_kept() -> None:
+    rr = [600.0, 600.0, 1000.0, 600.0, 600.0, 1000.0, 600.0]
+    beats = _beats(rr, ["dominant"] * 8)
+    assert underlying_rr_irregularity(beats) == classify_rr_irregularity(rr)
+    assert classify_rr_irregularity([800.0]) is None
+
+
+def _bigeminy_result():
+    """Sinus P waves not found (as happens when every other beat is a PVC), all-beat RR
+    class irregularly irregular, but every irregularity comes from the PVCs."""
+    m = normal_result()
+    rr = [640.0, 1108.0] * 6
+    m.beats = _beats(rr, ["dominant", "premature_ventricular"] * 6 + ["dominant"])
+    for b in m.beats:
+        b.wide_qrs = b.beat_class == "premature_ventricular"
+    g = m.global_
+    g.n_beats = len(m.beats)
+    g.n_premature_ventricular = 6
+    g.rr_irregularity, g.rr_cv = "irregularly_irregular", 0.28
+    g.p_wave_fraction, g.p_wave_present, g.atrial_activity = 0.0, False, None
+    return m
+
+
+def test_ventricular_bigeminy_is_not_called_atrial_fibrillation() -> None:
+    ids = _ids(_bigeminy_result())
+    assert "premature_ventricular_contractions" in ids
+    assert "atrial_fibrillation" not in ids
+
+
+def test_fibrillation_with_a_pvc_is_still_atrial_fibrillation() -> None:
+    m = _bigeminy_result()
+    rr = [620.0, 940.0, 700.0, 450.0, 1200.0, 1010.0, 560.0, 880.0, 760.0, 530.0]
+    m.beats = _beats(rr, ["dominant"] * 4 + ["premature_ventricular"] + ["dominant"] * 6)
+    m.beats[4].wide_qrs = True
+    m.global_.n_beats, m.global_.n_premature_ventricular = len(m.beats), 1
+    m.global_.atrial_activity = "fibrillatory"
+    ids = _ids(m)
+    assert "atrial_fibrillation" in ids and "premature_ventricular_contractions" in ids
+
+
+# ---------------------------------------------------------------- RBBB with a dominant R in V1
+def _dominant_r_v1(qrs_ms: float, r_peak_time_v1_ms: float):
+    m = normal_result()
+    m.global_.qrs_duration_ms = qrs_ms
+    v1 = m.lead_measurements["V1"]
+    v1.r_amplitude_mv, v1.s_amplitude_mv, v1.r_prime_amplitude_mv = 0.9, None, None
+    v1.qrs_net_amplitude_mv, v1.qrs_morphology = 0.9, "R"
+    v1.r_peak_time_ms = r_peak_time_v1_ms
+    for lead in ("I", "V6"):
+        m.lead_measurements[lead].s_amplitude_mv = -0.3
+        m.lead_measurements[lead].s_duration_ms = 60.0
+    return m
+
+
+@pytest.mark.parametrize(
+    ("qrs_ms", "statement"), [(140.0, "complete_rbbb"), (114.0, "incomplete_rbbb")]
+)
+def test_dominant_r_in_v1_is_rbbb_only_with_a_late_r_peak(qrs_ms: float, statement: str) -> None:
+    assert statement in _ids(_dominant_r_v1(qrs_ms, 70.0))
+    assert statement not in _ids(_dominant_r_v1(qrs_ms, 40.0))
+
+
+def test_incomplete_rbbb_withholds_the_v1_voltage_criteria_of_rvh() -> None:
+    # Dominant R 0.9 mV in V1 and a right axis meet two RVH criteria; the R in V1 is the
+    # delayed right-ventricular activation of the incomplete RBBB, so RVH is not stated.
+    m = _dominant_r_v1(114.0, 70.0)
+    m.global_.qrs_axis_deg = 120.0
+    d = interpret(m).to_dict()
+    got = {s["id"] for s in d["statements"]}
+    suppressed = {s["statement"]: s["by"] for s in d["suppressed"]}
+    assert "incomplete_rbbb" in got and "rvh" not in got
+    assert suppressed.get("rvh") == "incomplete right bundle branch block"
+
+
+# ---------------------------------------------------------------- LVH and ST elevation
+def _lvh_with_right_precordial_ste(lvh: bool):
+    m = normal_result()
+    m.global_.sokolow_lyon_mv = 4.8 if lvh else 2.0
+    for lead in ("V1", "V2"):
+        m.lead_measurements[lead].st_j_mv = 0.3
+        m.lead_measurements[lead].s_amplitude_mv = -3.2 if lvh else -1.0
+    return m
+
+
+def test_lvh_suppresses_discordant_right_precordial_st_elevation() -> None:
+    with_lvh = _ids(_lvh_with_right_precordial_ste(True))
+    assert "lvh" in with_lvh and "ste_septal" not in with_lvh
+    assert "ste_septal" in _ids(_lvh_with_right_precordial_ste(False))
