@@ -53,8 +53,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
+from scipy.fft import next_fast_len
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
 # Leads in which atrial activity is best seen, in order of preference.
@@ -141,6 +143,14 @@ def _as_index(values: Sequence | np.ndarray | None, n: int) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=32)
+def _butter_sos(order: int, cutoff_hz: float | tuple[float, float], btype: str, fs: float):
+    """Butterworth design in second-order sections (cached: every record reuses the same;
+    callers must not modify it)."""
+    sos = butter(order, cutoff_hz, btype=btype, fs=fs, output="sos")
+    return sos
+
+
 def _pick_leads(leads: list[str], usable: np.ndarray) -> list[int]:
     upper = [name.upper() for name in leads]
     chosen = [upper.index(n.upper()) for n in ATRIAL_LEADS if n.upper() in upper]
@@ -182,13 +192,12 @@ def _ventricular_mask(
 def _features(x: np.ndarray, peaks: np.ndarray, half: int) -> np.ndarray:
     """Multi-lead window around each peak, concatenated, mean removed per lead."""
     n = x.shape[1]
-    out = np.zeros((peaks.size, x.shape[0] * (2 * half + 1)))
-    for k, p in enumerate(peaks):
-        idx = np.clip(np.arange(p - half, p + half + 1), 0, n - 1)
-        w = x[:, idx]
-        w = w - w.mean(axis=1, keepdims=True)
-        out[k] = w.ravel()
-    return out
+    if peaks.size == 0:
+        return np.zeros((0, x.shape[0] * (2 * half + 1)))
+    idx = np.clip(np.asarray(peaks, int)[:, None] + np.arange(-half, half + 1)[None, :], 0, n - 1)
+    w = np.transpose(x[:, idx], (1, 0, 2))  # (peaks, leads, window)
+    w = w - w.mean(axis=2, keepdims=True)
+    return w.reshape(peaks.size, -1)
 
 
 def _grid_pp(times: np.ndarray, fs: float) -> tuple[float | None, float]:
@@ -227,7 +236,7 @@ def _autocorr_many(x: np.ndarray, valid: np.ndarray, lags: np.ndarray) -> np.nda
     """Normalised autocorrelation of the (zero outside ``valid``, locally detrended) leads
     ``x`` at each lag, over pairs of samples that are both valid (all leads pooled)."""
     n = x.shape[-1]
-    nfft = 1 << int(np.ceil(np.log2(2 * n)))
+    nfft = next_fast_len(2 * n)  # >= 2n - 1: no circular wrap-around
     xv = np.where(valid[None, :], x, 0.0)
     spec = np.fft.rfft(xv, nfft, axis=-1)
     num = np.fft.irfft((spec * np.conj(spec)).sum(0), nfft)
@@ -272,10 +281,16 @@ def analyse_atrial_activity(
     x = np.nan_to_num(np.asarray(signal, float))
     if x.ndim == 1:
         x = x[None, :]
+    # Only the leads the analysis reads are filtered (filters act on each lead alone).
+    leads = list(leads)
+    use = np.ones(x.shape[0], bool) if usable is None else np.asarray(usable, bool)
+    sel = _pick_leads(leads, use)
+    if sel:
+        x, leads, usable = x[sel], [leads[i] for i in sel], use[sel]
     # Atrial waves hold nothing above 25 Hz: analyse at about 250 Hz (anti-aliased first).
     k = max(1, int(fs // ATRIAL_ANALYSIS["analysis_fs"]))
     if k > 1 and x.shape[1] > 30 * k:
-        sos = butter(4, 0.4 * fs / k, btype="low", fs=fs, output="sos")
+        sos = _butter_sos(4, 0.4 * fs / k, "low", fs)
         x = sosfiltfilt(sos, x, axis=1)[:, ::k]
 
         def scale(v: Sequence | np.ndarray | None) -> np.ndarray | None:
@@ -325,7 +340,7 @@ def _analyse(
     q_on_f = np.where(np.isfinite(q_on), q_on, r - 40 * ms)
 
     hi = min(ATRIAL_ANALYSIS["band_high_hz"], 0.45 * fs)
-    sos = butter(2, [ATRIAL_ANALYSIS["band_low_hz"], hi], btype="band", fs=fs, output="sos")
+    sos = _butter_sos(2, (ATRIAL_ANALYSIS["band_low_hz"], hi), "band", fs)
     xf = sosfiltfilt(sos, x[sel], axis=1)
     mask = _ventricular_mask(n, fs, r, q_on, q_off, t_off)
     # Outside the span of the detected beats nothing is known about ventricular activity.
@@ -343,13 +358,20 @@ def _analyse(
     xs = np.zeros_like(xf)
     edges = np.flatnonzero(np.diff(np.concatenate(([0], free.astype(np.int8), [0]))))
     e = max(1, int(round(10 * ms)))
-    for a, b in zip(edges[::2], edges[1::2]):
-        seg = xf[:, a:b]
-        if b - a < 2 * e:
-            continue
-        ramp = np.linspace(0.0, 1.0, b - a)[None, :]
-        first, last = seg[:, :e].mean(1, keepdims=True), seg[:, -e:].mean(1, keepdims=True)
-        xs[:, a:b] = seg - (first * (1 - ramp) + last * ramp)
+    starts, stops = edges[::2], edges[1::2]
+    keep = stops - starts >= 2 * e
+    starts, stops = starts[keep], stops[keep]
+    if starts.size:
+        # All segments at once: end levels from a running sum, then a per-sample ramp.
+        cs = np.concatenate([np.zeros((xf.shape[0], 1)), np.cumsum(xf, axis=1)], axis=1)
+        first = (cs[:, starts + e] - cs[:, starts]) / e
+        last = (cs[:, stops] - cs[:, stops - e]) / e
+        lengths = stops - starts
+        seg = np.repeat(np.arange(starts.size), lengths)
+        idx = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        ramp = idx / (lengths[seg] - 1.0)
+        pos = starts[seg] + idx
+        xs[:, pos] = xf[:, pos] - (first[:, seg] * (1 - ramp) + last[:, seg] * ramp)
     # Spatial magnitude of atrial activity, smoothed over ~40 ms (a P wave lasts ~100 ms).
     w = max(1, int(round(40 * ms)))
     env = np.sqrt(np.convolve((xs**2).sum(0), np.ones(w) / w, mode="same"))

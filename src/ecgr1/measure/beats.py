@@ -19,6 +19,7 @@ from scipy.signal import find_peaks
 
 from ecgr1.measure.criteria import BEAT
 from ecgr1.signal.filters import smooth
+from ecgr1.signal.stats import median_along
 
 
 def _envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
@@ -187,7 +188,7 @@ def qrs_morphology_groups(
     support = (c >= thr).sum(axis=1)
     seed = int(np.argmax(support))
     members = c[seed] >= thr
-    template = np.median(flat[members], axis=0)
+    template = median_along(flat[members], axis=0)
     tn = np.linalg.norm(template)
     corr = unit @ (template / (tn if tn > 0 else 1.0))
     return corr, corr >= thr

@@ -94,32 +94,48 @@ def beat_windows(x: np.ndarray, anchors: np.ndarray, pre: int, post: int) -> np.
     return x[:, idx]
 
 
+def _column_span(start: np.ndarray, stop: np.ndarray, w: int) -> tuple[int, int]:
+    """Smallest column range [lo, hi) of a width-``w`` window holding every row's
+    [start, stop): the searches below only look at those columns (same result, less work)."""
+    if start.size == 0:
+        return 0, 0
+    lo = max(int(np.floor(np.min(start))), 0)
+    hi = min(int(np.ceil(np.max(stop))), w)
+    return lo, max(hi, lo)
+
+
 def _masked_arg(y: np.ndarray, start: np.ndarray, stop: np.ndarray, mode: str) -> np.ndarray:
     """Row-wise argmax/argmin of ``y`` (N, W) over [start, stop); -1 where the range is empty."""
-    w = y.shape[-1]
-    ar = np.arange(w)
+    lo, hi = _column_span(start, stop, y.shape[-1])
+    if hi == lo:
+        return np.full(y.shape[0], -1)
+    ar = np.arange(lo, hi)
     inside = (ar >= start[:, None]) & (ar < stop[:, None])
     fill = -np.inf if mode == "max" else np.inf
-    z = np.where(inside, y, fill)
+    z = np.where(inside, y[:, lo:hi], fill)
     out = np.argmax(z, axis=1) if mode == "max" else np.argmin(z, axis=1)
-    return np.where(inside.any(axis=1), out, -1)
+    return np.where(inside.any(axis=1), out + lo, -1)
 
 
 def _last_true(mask: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     """Last index in [start, stop) where mask is True, row-wise; -1 if none."""
-    w = mask.shape[-1]
-    ar = np.arange(w)
-    m = mask & (ar >= start[:, None]) & (ar < stop[:, None])
-    last = w - 1 - np.argmax(m[:, ::-1], axis=1)
+    lo, hi = _column_span(start, stop, mask.shape[-1])
+    if hi == lo:
+        return np.full(mask.shape[0], -1)
+    ar = np.arange(lo, hi)
+    m = mask[:, lo:hi] & (ar >= start[:, None]) & (ar < stop[:, None])
+    last = hi - 1 - np.argmax(m[:, ::-1], axis=1)
     return np.where(m.any(axis=1), last, -1)
 
 
 def _first_true(mask: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     """First index in [start, stop) where mask is True, row-wise; -1 if none."""
-    w = mask.shape[-1]
-    ar = np.arange(w)
-    m = mask & (ar >= start[:, None]) & (ar < stop[:, None])
-    first = np.argmax(m, axis=1)
+    lo, hi = _column_span(start, stop, mask.shape[-1])
+    if hi == lo:
+        return np.full(mask.shape[0], -1)
+    ar = np.arange(lo, hi)
+    m = mask[:, lo:hi] & (ar >= start[:, None]) & (ar < stop[:, None])
+    first = np.argmax(m, axis=1) + lo
     return np.where(m.any(axis=1), first, -1)
 
 
@@ -152,10 +168,34 @@ def _quiet(sv: np.ndarray, thr: np.ndarray, k: int, forward: bool) -> np.ndarray
     return m <= thr[:, None]
 
 
+def _quiet_in_span(
+    sv: np.ndarray, thr: np.ndarray, k: int, forward: bool, start: np.ndarray, stop: np.ndarray
+) -> np.ndarray:
+    """:func:`_quiet`, exact inside the columns holding every row's [start, stop) and False
+    elsewhere: the max filter runs on those columns plus a ``k``-sample margin only."""
+    w = sv.shape[-1]
+    lo, hi = _column_span(start, stop, w)
+    out = np.zeros(sv.shape, bool)
+    if hi > lo:
+        a, b = max(0, lo - k), min(w, hi + k)
+        out[:, a:b] = _quiet(sv[:, a:b], thr, k, forward)
+    return out
+
+
+def _last_quiet(sv, thr, k, start, stop) -> np.ndarray:
+    """Last index in [start, stop) where ``sv`` stays <= thr for the ``k`` samples up to it."""
+    return _last_true(_quiet_in_span(sv, thr, k, False, start, stop), start, stop)
+
+
+def _first_quiet(sv, thr, k, start, stop) -> np.ndarray:
+    """First index in [start, stop) where ``sv`` stays <= thr for the ``k`` samples from it."""
+    return _first_true(_quiet_in_span(sv, thr, k, True, start, stop), start, stop)
+
+
 def _take(y: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """y[row, idx[row]] with idx clipped to the window."""
     w = y.shape[-1]
-    return np.take_along_axis(y, np.clip(idx, 0, w - 1)[:, None].astype(int), axis=1)[:, 0]
+    return y[np.arange(y.shape[0]), np.clip(idx, 0, w - 1).astype(int)]
 
 
 def _trapezium(
@@ -232,9 +272,9 @@ def delineate(
     thr_on = iso_on + P["qrs_on_frac"] * (svmax - iso_on)
     thr_off = iso_off + P["qrs_off_frac"] * (svmax - iso_off)
     kq = max(1, int(round(P["qrs_quiet_ms"] * ms)))
-    g_on = _last_true(_quiet(sv, thr_on, kq, forward=False), on_lim, p0 + 1)
+    g_on = _last_quiet(sv, thr_on, kq, on_lim, p0 + 1)
     g_on = np.where(g_on < 0, on_lim, g_on).astype(float)
-    g_off = _first_true(_quiet(sv, thr_off, kq, forward=True), p1, off_lim + 1)
+    g_off = _first_quiet(sv, thr_off, kq, p1, off_lim + 1)
     g_off = np.where(g_off < 0, off_lim, g_off).astype(float)
     # Terminal components: the spatial velocity is dominated by the largest (usually mid-
     # precordial) leads, so a slow terminal R' or S confined to a few smaller leads is also
@@ -262,7 +302,7 @@ def delineate(
             vel > (iso + frac * (top - iso))[:, None], g_off.astype(int), late_lim + 1
         )
         thr_end = iso + P["qrs_off_frac"] * (top - iso)
-        end = _first_true(_quiet(vel, thr_end, kq, forward=True), np.maximum(late, 0), end_lim + 1)
+        end = _first_quiet(vel, thr_end, kq, np.maximum(late, 0), end_lim + 1)
         new_off = np.where((late >= 0) & (end >= 0), np.maximum(new_off, end), new_off)
     g_off = new_off.astype(float)
 
@@ -278,7 +318,7 @@ def delineate(
     lmax = np.where(qrs_region_max > 0, qrs_region_max, lmax)
     lp0 = _masked_arg(adl, gon_l, np.minimum(gon_l + tol + 1, c + 1), "max")
     lthr_on = P["lead_qrs_on_frac"] * lmax
-    l_on = _last_true(_quiet(adl, lthr_on, kq, False), lo_on, np.maximum(lp0, lo_on + 1) + 1)
+    l_on = _last_quiet(adl, lthr_on, kq, lo_on, np.maximum(lp0, lo_on + 1) + 1)
     l_on = np.where(l_on < 0, gon_l, l_on)
     xq2 = xq.reshape(L * B, Wq)
     if P["lead_qrs_on_amp_frac"] > 0:
@@ -291,13 +331,13 @@ def delineate(
         qrs_dev = _take(dev, _masked_arg(dev, gon_l, goff_l + 1, "max"))
         athr = np.maximum(P["lead_qrs_on_amp_abs"], P["lead_qrs_on_amp_frac"] * qrs_dev)
         pk = _masked_arg(dev, gon_l, goff_l + 1, "max")
-        a_on = _last_true(_quiet(dev, athr, kq, False), lo_on, np.maximum(pk, lo_on + 1))
+        a_on = _last_quiet(dev, athr, kq, lo_on, np.maximum(pk, lo_on + 1))
         l_on = np.where(a_on >= 0, a_on, l_on)
     l_on = np.clip(l_on, gon_l - tol, gon_l + tol)
     hi_off = np.minimum(goff_l + tol, Wq - 1)
     lp1 = _masked_arg(adl, np.maximum(goff_l - tol, c), goff_l + 1, "max")
     lthr_off = P["lead_qrs_off_frac"] * lmax
-    l_off = _first_true(_quiet(adl, lthr_off, kq, True), np.maximum(lp1, 0), hi_off + 1)
+    l_off = _first_quiet(adl, lthr_off, kq, np.maximum(lp1, 0), hi_off + 1)
     l_off = np.where(l_off < 0, goff_l, l_off)
     l_off = np.clip(l_off, goff_l - tol, goff_l + tol)
     # Lead QRS peak: largest absolute deflection relative to the onset level.

@@ -26,6 +26,7 @@ from ecgr1.measure.features import frontal_axis, lead_measurements, wave_area
 from ecgr1.measure.result import Beat, LeadMeasurements, MeasurementResult
 from ecgr1.signal.filters import preprocess, smooth
 from ecgr1.signal.quality import assess_quality
+from ecgr1.signal.stats import median_along
 
 # How far (ms) a dominant beat's own boundary may move away from the median-beat boundary.
 TEMPLATE_TOLERANCE_MS: dict[str, float] = {
@@ -441,7 +442,7 @@ def measure(
     # Samples beyond the record are edge-repeated; limit searches with the distances.
     prev_lim = np.minimum(prev_r, anchors + 1.0)
     next_lim = np.minimum(next_r, (n - 1 - anchors).astype(float))
-    Tw = np.median(Xw[:, dominant, :], axis=1, keepdims=True)
+    Tw = median_along(Xw[:, dominant, :], axis=1, keepdims=True)
     # The delineation copy of the median beat is smoothed like ``xq`` (linear, so this equals
     # the median of the smoothed beats up to the median's non-linearity, at a fraction of the cost).
     Tq = smooth(Tw, max(1, int(round(5 * ms))), axis=2)
@@ -509,7 +510,7 @@ def measure(
         ramp = np.linspace(0.0, 1.0, seg.shape[2])
         seg = seg - (seg[:, :, :1] * (1 - ramp) + seg[:, :, -1:] * ramp)
     flat = np.transpose(seg, (1, 0, 2)).reshape(nb, -1)
-    tmpl_p = np.median(flat[dominant], axis=0)
+    tmpl_p = median_along(flat[dominant], axis=0)
     tn = np.linalg.norm(tmpl_p)
     norms = np.linalg.norm(flat, axis=1)
     with np.errstate(all="ignore"):
@@ -556,12 +557,13 @@ def measure(
 
     starts = anchors - pre
     # Per-lead fiducials (samples in the record); None where absent.
+    # (One array for all leads and kinds: NaN becomes None through an object array.)
+    fid_all = np.rint(full_index(np.stack([lead_fid[key] for key in FIDUCIALS]) + starts))
+    fid_obj = np.where(np.isnan(fid_all), 0, fid_all).astype(np.int64).astype(object)
+    fid_obj[np.isnan(fid_all)] = None
+    fid_lists = fid_obj.tolist()  # [kind][lead][beat]
     for li, name in enumerate(leads):
-        entry: dict[str, list[int | None]] = {}
-        for key in FIDUCIALS:
-            vals = np.rint(full_index(lead_fid[key][li] + starts)).tolist()
-            entry[key] = [int(v) if v == v else None for v in vals]
-        res.lead_fiducials[name] = entry
+        res.lead_fiducials[name] = {key: fid_lists[j][li] for j, key in enumerate(FIDUCIALS)}
 
     # Pacing: a spike shortly before QRS onset in a sizeable share of beats.
     paced = np.zeros(nb, bool)
@@ -587,6 +589,14 @@ def measure(
     )
     ectopic = premature & (next_r - prev_r >= BEAT["ectopic_pause_ratio"] * local_rr)
     after_ventricular = False
+    # Global fiducials in seconds (rounded to 0.1 ms), None where absent, per kind.
+    glob_s: dict[str, list[float | None]] = {}
+    for key in ("p_on", "p_peak", "p_off", "qrs_on", "qrs_off", "t_on", "t_peak", "t_off"):
+        v = glob[key]
+        t_s = full_index(v + starts) / fs_full
+        glob_s[key] = [
+            round(float(t), 4) if ok else None for t, ok in zip(t_s, np.isfinite(v), strict=True)
+        ]
     for b in range(nb):
         if b > 0:
             after_ventricular = res.beats[-1].beat_class == "premature_ventricular"
@@ -603,10 +613,7 @@ def measure(
             cls = "other"
 
         def sec(key: str, b: int = b) -> float | None:
-            v = glob[key][b]
-            if not np.isfinite(v):
-                return None
-            return round(float(full_index(v + starts[b])) / fs_full, 4)
+            return glob_s[key][b]
 
         beat = Beat(
             index=b,
@@ -740,7 +747,7 @@ def measure(
     pre_full = pre * k
     if k > 1:
         Wf = beat_windows(clean_full, anchors_full[dominant], pre_full, post * k)
-        Tw_full = np.median(Wf, axis=1)
+        Tw_full = median_along(Wf, axis=1)
     else:
         Tw_full = Tw[:, 0, :]
 
