@@ -360,7 +360,9 @@ def measure(
         sex=sex,
     )
     g = res.global_
-    raw = np.nan_to_num(np.asarray(record.signal, np.float64))
+    raw = np.asarray(record.signal, np.float64)  # read only below: no copy needed
+    if not np.isfinite(raw).all():
+        raw = np.nan_to_num(raw)
     # Pacemaker spikes are found on the raw signal and bridged by straight lines before any
     # filtering, so that they neither become "QRS complexes" nor ring through the filters.
     spikes = detect_pacing_spikes(raw, fs)

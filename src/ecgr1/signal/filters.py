@@ -163,7 +163,9 @@ def preprocess(x: np.ndarray, fs: float) -> Preprocessed:
     >>> p.clean.shape, p.powerline_hz
     ((2, 2000), None)
     """
-    x = np.nan_to_num(np.atleast_2d(np.asarray(x, dtype=np.float64)))
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))  # not modified below: no copy
+    if not np.isfinite(x).all():
+        x = np.nan_to_num(x)
     notes: list[str] = []
     mains = detect_powerline(x, fs)
     if mains is not None:

@@ -72,7 +72,8 @@ def _lead_features(
     min_run = max(2, int(th["min_run_ms"] * fs / 1000))
     sat = np.zeros(raw.shape[0])
     med = np.median(raw[:, ::4] if n >= 400 else raw, axis=1)
-    for ext, mask in ((hi[:, 0], np.abs(raw - hi) <= tol), (lo[:, 0], np.abs(raw - lo) <= tol)):
+    # (raw <= hi everywhere, so |raw - hi| <= tol is raw >= hi - tol; likewise at the minimum.)
+    for ext, mask in ((hi[:, 0], raw >= hi - tol), (lo[:, 0], raw <= lo + tol)):
         # Runs are only worth finding in leads with enough pinned samples to matter, and a rail
         # is far from the signal's usual level (a flat baseline at the minimum is not clipping).
         far = np.abs(ext - med) > 0.25 * ptp
