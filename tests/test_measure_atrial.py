@@ -175,3 +175,40 @@ def test_ludb_typical_flutter_is_found(ludb_dir) -> None:
     res = _engine_atrial(read_record(ludb_dir / "data" / "103.hea"))
     assert res.atrial_activity == "flutter"
     assert 240 <= res.atrial_rate_bpm <= 340
+
+
+# ---------------------------------------------------------------- half-cycle march-out
+def _march(visible_s: list[float], cycle_s: float, hidden_ok: bool) -> tuple[float, float]:
+    """Visible P waves (s) at 250 Hz; ``seen`` is False (a wave could not be seen) only around
+    the positions half a cycle after each visible wave when ``hidden_ok``."""
+    from ecgr1.measure.atrial import _half_cycle_hidden_in_qrst
+
+    fs = 250.0
+    seen = np.ones(int(12 * fs), bool)
+    if hidden_ok:
+        for t in visible_s:
+            c = int(round((t + cycle_s / 2) * fs))
+            seen[c - 20 : c + 20] = False
+    times = np.array(visible_s) * fs
+    cycle, fit = _half_cycle_hidden_in_qrst(times, cycle_s * fs, 5 / 6, seen, fs)
+    return cycle / fs, fit
+
+
+def test_half_cycle_is_taken_when_every_other_wave_would_be_hidden() -> None:
+    # Atria at 0.7 s; visible waves mostly two cycles apart, once one cycle apart.
+    vis = [0.5, 1.9, 3.3, 4.7, 5.4, 6.8, 8.2]
+    cycle, fit = _march(vis, 1.4, hidden_ok=True)
+    assert cycle == pytest.approx(0.7, abs=0.01) and fit == 1.0
+
+
+def test_half_cycle_is_refuted_by_a_wave_that_should_have_been_seen() -> None:
+    vis = [0.5, 1.9, 3.3, 4.7, 5.4, 6.8, 8.2]
+    cycle, _ = _march(vis, 1.4, hidden_ok=False)
+    assert cycle == pytest.approx(1.4)
+
+
+def test_half_cycle_needs_two_visible_waves_one_short_cycle_apart() -> None:
+    # Exactly 2:1 (every visible interval two half cycles): no direct evidence, no change.
+    vis = [0.5, 1.9, 3.3, 4.7, 6.1, 7.5]
+    cycle, _ = _march(vis, 1.4, hidden_ok=True)
+    assert cycle == pytest.approx(1.4)

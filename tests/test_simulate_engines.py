@@ -79,11 +79,8 @@ def test_measured_axis_follows_the_simulated_axis() -> None:
         assert res.global_.qrs_axis_deg == pytest.approx(axis, abs=15.0)
 
 
-ENGINE_GAPS = {
-    # At the simulator's default rates (atrial 80/min, escape 40/min) every other P wave hides
-    # in a T wave, so the visible P waves look locked to the QRS (see ecgr1.measure.atrial).
-    "av_block_3": "dissociated P waves hidden in T waves at a 2:1 atrial:escape rate ratio",
-}
+# Patterns the engines do not yet state at default settings (pattern -> reason); none today.
+ENGINE_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
@@ -104,12 +101,13 @@ def test_protocol_states_each_patterns_statements(pattern: str) -> None:
         assert "atrial fibrillation" not in out.answer
 
 
-@pytest.mark.parametrize("atrial_rate", [70.0, 100.0])
-def test_complete_av_block_is_stated_when_p_waves_are_not_hidden_every_other_beat(
-    atrial_rate: float,
-) -> None:
-    """Third-degree block is recognised from dissociated P waves marching through the QRS-T."""
+@pytest.mark.parametrize(
+    ("atrial_rate", "seed"), [(70.0, 1), (75.0, 2), (85.0, 0), (90.0, 1), (100.0, 3)]
+)
+def test_complete_av_block_is_stated_across_atrial_rates(atrial_rate: float, seed: int) -> None:
+    """Third-degree block is recognised from P waves marching through the QRS-T, including
+    rates near twice the escape rate where every other P wave hides in a T wave."""
     interpret_record = _engine("ecgr1.protocol.pipeline", "interpret_record")
-    out = interpret_record(simulate("av_block_3", hr=atrial_rate, seconds=10, seed=1).record)
+    out = interpret_record(simulate("av_block_3", hr=atrial_rate, seconds=10, seed=seed).record)
     assert "third degree AV block" in out.answer
     assert "sinus rhythm" not in out.answer and "atrial fibrillation" not in out.answer

@@ -80,6 +80,8 @@ ATRIAL_ANALYSIS: dict[str, float] = {
     "pr_min_ms": 70.0,  # P peak to QRS onset for a P that conducts
     "pr_max_ms": 480.0,
     "grid_tolerance": 0.15,  # interval / PP within this of an integer fits the atrial rhythm
+    # Intervals of an odd number of half cycles needed before the half cycle is considered.
+    "half_cycle_min_odd": 1,
     "regular_fit_fraction": 0.8,  # share of P-P intervals that must fit the atrial rhythm
     "flutter_min_bpm": 200.0,  # organised atrial rhythm faster than this: flutter waves
     "flutter_max_bpm": 350.0,
@@ -230,6 +232,44 @@ def _grid_pp(times: np.ndarray, fs: float) -> tuple[float | None, float]:
     ok = (k >= 1) & (np.abs(d / best - k) <= tol)
     refined = float(np.median(d[ok] / k[ok])) if ok.any() else best
     return refined, best_fit
+
+
+def _half_cycle_hidden_in_qrst(
+    times: np.ndarray, cycle: float, fit: float, seen: np.ndarray, fs: float
+) -> tuple[float, float]:
+    """March the atrial waves out at half the cycle :func:`_grid_pp` chose (the caliper check).
+
+    :func:`_grid_pp` keeps the longest cycle that explains most P-P intervals, so that one
+    premature wave cannot halve the atrial rate. When every other P wave hides in a QRS-T
+    (complete AV block with the atria near twice the ventricular rate), that longest cycle is
+    twice the true one. The half cycle is taken instead when it explains every interval the
+    long cycle does, some intervals are odd multiples of it (two visible waves one short cycle
+    apart: direct evidence), and every wave it predicts between the visible ones falls where a
+    wave could not have been seen (``seen`` False: its +-50 ms overlap QRS-T). A wave predicted
+    on visible baseline refutes it.
+    """
+    half = cycle / 2.0
+    tol = ATRIAL_ANALYSIS["grid_tolerance"]
+    if half < ATRIAL_ANALYSIS["min_pp_ms"] * fs / 1000.0:
+        return cycle, fit
+    t = np.sort(np.asarray(times, float))
+    d = np.diff(t)
+    k = np.round(d / half)
+    fits = (k >= 1) & (np.abs(d / half - k) <= tol)
+    fit_half = float(fits.mean()) if d.size else 0.0
+    odd = fits & (k % 2 == 1)
+    if odd.sum() < ATRIAL_ANALYSIS["half_cycle_min_odd"] or fit_half < fit:
+        return cycle, fit
+    n = seen.size
+    for a, di, ki in zip(t[:-1], d, k, strict=True):
+        if ki < 2:
+            continue
+        for j in range(1, int(ki)):
+            pos = int(round(a + j * di / ki))
+            if 0 <= pos < n and seen[pos]:
+                return cycle, fit  # a wave would have been seen here
+    refined = float(np.median(d[fits] / k[fits]))
+    return refined, fit_half
 
 
 def _autocorr_many(x: np.ndarray, valid: np.ndarray, lags: np.ndarray) -> np.ndarray:
@@ -464,6 +504,8 @@ def _analyse(
         return res
 
     pp, fit = _grid_pp(pw, fs)
+    if pp is not None:
+        pp, fit = _half_cycle_hidden_in_qrst(pw, pp, fit, core, fs)
     regular = pp is not None and fit >= ATRIAL_ANALYSIS["regular_fit_fraction"]
     if regular and 60.0 * fs / pp >= ATRIAL_ANALYSIS["flutter_min_bpm"] and flutter_like:
         return _flutter(res, fs, int(round(pp)), best_ac, pw)

@@ -55,8 +55,8 @@ LEAD_SHRINK: dict[str, float] = {
     "p_off": 0.0,
 }
 # Whether ``measure`` runs the whole-record atrial analysis by default. On: without it atrial
-# flutter and Wenckebach cannot be recognised at all. It costs ~3 ms per record (LUDB median
-# 22.8 ms with it, 19.8 ms without, same run); ``atrial_analysis=False`` skips it.
+# flutter, Wenckebach and complete AV block cannot be recognised at all. It costs ~2-3 ms of
+# the ~18 ms per 10-s LUDB record (benchmarks/README.md); ``atrial_analysis=False`` skips it.
 ATRIAL_ANALYSIS_DEFAULT = True
 # When the whole-record atrial analysis (:mod:`ecgr1.measure.atrial`) overrides the engine.
 ATRIAL_OVERRIDE: dict[str, float] = {

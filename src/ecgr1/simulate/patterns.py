@@ -237,10 +237,13 @@ PATTERNS: dict[str, Pattern] = {
         ),
         Pattern(
             "av_block_3",
-            "Third-degree (complete) AV block: atria 80/min, junctional escape 40/min",
+            "Third-degree (complete) AV block: atria 100/min, junctional escape 40/min",
             ("third degree AV block",),
             rhythm="avb3",
-            defaults={"hr": 80.0},
+            # Not an integer multiple of the escape rate: at exactly 2:1 every other P wave
+            # sits in the same place of every T wave and the strip cannot be told from 2:1
+            # AV block with a long PR; here the P waves visibly march through the QRS-T.
+            defaults={"hr": 100.0},
         ),
         Pattern(
             "pac",
