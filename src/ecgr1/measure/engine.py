@@ -606,7 +606,14 @@ def measure(
             cls = "paced"
         elif dominant[b]:
             cls = "dominant"
-        elif not same_shape[b] and wider[b] and (premature[b] or next_r[b] > prev_r[b]):
+        elif (
+            not same_shape[b]
+            and wider[b]
+            # A wide beat of another shape is ventricular when premature; when it is not, only
+            # if no P wave leads it (a P at a conducting PR makes it a conducted beat with
+            # intermittent aberration/bundle branch block, not a ventricular ectopic).
+            and (premature[b] or (next_r[b] > prev_r[b] and not beat_has_p[b]))
+        ):
             cls = "premature_ventricular"
         elif ectopic[b] and not irregular and not after_ventricular:
             # (The beat after an interpolated ventricular beat has a short RR too.)

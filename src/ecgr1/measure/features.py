@@ -96,7 +96,10 @@ def qrs_components(y: np.ndarray, fs: float) -> dict[str, float | str | None]:
     r = lobes[first_pos]
     out["r_amplitude_mv"] = r[2]
     out["r_duration_ms"] = (r[1] - r[0]) * dur
-    out["r_peak_index"] = r[3]
+    # R peak time is measured to the last R component: the R' when there is one (below), the
+    # later hump of a notched R that does not return to baseline (AHA 2009 part III).
+    humps = notch_humps(y[r[0] : r[1]], fs)
+    out["r_peak_index"] = r[0] + humps[1] if humps is not None else r[3]
     label += "R" if r[2] >= cap else "r"
     rest = lobes[first_pos + 1 :]
     names = [("s", "s_amplitude_mv", "s_duration_ms"), ("r'", "r_prime_amplitude_mv", None),
@@ -127,22 +130,29 @@ def wave_polarity(y: np.ndarray, flat_mv: float) -> tuple[str, float, float, flo
     return ("positive" if amp > 0 else "negative"), amp, pos, neg
 
 
-def is_notched(y: np.ndarray, fs: float) -> bool:
-    """Two humps of the same sign at least 20 ms apart with a dip of >= 10 % between them."""
+def notch_humps(y: np.ndarray, fs: float) -> tuple[int, int] | None:
+    """First and last hump of a notched wave: two local maxima of the wave's dominant sign, both
+    above half its peak, at least 20 ms apart, with a dip of >= 10 % of the peak between them;
+    None when the wave is not notched."""
     if y.size < 5:
-        return False
+        return None
     s = y if abs(y.max()) >= abs(y.min()) else -y
     peak = s.max()
     if peak <= 0:
-        return False
+        return None
     inner = np.flatnonzero((s[1:-1] > s[:-2]) & (s[1:-1] >= s[2:]) & (s[1:-1] > 0.5 * peak)) + 1
     if inner.size < 2:
-        return False
-    a, b = inner[0], inner[-1]
+        return None
+    a, b = int(inner[0]), int(inner[-1])
     if (b - a) < 0.02 * fs:
-        return False
+        return None
     dip = s[a : b + 1].min()
-    return bool(min(s[a], s[b]) - dip >= 0.1 * peak)
+    return (a, b) if min(s[a], s[b]) - dip >= 0.1 * peak else None
+
+
+def is_notched(y: np.ndarray, fs: float) -> bool:
+    """Two humps of the same sign at least 20 ms apart with a dip of >= 10 % between them."""
+    return notch_humps(y, fs) is not None
 
 
 def frontal_axis(net: dict[str, float]) -> float | None:
