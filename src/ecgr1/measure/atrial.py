@@ -213,21 +213,23 @@ def _grid_pp(times: np.ndarray, fs: float) -> tuple[float | None, float]:
     tol = ATRIAL_ANALYSIS["grid_tolerance"]
     need = ATRIAL_ANALYSIS["regular_fit_fraction"]
     min_pp = ATRIAL_ANALYSIS["min_pp_ms"] * fs / 1000.0
-    scored = []
-    for cand in np.unique(np.concatenate([d, d / 2, d / 3])):
-        if cand < min_pp:
-            continue
-        k = np.round(d / cand)
-        scored.append((float(((k >= 1) & (np.abs(d / cand - k) <= tol)).mean()), float(cand)))
-    if not scored:
+    cands = np.unique(np.concatenate([d, d / 2, d / 3]))
+    cands = cands[cands >= min_pp]
+    if cands.size == 0:
         return None, 0.0
+    # Share of intervals each candidate cycle explains as an integer multiple (all at once).
+    q = d[None, :] / cands[:, None]
+    k_all = np.round(q)
+    fits = ((k_all >= 1) & (np.abs(q - k_all) <= tol)).mean(axis=1)
     # The longest cycle that explains enough intervals: a shorter one would invent atrial
     # waves between the seen ones (an occasional premature or missed wave must not do that).
-    good = [c for f, c in scored if f >= need]
-    best = max(good) if good else max(scored)[1]
-    best_fit = max(f for f, c in scored if c == best)
-    if best is None:
-        return None, 0.0
+    good = fits >= need
+    if good.any():
+        i = int(np.flatnonzero(good)[-1])
+    else:
+        # No candidate explains enough: the best-explaining one, the longest among equals.
+        i = int(np.flatnonzero(fits == fits.max())[-1])
+    best, best_fit = float(cands[i]), float(fits[i])
     k = np.round(d / best)
     ok = (k >= 1) & (np.abs(d / best - k) <= tol)
     refined = float(np.median(d[ok] / k[ok])) if ok.any() else best

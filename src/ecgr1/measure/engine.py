@@ -58,6 +58,9 @@ LEAD_SHRINK: dict[str, float] = {
 # flutter, Wenckebach and complete AV block cannot be recognised at all. It costs ~2-3 ms of
 # the ~18 ms per 10-s LUDB record (benchmarks/README.md); ``atrial_analysis=False`` skips it.
 ATRIAL_ANALYSIS_DEFAULT = True
+# Full-rate median beat: margin (ms) kept around the template's earliest and latest fiducial
+# (covers the 24 ms PR-segment baseline before QRS onset and J + 80 ms).
+SPAN_MARGIN_MS = 120.0
 # When the whole-record atrial analysis (:mod:`ecgr1.measure.atrial`) overrides the engine.
 ATRIAL_OVERRIDE: dict[str, float] = {
     "flutter_confidence": 0.8,
@@ -754,11 +757,6 @@ def measure(
     # ---- per-lead measurements on the median beat (full rate) ---------------------------------
     anchors_full = np.rint(full_index(anchors)).astype(int)
     pre_full = pre * k
-    if k > 1:
-        Wf = beat_windows(clean_full, anchors_full[dominant], pre_full, post * k)
-        Tw_full = median_along(Wf, axis=1)
-    else:
-        Tw_full = Tw[:, 0, :]
 
     def tmpl_full(v: float) -> float:
         return float(v * k + half_block)
@@ -776,6 +774,19 @@ def measure(
         lim_off = _median_or_none(glob["p_off"][dom_idx])
         if lim_on is not None and lim_off is not None and lim_off > lim_on:
             p_lim = (tmpl_full(lim_on), tmpl_full(lim_off))
+    Tw_full = _full_rate_median_beat(
+        clean_full,
+        anchors_full[dominant],
+        pre_full,
+        post * k,
+        Tw,
+        k,
+        half_block,
+        DT,
+        tg,
+        usable,
+        ms_full,
+    )
     nets: dict[str, dict[str, float | None]] = {"qrs": {}, "p": {}, "t": {}}
     for li, name in enumerate(leads):
         if not usable[li]:
@@ -892,6 +903,45 @@ def _apply_atrial(res: MeasurementResult, atr: AtrialActivity, p_present: bool) 
         g.p_waves_per_qrs = 1.0
         g.reasons.pop("p_waves_per_qrs", None)
     return p_present
+
+
+def _full_rate_median_beat(
+    clean_full: np.ndarray,
+    dominant_anchors: np.ndarray,
+    pre_full: int,
+    post_full: int,
+    tw: np.ndarray,
+    k: int,
+    half_block: float,
+    dt: Delineation,
+    tg: dict[str, float | None],
+    usable: np.ndarray,
+    ms_full: float,
+) -> np.ndarray:
+    """Median dominant beat at the full sampling rate, (leads, pre_full + post_full).
+
+    The per-lead measurements read the median beat only between the earliest and the latest
+    fiducial of the template (P onset ... T offset, plus the PR-segment baseline and J + 80 ms),
+    so the median over beats, the costliest step here, is taken on that span only (with a
+    ``SPAN_MARGIN_MS`` margin); outside it the window holds the edge values of the span.
+    """
+    if k == 1:
+        return tw[:, 0, :]
+    width = pre_full + post_full
+    marks = [v for v in tg.values() if v is not None]
+    for key in FIDUCIALS:
+        v = dt.lead[key][usable, 0]
+        v = v[np.isfinite(v)]
+        if v.size:
+            marks += [float(v.min() * k + half_block), float(v.max() * k + half_block)]
+    margin = int(round(SPAN_MARGIN_MS * ms_full))
+    lo = max(0, int(min(marks)) - margin) if marks else 0
+    hi = min(width, int(max(marks)) + margin + 1) if marks else width
+    if hi - lo < 2:
+        lo, hi = 0, width
+    wf = beat_windows(clean_full, dominant_anchors, pre_full - lo, hi - pre_full)
+    span = median_along(wf, axis=1)
+    return np.pad(span, ((0, 0), (lo, width - hi)), mode="edge")
 
 
 def _delta_waves(

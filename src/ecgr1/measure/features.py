@@ -179,9 +179,13 @@ def frontal_axis(net: dict[str, float]) -> float | None:
     if len(rows) < 2:
         return None
     m = np.asarray(rows)
-    if np.linalg.matrix_rank(m) < 2:
+    # Least squares by the 2x2 normal equations (the lead directions are well conditioned
+    # unless all leads are (anti)parallel, which the determinant test rejects).
+    mtm = m.T @ m
+    det = float(mtm[0, 0] * mtm[1, 1] - mtm[0, 1] * mtm[1, 0])
+    if det <= 1e-9 * float(np.trace(mtm)) ** 2:
         return None
-    v, *_ = np.linalg.lstsq(m, np.asarray(vals), rcond=None)
+    v = np.linalg.solve(mtm, m.T @ np.asarray(vals))
     if float(np.hypot(*v)) < 1e-6:
         return None
     return round(math.degrees(math.atan2(v[1], v[0])), 1)
