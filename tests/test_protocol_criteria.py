@@ -93,19 +93,22 @@ def _set_lead(lm: LeadMeasurements, quantity: str, value: Any) -> None:
         setattr(lm, quantity, value)
 
 
+def _beats_from_rr(rrs: list[float]) -> list[Beat]:
+    """Dominant beats separated by the given RR intervals (ms)."""
+    t, beats = 0.0, [Beat(index=0, r_peak_s=0.0)]
+    for i, rr in enumerate(rrs, start=1):
+        t += rr / 1000.0
+        beats.append(Beat(index=i, r_peak_s=t, rr_prev_ms=rr))
+    return beats
+
+
 def _set_global(m: MeasurementResult, quantity: str, value: Any) -> None:
     if quantity == "quality_overall":
         m.quality.overall = value
     elif quantity == "amplitude_normalised":
         m.quality.amplitude_normalised = bool(value)
     elif quantity == "rr_range_ms":
-        rrs = [800.0, 800.0 + float(value), 800.0, 800.0]
-        t = 0.0
-        beats = [Beat(index=0, r_peak_s=0.0)]
-        for i, rr in enumerate(rrs, start=1):
-            t += rr / 1000.0
-            beats.append(Beat(index=i, r_peak_s=t, rr_prev_ms=rr))
-        m.beats = beats
+        m.beats = _beats_from_rr([800.0, 800.0 + float(value), 800.0, 800.0])
     elif quantity == "n_wide_premature_ventricular":
         # v wide PVCs, one narrow "ventricular" premature beat (not counted), dominant beats.
         m.global_.n_beats = 20
@@ -121,13 +124,8 @@ def _set_global(m: MeasurementResult, quantity: str, value: Any) -> None:
             "irregularly_irregular": [620.0, 940.0, 700.0, 1010.0, 560.0, 880.0, 760.0],
             "regularly_irregular": [600.0, 600.0, 1000.0, 600.0, 600.0, 1000.0, 600.0],
         }.get(value, [800.0] * 7)
-        t = 0.0
-        beats = [Beat(index=0, r_peak_s=0.0)]
-        for i, rr in enumerate(rrs, start=1):
-            t += rr / 1000.0
-            beats.append(Beat(index=i, r_peak_s=t, rr_prev_ms=rr))
-        m.beats = beats
-        m.global_.n_beats = len(beats)
+        m.beats = _beats_from_rr(rrs)
+        m.global_.n_beats = len(m.beats)
     elif quantity == "paced_fraction":
         m.global_.n_beats = 100
         m.global_.n_paced = int(round(float(value) * 100))
