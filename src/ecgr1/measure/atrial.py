@@ -149,8 +149,7 @@ def _as_index(values: Sequence | np.ndarray | None, n: int) -> np.ndarray:
 def _butter_sos(order: int, cutoff_hz: float | tuple[float, float], btype: str, fs: float):
     """Butterworth design in second-order sections (cached: every record reuses the same;
     callers must not modify it)."""
-    sos = butter(order, cutoff_hz, btype=btype, fs=fs, output="sos")
-    return sos
+    return butter(order, cutoff_hz, btype=btype, fs=fs, output="sos")
 
 
 def _pick_leads(leads: list[str], usable: np.ndarray) -> list[int]:

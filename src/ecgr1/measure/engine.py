@@ -628,9 +628,6 @@ def measure(
         else:
             cls = "other"
 
-        def sec(key: str, b: int = b) -> float | None:
-            return glob_s[key][b]
-
         beat = Beat(
             index=b,
             r_peak_s=round(float(full_index(anchors[b])) / fs_full, 4),
@@ -638,14 +635,14 @@ def measure(
             rr_next_ms=_r1(next_r[b] / ms) if np.isfinite(next_r[b]) else None,
             beat_class=cls,
             wide_qrs=bool(wide[b]),
-            p_onset_s=sec("p_on"),
-            p_peak_s=sec("p_peak"),
-            p_offset_s=sec("p_off"),
-            qrs_onset_s=sec("qrs_on"),
-            qrs_offset_s=sec("qrs_off"),
-            t_onset_s=sec("t_on"),
-            t_peak_s=sec("t_peak"),
-            t_offset_s=sec("t_off"),
+            p_onset_s=glob_s["p_on"][b],
+            p_peak_s=glob_s["p_peak"][b],
+            p_offset_s=glob_s["p_off"][b],
+            qrs_onset_s=glob_s["qrs_on"][b],
+            qrs_offset_s=glob_s["qrs_off"][b],
+            t_onset_s=glob_s["t_on"][b],
+            t_peak_s=glob_s["t_peak"][b],
+            t_offset_s=glob_s["t_off"][b],
             p_present=bool(beat_has_p[b]),
         )
         if beat.p_onset_s is not None and beat.qrs_onset_s is not None:
