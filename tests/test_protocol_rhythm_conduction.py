@@ -139,3 +139,24 @@ def test_lvh_suppresses_discordant_right_precordial_st_elevation() -> None:
     with_lvh = _ids(_lvh_with_right_precordial_ste(True))
     assert "lvh" in with_lvh and "ste_septal" not in with_lvh
     assert "ste_septal" in _ids(_lvh_with_right_precordial_ste(False))
+
+
+# ---------------------------------------------------------------- contiguous leads across territories
+def _ste(leads: dict[str, float]):
+    m = normal_result()
+    for lead, value in leads.items():
+        m.lead_measurements[lead].st_j_mv = value
+    return m
+
+
+def test_st_elevation_in_v4_and_v5_is_stated_as_anterolateral() -> None:
+    # V4 and V5 are contiguous but lie in different territories (anterior V2-V4, lateral V5-V6).
+    got = _ids(_ste({"V4": 0.15, "V5": 0.12}))
+    assert "ste_anterolateral" in got
+    assert not {"ste_anterior", "ste_lateral"} & got
+    assert "ste_anterolateral" not in _ids(_ste({"V4": 0.15, "V5": 0.05}))
+
+
+def test_anterolateral_is_withheld_when_the_anterior_statement_covers_it() -> None:
+    got = _ids(_ste({"V2": 0.3, "V3": 0.3, "V4": 0.15, "V5": 0.12}))
+    assert "ste_anterior" in got and "ste_anterolateral" not in got
