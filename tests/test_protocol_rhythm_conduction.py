@@ -1,11 +1,14 @@
-"""Rhythm regularity between non-ectopic beats, RBBB with a dominant R in V1, and the
-precedence of LVH over right-precordial ST elevation."""
+"""Rhythm regularity between non-ectopic beats, premature beats, RBBB with a dominant R in V1,
+ST elevation across territories, and the precedence of LVH over right-precordial ST elevation."""
 
 from __future__ import annotations
 
 import pytest
 from protocol_builders import normal_result
+from synthetic_ecg import synthetic_ecg
 
+from ecgr1.io.record import ECGRecord
+from ecgr1.measure.engine import measure
 from ecgr1.measure.result import Beat
 from ecgr1.measure.rhythm import (
     classify_rr_irregularity,
@@ -13,6 +16,7 @@ from ecgr1.measure.rhythm import (
     underlying_rr_irregularity,
 )
 from ecgr1.protocol import interpret
+from ecgr1.simulate import simulate
 
 
 def _beats(rr_ms: list[float], classes: list[str]) -> list[Beat]:
@@ -160,3 +164,32 @@ def test_st_elevation_in_v4_and_v5_is_stated_as_anterolateral() -> None:
 def test_anterolateral_is_withheld_when_the_anterior_statement_covers_it() -> None:
     got = _ids(_ste({"V2": 0.3, "V3": 0.3, "V4": 0.15, "V5": 0.12}))
     assert "ste_anterior" in got and "ste_anterolateral" not in got
+
+
+# ---------------------------------------------------------------- premature beats at the record's end
+def test_a_premature_beat_ending_the_record_is_not_called_ectopic() -> None:
+    """A PAC is premature *and* followed by a pause; when the record ends before the next beat
+    the pause is unseen, so the beat is not classified (it was, with an infinite next RR)."""
+    sim = simulate("pac", seconds=10, seed=0)
+    truth = [b for b in sim.beats if b["beat_class"] == "premature_supraventricular"]
+    rec = sim.record
+    full = measure(rec)
+    found = [b.r_peak_s for b in full.beats if b.beat_class == "premature_supraventricular"]
+    assert len(found) == len(truth) == 2
+    cut = int((truth[-1]["qrs_on_s"] + 0.45) * rec.fs)  # end the record inside the last PAC's T
+    short = measure(ECGRecord(rec.signal[:, :cut], rec.fs, list(rec.leads), record_id="cut"))
+    last = short.beats[-1]
+    assert abs(last.r_peak_s - found[-1]) < 0.02 and last.rr_next_ms is None
+    assert last.beat_class == "other"
+    assert [b.beat_class for b in short.beats].count("premature_supraventricular") == 1
+
+
+def test_a_couplet_of_premature_atrial_beats_is_named_as_two() -> None:
+    """Both beats of a run that starts after a sinus beat and ends with the sinus-reset pause
+    are supraventricular premature beats (the first has no pause of its own)."""
+    onsets = [0.6, 1.6, 2.6, 3.6, 4.22, 4.84, 6.04, 7.04, 8.04, 9.04]
+    rec, _ = synthetic_ecg(qrs_onsets_s=onsets, duration_s=10.0)
+    classes = [b.beat_class for b in measure(rec).beats]
+    assert classes[4:6] == ["premature_supraventricular"] * 2
+    assert classes.count("premature_supraventricular") == 2
+    assert classes.count("dominant") == len(classes) - 2

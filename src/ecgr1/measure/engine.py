@@ -596,8 +596,12 @@ def measure(
     wider = wide & (qrs_dur >= (dom_qrs_b or 0.0)) | (
         qrs_dur >= (dom_qrs_b or np.inf) + BEAT["ventricular_extra_qrs_ms"]
     )
-    ectopic = premature & (next_r - prev_r >= BEAT["ectopic_pause_ratio"] * local_rr)
-    after_ventricular = False
+    # The pause after an ectopic beat must be seen: the last beat of the record has none.
+    ectopic = (
+        premature
+        & np.isfinite(next_r)
+        & (next_r - prev_r >= BEAT["ectopic_pause_ratio"] * local_rr)
+    )
     # Global fiducials in seconds (rounded to 0.1 ms), None where absent, per kind.
     glob_s: dict[str, list[float | None]] = {}
     for key in ("p_on", "p_peak", "p_off", "qrs_on", "qrs_off", "t_on", "t_peak", "t_off"):
@@ -607,8 +611,6 @@ def measure(
             round(float(t), 4) if ok else None for t, ok in zip(t_s, np.isfinite(v), strict=True)
         ]
     for b in range(nb):
-        if b > 0:
-            after_ventricular = res.beats[-1].beat_class == "premature_ventricular"
         if paced[b]:
             cls = "paced"
         elif dominant[b]:
@@ -619,14 +621,14 @@ def measure(
             # A wide beat of another shape is ventricular when premature; when it is not, only
             # if no P wave leads it (a P at a conducting PR makes it a conducted beat with
             # intermittent aberration/bundle branch block, not a ventricular ectopic).
-            and (premature[b] or (next_r[b] > prev_r[b] and not beat_has_p[b]))
+            and (
+                premature[b]
+                or (np.isfinite(next_r[b]) and next_r[b] > prev_r[b] and not beat_has_p[b])
+            )
         ):
             cls = "premature_ventricular"
-        elif ectopic[b] and not irregular and not after_ventricular:
-            # (The beat after an interpolated ventricular beat has a short RR too.)
-            cls = "premature_supraventricular"
         else:
-            cls = "other"
+            cls = "other"  # premature supraventricular runs are named below
 
         beat = Beat(
             index=b,
@@ -651,6 +653,7 @@ def measure(
         if beat.t_offset_s is not None and beat.qrs_onset_s is not None:
             beat.qt_interval_ms = _r1((beat.t_offset_s - beat.qrs_onset_s) * 1000)
         res.beats.append(beat)
+    _name_supraventricular_runs(res.beats, premature, ectopic, irregular)
     g.n_premature_supraventricular = sum(
         b.beat_class == "premature_supraventricular" for b in res.beats
     )
@@ -904,6 +907,31 @@ def _apply_atrial(res: MeasurementResult, atr: AtrialActivity, p_present: bool) 
         g.p_waves_per_qrs = 1.0
         g.reasons.pop("p_waves_per_qrs", None)
     return p_present
+
+
+def _name_supraventricular_runs(
+    beats: list[Beat], premature: np.ndarray, ectopic: np.ndarray, irregular: bool
+) -> None:
+    """Class premature supraventricular beats, single or in runs (couplets, salvos).
+
+    Prematurity is relative to the sinus (dominant) cycle, so a run must start right after a
+    dominant beat (after a ventricular beat the short interval is that beat's, e.g. an
+    interpolated PVC; after an unclassified beat the expected cycle is unknown). A run is the
+    consecutive premature beats not otherwise classed, and it must end with the pause of an
+    ectopic beat (the sinus node reset), which an isolated PAC shows after itself. Nothing is
+    named in an irregularly irregular rhythm.
+    """
+    if irregular:
+        return
+    b, nb = 1, len(beats)
+    while b < nb:
+        start = b
+        while b < nb and beats[b].beat_class == "other" and premature[b]:
+            b += 1
+        if b > start and beats[start - 1].beat_class == "dominant" and ectopic[b - 1]:
+            for i in range(start, b):
+                beats[i].beat_class = "premature_supraventricular"
+        b = max(b, start + 1)
 
 
 def _full_rate_median_beat(
