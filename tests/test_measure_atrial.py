@@ -212,3 +212,15 @@ def test_half_cycle_needs_two_visible_waves_one_short_cycle_apart() -> None:
     vis = [0.5, 1.9, 3.3, 4.7, 6.1, 7.5]
     cycle, _ = _march(vis, 1.4, hidden_ok=True)
     assert cycle == pytest.approx(1.4)
+
+
+def test_pr_march_is_a_steady_one_way_drift() -> None:
+    """AV dissociation moves each visible P a fixed step relative to the next QRS; conducted
+    rhythms hold their PR, and Wenckebach rises then falls back after the dropped beat."""
+    from ecgr1.measure.atrial import _pr_marches
+
+    assert _pr_marches([None, None, 516.0, 436.0, 324.0, 204.0, None])
+    assert _pr_marches([None, 176.0, 268.0, 316.0])
+    assert not _pr_marches([160.0, 162.0, 158.0, 161.0, 160.0])  # conducted, constant PR
+    assert not _pr_marches([160.0, 240.0, 280.0, 160.0, 240.0, 280.0])  # Wenckebach cycles
+    assert not _pr_marches([176.0, 268.0, None, 316.0, 400.0])  # two beats at a time only

@@ -102,7 +102,8 @@ def test_protocol_states_each_patterns_statements(pattern: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("atrial_rate", "seed"), [(70.0, 1), (75.0, 2), (85.0, 0), (90.0, 1), (100.0, 3)]
+    ("atrial_rate", "seed"),
+    [(70.0, 1), (75.0, 2), (85.0, 0), (85.0, 4), (90.0, 1), (90.0, 4), (100.0, 3)],
 )
 def test_complete_av_block_is_stated_across_atrial_rates(atrial_rate: float, seed: int) -> None:
     """Third-degree block is recognised from P waves marching through the QRS-T, including

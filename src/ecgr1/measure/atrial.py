@@ -98,6 +98,10 @@ ATRIAL_ANALYSIS: dict[str, float] = {
     "pr_constant_sd_ms": 20.0,
     "pr_prolonging_step_ms": 15.0,  # PR rise over a Wenckebach group
     "dissociated_pr_sd_ms": 60.0,
+    # AV dissociation from the march of the P waves: the PR of at least this many consecutive
+    # QRS complexes changes one way by at least this much per beat.
+    "march_min_beats": 3,
+    "march_min_step_ms": 30.0,
     "dissociated_max_conducted": 0.7,  # share of QRS with a P at a conducting PR, below: AV dissociation
     "escape_rr_cv": 0.1,  # an escape rhythm is regular
     "fibrillatory_rms_mv": 0.02,
@@ -479,21 +483,38 @@ def _analyse(
         if ok.size:
             pre.append(ok[np.argmin(d[ok])])  # the last wave before the QRS
     pre_idx = np.unique(np.array(pre, int))
-    if pre_idx.size >= max(3, int(0.6 * nb)):
-        tmpl = np.median(feats[pre_idx], axis=0)
-    else:
+
+    def shared_shape() -> np.ndarray:
         # No P before most QRS complexes (dissociated atria, flutter): the wave whose shape
         # most others share is the template.
         fn = feats / np.maximum(amps[:, None], 1e-12)
-        tmpl = feats[int(np.argmax(((fn @ fn.T) >= ATRIAL_ANALYSIS["template_corr"]).sum(1)))]
-    tn = np.linalg.norm(tmpl)
-    corr = feats @ tmpl / np.maximum(amps * tn, 1e-12)
-    ratio = amps / max(tn, 1e-12)
-    is_p = (
-        (corr >= ATRIAL_ANALYSIS["template_corr"])
-        & (ratio >= ATRIAL_ANALYSIS["amp_ratio_low"])
-        & (ratio <= ATRIAL_ANALYSIS["amp_ratio_high"])
-    )
+        return feats[int(np.argmax(((fn @ fn.T) >= ATRIAL_ANALYSIS["template_corr"]).sum(1)))]
+
+    def match(template: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        norm = float(np.linalg.norm(template))
+        c = feats @ template / np.maximum(amps * norm, 1e-12)
+        q = amps / max(norm, 1e-12)
+        ok = (
+            (c >= ATRIAL_ANALYSIS["template_corr"])
+            & (q >= ATRIAL_ANALYSIS["amp_ratio_low"])
+            & (q <= ATRIAL_ANALYSIS["amp_ratio_high"])
+        )
+        return norm, c, q, ok
+
+    if pre_idx.size >= max(3, int(0.6 * nb)):
+        tmpl = np.median(feats[pre_idx], axis=0)
+        tn, corr, ratio, is_p = match(tmpl)
+        rr_cv = float(np.std(rr_all) / max(float(np.mean(rr_all)), 1.0))
+        if is_p.sum() < 2 and rr_cv < ATRIAL_ANALYSIS["escape_rr_cv"]:
+            # The waves before a regular (escape) rhythm's QRS complexes share no shape (a
+            # dissociated P lands before some QRS, a T-wave remnant before others): their
+            # median matches nothing, so fall back to the shape most waves share. An irregular
+            # rhythm keeps its verdict (fibrillatory waves share no shape either).
+            tmpl = shared_shape()
+            tn, corr, ratio, is_p = match(tmpl)
+    else:
+        tmpl = shared_shape()
+        tn, corr, ratio, is_p = match(tmpl)
     pw = peaks[is_p]
     res.atrial_wave_samples = pw.astype(int)
     if pw.size < 2:
@@ -537,12 +558,16 @@ def _analyse(
     # A non-conducted P: not conducting, in a pause (RR of >= 1.5 atrial cycles) when the atrial
     # rhythm is regular, between two QRS complexes.
     nc = []
+    # The same waves with only the record's P-wave shape demanded (is_p): a dissociation claim
+    # rests on the march of the P waves as a whole, not on a few perfectly shaped blocked P.
+    nc_march = []
     for j in np.flatnonzero(~conducted & inside):
         k = int(np.searchsorted(r, pw[j]))  # r[k-1] < p < r[k]
         if not (1 <= k < nb):
             continue
         if regular and rr[k - 1] < ATRIAL_ANALYSIS["pause_ratio"] * pp:
             continue
+        nc_march.append(pw[j])
         # A claim of AV block rests on these waves: demand the conducted P's shape and size.
         jj = int(np.flatnonzero(peaks == pw[j])[0])
         if corr[jj] < ATRIAL_ANALYSIS["non_conducted_corr"] or not (
@@ -609,6 +634,15 @@ def _analyse(
             )
         )
     )
+    # A P wave marching through: the PR of consecutive QRS complexes that have a P in front
+    # changes steadily, one way, by a clear step each beat (PP and RR are unrelated). Conducted
+    # beats keep their PR, and Wenckebach has a dropped QRS, which the regular escape RR
+    # (``dissociated``) excludes.
+    marching = dissociated and _pr_marches(pr_ms)
+    if marching and n_nc < ATRIAL_ANALYSIS["min_non_conducted"]:
+        nc = nc_march
+        n_nc = len(nc)
+        res.non_conducted_samples = np.array(nc, int)
     if (
         n_nc >= ATRIAL_ANALYSIS["min_non_conducted"]
         and ratio_pq >= 1.1
@@ -648,6 +682,27 @@ def _analyse(
         "or enough non-conducted P waves to classify"
     )
     return res
+
+
+def _pr_marches(pr_ms: list[float | None]) -> bool:
+    """True when the PR of a run of consecutive QRS complexes changes steadily one way.
+
+    In AV dissociation each P wave falls a fixed (RR - k * PP) later or earlier relative to
+    the next QRS, so the PR of the visible P waves drifts monotonically beat after beat; a
+    conducted rhythm holds its PR (or, in Wenckebach, rises and then drops a QRS)."""
+    need = int(ATRIAL_ANALYSIS["march_min_beats"])
+    step = ATRIAL_ANALYSIS["march_min_step_ms"]
+    run: list[float] = []
+    for v in list(pr_ms) + [None]:
+        if v is not None:
+            run.append(v)
+            continue
+        if len(run) >= need:
+            d = np.diff(run)
+            if (d >= step).all() or (d <= -step).all():
+                return True
+        run = []
+    return False
 
 
 def _no_p_class(fibrillatory_possible: bool, free_rms: float, free_share: float) -> str | None:
