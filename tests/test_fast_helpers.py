@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ecgr1.measure import delineate as dl
-from ecgr1.signal.stats import median_along
+from ecgr1.signal.stats import median_along, percentile_along
 
 
 @pytest.mark.parametrize(
@@ -93,3 +93,23 @@ def test_quiet_searches_on_a_span_equal_the_full_width_filter(k: int) -> None:
             dl._first_quiet(sv, thr, k, start, stop),
             dl._first_true(dl._quiet(sv, thr, k, True), start, stop),
         )
+
+
+@pytest.mark.parametrize(
+    "shape,axis,q",
+    [((12, 250), 1, [0.5, 99.5]), ((12, 249), 1, 99), ((250,), 0, 98), ((5, 7), 0, [10, 50, 90])],
+)
+def test_percentile_along_equals_numpy(shape, axis, q) -> None:
+    a = np.random.default_rng(6).normal(size=shape)
+    got, want = percentile_along(a, q, axis=axis), np.percentile(a, q, axis=axis)
+    assert got.shape == want.shape and np.array_equal(got, want)
+
+
+def test_percentile_along_hands_other_inputs_to_numpy() -> None:
+    a = np.random.default_rng(7).normal(size=(4, 30))
+    a32 = a.astype(np.float32)
+    assert np.array_equal(percentile_along(a32, 99, axis=1), np.percentile(a32, 99, axis=1))
+    a[1, 3] = np.nan
+    assert np.array_equal(
+        percentile_along(a, [5, 95], axis=1), np.percentile(a, [5, 95], axis=1), equal_nan=True
+    )

@@ -26,7 +26,7 @@ from ecgr1.measure.features import frontal_axis, lead_measurements, wave_area
 from ecgr1.measure.result import Beat, LeadMeasurements, MeasurementResult
 from ecgr1.signal.filters import preprocess, smooth
 from ecgr1.signal.quality import assess_quality
-from ecgr1.signal.stats import median_along
+from ecgr1.signal.stats import median_along, percentile_along
 
 # How far (ms) a dominant beat's own boundary may move away from the median-beat boundary.
 TEMPLATE_TOLERANCE_MS: dict[str, float] = {
@@ -134,7 +134,7 @@ def detect_pacing_spikes(raw: np.ndarray, fs: float) -> np.ndarray:
     np.abs(d2, out=d2)
     if not np.any(d2 > PACING["spike_abs_mv"]):
         return np.zeros(0, int)
-    p99 = np.percentile(d2[:, ::2], 99, axis=1, keepdims=True)
+    p99 = percentile_along(d2[:, ::2], 99, axis=1)[:, None]
     thr = np.maximum(PACING["spike_abs_mv"], PACING["spike_rel_p99"] * p99)
     hits = (d2 > thr).sum(axis=0)
     need = 2 if x.shape[0] >= 3 else 1

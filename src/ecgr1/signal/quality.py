@@ -12,6 +12,7 @@ import numpy as np
 
 from ecgr1.measure.result import LeadQuality, QualityReport
 from ecgr1.signal.filters import smooth
+from ecgr1.signal.stats import percentile_along
 
 QUALITY_THRESHOLDS: dict[str, float] = {
     "flat_ptp_mv": 0.02,  # peak-to-peak below this over the whole record: flat line
@@ -83,7 +84,7 @@ def _lead_features(
     noise = _hf_noise(clean, fs)
     # Order statistics on every other sample: same answer to a few uV, half the sorting.
     sub = clean[:, ::2] if n >= 200 else clean
-    pct = np.percentile(sub, [0.5, 99.5], axis=1)
+    pct = percentile_along(sub, [0.5, 99.5], axis=1)
     return {
         "ptp": ptp,
         "flat_frac": flat_frac,
