@@ -74,6 +74,12 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, f
 
 
+def prf_row(tp: int, fp: int, fn: int) -> dict[str, Any]:
+    """One table row: counts, precision, recall, F1 (``n`` = tp + fn labelled records)."""
+    p, r, f = prf(tp, fp, fn)
+    return {"n": tp + fn, "tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": f}
+
+
 def run_cpsc(root: Path, seconds: float | None) -> dict[str, Any]:
     """Predict every CPSC record and score the nine classes."""
     rows = []
@@ -101,16 +107,7 @@ def run_cpsc(root: Path, seconds: float | None) -> dict[str, Any]:
         tp = sum(c in r["truth"] and c in r["pred"] for r in rows)
         fp = sum(c not in r["truth"] and c in r["pred"] for r in rows)
         fn = sum(c in r["truth"] and c not in r["pred"] for r in rows)
-        p, r_, f = prf(tp, fp, fn)
-        table[c] = {
-            "n": tp + fn,
-            "tp": tp,
-            "fp": fp,
-            "fn": fn,
-            "precision": p,
-            "recall": r_,
-            "f1": f,
-        }
+        table[c] = prf_row(tp, fp, fn)
     macro = float(np.mean([v["f1"] for v in table.values()]))
     return {
         "records": len(rows),
@@ -242,16 +239,7 @@ def run_ludb(root: Path) -> dict[str, Any]:
         tp = sum(r["labels"][k] == (True, True) for r in rows)
         fp = sum(r["labels"][k] == (False, True) for r in rows)
         fn = sum(r["labels"][k] == (True, False) for r in rows)
-        p, r_, f = prf(tp, fp, fn)
-        labels[k] = {
-            "n": tp + fn,
-            "tp": tp,
-            "fp": fp,
-            "fn": fn,
-            "precision": p,
-            "recall": r_,
-            "f1": f,
-        }
+        labels[k] = prf_row(tp, fp, fn)
     ax = [
         (LUDB_AXIS_ORDER[r["axis_class"]], r["qrs_axis_deg"])
         for r in rows

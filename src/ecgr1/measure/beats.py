@@ -13,6 +13,8 @@ with more false detections than this detector, so it is not used.)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import find_peaks
@@ -118,6 +120,21 @@ def refine_anchor(x: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray:
     return out
 
 
+def classify_rr_irregularity(rr_ms: Sequence[float]) -> str | None:
+    """ "regular", "regularly_irregular" or "irregularly_irregular" for a series of RR
+    intervals, with the thresholds of :data:`ecgr1.measure.criteria.BEAT` (the rule
+    :func:`rr_statistics` applies to all intervals); None for fewer than two intervals."""
+    rr = np.asarray(rr_ms, float)
+    if rr.size < 2:
+        return None
+    mean = float(rr.mean())
+    cv = float(rr.std(ddof=1)) / mean if mean > 0 else 0.0
+    if cv <= BEAT["irregular_rr_cv"]:
+        return "regular"
+    succ = float(np.median(np.abs(np.diff(rr))) / mean) if rr.size > 2 else 0.0
+    return "irregularly_irregular" if succ > BEAT["irregular_succ_diff"] else "regularly_irregular"
+
+
 def rr_statistics(peaks: np.ndarray, fs: float) -> dict[str, float | bool | str | None]:
     """RR mean, SD, coefficient of variation and regularity class.
 
@@ -144,14 +161,8 @@ def rr_statistics(peaks: np.ndarray, fs: float) -> dict[str, float | bool | str 
         return out
     sd = float(rr.std(ddof=1))
     cv = sd / mean if mean > 0 else 0.0
-    succ = float(np.median(np.abs(np.diff(rr))) / mean) if rr.size > 2 else 0.0
-    irregular = cv > BEAT["irregular_rr_cv"]
-    if not irregular:
-        kind = "regular"
-    elif succ > BEAT["irregular_succ_diff"]:
-        kind = "irregularly_irregular"
-    else:
-        kind = "regularly_irregular"
+    kind = classify_rr_irregularity(rr)
+    irregular = kind != "regular"
     out.update(
         rr_mean_ms=round(mean, 1),
         rr_sd_ms=round(sd, 1),

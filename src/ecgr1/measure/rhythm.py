@@ -23,10 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
-from ecgr1.measure.criteria import BEAT
+from ecgr1.measure.beats import classify_rr_irregularity
 from ecgr1.measure.result import Beat
+
+__all__ = [
+    "classify_rr_irregularity",
+    "underlying_rr_intervals",
+    "underlying_rr_irregularity",
+]
 
 # Beat classes whose adjacent intervals do not belong to the underlying rhythm.
 ECTOPIC_CLASSES = frozenset({"premature_ventricular", "premature_supraventricular", "paced"})
@@ -44,21 +48,6 @@ def underlying_rr_intervals(beats: Sequence[Beat]) -> list[float]:
             continue
         out.append(float(cur.rr_prev_ms))
     return out
-
-
-def classify_rr_irregularity(rr_ms: Sequence[float]) -> str | None:
-    """ "regular", "regularly_irregular" or "irregularly_irregular" for a series of RR
-    intervals, with the thresholds of :data:`ecgr1.measure.criteria.BEAT` (the same rule as
-    :func:`ecgr1.measure.beats.rr_statistics`); None for fewer than two intervals."""
-    rr = np.asarray(rr_ms, float)
-    if rr.size < 2:
-        return None
-    mean = float(rr.mean())
-    cv = float(rr.std(ddof=1)) / mean if mean > 0 else 0.0
-    if cv <= BEAT["irregular_rr_cv"]:
-        return "regular"
-    succ = float(np.median(np.abs(np.diff(rr))) / mean) if rr.size > 2 else 0.0
-    return "irregularly_irregular" if succ > BEAT["irregular_succ_diff"] else "regularly_irregular"
 
 
 def underlying_rr_irregularity(beats: Sequence[Beat]) -> str | None:
