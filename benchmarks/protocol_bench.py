@@ -277,6 +277,7 @@ SIM_EXPECTED = {
     "sinus_arrhythmia": {"sinus_arrhythmia"},
     "atrial_fibrillation": {"atrial_fibrillation"},
     "atrial_flutter": {"atrial_flutter"},
+    "atrial_flutter_variable": {"atrial_flutter"},
     "av_block_1": {"first_degree_av_block"},
     "av_block_2_mobitz1": {"av_block_mobitz_1"},
     "av_block_2_mobitz2": {"av_block_mobitz_2"},

@@ -1,5 +1,5 @@
-"""The examples in the docstrings of the io, render and simulate packages (and the CLI modules
-owned with them) still run and print what they claim."""
+"""The examples in the docstrings of the io, signal, measure, protocol, report, render and
+simulate packages (and the CLI modules owned with them) still run and print what they claim."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ import pkgutil
 import pytest
 
 import ecgr1.io
+import ecgr1.measure
+import ecgr1.protocol
 import ecgr1.render
+import ecgr1.report
+import ecgr1.signal
 import ecgr1.simulate
 
 CLI_MODULES = ["_batch", "info", "convert", "render", "simulate", "demo"]
@@ -18,7 +22,16 @@ CLI_MODULES = ["_batch", "info", "convert", "render", "simulate", "demo"]
 
 def _modules() -> list[str]:
     names = []
-    for package in (ecgr1.io, ecgr1.render, ecgr1.simulate):
+    packages = (
+        ecgr1.io,
+        ecgr1.signal,
+        ecgr1.measure,
+        ecgr1.protocol,
+        ecgr1.report,
+        ecgr1.render,
+        ecgr1.simulate,
+    )
+    for package in packages:
         names.append(package.__name__)
         names += [m.name for m in pkgutil.iter_modules(package.__path__, package.__name__ + ".")]
     return names + [f"ecgr1.cli.{name}" for name in CLI_MODULES]

@@ -193,3 +193,56 @@ def test_a_couplet_of_premature_atrial_beats_is_named_as_two() -> None:
     assert classes[4:6] == ["premature_supraventricular"] * 2
     assert classes.count("premature_supraventricular") == 2
     assert classes.count("dominant") == len(classes) - 2
+
+
+# ---------------------------------------------------------------- flutter with variable conduction
+@pytest.mark.parametrize("seed", [1, 2])
+def test_flutter_with_variable_conduction_is_flutter_not_fibrillation(seed: int) -> None:
+    """2:1 to 4:1 block makes the RR irregularly irregular; the regular F waves decide."""
+    sim = simulate("atrial_flutter_variable", seed=seed, noise="all")
+    m = measure(sim.record)
+    # The case this rule is about: a ventricular response that alone would read as AF.
+    assert m.global_.rr_irregularity == "irregularly_irregular"
+    assert m.global_.atrial_activity == "flutter"
+    ids = _ids(m)
+    assert "atrial_flutter" in ids
+    assert "atrial_fibrillation" not in ids
+
+
+def test_irregular_rr_without_p_or_flutter_waves_stays_fibrillation() -> None:
+    ids = _ids(measure(simulate("atrial_fibrillation", seed=3, noise="all").record))
+    assert "atrial_fibrillation" in ids
+    assert "atrial_flutter" not in ids
+
+
+def test_flutter_needs_the_same_frequency_in_two_leads() -> None:
+    """Residual power concentrated at unrelated frequencies in two leads is not one circuit."""
+    import numpy as np
+
+    from ecgr1.measure.engine import _atrial_residual_class
+
+    fs, n = 500.0, 5000
+    t = np.arange(n) / fs
+    template = np.zeros((2, 1, 50))[:, 0, :]
+    anchors = np.array([1000, 3000])
+    same = np.vstack([np.sin(2 * np.pi * 4.6 * t), np.sin(2 * np.pi * 4.6 * t + 1.0)])
+    apart = np.vstack([np.sin(2 * np.pi * 4.0 * t), np.sin(2 * np.pi * 5.8 * t)])
+    assert _atrial_residual_class(same, fs, anchors, template, 10) == "flutter"
+    assert _atrial_residual_class(apart, fs, anchors, template, 10) is None
+
+
+def test_ludb_flutter_with_variable_block_and_ludb_fibrillation(ludb_dir) -> None:
+    """LUDB 103 (typical flutter, 2:1-4:1 conduction) is flutter; the odd-id AF records without
+    a pacemaker stay AF."""
+    from ecgr1.io import read_record
+    from ecgr1.protocol.pipeline import interpret_record
+
+    def ids(rid: int) -> set[str]:
+        res = interpret_record(read_record(ludb_dir / "data" / f"{rid}.hea"))
+        return {s.id for s in res.interpretation.statements}
+
+    flutter = ids(103)
+    assert "atrial_flutter" in flutter and "atrial_fibrillation" not in flutter
+    for rid in (51, 83, 109, 129, 173):
+        af = ids(rid)
+        assert "atrial_fibrillation" in af and "atrial_flutter" not in af, rid

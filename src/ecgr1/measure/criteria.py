@@ -77,6 +77,10 @@ ATRIAL: dict[str, float] = {
     "flutter_min_hz": 3.5,  # 210 /min
     "flutter_max_hz": 6.5,  # 390 /min
     "flutter_concentration": 0.4,  # share of 2-12 Hz residual power in the flutter peak
+    "flutter_lead_agreement_hz": 0.3,  # the two most concentrated leads peak at one frequency
+    # Irregular RR with flutter waves: mean distance of RR from whole F-F cycles (in cycles)
+    # at most this (unrelated intervals give 0.25; AV delay varies with the block ratio).
+    "flutter_rr_multiple_tolerance": 0.15,
     "p_match_ncc": 0.8,  # P-wave matched filter: normalised correlation to count a P wave
 }
 

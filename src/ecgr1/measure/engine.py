@@ -289,6 +289,39 @@ def _atrial_residual_class(
     clean: np.ndarray, fs: float, anchors: np.ndarray, template: np.ndarray, pre: int
 ) -> str | None:
     """'flutter' when QRST-cancelled residual shows a dominant 3.5-6.5 Hz peak, else None."""
+    return _atrial_residual_peak(clean, fs, anchors, template, pre)[0]
+
+
+def rr_in_whole_flutter_cycles(rr_s: np.ndarray, flutter_hz: float) -> bool:
+    """Whether RR intervals are whole multiples of the flutter (F-F) cycle.
+
+    Flutter with variable AV block conducts every 2nd, 3rd or 4th F wave, so its irregular RR
+    intervals cluster at whole numbers of flutter cycles (up to the variation of AV delay);
+    the RR intervals of fibrillation bear no relation to any atrial cycle. The mean distance
+    to the nearest whole number of cycles is about a quarter of a cycle for unrelated
+    intervals; flutter needs it below ``ATRIAL['flutter_rr_multiple_tolerance']``.
+
+    >>> rr_in_whole_flutter_cycles(np.array([0.40, 0.81, 0.60, 0.41, 0.79]), 5.0)
+    True
+    >>> rr_in_whole_flutter_cycles(np.array([0.50, 0.71, 0.90, 0.51, 0.69]), 5.0)
+    False
+    """
+    rr_s = np.asarray(rr_s, float)
+    rr_s = rr_s[np.isfinite(rr_s) & (rr_s > 0)]
+    if rr_s.size < 3 or not flutter_hz > 0:
+        return False
+    cycles = rr_s * flutter_hz
+    if np.any(cycles < 0.5):  # intervals shorter than a flutter cycle: not 1:1 flutter here
+        return False
+    off = np.abs(cycles - np.round(cycles))
+    return bool(np.mean(off) <= ATRIAL["flutter_rr_multiple_tolerance"])
+
+
+def _atrial_residual_peak(
+    clean: np.ndarray, fs: float, anchors: np.ndarray, template: np.ndarray, pre: int
+) -> tuple[str | None, float | None]:
+    """('flutter', F-wave frequency in Hz) for a dominant 3.5-6.5 Hz residual peak, else
+    (None, None)."""
     n = clean.shape[1]
     resid = clean.copy()
     w = template.shape[-1]
@@ -297,24 +330,33 @@ def _atrial_residual_class(
         lo, hi = max(0, s), min(n, s + w)
         resid[:, lo:hi] -= template[:, lo - s : hi - s]
     if n < int(4 * fs):
-        return None
+        return None, None
     spec = np.abs(np.fft.rfft(resid * np.hanning(n)[None, :], axis=1)) ** 2
     f = np.fft.rfftfreq(n, 1 / fs)
     band = (f >= 2) & (f <= 12)
     fl = (f >= ATRIAL["flutter_min_hz"]) & (f <= ATRIAL["flutter_max_hz"])
     tot = spec[:, band].sum(axis=1)
-    share = []
+    share, peak_hz = [], []
     for k in range(spec.shape[0]):
         if tot[k] <= 0:
             continue
         sub = spec[k, fl]
         j = int(np.argmax(sub))
         share.append(float(sub[max(0, j - 2) : j + 3].sum() / tot[k]))
+        peak_hz.append(float(f[fl][j]))
     if not share:
-        return None
-    # The second-best lead must agree too (one lead with a resonance is not flutter).
-    best = sorted(share)[-2] if len(share) >= 2 else share[0]
-    return "flutter" if best >= ATRIAL["flutter_concentration"] else None
+        return None, None
+    # The second-best lead must agree too (one lead with a resonance is not flutter), and on
+    # the same frequency: flutter is one atrial circuit seen in every lead, whereas coarse
+    # fibrillation can concentrate power in a lead or two at unrelated frequencies.
+    order = np.argsort(share)
+    best = share[order[-2]] if len(share) >= 2 else share[0]
+    top_hz = peak_hz[order[-1]]
+    if len(share) >= 2 and abs(top_hz - peak_hz[order[-2]]) > ATRIAL["flutter_lead_agreement_hz"]:
+        return None, None
+    if best < ATRIAL["flutter_concentration"]:
+        return None, None
+    return "flutter", top_hz
 
 
 def measure(
@@ -733,11 +775,15 @@ def measure(
         for key in ("pr_interval_ms", "p_duration_ms", "p_axis_deg", "pr_progression"):
             g.reasons[key] = "no P waves detected"
         g.reasons["atrial_rate_bpm"] = "no P waves detected"
-        # Flutter waves are regular; with an irregularly irregular ventricular response a
-        # dominant atrial frequency is taken as coarse fibrillation instead.
-        kind = None
-        if not irregular:
-            kind = _atrial_residual_class(clean[usable], fs, anchors, Tw[usable, 0, :], pre)
+        # Flutter waves are regular whatever the ventricular response: flutter with variable
+        # AV conduction gives an irregular RR, so the atrial residual is examined either way
+        # (its concentration and lead-agreement tests keep coarse fibrillation out).
+        kind, flutter_hz = _atrial_residual_peak(clean[usable], fs, anchors, Tw[usable, 0, :], pre)
+        # An irregular ventricular response is flutter only when its RR intervals are whole
+        # numbers of F-F cycles (variable block); otherwise the periodic residual is coarse
+        # fibrillation.
+        if kind and irregular and not rr_in_whole_flutter_cycles(rr / fs, flutter_hz):
+            kind = None
         if kind:
             g.atrial_activity = kind
         elif irregular:

@@ -25,6 +25,7 @@ from ecgr1.simulate.noise import ELECTRODES, NOISE_KINDS, electrode_noise, elect
 from ecgr1.simulate.patterns import (
     DEFAULT_QTC_FRIDERICIA_MS,
     ECTOPIC_P,
+    FLUTTER_RHYTHMS,
     MIN_DIASTOLE_MS,
     MORPHOLOGIES,
     P_DURATION_MS,
@@ -185,12 +186,14 @@ def _rhythm(pattern_rhythm: str, morph: str, duration: float, hr: float, pr_s: f
             t += float(interval)
         return atria, vent
 
-    if pattern_rhythm == "flutter":
+    if pattern_rhythm in FLUTTER_RHYTHMS:
         cycle = 60.0 / RHYTHM["flutter_rate_per_min"]
-        k = RHYTHM["flutter_conduction"]
+        ratios = RHYTHM["flutter_variable_ratios"]
         t = start
         while t < duration:
             vent.append(_Ventricular(t + RHYTHM["flutter_av_delay_s"], morph, None, "dominant"))
+            # Fixed block, or variable block: each F wave train conducts after 2, 3 or 4 waves.
+            k = RHYTHM["flutter_conduction"] if pattern_rhythm == "flutter" else rng.choice(ratios)
             t += k * cycle
         return atria, vent
 
@@ -464,7 +467,7 @@ def simulate(
         )
     if spec.rhythm == "af":
         canvas.add_continuous(_f_waves(n, fs, rng))
-    elif spec.rhythm == "flutter":
+    elif spec.rhythm in FLUTTER_RHYTHMS:
         canvas.add_continuous(_flutter_waves(n, fs, rng))
 
     # Ventricular activity.
@@ -562,7 +565,7 @@ def simulate(
         "fs": fs,
         "seed": seed,
         "hr_bpm": hr_used,
-        "pr_ms": None if spec.rhythm in ("af", "flutter") else pr_used,
+        "pr_ms": None if spec.rhythm in ("af", *FLUTTER_RHYTHMS) else pr_used,
         "qrs_ms": qrs_used,
         "qt_ms_at_hr": qt_given
         if qt_given is not None
@@ -579,7 +582,13 @@ def simulate(
         "rr_cv": round(float(np.std(rr) / np.mean(rr)), 6) if rr.size > 1 else None,
         "n_p_waves": len(atria),
         "n_beats": len(beats),
-        "atrial_activity": {"af": "fibrillatory", "flutter": "flutter"}.get(spec.rhythm, "p_waves"),
+        "atrial_activity": (
+            "fibrillatory"
+            if spec.rhythm == "af"
+            else "flutter"
+            if spec.rhythm in FLUTTER_RHYTHMS
+            else "p_waves"
+        ),
     }
     rid = record_id or f"sim_{pattern}_{seed if seed is not None else 'x'}"
     record = ECGRecord(

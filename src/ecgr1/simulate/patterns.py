@@ -164,9 +164,8 @@ class Pattern:
     name: str
     description: str
     labels: tuple[str, ...]  # the protocol statements (criteria.yaml labels) the pattern implies
-    rhythm: str = (
-        "sinus"  # sinus | af | flutter | avb1 | avb2_mobitz1 | avb2_mobitz2 | avb3 | pac | pvc
-    )
+    # sinus | af | flutter | flutter_variable | avb1 | avb2_mobitz1 | avb2_mobitz2 | avb3 | pac | pvc
+    rhythm: str = "sinus"
     morphology: str = "narrow"
     defaults: dict[str, Any] = field(default_factory=dict)
     qrs_gain: float = 1.0
@@ -179,6 +178,9 @@ class Pattern:
         0.015  # relative RR modulation by respiration (sinus arrhythmia: large)
     )
 
+
+# Rhythms whose atria flutter (sawtooth F waves, no P waves).
+FLUTTER_RHYTHMS = ("flutter", "flutter_variable")
 
 PATTERNS: dict[str, Pattern] = {
     p.name: p
@@ -213,6 +215,14 @@ PATTERNS: dict[str, Pattern] = {
             ("atrial flutter",),
             rhythm="flutter",
             defaults={"hr": 75.0},
+        ),
+        Pattern(
+            "atrial_flutter_variable",
+            "Typical atrial flutter, 300/min F waves with variable (2:1 to 4:1) conduction: "
+            "irregular RR",
+            ("atrial flutter",),
+            rhythm="flutter_variable",
+            defaults={"hr": 100.0},
         ),
         Pattern(
             "av_block_1",
@@ -337,6 +347,7 @@ RHYTHM = {
     "f_wave_hz": (5.2, 6.3, 7.1),
     "flutter_rate_per_min": 300.0,
     "flutter_conduction": 4,
+    "flutter_variable_ratios": (2, 3, 4),  # variable block: F waves per QRS, drawn per beat
     "flutter_mv": 0.20,
     "flutter_av_delay_s": 0.26,
     "mobitz1_pr_increments_ms": (0.0, 100.0, 140.0),  # 4:3 Wenckebach: three conducted, one dropped
