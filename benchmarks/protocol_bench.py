@@ -186,6 +186,49 @@ def _spearman(x: list[float], y: list[float]) -> float:
     return float(spearmanr(x, y).statistic)
 
 
+# Bradycardia limits (bpm) for the rate-qualifier sensitivity analysis: AHA/ACCF/HRS 2009 (60,
+# the packaged default), 2018 ACC/AHA/HRS bradycardia guideline (50), and the midpoint. The
+# packaged table is not changed by this analysis; it shows how much of the LUDB rhythm score
+# depends on where a labelling convention puts the sinus rhythm / bradycardia boundary.
+BRADY_LIMITS = (50.0, 55.0, 60.0)
+
+
+def _table_with_brady_limit(limit: float) -> Any:
+    """The packaged criteria table with the sinus-bradycardia limit (and the lower end of the
+    normal rate range) moved to ``limit`` bpm."""
+    import yaml
+
+    from ecgr1.protocol.table import DEFAULT_TABLE, parse_table
+
+    data = yaml.safe_load(Path(DEFAULT_TABLE).read_text(encoding="utf-8"))
+    for row in data["criteria"]:
+        if row["id"] == "rate.bradycardia":
+            row["threshold"] = limit
+        elif row["id"] == "rate.normal":
+            row["threshold"] = [limit, row["threshold"][1]]
+    return parse_table(data, f"criteria.yaml with bradycardia < {limit:g} bpm")
+
+
+def rate_limit_sensitivity(
+    rows: list[dict[str, Any]], results: list[Any], limits: tuple[float, ...] = BRADY_LIMITS
+) -> dict[str, float]:
+    """LUDB rhythm accuracy with each bradycardia limit (same measurements, re-interpreted)."""
+    from ecgr1.protocol import interpret
+
+    out = {}
+    for limit in limits:
+        table = _table_with_brady_limit(limit)
+        hits = []
+        for row, res in zip(rows, results):
+            if row["rhythm"] not in LUDB_RHYTHMS:
+                continue
+            interp = interpret(res.measurements, table=table)
+            ids = {s.id for s in interp.statements if s.certainty != "borderline"}
+            hits.append(predicted_rhythm(ids) == row["rhythm"])
+        out[f"{limit:g}"] = float(np.mean(hits)) if hits else math.nan
+    return out
+
+
 def run_ludb(root: Path) -> dict[str, Any]:
     """Predict every LUDB record and score rhythm, conduction/hypertrophy labels and axis."""
     import pandas as pd
@@ -193,6 +236,7 @@ def run_ludb(root: Path) -> dict[str, Any]:
     table = pd.read_csv(root / "ludb" / "ludb.csv", dtype=str).fillna("")
     table["ID"] = table["ID"].str.strip()
     rows = []
+    results = []
     t0 = time.perf_counter()
     for _, row in table.iterrows():
         hea = root / "ludb" / "data" / f"{row['ID']}.hea"
@@ -200,6 +244,7 @@ def run_ludb(root: Path) -> dict[str, Any]:
             continue
         rec = read_record(hea)
         res = interpret_record(rec)
+        results.append(res)
         ids = scored_ids(res)
         rhythm = row["Rhythms"].split("\n")[0].strip()
         rhythm = "Atrial flutter" if rhythm.startswith("Atrial flutter") else rhythm
@@ -211,6 +256,7 @@ def run_ludb(root: Path) -> dict[str, Any]:
                 "pred_rhythm": predicted_rhythm(ids),
                 "axis_class": axis_text,
                 "qrs_axis_deg": res.measurements.global_.qrs_axis_deg,
+                "heart_rate_bpm": res.measurements.global_.heart_rate_bpm,
                 "labels": {
                     k: (_has_item(row[v[0]], v[1]), bool(ids & v[2]))
                     for k, v in LUDB_LABELS.items()
@@ -254,9 +300,16 @@ def run_ludb(root: Path) -> dict[str, Any]:
             "mean": float(np.mean(vals)) if vals else math.nan,
             "sd": float(np.std(vals, ddof=1)) if len(vals) > 1 else math.nan,
         }
+    rate_by_label = {}
+    for label in LUDB_RHYTHMS:
+        hr = [r["heart_rate_bpm"] for r in scored if r["rhythm"] == label and r["heart_rate_bpm"]]
+        if hr:
+            rate_by_label[label] = {"n": len(hr), "min": min(hr), "max": max(hr)}
     return {
         "records": len(rows),
         "rhythm_scored": len(scored),
+        "rhythm_rate_by_label": rate_by_label,
+        "rhythm_accuracy_by_brady_limit": rate_limit_sensitivity(rows, results),
         "rhythm_accuracy": acc,
         "rhythm_family_accuracy": family_acc,
         "rhythm_confusion": confusion,
@@ -386,6 +439,15 @@ def main(argv: list[str] | None = None) -> int:
         print("| LUDB rhythm | predicted (count) |\n|---|---|")
         for k, v in sorted(lu["rhythm_confusion"].items()):
             print(f"| {k} | {', '.join(f'{p}: {n}' for p, n in sorted(v.items()))} |")
+        print("\n| LUDB rhythm | n | measured heart rate, min-max (bpm) |\n|---|---|---|")
+        for k, v in lu["rhythm_rate_by_label"].items():
+            print(f"| {k} | {v['n']} | {v['min']:.1f}-{v['max']:.1f} |")
+        print(
+            "\nrhythm accuracy if sinus bradycardia were < L bpm (packaged table: L = 60): "
+            + ", ".join(
+                f"L = {k}: {v:.3f}" for k, v in lu["rhythm_accuracy_by_brady_limit"].items()
+            )
+        )
         print()
         print(_md_prf("label", lu["labels"]))
         print(
