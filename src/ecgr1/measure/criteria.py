@@ -91,6 +91,11 @@ PACING: dict[str, float] = {
     "spike_rel_p99": 8.0,
     "min_beat_fraction": 0.3,  # fraction of beats preceded by a spike for "paced rhythm"
     "max_spike_to_qrs_ms": 60.0,  # ventricular pacing: spike at most this before QRS onset
+    "max_spike_to_peak_ms": 150.0,  # and at most this before the peak of the paced QRS
+    # Programmable AV delay of dual-chamber pacing (paced or sensed atrial event to ventricular
+    # stimulus); within it after a sensed QRS a ventricular pacemaker is inhibited.
+    "av_delay_min_ms": 100.0,
+    "av_delay_max_ms": 300.0,
 }
 
 # Pre-excitation (delta wave): short PR, wide QRS and a slurred initial QRS upstroke.

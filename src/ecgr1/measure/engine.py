@@ -270,6 +270,93 @@ def decimate_mean(x: np.ndarray, k: int) -> np.ndarray:
     return x[..., : n * k].reshape(*x.shape[:-1], n, k).mean(axis=-1)
 
 
+def atrial_events_before_paced_qrs(
+    anchors: np.ndarray, spikes: np.ndarray, fs: float
+) -> np.ndarray:
+    """Which detected "beats" are atrial events (an atrial pacing stimulus, the atrial wave it
+    paces) followed, after an AV delay, by a ventricular stimulus that captures.
+
+    A ventricular pacemaker is inhibited by a sensed QRS, and the ventricles cannot be
+    captured again within their refractory period; so when a pacing spike followed by a QRS
+    comes one AV delay (``PACING['av_delay_min_ms']`` to ``['av_delay_max_ms']``) after a
+    detection, that detection was not a QRS but the
+    atrial event of a dual-chamber pacing cycle. Recorders that low-pass filter the signal blur
+    the atrial spike into a narrow wave that a QRS detector picks up (it is then not found as a
+    spike, while the larger ventricular spike is).
+
+    ``anchors`` and ``spikes`` are sample indices at rate ``fs``; returns a boolean mask.
+
+    >>> fs = 250.0
+    >>> anchors = np.array([250, 300, 500, 550])   # atrial event, paced QRS (x2)
+    >>> spikes = np.array([295, 545])              # ventricular stimuli 180 ms after
+    >>> atrial_events_before_paced_qrs(anchors, spikes, fs).tolist()
+    [True, False, True, False]
+    """
+    anchors = np.asarray(anchors)
+    out = np.zeros(anchors.size, bool)
+    if anchors.size < 2 or len(spikes) == 0:
+        return out
+    ms = fs / 1000.0
+    lo_av, hi_av = PACING["av_delay_min_ms"], PACING["av_delay_max_ms"]
+    spikes = np.sort(np.asarray(spikes, float))
+    for i in range(anchors.size - 1):
+        a, nxt = float(anchors[i]), float(anchors[i + 1])
+        # A stimulus one AV delay after this detection, captured by the next detection (the
+        # paced QRS peaks at most max_spike_to_peak_ms after its stimulus).
+        cand = spikes[(spikes >= a + lo_av * ms) & (spikes <= a + hi_av * ms) & (spikes < nxt)]
+        out[i] = bool(np.any(nxt - cand <= PACING["max_spike_to_peak_ms"] * ms))
+    return out
+
+
+def align_anchors_to_pacing(
+    anchors: np.ndarray, spikes: np.ndarray, x: np.ndarray, fs: float
+) -> np.ndarray:
+    """Beat anchors of a paced record: one at each captured ventricular stimulus, none at the
+    atrial events of dual-chamber pacing.
+
+    The QRS detector keeps the larger of two candidates closer than the refractory period, and
+    a blurred atrial stimulus can out-size the wide paced QRS that follows it one AV delay
+    later. So: a stimulus followed within ``PACING['max_spike_to_peak_ms']`` by QRS-sized
+    activity (at least half the median size of the detections) and by no other stimulus (which
+    would make it the atrial one) gets an anchor at the steepest point of that activity when
+    it has none; then :func:`atrial_events_before_paced_qrs` removes the atrial events.
+
+    ``anchors`` and ``spikes`` are sample indices of ``x`` (leads, samples) at rate ``fs``;
+    ``x`` is the spike-free (bridged) signal.
+    """
+    anchors = np.asarray(anchors, int)
+    if anchors.size == 0 or len(spikes) < 2:
+        return anchors
+    ms = fs / 1000.0
+    n = x.shape[1]
+    h = int(0.06 * fs)
+
+    def qrs_size(c: int) -> float:
+        return float(np.ptp(x[:, max(0, c - h) : min(n, c + h + 1)], axis=1).max())
+
+    ref = float(np.median([qrs_size(int(a)) for a in anchors]))
+    spikes = np.sort(np.asarray(spikes, int))
+    reach = int(PACING["max_spike_to_peak_ms"] * ms)
+    refractory = int(BEAT["refractory_ms"] * ms)
+    added = []
+    for j, s in enumerate(spikes):
+        lo, hi = s + int(10 * ms), s + reach
+        # A detection already there (within the refractory period: the steepest point of a
+        # wide paced QRS can lie late in it) is this stimulus's QRS.
+        if hi >= n or np.any((anchors >= s - int(5 * ms)) & (anchors <= s + refractory)):
+            continue
+        if j + 1 < spikes.size and spikes[j + 1] <= hi:
+            continue  # another stimulus follows: this one paced the atria
+        seg = x[:, lo:hi]
+        if float(np.ptp(seg, axis=1).max()) < 0.5 * ref:
+            continue  # no capture (or an atrial stimulus with its P wave)
+        slope = np.abs(np.diff(seg, axis=1)).sum(axis=0)
+        added.append(lo + int(np.argmax(slope)))
+    if added:
+        anchors = np.unique(np.concatenate([anchors, np.asarray(added, int)]))
+    return anchors[~atrial_events_before_paced_qrs(anchors, spikes, fs)]
+
+
 def blank_spikes(raw: np.ndarray, fs: float, spikes: np.ndarray) -> np.ndarray:
     """Replace [spike - 4 ms, spike + PACING['blank_after_ms']] by a straight line (all leads)."""
     x = np.array(raw, dtype=np.float64, copy=True)
@@ -459,6 +546,8 @@ def measure(
     # Beats whose QRS lies at the very edge cannot be delineated reliably.
     n = clean.shape[1]
     anchors = anchors[(anchors >= int(0.08 * fs)) & (anchors < n - int(0.1 * fs))]
+    if spikes.size >= 2:
+        anchors = align_anchors_to_pacing(anchors, np.rint(spikes / k).astype(int), xq[usable], fs)
     if anchors.size < 2:
         return fail("fewer than two QRS complexes detected")
     g.n_beats = int(anchors.size)
