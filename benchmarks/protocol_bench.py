@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import data_root, markdown_table
 
 from ecgr1.io import first_seconds, read_record
-from ecgr1.paths import shared_data_dir
 from ecgr1.protocol.pipeline import interpret_record
 
 CPSC_CLASSES = ("Normal", "AF", "I-AVB", "LBBB", "RBBB", "PAC", "PVC", "STD", "STE")
@@ -389,16 +389,12 @@ def run_sim(seeds: int) -> dict[str, Any]:
 
 
 def _md_prf(title: str, table: dict[str, dict[str, Any]]) -> str:
-    lines = [
-        f"| {title} | n | TP | FP | FN | precision | recall | F1 |",
-        "|---|---|---|---|---|---|---|---|",
+    rows = [
+        [k, v["n"], v["tp"], v["fp"], v["fn"]]
+        + [f"{v[m]:.2f}" for m in ("precision", "recall", "f1")]
+        for k, v in table.items()
     ]
-    for k, v in table.items():
-        lines.append(
-            f"| {k} | {v['n']} | {v['tp']} | {v['fp']} | {v['fn']} | {v['precision']:.2f} | "
-            f"{v['recall']:.2f} | {v['f1']:.2f} |"
-        )
-    return "\n".join(lines)
+    return markdown_table([title, "n", "TP", "FP", "FN", "precision", "recall", "F1"], rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -413,9 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--json", help="write all results (with per-record predictions) here")
     args = ap.parse_args(argv)
-    root = shared_data_dir()
-    if not root.is_dir():
-        print(f"data folder not found: {root}", file=sys.stderr)
+    root = data_root()
+    if root is None:
         return 2
     out: dict[str, Any] = {}
     if args.dataset in ("cpsc", "all"):

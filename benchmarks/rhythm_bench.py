@@ -40,10 +40,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import data_root, markdown_table
 
 from ecgr1.io import read_record
 from ecgr1.io.record import ECGRecord
-from ecgr1.paths import shared_data_dir
 from ecgr1.protocol.pipeline import interpret_record
 
 WINDOW_S = 10.0
@@ -214,21 +214,28 @@ def run(root: Path, progress: bool = True) -> dict[str, Any]:
 
 def markdown(out: dict[str, Any]) -> str:
     src = ", ".join(f"{k} {v}" for k, v in out["windows_by_source"].items())
-    lines = [f"#### Holter windows (10 s; {src}; {out['elapsed_s']:.0f} s)", ""]
-    lines.append("| annotated beat | " + " | ".join(CLASSES) + " |")
-    lines.append("|---" * (len(CLASSES) + 1) + "|")
+    beat_rows = []
     for g, row in out["beat_table"].items():
         total = sum(row.values())
         cells = [f"{row[c]} ({100 * row[c] / total:.1f} %)" if total else "0" for c in CLASSES]
-        lines.append(f"| {g} ({total}) | " + " | ".join(cells) + " |")
-    lines += ["", "| statement | positive / negative windows | sensitivity | PPV | specificity |"]
-    lines.append("|---|---|---|---|---|")
-    for k, v in out["statements"].items():
-        lines.append(
-            f"| {k} | {v['positive_windows']} / {v['negative_windows']} | "
-            f"{v['sensitivity']:.3f} | {v['ppv']:.3f} | {v['specificity']:.3f} |"
-        )
-    return "\n".join(lines)
+        beat_rows.append([f"{g} ({total})", *cells])
+    window_rows = [
+        [k, f"{v['positive_windows']} / {v['negative_windows']}"]
+        + [f"{v[m]:.3f}" for m in ("sensitivity", "ppv", "specificity")]
+        for k, v in out["statements"].items()
+    ]
+    return "\n".join(
+        [
+            f"#### Holter windows (10 s; {src}; {out['elapsed_s']:.0f} s)",
+            "",
+            markdown_table(["annotated beat", *CLASSES], beat_rows),
+            "",
+            markdown_table(
+                ["statement", "positive / negative windows", "sensitivity", "PPV", "specificity"],
+                window_rows,
+            ),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,9 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
-    root = shared_data_dir()
-    if not root.is_dir():
-        print(f"data folder not found: {root}", file=sys.stderr)
+    root = data_root()
+    if root is None:
         return 2
     out = run(root, progress=not args.no_progress)
     print(markdown(out))

@@ -38,3 +38,26 @@ def test_only_rhythm_labels_change_the_rhythm(tmp_path) -> None:
     assert groups == ["N", "S", "V"]
     assert times.tolist() == [1.0, 3.0, 4.0]
     assert rhythm == [(0.1, True)]
+
+
+def test_markdown_report_rows() -> None:
+    counts = {"tp": 3, "fp": 1, "fn": 1, "tn": 5}
+    out = {
+        "windows_by_source": {"qtdb": 10},
+        "elapsed_s": 1.0,
+        "beat_table": {g: dict.fromkeys(rb.CLASSES, 0) | {"dominant": 4} for g in ("N", "S", "V")},
+        "statements": {
+            "AF": {
+                **counts,
+                "positive_windows": 4,
+                "negative_windows": 6,
+                "sensitivity": 0.75,
+                "ppv": 0.75,
+                "specificity": 5 / 6,
+            }
+        },
+    }
+    text = rb.markdown(out)
+    assert "| N (4) | 4 (100.0 %) | 0 (0.0 %)" in text
+    assert "| AF | 4 / 6 | 0.750 | 0.750 | 0.833 |" in text
+    assert text.count("|---|") >= 2
