@@ -6,6 +6,11 @@ Usage::
     python benchmarks/protocol_bench.py --dataset cpsc --seconds 10
     python benchmarks/protocol_bench.py --json out.json  # also write every prediction
 
+Scoring goes through SNOMED CT: each dataset label is mapped to its code (CPSC 2018 through the
+PhysioNet/CinC Challenge 2021 mapping in ``../shared/data/formats``, whose equivalences, e.g.
+complete RBBB 713427006 = RBBB 59118001, are honoured), and a statement counts for a label when
+its ``code`` is one of the label's codes.
+
 CPSC 2018 (A0001-A0075): per-class precision / recall / F1 and macro-F1 over the nine
 classes; "Normal" is predicted when a sinus-family rhythm is stated and none of the other
 eight classes is. LUDB (odd ids): primary-rhythm accuracy, F1 for selected conduction and
@@ -33,31 +38,91 @@ from ecgr1.io import first_seconds, read_record
 from ecgr1.protocol.pipeline import interpret_record
 
 CPSC_CLASSES = ("Normal", "AF", "I-AVB", "LBBB", "RBBB", "PAC", "PVC", "STD", "STE")
+# CPSC 2018 label -> abbreviation of the PhysioNet/CinC Challenge 2021 SNOMED CT mapping
+# (../shared/data/formats/physionet_challenge2021_evaluation/dx_mapping_*.csv): the mapping's
+# "CPSC" column counts these nine rows only, with exactly the CPSC 2018 class sizes (918 NSR,
+# 1221 AF, 722 IAVB, 236 LBBB, 1857 RBBB, 616 PAC, 700 VEB, 869 STD, 220 STE).
+CPSC_TO_CHALLENGE = {
+    "Normal": "NSR",
+    "AF": "AF",
+    "I-AVB": "IAVB",
+    "LBBB": "LBBB",
+    "RBBB": "RBBB",
+    "PAC": "PAC",
+    "PVC": "VEB",
+    "STD": "STD",
+    "STE": "STE",
+}
+# Narrower SNOMED CT concepts a CPSC class includes, beyond the codes the Challenge scores as
+# the same diagnosis (read from the mapping's notes): CPSC's RBBB (59118001, right bundle branch
+# block) does not separate complete from incomplete block; its PVC class is "ventricular
+# ectopics" (164884008), of which premature ventricular contractions are the kind stated here.
+CPSC_NARROWER = {
+    "RBBB": {"713427006", "713426002"},
+    "PVC": {"427172004", "17338001"},
+}
+# CPSC "Normal" is sinus rhythm with none of the eight abnormal classes; a sinus rhythm at a
+# rate outside 60-100 bpm, or with sinus arrhythmia, is still "Normal" there.
+SINUS_CODES = {"426783006", "426177001", "427084000", "427393009"}
 SINUS = {"sinus_rhythm", "sinus_bradycardia", "sinus_tachycardia", "sinus_arrhythmia"}
 
 
-def cpsc_predicted(ids: set[str], rbbb_incomplete: bool = True) -> set[str]:
-    """Map statement ids to CPSC 2018 classes."""
-    out = set()
-    if ids & {"atrial_fibrillation", "atrial_flutter"}:
-        out.add("AF")
-    if "first_degree_av_block" in ids:
-        out.add("I-AVB")
-    if "complete_lbbb" in ids:
-        out.add("LBBB")
-    if "complete_rbbb" in ids or (rbbb_incomplete and "incomplete_rbbb" in ids):
-        out.add("RBBB")
-    if "premature_atrial_contractions" in ids:
-        out.add("PAC")
-    if "premature_ventricular_contractions" in ids:
-        out.add("PVC")
-    if any(i.startswith("std_") for i in ids):
-        out.add("STD")
-    if any(i.startswith("ste_") for i in ids):
-        out.add("STE")
-    if not out and ids & SINUS:
+def challenge_mapping(root: Path) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """(abbreviation -> SNOMED CT code, code -> codes scored as the same diagnosis) from the
+    Challenge 2021 mapping files in ``root/formats``."""
+    import csv
+    import re
+
+    folder = root / "formats" / "physionet_challenge2021_evaluation"
+    by_abbrev: dict[str, str] = {}
+    same: dict[str, set[str]] = {}
+    for name in ("dx_mapping_scored.csv", "dx_mapping_unscored.csv"):
+        path = folder / name
+        if not path.exists():
+            raise FileNotFoundError(f"Challenge 2021 SNOMED CT mapping not found: {path}")
+        with path.open(newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                code = row["SNOMEDCTCode"].strip()
+                by_abbrev.setdefault(row["Abbreviation"].strip(), code)
+                pair = re.findall(r"\b(\d{6,})\b", row.get("Notes") or "")
+                if len(pair) == 2 and "same diagnosis" in (row.get("Notes") or ""):
+                    group = same.setdefault(pair[0], {pair[0]}) | same.setdefault(
+                        pair[1], {pair[1]}
+                    )
+                    for c in group:
+                        same[c] = group
+    return by_abbrev, same
+
+
+def cpsc_label_codes(root: Path) -> dict[str, str]:
+    """The Challenge's SNOMED CT code of each CPSC 2018 label."""
+    by_abbrev, _ = challenge_mapping(root)
+    return {cls: by_abbrev[abbrev] for cls, abbrev in CPSC_TO_CHALLENGE.items()}
+
+
+def cpsc_class_codes(root: Path) -> dict[str, set[str]]:
+    """SNOMED CT codes whose statement counts as each CPSC class."""
+    _, same = challenge_mapping(root)
+    out = {}
+    for cls, code in cpsc_label_codes(root).items():
+        out[cls] = set(same.get(code, {code})) | CPSC_NARROWER.get(cls, set())
+    out["Normal"] |= SINUS_CODES
+    return out
+
+
+def cpsc_predicted(codes: set[str], class_codes: dict[str, set[str]]) -> set[str]:
+    """CPSC classes predicted by a record's statement codes ("Normal" only alone)."""
+    out = {c for c, members in class_codes.items() if c != "Normal" and codes & members}
+    if not out and codes & class_codes["Normal"]:
         out.add("Normal")
     return out
+
+
+def scored_codes(result: Any) -> set[str]:
+    """SNOMED CT codes of the statements that count as positive calls (see scored_ids)."""
+    return {
+        s.code for s in result.interpretation.statements if s.certainty != "borderline" and s.code
+    }
 
 
 def scored_ids(result: Any) -> set[str]:
@@ -81,7 +146,9 @@ def prf_row(tp: int, fp: int, fn: int) -> dict[str, Any]:
 
 
 def run_cpsc(root: Path, seconds: float | None) -> dict[str, Any]:
-    """Predict every CPSC record and score the nine classes."""
+    """Predict every CPSC record and score the nine classes (through SNOMED CT codes)."""
+    class_codes = cpsc_class_codes(root)
+    label_codes = cpsc_label_codes(root)
     rows = []
     t0 = time.perf_counter()
     for hea in sorted((root / "cpsc2018").glob("A*.hea")):
@@ -92,12 +159,15 @@ def run_cpsc(root: Path, seconds: float | None) -> dict[str, Any]:
                 truth = {x.strip() for x in line.split(":", 1)[1].split(",") if x.strip()}
         res = interpret_record(rec)
         ids = scored_ids(res)
+        codes = scored_codes(res)
         rows.append(
             {
                 "id": rec.record_id,
                 "truth": sorted(truth),
-                "pred": sorted(cpsc_predicted(ids)),
+                "truth_codes": sorted(label_codes[x] for x in truth if x in label_codes),
+                "pred": sorted(cpsc_predicted(codes, class_codes)),
                 "statements": sorted(ids),
+                "statement_codes": sorted(codes),
                 "duration_s": rec.duration_s,
             }
         )
@@ -134,29 +204,27 @@ LUDB_RHYTHMS = (
     "Atrial fibrillation",
     "Atrial flutter",
 )
+# LUDB label -> (ludb.csv column, item, SNOMED CT codes whose statement counts as it; the pairs
+# the Challenge 2021 mapping scores as one diagnosis are both listed).
 LUDB_LABELS = {
-    "1st degree AV block": (
-        "Conduction abnormalities",
-        "I degree av block",
-        {"first_degree_av_block"},
-    ),
+    "1st degree AV block": ("Conduction abnormalities", "I degree av block", {"270492004"}),
     "complete RBBB": (
         "Conduction abnormalities",
         "Complete right bundle branch block",
-        {"complete_rbbb"},
+        {"713427006", "59118001"},
     ),
     "complete LBBB": (
         "Conduction abnormalities",
         "Complete left bundle branch block",
-        {"complete_lbbb"},
+        {"733534002", "164909002"},
     ),
     "incomplete RBBB": (
         "Conduction abnormalities",
         "Incomplete right bundle branch block",
-        {"incomplete_rbbb"},
+        {"713426002"},
     ),
-    "LAFB": ("Conduction abnormalities", "Left anterior hemiblock", {"lafb"}),
-    "LVH": ("Hypertrophies", "Left ventricular hypertrophy", {"lvh"}),
+    "LAFB": ("Conduction abnormalities", "Left anterior hemiblock", {"445118002"}),
+    "LVH": ("Hypertrophies", "Left ventricular hypertrophy", {"164873001"}),
 }
 
 
@@ -165,17 +233,21 @@ def _has_item(cell: str, item: str) -> bool:
     return item.lower() in {x.strip().lower() for x in cell.split("\n")}
 
 
-def predicted_rhythm(ids: set[str]) -> str:
-    """The single primary rhythm label (LUDB vocabulary) from statement ids."""
-    for sid, label in (
-        ("atrial_flutter", "Atrial flutter"),
-        ("atrial_fibrillation", "Atrial fibrillation"),
-        ("sinus_tachycardia", "Sinus tachycardia"),
-        ("sinus_bradycardia", "Sinus bradycardia"),
-        ("sinus_arrhythmia", "Sinus arrhythmia"),
-        ("sinus_rhythm", "Sinus rhythm"),
-    ):
-        if sid in ids:
+# LUDB rhythm label -> SNOMED CT code, in the order a record's primary rhythm is chosen.
+LUDB_RHYTHM_CODES = (
+    ("Atrial flutter", "164890007"),
+    ("Atrial fibrillation", "164889003"),
+    ("Sinus tachycardia", "427084000"),
+    ("Sinus bradycardia", "426177001"),
+    ("Sinus arrhythmia", "427393009"),
+    ("Sinus rhythm", "426783006"),
+)
+
+
+def predicted_rhythm(codes: set[str]) -> str:
+    """The single primary rhythm label (LUDB vocabulary) from statement SNOMED CT codes."""
+    for label, code in LUDB_RHYTHM_CODES:
+        if code in codes:
             return label
     return "other"
 
@@ -223,8 +295,8 @@ def rate_limit_sensitivity(
             if row["rhythm"] not in LUDB_RHYTHMS:
                 continue
             interp = interpret(res.measurements, table=table)
-            ids = {s.id for s in interp.statements if s.certainty != "borderline"}
-            hits.append(predicted_rhythm(ids) == row["rhythm"])
+            codes = {s.code for s in interp.statements if s.certainty != "borderline" and s.code}
+            hits.append(predicted_rhythm(codes) == row["rhythm"])
         out[f"{limit:g}"] = float(np.mean(hits)) if hits else math.nan
     return out
 
@@ -246,6 +318,7 @@ def run_ludb(root: Path) -> dict[str, Any]:
         res = interpret_record(rec)
         results.append(res)
         ids = scored_ids(res)
+        codes = scored_codes(res)
         rhythm = row["Rhythms"].split("\n")[0].strip()
         rhythm = "Atrial flutter" if rhythm.startswith("Atrial flutter") else rhythm
         axis_text = row["Electric axis of the heart"].split(":")[-1].strip().lower()
@@ -253,12 +326,12 @@ def run_ludb(root: Path) -> dict[str, Any]:
             {
                 "id": row["ID"],
                 "rhythm": rhythm,
-                "pred_rhythm": predicted_rhythm(ids),
+                "pred_rhythm": predicted_rhythm(codes),
                 "axis_class": axis_text,
                 "qrs_axis_deg": res.measurements.global_.qrs_axis_deg,
                 "heart_rate_bpm": res.measurements.global_.heart_rate_bpm,
                 "labels": {
-                    k: (_has_item(row[v[0]], v[1]), bool(ids & v[2]))
+                    k: (_has_item(row[v[0]], v[1]), bool(codes & v[2]))
                     for k, v in LUDB_LABELS.items()
                 },
                 "statements": sorted(ids),
