@@ -204,6 +204,7 @@ def test_flutter_with_variable_conduction_is_flutter_not_fibrillation(seed: int)
     # The case this rule is about: a ventricular response that alone would read as AF.
     assert m.global_.rr_irregularity == "irregularly_irregular"
     assert m.global_.atrial_activity == "flutter"
+    assert m.global_.atrial_rate_bpm == pytest.approx(300.0, abs=15.0)  # F waves at 300/min
     ids = _ids(m)
     assert "atrial_flutter" in ids
     assert "atrial_fibrillation" not in ids

@@ -873,6 +873,9 @@ def measure(
         # fibrillation.
         if kind and irregular and not rr_in_whole_flutter_cycles(rr / fs, flutter_hz):
             kind = None
+        if kind == "flutter" and flutter_hz:
+            g.atrial_rate_bpm = _r1(60.0 * flutter_hz)  # the F-wave rate
+            g.reasons.pop("atrial_rate_bpm", None)
         if kind:
             g.atrial_activity = kind
         elif irregular:

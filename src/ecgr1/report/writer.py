@@ -360,7 +360,11 @@ class _Writer:
                 )
         activity = self.i.measurements.global_.atrial_activity
         if activity in ("fibrillatory", "flutter"):
-            s.append(f"The baseline shows {self.key(activity + ' atrial activity', 1)}.")
+            rate = self.val("atrial_rate_bpm") if activity == "flutter" else None
+            s.append(
+                f"The baseline shows {self.key(activity + ' atrial activity', 1)}"
+                + (f" at an atrial rate of {rate}." if rate else ".")
+            )
         for st in self.stmts(1):
             if st.id in ("poor_quality", "limb_lead_reversal"):
                 continue
