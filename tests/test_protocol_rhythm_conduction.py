@@ -247,3 +247,14 @@ def test_ludb_flutter_with_variable_block_and_ludb_fibrillation(ludb_dir) -> Non
     for rid in (51, 83, 109, 129, 173):
         af = ids(rid)
         assert "atrial_fibrillation" in af and "atrial_flutter" not in af, rid
+
+
+def test_rr_in_whole_flutter_cycles_needs_enough_intervals() -> None:
+    import numpy as np
+
+    from ecgr1.measure.engine import rr_in_whole_flutter_cycles
+
+    whole = np.array([0.40, 0.80, 0.60, 0.40, 0.80, 0.60])  # 2, 4, 3, 2, 4, 3 cycles at 5 Hz
+    assert rr_in_whole_flutter_cycles(whole, 5.0)
+    assert not rr_in_whole_flutter_cycles(whole[:4], 5.0)  # too few to tell from chance
+    assert not rr_in_whole_flutter_cycles(whole + 0.1, 5.0)  # half a cycle off every time

@@ -81,6 +81,7 @@ ATRIAL: dict[str, float] = {
     # Irregular RR with flutter waves: mean distance of RR from whole F-F cycles (in cycles)
     # at most this (unrelated intervals give 0.25; AV delay varies with the block ratio).
     "flutter_rr_multiple_tolerance": 0.15,
+    "flutter_rr_min_intervals": 5,
     "p_match_ncc": 0.8,  # P-wave matched filter: normalised correlation to count a P wave
 }
 

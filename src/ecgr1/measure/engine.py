@@ -279,10 +279,10 @@ def atrial_events_before_paced_qrs(
     A ventricular pacemaker is inhibited by a sensed QRS, and the ventricles cannot be
     captured again within their refractory period; so when a pacing spike followed by a QRS
     comes one AV delay (``PACING['av_delay_min_ms']`` to ``['av_delay_max_ms']``) after a
-    detection, that detection was not a QRS but the
-    atrial event of a dual-chamber pacing cycle. Recorders that low-pass filter the signal blur
-    the atrial spike into a narrow wave that a QRS detector picks up (it is then not found as a
-    spike, while the larger ventricular spike is).
+    detection, that detection was not a QRS but the atrial event of a dual-chamber pacing
+    cycle. Recorders that low-pass filter the signal blur the atrial spike into a narrow wave
+    that a QRS detector picks up (it is then not found as a spike, while the larger
+    ventricular spike is).
 
     ``anchors`` and ``spikes`` are sample indices at rate ``fs``; returns a boolean mask.
 
@@ -386,7 +386,9 @@ def rr_in_whole_flutter_cycles(rr_s: np.ndarray, flutter_hz: float) -> bool:
     intervals cluster at whole numbers of flutter cycles (up to the variation of AV delay);
     the RR intervals of fibrillation bear no relation to any atrial cycle. The mean distance
     to the nearest whole number of cycles is about a quarter of a cycle for unrelated
-    intervals; flutter needs it below ``ATRIAL['flutter_rr_multiple_tolerance']``.
+    intervals; flutter needs it below ``ATRIAL['flutter_rr_multiple_tolerance']``, over at
+    least ``ATRIAL['flutter_rr_min_intervals']`` intervals (with fewer, unrelated intervals
+    pass by chance too often).
 
     >>> rr_in_whole_flutter_cycles(np.array([0.40, 0.81, 0.60, 0.41, 0.79]), 5.0)
     True
@@ -395,7 +397,7 @@ def rr_in_whole_flutter_cycles(rr_s: np.ndarray, flutter_hz: float) -> bool:
     """
     rr_s = np.asarray(rr_s, float)
     rr_s = rr_s[np.isfinite(rr_s) & (rr_s > 0)]
-    if rr_s.size < 3 or not flutter_hz > 0:
+    if rr_s.size < ATRIAL["flutter_rr_min_intervals"] or not flutter_hz > 0:
         return False
     cycles = rr_s * flutter_hz
     if np.any(cycles < 0.5):  # intervals shorter than a flutter cycle: not 1:1 flutter here
