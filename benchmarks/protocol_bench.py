@@ -64,7 +64,6 @@ CPSC_NARROWER = {
 # CPSC "Normal" is sinus rhythm with none of the eight abnormal classes; a sinus rhythm at a
 # rate outside 60-100 bpm, or with sinus arrhythmia, is still "Normal" there.
 SINUS_CODES = {"426783006", "426177001", "427084000", "427393009"}
-SINUS = {"sinus_rhythm", "sinus_bradycardia", "sinus_tachycardia", "sinus_arrhythmia"}
 
 
 def challenge_mapping(root: Path) -> tuple[dict[str, str], dict[str, set[str]]]:
@@ -118,17 +117,20 @@ def cpsc_predicted(codes: set[str], class_codes: dict[str, set[str]]) -> set[str
     return out
 
 
+def positive_calls(statements: Any) -> list[Any]:
+    """The statements that count as positive calls: every surviving statement except those of
+    "borderline" certainty (e.g. PR 201-210 ms), which the report states as borderline."""
+    return [s for s in statements if s.certainty != "borderline"]
+
+
 def scored_codes(result: Any) -> set[str]:
-    """SNOMED CT codes of the statements that count as positive calls (see scored_ids)."""
-    return {
-        s.code for s in result.interpretation.statements if s.certainty != "borderline" and s.code
-    }
+    """SNOMED CT codes of the positive calls."""
+    return {s.code for s in positive_calls(result.interpretation.statements) if s.code}
 
 
 def scored_ids(result: Any) -> set[str]:
-    """Statement ids that count as positive calls: every surviving statement except those of
-    "borderline" certainty (e.g. PR 201-210 ms), which the report states as borderline."""
-    return {s.id for s in result.interpretation.statements if s.certainty != "borderline"}
+    """Statement ids of the positive calls."""
+    return {s.id for s in positive_calls(result.interpretation.statements)}
 
 
 def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -295,7 +297,7 @@ def rate_limit_sensitivity(
             if row["rhythm"] not in LUDB_RHYTHMS:
                 continue
             interp = interpret(res.measurements, table=table)
-            codes = {s.code for s in interp.statements if s.certainty != "borderline" and s.code}
+            codes = {s.code for s in positive_calls(interp.statements) if s.code}
             hits.append(predicted_rhythm(codes) == row["rhythm"])
         out[f"{limit:g}"] = float(np.mean(hits)) if hits else math.nan
     return out
