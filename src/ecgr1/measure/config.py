@@ -207,8 +207,10 @@ ATRIAL_WAVES: dict[str, float] = {
     # often a T/U-wave remnant than a real one (atrial tachycardia with block is not claimed).
     "max_block_atrial_bpm": 140.0,
     "min_block_ratio": 1.1,  # atrial / ventricular rate for non-conducted P waves
+    # PR progression of conducted beats (table-linked: av.pr_constant, av.pr_prolonging):
+    # constant up to this robust SD; prolonging with at least this rise over a Wenckebach group.
     "pr_constant_sd_ms": 20.0,
-    "pr_prolonging_step_ms": 15.0,  # PR rise over a Wenckebach group
+    "pr_prolonging_step_ms": 15.0,
     "dissociated_pr_sd_ms": 60.0,
     # AV dissociation from the march of the P waves: the PR of at least this many consecutive
     # QRS complexes changes one way by at least this much per beat.
@@ -294,6 +296,8 @@ TABLE_LINKED_KEYS: tuple[str, ...] = (
     "atrial.min_p_waves_per_qrs",
     "delta.max_pr_ms",
     "delta.min_qrs_ms",
+    "atrial_waves.pr_prolonging_step_ms",
+    "atrial_waves.pr_constant_sd_ms",
 )
 
 _DEFAULTS: dict[str, dict[str, float]] = {

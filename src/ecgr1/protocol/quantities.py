@@ -27,6 +27,7 @@ PRECISION: dict[str, int] = {
     "count": 0,
     "mV*ms": 0,
     "mV": 2,
+    "mV/s": 2,
     "ratio": 2,
     "fraction": 2,
     "": 0,
@@ -41,6 +42,7 @@ def unit_of(quantity: str) -> str:
     """Unit implied by a quantity name (``qrs_duration_ms`` -> ``ms``)."""
     for suffix, unit in (
         ("_mv_ms", "mV*ms"),
+        ("_mv_per_s", "mV/s"),
         ("_ms", "ms"),
         ("_mv", "mV"),
         ("_deg", "deg"),
@@ -128,8 +130,19 @@ def _n_wide_pvc(m: MeasurementResult) -> int | None:
     return sum(1 for b in m.beats if b.beat_class == "premature_ventricular" and b.wide_qrs)
 
 
+def _pvc_qrs_ms(m: MeasurementResult) -> float | None:
+    """Median QRS duration of the beats classed premature ventricular (None without one)."""
+    qrs = [
+        b.qrs_duration_ms
+        for b in m.beats
+        if b.beat_class == "premature_ventricular" and b.qrs_duration_ms is not None
+    ]
+    return float(np.median(qrs)) if qrs else None
+
+
 DERIVED_GLOBAL: dict[str, Callable[[MeasurementResult], Any]] = {
     "n_wide_premature_ventricular": _n_wide_pvc,
+    "premature_ventricular_qrs_ms": _pvc_qrs_ms,
     "n_limb_leads_measured": lambda m: _n_measured(m, LIMB_LEADS),
     "n_precordial_leads_measured": lambda m: _n_measured(m, PRECORDIAL_LEADS),
     "quality_overall": lambda m: m.quality.overall,

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from ecgr1.errors import InvalidInputError
+from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig, all_keys
 from ecgr1.protocol.quantities import (
     PRECISION,
     is_global_quantity,
@@ -80,6 +81,8 @@ class CriterionSpec:
     variants: list[Variant] = field(default_factory=list)
     rules_out_when_met: list[str] = field(default_factory=list)
     rules_out_when_not_met: list[str] = field(default_factory=list)
+    # MeasureConfig keys this criterion is the source of (``section.key`` -> value).
+    measure_config: dict[str, float] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -129,6 +132,19 @@ class CriteriaTable:
     precedence: list[PrecedenceRule]
     path: str = ""
     plausible_ranges: dict[str, list[float]] = field(default_factory=dict)
+
+    def measure_config_values(self) -> dict[str, float]:
+        """The ``section.key -> value`` settings this table gives the measurement engine."""
+        return {k: v for spec in self.criteria.values() for k, v in spec.measure_config.items()}
+
+    def measure_config(self, base: MeasureConfig = DEFAULT_CONFIG) -> MeasureConfig:
+        """``base`` with the numbers this table is the source of (see ``measure_config:``).
+
+        >>> cfg = load_table().measure_config()
+        >>> cfg.beat["wide_qrs_ms"] == load_table().criteria["ectopy.pvc_wide_qrs"].threshold
+        True
+        """
+        return base.replace(self.measure_config_values())
 
 
 def _substitute(obj: Any, mapping: dict[str, str]) -> Any:
@@ -184,6 +200,32 @@ def _check_threshold(cid: str, operator: str, threshold: Any) -> None:
     elif operator in ("in", "not_in"):
         if not isinstance(threshold, list):
             raise InvalidInputError(f"criterion {cid}: '{operator}' needs a list")
+
+
+def _measure_links(cid: str, row: dict[str, Any]) -> dict[str, float]:
+    """A criterion's ``measure_config``: a key (fed by the criterion's own numeric threshold)
+    or a mapping of keys to the numbers the engine applies to build the compared category."""
+    link = row.get("measure_config")
+    if link is None:
+        return {}
+    if isinstance(link, str):
+        threshold = row.get("threshold")
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+            raise InvalidInputError(
+                f"criterion {cid}: measure_config {link!r} needs a numeric threshold"
+            )
+        link = {link: threshold}
+    if not isinstance(link, dict):
+        raise InvalidInputError(f"criterion {cid}: measure_config must be a key or a mapping")
+    known = set(all_keys())
+    out = {}
+    for key, value in link.items():
+        if key not in known:
+            raise InvalidInputError(f"criterion {cid}: unknown measure_config key {key!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidInputError(f"criterion {cid}: measure_config {key} must be a number")
+        out[str(key)] = float(value)
+    return out
 
 
 def _criterion(row: dict[str, Any], sources: dict[str, str]) -> CriterionSpec:
@@ -245,6 +287,7 @@ def _criterion(row: dict[str, Any], sources: dict[str, str]) -> CriterionSpec:
         variants=variants,
         rules_out_when_met=list(row.get("rules_out_when_met") or []),
         rules_out_when_not_met=list(row.get("rules_out_when_not_met") or []),
+        measure_config=_measure_links(cid, row),
         raw=row,
     )
 
@@ -304,7 +347,15 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
         for other in spec.only_with or []:
             if other not in statements and other not in {r["id"] for r in data["statements"]}:
                 raise InvalidInputError(f"statement {spec.id}: unknown only_with {other!r}")
+    linked: dict[str, str] = {}
     for spec in criteria.values():
+        for key in spec.measure_config:
+            if key in linked:
+                raise InvalidInputError(
+                    f"criteria {linked[key]} and {spec.id} both set measure_config {key!r}: "
+                    "one number, one source"
+                )
+            linked[key] = spec.id
         for ref in spec.rules_out_when_met + spec.rules_out_when_not_met:
             if ref not in statements:
                 raise InvalidInputError(f"criterion {spec.id}: rules out unknown statement {ref!r}")

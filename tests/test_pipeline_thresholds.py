@@ -1,0 +1,132 @@
+"""Every clinical threshold lives in the criteria table: moving one across the measured value
+changes the statement, through the whole pipeline (``interpret_record`` measures the simulated
+record again with the table's numbers; nothing here builds a measurement result by hand)."""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+
+import pytest
+import yaml
+
+import ecgr1
+from ecgr1.protocol.table import DEFAULT_TABLE, CriteriaTable, parse_table
+from ecgr1.simulate import simulate
+
+
+@lru_cache(maxsize=1)
+def _packaged() -> dict:
+    return yaml.safe_load(DEFAULT_TABLE.read_text(encoding="utf-8"))
+
+
+def table_with(criterion_id: str, **changes) -> CriteriaTable:
+    """The packaged table with one criterion's fields replaced."""
+    data = copy.deepcopy(_packaged())
+    rows = [row for row in data["criteria"] if row["id"] == criterion_id]
+    assert rows, f"no criterion {criterion_id} in the packaged table"
+    rows[0].update(changes)
+    return parse_table(data, "moved")
+
+
+@lru_cache(maxsize=None)
+def _record(pattern: str):
+    return simulate(pattern, seconds=10, seed=0).record
+
+
+def statements(pattern: str, table: CriteriaTable | None = None) -> set[str]:
+    out = ecgr1.interpret_record(_record(pattern), table=table)
+    return {s.id for s in out.interpretation.statements}
+
+
+def measured(pattern: str, table: CriteriaTable | None = None):
+    return ecgr1.interpret_record(_record(pattern), table=table).measurements
+
+
+def test_flutter_rate_range_decides_flutter():
+    rate = measured("atrial_flutter").global_.atrial_rate_bpm
+    assert 240 <= rate <= 340
+    assert "atrial_flutter" in statements("atrial_flutter")
+    above = table_with("rhythm.atrial_rate_flutter", threshold=[rate + 10, 400])
+    assert "atrial_flutter" not in statements("atrial_flutter", above)
+
+
+def test_p_to_qrs_ratio_decides_second_degree_block():
+    ratio = measured("av_block_2_mobitz2").global_.p_waves_per_qrs
+    assert ratio > 1.2
+    assert "av_block_mobitz_2" in statements("av_block_2_mobitz2")
+    higher = table_with("av.non_conducted_p", threshold=round(ratio + 0.2, 2))
+    found = statements("av_block_2_mobitz2", higher)
+    assert not found & {"av_block_mobitz_2", "av_block_second_degree", "av_block_mobitz_1"}
+    # The engine reports no P:QRS above 1 below the table's limit either.
+    assert (measured("av_block_2_mobitz2", higher).global_.p_waves_per_qrs or 1.0) < ratio + 0.2
+
+
+def test_pr_progression_rise_decides_wenckebach():
+    assert measured("av_block_2_mobitz1").global_.pr_progression == "prolonging"
+    assert "av_block_mobitz_1" in statements("av_block_2_mobitz1")
+    steep = table_with(
+        "av.pr_prolonging",
+        measure_config={"atrial_waves.pr_prolonging_step_ms": 400},
+    )
+    assert measured("av_block_2_mobitz1", steep).global_.pr_progression != "prolonging"
+    assert "av_block_mobitz_1" not in statements("av_block_2_mobitz1", steep)
+
+
+def test_rr_irregularity_limits_decide_atrial_fibrillation():
+    cv = measured("atrial_fibrillation").global_.rr_cv
+    assert "atrial_fibrillation" in statements("atrial_fibrillation")
+    tolerant = table_with(
+        "rhythm.irregularly_irregular",
+        measure_config={"beat.irregular_rr_cv": round(cv + 0.1, 2), "beat.irregular_succ_diff": 0.1},
+    )
+    assert "atrial_fibrillation" not in statements("atrial_fibrillation", tolerant)
+
+
+def test_flat_t_limit_decides_nonspecific_t_abnormality():
+    lm = measured("normal").lead_measurements
+    t_abs = sorted(abs(lm[name].t_amplitude_mv) for name in ("I", "II", "V4", "V5", "V6"))
+    assert "nonspecific_t_abnormality" not in statements("normal")
+    # Above the second-smallest |T| of the five leads: two leads are now "flat".
+    wide_limit = table_with("t.flat", threshold=round(t_abs[1] + 0.05, 2))
+    assert "nonspecific_t_abnormality" in statements("normal", wide_limit)
+
+
+def test_wide_qrs_limit_decides_premature_ventricular_contractions():
+    beats = measured("pvc").beats
+    pvc_qrs = [b.qrs_duration_ms for b in beats if b.beat_class == "premature_ventricular"]
+    assert pvc_qrs and min(pvc_qrs) >= 120
+    assert "premature_ventricular_contractions" in statements("pvc")
+    wider = table_with("ectopy.pvc_wide_qrs", threshold=max(pvc_qrs) + 10)
+    assert "premature_ventricular_contractions" not in statements("pvc", wider)
+
+
+def test_st_slope_limit_decides_st_depression_shape():
+    lm = measured("st_depression").lead_measurements
+    slopes = [lm[name].st_slope_mv_per_s for name in ("II", "III", "aVF", "V4", "V5", "V6")]
+    assert all(0 < s < 0.5 for s in slopes)  # horizontal depression, slightly rising
+    found = statements("st_depression")
+    assert {"std_inferior", "std_lateral"} <= found
+    strict = table_with("st.upsloping", threshold=round(min(slopes) / 2, 3))
+    moved = statements("st_depression", strict)
+    assert not moved & {"std_inferior", "std_lateral", "std_anterior"}
+
+
+def test_packaged_table_and_default_config_agree():
+    """``measure`` used alone applies the same numbers as ``interpret`` (whose source is the
+    table): every table-linked default equals the packaged table."""
+    from ecgr1.measure.config import DEFAULT_CONFIG, TABLE_LINKED_KEYS
+    from ecgr1.protocol.table import load_table
+
+    values = load_table().measure_config_values()
+    assert set(values) == set(TABLE_LINKED_KEYS)
+    for key, value in values.items():
+        assert DEFAULT_CONFIG.get(key) == pytest.approx(value), key
+
+
+def test_a_number_linked_twice_is_refused():
+    data = copy.deepcopy(_packaged())
+    row = next(r for r in data["criteria"] if r["id"] == "qrs.prolonged")
+    row["measure_config"] = "beat.wide_qrs_ms"
+    with pytest.raises(ecgr1.ECGR1Error, match="one number, one source"):
+        parse_table(data, "twice")
