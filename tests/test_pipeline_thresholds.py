@@ -5,7 +5,7 @@ record again with the table's numbers; nothing here builds a measurement result 
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import pytest
 import yaml
@@ -29,7 +29,7 @@ def table_with(criterion_id: str, **changes) -> CriteriaTable:
     return parse_table(data, "moved")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _record(pattern: str):
     return simulate(pattern, seconds=10, seed=0).record
 
@@ -78,7 +78,10 @@ def test_rr_irregularity_limits_decide_atrial_fibrillation():
     assert "atrial_fibrillation" in statements("atrial_fibrillation")
     tolerant = table_with(
         "rhythm.irregularly_irregular",
-        measure_config={"beat.irregular_rr_cv": round(cv + 0.1, 2), "beat.irregular_succ_diff": 0.1},
+        measure_config={
+            "beat.irregular_rr_cv": round(cv + 0.1, 2),
+            "beat.irregular_succ_diff": 0.1,
+        },
     )
     assert "atrial_fibrillation" not in statements("atrial_fibrillation", tolerant)
 

@@ -118,6 +118,13 @@ def _set_global(m: MeasurementResult, quantity: str, value: Any) -> None:
             beats[2 + 2 * i].wide_qrs = True
         beats[-1].beat_class = "premature_ventricular"
         m.beats = beats
+    elif quantity == "premature_ventricular_qrs_ms":
+        # Two premature ventricular beats of this QRS duration among dominant beats.
+        m.global_.n_beats = 10
+        m.beats = [Beat(index=i, r_peak_s=0.8 * i, qrs_duration_ms=90.0) for i in range(10)]
+        for i in (3, 6):
+            m.beats[i].beat_class = "premature_ventricular"
+            m.beats[i].qrs_duration_ms = float(value)
     elif quantity == "underlying_rr_irregularity":
         # RR series between dominant beats with the requested regularity class.
         rrs = {

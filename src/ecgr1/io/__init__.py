@@ -14,13 +14,14 @@ __all__ = ["STANDARD_LEADS", "ECGRecord", "canonical_lead_name"]
 from ecgr1.io.arrays import array_record, read_array, read_mat  # noqa: E402
 from ecgr1.io.code15 import iter_code15, read_code15  # noqa: E402
 from ecgr1.io.finalize import finalize_record  # noqa: E402
-from ecgr1.io.readers import find_records, read_record  # noqa: E402
+from ecgr1.io.readers import as_record, find_records, read_record  # noqa: E402
 from ecgr1.io.standardize import first_seconds, standardize, to_model_tensor  # noqa: E402
 from ecgr1.io.wfdb_reader import read_wfdb  # noqa: E402
 from ecgr1.io.writers import write_npy, write_wfdb  # noqa: E402
 
 __all__ += [
     "array_record",
+    "as_record",
     "finalize_record",
     "find_records",
     "iter_code15",

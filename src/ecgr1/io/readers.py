@@ -274,3 +274,47 @@ def find_records(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str
             else:
                 add(_record_keys(p, explicit=True))
     return out
+
+
+def as_record(
+    data: ECGRecord | str | os.PathLike[str] | Any,
+    *,
+    fs: float | None = None,
+    leads: Any = None,
+    units: str | None = None,
+    **read_options: Any,
+) -> ECGRecord:
+    """An :class:`ECGRecord` from a record, a path, or an array with ``fs``.
+
+    Every stage that takes a record accepts these three, so a user can go from a file or a
+    NumPy array to a result in one call. ``fs``, ``leads`` and ``units`` describe an array
+    (for a path they are the reader's options); an ``ECGRecord`` is returned as it is and takes
+    none of them.
+
+    >>> import numpy as np
+    >>> rec = as_record(np.zeros((12, 1000)), fs=500)
+    >>> rec.n_leads, rec.fs, rec.leads[-1]
+    (12, 500.0, 'V6')
+    >>> as_record(rec) is rec
+    True
+    >>> as_record(np.zeros((12, 1000)))
+    Traceback (most recent call last):
+    ...
+    ecgr1.errors.InvalidInputError: record: sampling rate unknown: pass fs (CLI: --fs HZ); ecgr1 never guesses it
+    """
+    if isinstance(data, ECGRecord):
+        given = {"fs": fs, "leads": leads, "units": units, **read_options}
+        extra = sorted(k for k, v in given.items() if v is not None)
+        if extra:
+            raise TypeError(f"{', '.join(extra)} cannot be applied to an ECGRecord")
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        options = {"fs": fs, "leads": leads, "units": units, **read_options}
+        return read_record(data, **{k: v for k, v in options.items() if v is not None})
+    if isinstance(data, (bytes, dict)) or not hasattr(data, "__len__"):
+        raise TypeError(
+            f"expected an ECGRecord, a path or an array (leads x samples), got {type(data).__name__}"
+        )
+    from ecgr1.io.arrays import array_record
+
+    return array_record(data, fs=fs, leads=leads, units=units, **read_options)

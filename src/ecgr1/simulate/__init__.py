@@ -10,3 +10,8 @@ from ecgr1.simulate.core import Simulation, TrueWave, simulate
 from ecgr1.simulate.patterns import PATTERNS
 
 __all__ = ["PATTERNS", "Simulation", "TrueWave", "simulate"]
+
+# ``ecgr1.simulate("rbbb")`` simulates (see ecgr1/_callable.py).
+from ecgr1._callable import make_callable  # noqa: E402
+
+make_callable(__name__, simulate)
