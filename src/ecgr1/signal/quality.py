@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecgr1.measure.result import LeadQuality, QualityReport
 from ecgr1.signal.filters import smooth
 from ecgr1.signal.stats import percentile_along
+from ecgr1.signal.types import LeadQuality, QualityReport
 
 QUALITY_THRESHOLDS: dict[str, float] = {
     "flat_ptp_mv": 0.02,  # peak-to-peak below this over the whole record: flat line
