@@ -29,8 +29,3 @@ def canonical_lead_name(name: str) -> str:
     """
     key = name.strip().lower().replace("_", " ")
     return _ALIASES.get(key, name.strip())
-
-
-def is_standard(name: str) -> bool:
-    """True for one of the 12 standard leads (canonical spelling)."""
-    return name in STANDARD_LEADS

@@ -30,7 +30,6 @@ from ecgr1.protocol.table import (
     CriteriaTable,
     CriterionSpec,
     StatementSpec,
-    expression_ids,
     load_table,
 )
 from ecgr1.protocol.types import (
@@ -368,14 +367,6 @@ def _matches(stmt: StatementSpec, patterns: list[str]) -> bool:
     return False
 
 
-def apply_precedence(
-    fired: list[str], results: dict[str, CriterionResult], table: CriteriaTable
-) -> tuple[list[str], list[Suppression]]:
-    """Apply the table's precedence rules in order; returns (surviving ids, suppressions)."""
-    active, suppressed, _ = _precedence(fired, results, table)
-    return active, suppressed
-
-
 def _precedence(
     fired: list[str], results: dict[str, CriterionResult], table: CriteriaTable
 ) -> tuple[list[str], list[Suppression], set[str]]:
@@ -540,11 +531,3 @@ def interpret(
         sex=sex,
         table_version=table.version,
     )
-
-
-def criteria_used(spec: StatementSpec) -> list[str]:
-    """Every criterion id a statement can depend on (requires, supports, certainty rules)."""
-    ids = expression_ids(spec.requires) + list(spec.supports)
-    for rule in spec.certainty_by:
-        ids += expression_ids(rule["if"])
-    return list(dict.fromkeys(ids))

@@ -136,29 +136,6 @@ def _judge(f: dict[str, float]) -> LeadQuality:
     return q
 
 
-def assess_lead(raw: np.ndarray, clean: np.ndarray, baseline: np.ndarray, fs: float) -> LeadQuality:
-    """Quality of one lead.
-
-    Parameters
-    ----------
-    raw : samples as recorded (mV).
-    clean : the same lead after baseline/mains removal.
-    baseline : the baseline that was removed.
-    fs : sampling rate (Hz).
-
-    Example
-    -------
-    >>> import numpy as np
-    >>> q = assess_lead(np.zeros(5000), np.zeros(5000), np.zeros(5000), 500.0)
-    >>> q.usable, q.flags
-    (False, ['flat'])
-    """
-    if np.size(raw) == 0:
-        return LeadQuality(usable=False, flags=["flat"], reasons=["lead has no samples"])
-    f = _lead_features(np.atleast_2d(raw), np.atleast_2d(clean), np.atleast_2d(baseline), fs)
-    return _judge({k: float(v[0]) for k, v in f.items()})
-
-
 def assess_quality(
     raw: np.ndarray, clean: np.ndarray, baseline: np.ndarray, fs: float, leads: list[str]
 ) -> QualityReport:
