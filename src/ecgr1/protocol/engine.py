@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
+from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.measure.result import MeasurementResult
 from ecgr1.protocol.quantities import (
     global_value,
@@ -41,8 +42,6 @@ from ecgr1.protocol.types import (
     Statement,
     Suppression,
 )
-
-STANDARD_ORDER = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
 # Plain observations offered to the report (rounded like criterion values).
 GLOBAL_OBSERVATIONS = (
@@ -442,7 +441,7 @@ def _observations(
         v = round_value(global_value(m, q, ranges), unit)
         if v is not None:
             obs[q] = Evidence(q, [], v, unit)
-    for lead in STANDARD_ORDER:
+    for lead in STANDARD_LEADS:
         if lead not in m.lead_measurements:
             continue
         for q in LEAD_OBSERVATIONS:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.protocol.table import CriteriaTable, load_table
 from ecgr1.protocol.types import Evidence, Exclusion, Interpretation, Statement
 from ecgr1.report.format import (
@@ -27,7 +28,6 @@ from ecgr1.report.format import (
 )
 from ecgr1.report.steps import STEP_KEYS, STEP_TITLES
 
-LIMB = ("I", "II", "III", "aVR", "aVL", "aVF")
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("inferior", ("II", "III", "aVF")),
     ("lateral", ("I", "aVL", "V5", "V6")),
@@ -39,6 +39,9 @@ CERTAINTY_PREFIX = {
     "possible": "possible ",
     "borderline": "borderline ",
 }
+# Leads of the ST-depression territories (inferior, high lateral, lateral, anterior, septal):
+# every lead but aVR.
+_ST_DEPRESSION_LEADS = tuple(lead for lead in STANDARD_LEADS if lead != "aVR")
 MAX_KEY_WORDS = 3  # key-evidence phrases must be shorter than four words
 
 
@@ -617,7 +620,7 @@ class _Writer:
             return ""
         thr = res.evidence[0].threshold
         parts = []
-        for lead in ("I", "II", "III", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"):
+        for lead in _ST_DEPRESSION_LEADS:
             st = self.obs("st_deviation_mv", lead)
             shape = self.obs("st_shape", lead)
             if st is None or shape is None or shape.value != "upsloping":

@@ -45,9 +45,6 @@ INVERSE_DOWER = np.array(
 )
 
 INDEPENDENT_LEADS: tuple[str, ...] = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
-TWELVE_LEADS: tuple[str, ...] = (
-    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
-)  # fmt: skip
 
 _DOWER_MATRIX = np.array([DOWER[name] for name in INDEPENDENT_LEADS])  # (8, 3)
 
