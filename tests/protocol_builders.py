@@ -6,6 +6,7 @@ the few measured values that define each pattern.
 
 from __future__ import annotations
 
+from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.measure.result import (
     GlobalMeasurements,
     LeadMeasurements,
@@ -14,7 +15,7 @@ from ecgr1.measure.result import (
     QualityReport,
 )
 
-LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+LEADS = list(STANDARD_LEADS)
 
 # lead: (P, q, R, S, T, morphology)
 _NORMAL = {

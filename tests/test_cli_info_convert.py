@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import scipy.io
 import wfdb
+from test_io_bad_inputs import _wave, _write
 
 from ecgr1.cli import main
 from ecgr1.io import STANDARD_LEADS, read_record
@@ -208,3 +209,63 @@ def test_unwritable_output_is_one_line_not_a_traceback(
     err = _lines(capsys.readouterr().err)
     assert len(err) == 1 and err[0].startswith("ecgr1 convert: error: ")
     assert "A0002.hea" in err[0] and "unexpected" not in err[0] and "Traceback" not in err[0]
+
+
+def _bad_inputs(folder: Path) -> list[tuple[Path, str]]:
+    """(path, documented message) for every bad input of docs/io.md, built in ``folder``."""
+    d = _wave(2)
+    raw = d.T.astype("<i2").tobytes()
+    cases = [
+        (_write(folder, "trunc", d, ["I", "II"], dat_bytes=raw[: len(raw) // 2]),
+         "holds 500 samples per signal but the header declares 1000"),
+        (_write(folder, "count", d, ["I", "II"], n_header=1200), "wrong sample count"),
+        (_write(folder, "gain", _wave(1), ["II"], gain="abc"), "non-numeric ADC gain 'abc'"),
+    ]  # fmt: skip
+    gone = _write(folder, "gone", _wave(1), ["II"])
+    (folder / "gone.dat").unlink()
+    cases.append((gone, "'gone.dat', which does not exist"))
+    (folder / "empty.hea").write_bytes(b"")
+    cases.append((folder / "empty.hea", "empty file"))
+    (folder / "junk.bin").write_bytes(bytes(range(256)) * 8)
+    cases.append((folder / "junk.bin", "not a recognised ECG format"))
+    cases.append((folder / "absent.hea", "no such file or record"))
+    return cases
+
+
+def test_cli_reports_each_bad_input_in_one_line_and_exits_2(tmp_path: Path, capsys) -> None:
+    from ecgr1.cli import main
+
+    cases = _bad_inputs(tmp_path)
+    for path, message in cases:
+        assert main(["info", str(path)]) == 2, path
+        err = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+        assert len(err) == 1 and err[0].startswith(f"ecgr1 info: error: {path}: "), err
+        assert message in err[0] and "Traceback" not in err[0]
+    # All of them plus one good record in one batch: each reported, the good one read, status 1.
+    good = _write(tmp_path, "good", _wave(2), ["I", "II"])
+    assert main(["info", "--json", str(good), *(str(p) for p, _ in cases)]) == 1
+    out, err = capsys.readouterr()
+    assert len([x for x in out.splitlines() if x.strip()]) == 1
+    assert len([x for x in err.splitlines() if x.strip()]) == len(cases)
+
+
+def test_cli_info_json_lists_the_documented_warnings(tmp_path: Path, capsys) -> None:
+    import json
+
+    from ecgr1.cli import main
+
+    d = _wave(3)
+    d[0, 100:120] = -32768  # a NaN run
+    d[2] = 7  # a flat lead
+    hea = _write(tmp_path, "warn", d, ["I", "II", "CM5"])
+    assert main(["info", "--json", str(hea)]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["leads"] == ["I", "II", "III", "aVR", "aVL", "aVF", "CM5"]  # standard first
+    expected = [
+        "lead I: 20 non-finite (NaN/inf) samples in 1 run(s) linearly interpolated",
+        "lead CM5 is flat (peak-to-peak 0.0000 mV)",
+        "non-standard lead name(s) kept as given: CM5",
+        "derived lead(s) III, aVR, aVL, aVF from I and II (Einthoven/Goldberger)",
+    ]
+    for warning in expected:
+        assert warning in row["warnings"], (warning, row["warnings"])

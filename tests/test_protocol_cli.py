@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from ecgr1.cli import main
-from ecgr1.io import ECGRecord
+from ecgr1.io import STANDARD_LEADS, ECGRecord
 from ecgr1.protocol.pipeline import available_engines, interpret_record, register_engine
 
-LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+LEADS = list(STANDARD_LEADS)
 JSON_KEYS = {
     "statements",
     "excluded",

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.measure.result import (
     Beat,
     GlobalMeasurements,
@@ -24,7 +25,7 @@ from ecgr1.protocol.quantities import PRECISION
 from ecgr1.protocol.table import CriterionSpec
 
 TABLE = load_table()
-LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+LEADS = list(STANDARD_LEADS)
 
 
 def _step(unit: str) -> float:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
 from protocol_builders import SCENARIOS, make_poor_quality
 
-from ecgr1.protocol import interpret
+from ecgr1.protocol import interpret, load_table
 from ecgr1.report import STEP_KEYS, STEP_TITLES, build_report, write_report, write_solution
 
 HEADER_RE = re.compile(r"^\*\*Step (\d): (.+)\*\*$")
@@ -191,6 +192,30 @@ def test_normal_report_rules_out_differentials() -> None:
 def test_bad_style_rejected() -> None:
     with pytest.raises(ValueError):
         build_report(interpret(SCENARIOS["normal"]()), style="fancy")
+
+
+def _table_copy():
+    """A private copy of the packaged criteria table (the cached original stays untouched)."""
+    return copy.deepcopy(load_table())
+
+
+def test_report_cites_the_given_tables_threshold_and_label() -> None:
+    table = _table_copy()
+    table.criteria["qrs.wide"].threshold = 130
+    table.statements["complete_lbbb"].label = "complete LBBB"
+    step2 = build_report(interpret(SCENARIOS["normal"](), table=table), table=table).steps[1]
+    assert "QRS duration 90 ms is below 130 ms" in step2.paragraph
+    assert "excludes complete LBBB or complete right bundle branch block" in step2.paragraph
+
+
+def test_report_places_exclusions_by_the_given_tables_steps() -> None:
+    # A table that reviews left atrial abnormality with the conduction step (2) instead of the
+    # chamber step (3): the writer must follow the table that produced the interpretation.
+    table = _table_copy()
+    table.statements["left_atrial_abnormality"].step = 2
+    rep = build_report(interpret(SCENARIOS["normal"](), table=table), table=table)
+    assert "excludes left atrial abnormality" in rep.steps[1].paragraph
+    assert "left atrial abnormality" not in rep.steps[2].paragraph
 
 
 def _randomised(seed: int):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-STANDARD_LEADS: tuple[str, ...] = (
-    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
-)  # fmt: skip
+# The one place the standard 12-lead order is written: the six limb (frontal-plane) leads, then
+# the six precordial (chest) leads, as printed on a standard ECG. Every other module imports these.
+LIMB_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF")
+PRECORDIAL_LEADS: tuple[str, ...] = ("V1", "V2", "V3", "V4", "V5", "V6")
+STANDARD_LEADS: tuple[str, ...] = LIMB_LEADS + PRECORDIAL_LEADS
 
 _ALIASES: dict[str, str] = {
     "i": "I", "ii": "II", "iii": "III", "avr": "aVR", "avl": "aVL", "avf": "aVF",
@@ -29,8 +31,3 @@ def canonical_lead_name(name: str) -> str:
     """
     key = name.strip().lower().replace("_", " ")
     return _ALIASES.get(key, name.strip())
-
-
-def is_standard(name: str) -> bool:
-    """True for one of the 12 standard leads (canonical spelling)."""
-    return name in STANDARD_LEADS

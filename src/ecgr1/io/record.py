@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ecgr1.errors import InvalidInputError
-from ecgr1.io.leads import STANDARD_LEADS, canonical_lead_name
+from ecgr1.io.leads import canonical_lead_name
 
 
 @dataclass
@@ -104,11 +104,6 @@ class ECGRecord:
             return self.signal[self.leads.index(key)]
         except ValueError:
             raise KeyError(f"record {self.record_id!r} has no lead {name!r}") from None
-
-    @property
-    def standard_leads_present(self) -> list[str]:
-        """Which of the 12 standard leads are present, in standard order."""
-        return [name for name in STANDARD_LEADS if name in self.leads]
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary (the fields of ``ecgr1 info --json``)."""

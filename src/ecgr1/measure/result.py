@@ -15,6 +15,20 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+# The quality types belong to the signal stage that computes them; re-exported here because the
+# measurement result carries them and callers import them from this module.
+from ecgr1.signal.types import LeadQuality, QualityReport
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Beat",
+    "GlobalMeasurements",
+    "LeadMeasurements",
+    "LeadQuality",
+    "MeasurementResult",
+    "QualityReport",
+]
+
 SCHEMA_VERSION = "1.0"
 
 
@@ -31,33 +45,6 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-@dataclass
-class LeadQuality:
-    """Signal quality of one lead. ``usable`` False means: do not measure fine detail here."""
-
-    usable: bool = True
-    flags: list[str] = field(default_factory=list)  # e.g. "flat", "saturated", "noise"
-    reasons: list[str] = field(default_factory=list)  # human sentences, one per flag
-    noise_rms_mv: float | None = None
-    baseline_wander_mv: float | None = None
-
-
-@dataclass
-class QualityReport:
-    """Per-lead and overall quality."""
-
-    leads: dict[str, LeadQuality] = field(default_factory=dict)
-    overall: str = "good"  # "good" | "acceptable" | "poor" | "unusable"
-    reasons: list[str] = field(default_factory=list)
-    # True when the source rescaled every lead to the same range (absolute mV meaningless).
-    amplitude_normalised: bool = False
-
-    @property
-    def poor_leads(self) -> list[str]:
-        """Names of leads that are not usable."""
-        return [name for name, q in self.leads.items() if not q.usable]
 
 
 @dataclass

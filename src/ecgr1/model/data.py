@@ -26,7 +26,6 @@ __all__ = [
     "read_jsonl",
     "reference_answer",
     "resolve_path",
-    "row_modalities",
 ]
 
 _ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
@@ -140,15 +139,6 @@ def load_row_media(
         for i in (row.get("images") or [])
     ]
     return ecgs, images
-
-
-def row_modalities(row: dict[str, Any]) -> str:
-    """``"both"``, ``"ecg"``, ``"image"`` or ``"none"`` for a row."""
-    has_ecg = bool((row.get("objects") or {}).get("ecg"))
-    has_img = bool(row.get("images"))
-    return {(True, True): "both", (True, False): "ecg", (False, True): "image"}.get(
-        (has_ecg, has_img), "none"
-    )
 
 
 def answer_from_text(text: str | None) -> str | None:

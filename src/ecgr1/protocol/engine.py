@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
+from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.measure.result import MeasurementResult
 from ecgr1.protocol.quantities import (
     global_value,
@@ -30,7 +31,6 @@ from ecgr1.protocol.table import (
     CriteriaTable,
     CriterionSpec,
     StatementSpec,
-    expression_ids,
     load_table,
 )
 from ecgr1.protocol.types import (
@@ -42,8 +42,6 @@ from ecgr1.protocol.types import (
     Statement,
     Suppression,
 )
-
-STANDARD_ORDER = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
 # Plain observations offered to the report (rounded like criterion values).
 GLOBAL_OBSERVATIONS = (
@@ -368,14 +366,6 @@ def _matches(stmt: StatementSpec, patterns: list[str]) -> bool:
     return False
 
 
-def apply_precedence(
-    fired: list[str], results: dict[str, CriterionResult], table: CriteriaTable
-) -> tuple[list[str], list[Suppression]]:
-    """Apply the table's precedence rules in order; returns (surviving ids, suppressions)."""
-    active, suppressed, _ = _precedence(fired, results, table)
-    return active, suppressed
-
-
 def _precedence(
     fired: list[str], results: dict[str, CriterionResult], table: CriteriaTable
 ) -> tuple[list[str], list[Suppression], set[str]]:
@@ -451,7 +441,7 @@ def _observations(
         v = round_value(global_value(m, q, ranges), unit)
         if v is not None:
             obs[q] = Evidence(q, [], v, unit)
-    for lead in STANDARD_ORDER:
+    for lead in STANDARD_LEADS:
         if lead not in m.lead_measurements:
             continue
         for q in LEAD_OBSERVATIONS:
@@ -540,11 +530,3 @@ def interpret(
         sex=sex,
         table_version=table.version,
     )
-
-
-def criteria_used(spec: StatementSpec) -> list[str]:
-    """Every criterion id a statement can depend on (requires, supports, certainty rules)."""
-    ids = expression_ids(spec.requires) + list(spec.supports)
-    for rule in spec.certainty_by:
-        ids += expression_ids(rule["if"])
-    return list(dict.fromkeys(ids))

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ecgr1.io.leads import LIMB_LEADS, PRECORDIAL_LEADS
 from ecgr1.measure.result import GlobalMeasurements, LeadMeasurements, MeasurementResult
 from ecgr1.measure.rhythm import underlying_rr_irregularity
 
@@ -105,10 +106,6 @@ def _paced_fraction(m: MeasurementResult) -> float | None:
     if not n:
         return None
     return float(m.global_.n_paced or 0) / float(n)
-
-
-LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
-PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
 
 
 def _n_measured(m: MeasurementResult, leads: tuple[str, ...]) -> int:

@@ -48,10 +48,7 @@ LAYOUTS: dict[str, dict[str, Any]] = {
         "row_pitch_mm": 30.0,
     },
     "12x1": {
-        "cells": [
-            [name]
-            for name in ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
-        ],
+        "cells": [[name] for name in STANDARD_LEADS],
         "rhythm": [],
         "row_pitch_mm": 20.0,
     },

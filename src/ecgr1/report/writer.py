@@ -14,6 +14,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from ecgr1.io.leads import STANDARD_LEADS
+from ecgr1.protocol.table import CriteriaTable, load_table
 from ecgr1.protocol.types import Evidence, Exclusion, Interpretation, Statement
 from ecgr1.report.format import (
     NEGATED_OP_TEXT,
@@ -26,7 +28,6 @@ from ecgr1.report.format import (
 )
 from ecgr1.report.steps import STEP_KEYS, STEP_TITLES
 
-LIMB = ("I", "II", "III", "aVR", "aVL", "aVF")
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("inferior", ("II", "III", "aVF")),
     ("lateral", ("I", "aVL", "V5", "V6")),
@@ -38,6 +39,9 @@ CERTAINTY_PREFIX = {
     "possible": "possible ",
     "borderline": "borderline ",
 }
+# Leads of the ST-depression territories (inferior, high lateral, lateral, anterior, septal):
+# every lead but aVR.
+_ST_DEPRESSION_LEADS = tuple(lead for lead in STANDARD_LEADS if lead != "aVR")
 MAX_KEY_WORDS = 3  # key-evidence phrases must be shorter than four words
 
 
@@ -96,10 +100,15 @@ class Report:
 class _Writer:
     """Builds the six paragraphs; ``pick`` chooses phrasing (first option when deterministic)."""
 
-    def __init__(self, interp: Interpretation, style: str, seed: int | None) -> None:
+    def __init__(
+        self, interp: Interpretation, style: str, seed: int | None, table: CriteriaTable | None
+    ) -> None:
         if style not in ("deterministic", "varied"):
             raise ValueError(f"style must be 'deterministic' or 'varied', got {style!r}")
         self.i = interp
+        # The table that produced the interpretation: a criterion's lead count and a statement's
+        # step are read from it, so a report never mixes two tables.
+        self.table = table if table is not None else load_table()
         self.varied = style == "varied"
         self.rng = random.Random(seed)
         self.phrases: list[tuple[int, str]] = []
@@ -222,10 +231,13 @@ class _Writer:
             f"is {neg} {thr_text}"
         )
 
-    def _min_leads(self, cid: str) -> int:
-        from ecgr1.protocol.table import load_table
+    def table_step(self, statement_id: str) -> int:
+        """The step the criteria table gives a statement (6, the summary, when unknown)."""
+        spec = self.table.statements.get(statement_id)
+        return spec.step if spec else 6
 
-        spec = load_table().criteria.get(cid)
+    def _min_leads(self, cid: str) -> int:
+        spec = self.table.criteria.get(cid)
         return spec.min_leads if spec else 1
 
     def exclusions_for_step(self, step: int, skip: set[str] | None = None) -> list[str]:
@@ -243,7 +255,7 @@ class _Writer:
             ]
             if not pairs:
                 continue
-            steps = {_statement_step(self.i, sid, table_steps) for sid, _ in pairs}
+            steps = {table_steps.get(sid) or self.table_step(sid) for sid, _ in pairs}
             if min(steps) != step:
                 continue
             clause = self.exclusion_clause(ex)
@@ -533,7 +545,7 @@ class _Writer:
             for sup in self.i.suppressed
             if sup.by not in ("quality.poor", "quality.unusable")
             and self.i.measurements is not None
-            and _step_of(self.i, sup.statement) == 4
+            and self.table_step(sup.statement) == 4
         ]
         if secondary:
             labels = join_words(sorted({sup.label for sup in secondary}))
@@ -542,7 +554,7 @@ class _Writer:
                 f"{self.key('secondary repolarisation changes', 2)} because {secondary[0].reason}."
             )
         if any(
-            x.by in ("quality.poor", "quality.unusable") and _step_of(self.i, x.statement) == 4
+            x.by in ("quality.poor", "quality.unusable") and self.table_step(x.statement) == 4
             for x in self.i.suppressed
         ):
             s.append(
@@ -608,7 +620,7 @@ class _Writer:
             return ""
         thr = res.evidence[0].threshold
         parts = []
-        for lead in ("I", "II", "III", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"):
+        for lead in _ST_DEPRESSION_LEADS:
             st = self.obs("st_deviation_mv", lead)
             shape = self.obs("st_shape", lead)
             if st is None or shape is None or shape.value != "upsloping":
@@ -739,21 +751,17 @@ def _one_paragraph(text: str) -> str:
     return text or "No findings."
 
 
-def _step_of(interp: Interpretation, statement_id: str) -> int:
-    from ecgr1.protocol.table import load_table
-
-    spec = load_table().statements.get(statement_id)
-    return spec.step if spec else 6
-
-
-def _statement_step(interp: Interpretation, statement_id: str, known: dict[str, int]) -> int:
-    return known.get(statement_id) or _step_of(interp, statement_id)
-
-
 def build_report(
-    interpretation: Interpretation, *, style: str = "deterministic", seed: int | None = None
+    interpretation: Interpretation,
+    *,
+    style: str = "deterministic",
+    seed: int | None = None,
+    table: CriteriaTable | None = None,
 ) -> Report:
     """Write the six steps, narrative and answer for an interpretation.
+
+    ``table`` is the criteria table the interpretation came from (default: the packaged one);
+    pass the same table that was given to :func:`ecgr1.protocol.interpret`.
 
     Example
     -------
@@ -767,18 +775,26 @@ def build_report(
     >>> rep.solution.startswith("<|answer|>sinus rhythm; normal ECG<|/answer|>")
     True
     """
-    return _Writer(interpretation, style, seed).build()
+    return _Writer(interpretation, style, seed, table).build()
 
 
 def write_report(
-    interpretation: Interpretation, *, style: str = "deterministic", seed: int | None = None
+    interpretation: Interpretation,
+    *,
+    style: str = "deterministic",
+    seed: int | None = None,
+    table: CriteriaTable | None = None,
 ) -> str:
     """The ECG-R1 assistant turn (``<think>`` six steps, narrative, ``<answer>``) as text."""
-    return build_report(interpretation, style=style, seed=seed).text
+    return build_report(interpretation, style=style, seed=seed, table=table).text
 
 
 def write_solution(
-    interpretation: Interpretation, *, style: str = "deterministic", seed: int | None = None
+    interpretation: Interpretation,
+    *,
+    style: str = "deterministic",
+    seed: int | None = None,
+    table: CriteriaTable | None = None,
 ) -> str:
     """The RL ``solution`` string for an interpretation (key phrases occur in the report)."""
-    return build_report(interpretation, style=style, seed=seed).solution
+    return build_report(interpretation, style=style, seed=seed, table=table).solution

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecgr1.measure.result import LeadQuality, QualityReport
 from ecgr1.signal.filters import smooth
 from ecgr1.signal.stats import percentile_along
+from ecgr1.signal.types import LeadQuality, QualityReport
 
 QUALITY_THRESHOLDS: dict[str, float] = {
     "flat_ptp_mv": 0.02,  # peak-to-peak below this over the whole record: flat line
@@ -134,29 +134,6 @@ def _judge(f: dict[str, float]) -> LeadQuality:
         q.flags.append("baseline_wander")
         q.reasons.append(f"baseline wander {f['wander']:.2f} mV peak-to-peak (removed by filter)")
     return q
-
-
-def assess_lead(raw: np.ndarray, clean: np.ndarray, baseline: np.ndarray, fs: float) -> LeadQuality:
-    """Quality of one lead.
-
-    Parameters
-    ----------
-    raw : samples as recorded (mV).
-    clean : the same lead after baseline/mains removal.
-    baseline : the baseline that was removed.
-    fs : sampling rate (Hz).
-
-    Example
-    -------
-    >>> import numpy as np
-    >>> q = assess_lead(np.zeros(5000), np.zeros(5000), np.zeros(5000), 500.0)
-    >>> q.usable, q.flags
-    (False, ['flat'])
-    """
-    if np.size(raw) == 0:
-        return LeadQuality(usable=False, flags=["flat"], reasons=["lead has no samples"])
-    f = _lead_features(np.atleast_2d(raw), np.atleast_2d(clean), np.atleast_2d(baseline), fs)
-    return _judge({k: float(v[0]) for k, v in f.items()})
 
 
 def assess_quality(

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from ecgr1.errors import InvalidInputError
+from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.io.record import ECGRecord
 from ecgr1.simulate.dipole import (
-    TWELVE_LEADS,
     Lobe,
     frontal_to_frank,
     project,
@@ -287,7 +287,7 @@ class _Canvas:
             if keep.any():
                 leads, t = leads[:, keep], t[keep]
         peaks = np.argmax(np.abs(leads), axis=1)
-        wave.peak_s = {name: float(t[i]) for name, i in zip(TWELVE_LEADS, peaks)}
+        wave.peak_s = {name: float(t[i]) for name, i in zip(STANDARD_LEADS, peaks)}
         self.waves.append(wave)
         return wave
 
@@ -594,7 +594,7 @@ def simulate(
     record = ECGRecord(
         signal.astype(np.float32),
         fs,
-        list(TWELVE_LEADS),
+        list(STANDARD_LEADS),
         record_id=rid,
         metadata={
             "age": None,

@@ -18,7 +18,7 @@ shows exactly ``m cos(theta)`` in lead I and ``m cos(theta - 60 deg)`` in lead I
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,8 +35,7 @@ DOWER: dict[str, tuple[float, float, float]] = {
 }
 
 # Inverse Dower transform (rows: X, Y, Z; columns: V1..V6, I, II). Published coefficients,
-# used to recover the VCG from the 12 leads (documentation, tests, loop plots).
-INVERSE_DOWER_COLUMNS: tuple[str, ...] = ("V1", "V2", "V3", "V4", "V5", "V6", "I", "II")
+# kept beside the forward transform so a test can check the simulator's dipole round-trips.
 INVERSE_DOWER = np.array(
     [
         [-0.172, -0.074, 0.122, 0.231, 0.239, 0.194, 0.156, -0.010],
@@ -46,9 +45,6 @@ INVERSE_DOWER = np.array(
 )
 
 INDEPENDENT_LEADS: tuple[str, ...] = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
-TWELVE_LEADS: tuple[str, ...] = (
-    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
-)  # fmt: skip
 
 _DOWER_MATRIX = np.array([DOWER[name] for name in INDEPENDENT_LEADS])  # (8, 3)
 
@@ -68,18 +64,6 @@ class Lobe:
     angle_deg: float
     frontal_mv: float
     z_mv: float = 0.0
-
-    def rotated(self, delta_deg: float) -> Lobe:
-        """The same lobe turned by ``delta_deg`` on the frontal plane."""
-        return replace(self, angle_deg=self.angle_deg + delta_deg)
-
-    def scaled(self, frontal: float = 1.0, z: float | None = None) -> Lobe:
-        """The same lobe with its frontal (and Z) amplitude multiplied."""
-        return replace(
-            self,
-            frontal_mv=self.frontal_mv * frontal,
-            z_mv=self.z_mv * (frontal if z is None else z),
-        )
 
 
 def frontal_to_frank(angle_deg: float, frontal_mv: float, z_mv: float) -> np.ndarray:
@@ -121,12 +105,6 @@ def twelve_from_independent(eight: np.ndarray) -> np.ndarray:
     return np.stack(
         [lead_i, lead_ii, limb["III"], limb["aVR"], limb["aVL"], limb["aVF"], *eight[2:]]
     )
-
-
-def vcg_from_twelve(signal: np.ndarray, leads: list[str]) -> np.ndarray:
-    """Recover Frank X, Y, Z (3, n) from a 12-lead signal with the inverse Dower matrix."""
-    rows = np.stack([signal[leads.index(name)] for name in INVERSE_DOWER_COLUMNS])
-    return INVERSE_DOWER @ rows
 
 
 def pulse(t: np.ndarray, start: float, end: float) -> np.ndarray:

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.train.rewards import STEP_KEYS, STEP_TITLES
 
 FS = 500
 N_SAMPLES = 5000
-LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 
 
 def synthetic_ecg(seed: int, heart_rate_bpm: float = 72.0) -> np.ndarray:
@@ -72,7 +72,7 @@ def build_rows(root: Path, n: int, image_size: tuple[int, int]) -> tuple[Path, P
         signal = synthetic_ecg(i)
         name = f"syn{i:03d}"
         wfdb.wrsamp(
-            name, fs=FS, units=["mV"] * 12, sig_name=LEADS, p_signal=signal.T.astype(np.float64),
+            name, fs=FS, units=["mV"] * 12, sig_name=list(STANDARD_LEADS), p_signal=signal.T.astype(np.float64),
             fmt=["16"] * 12, write_dir=str(root),
         )  # fmt: skip
         _draw(signal, root / f"{name}.png", image_size)
