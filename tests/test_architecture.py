@@ -32,8 +32,9 @@ STAGE_ORDER: tuple[frozenset[str], ...] = (
     frozenset({"__main__"}),
 )
 
-# Leaf modules every stage may import; they import no stage themselves.
-FOUNDATION = frozenset({"errors", "paths"})
+# Leaf modules every stage may import; they import no stage themselves (``_callable`` makes the
+# measure and simulate packages callable).
+FOUNDATION = frozenset({"errors", "paths", "_callable"})
 
 # ``ecgr1/__init__.py`` may import any stage, and any module may import it (``__version__``):
 # Python runs it before every submodule anyway, so naming it adds no dependency.
