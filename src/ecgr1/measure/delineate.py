@@ -2,35 +2,43 @@
 
 Every routine works on beat windows ``X`` of shape (n_leads, n_beats, W) cut around the beat
 anchors (R peak at index ``c``); outputs are sample offsets inside the window (float, NaN when
-the wave is absent or cannot be placed).
+the wave is absent or cannot be placed). Per-lead steps work on the windows flattened to rows
+(row ``lead * n_beats + beat``).
 
 Method (all leads at once, no per-beat Python loops):
 
 * QRS: the spatial velocity (sum over usable leads of the absolute slope of the ~40 Hz
   delineation copy) gives the global onset/offset: from the steepest point before (after) the
   anchor, walk outwards until the velocity falls under a fraction of its QRS maximum above the
-  isoelectric level. Per lead the same rule is applied to the lead's own slope and the result is
-  kept within a tolerance of the global boundary (a lead whose QRS ends in an isoelectric
-  segment must not report a boundary far away from the others).
+  isoelectric level (:func:`_global_qrs`). Per lead the same rule is applied to the lead's own
+  slope and the result is kept within a tolerance of the global boundary (a lead whose QRS ends
+  in an isoelectric segment must not report a boundary far away from the others;
+  :func:`_lead_qrs`).
 * T wave: peak = largest deflection (relative to the level at J) after J + 60 ms; offset
   and onset by the trapezium-area method (Zhang et al., IEEE TBME 2006): from the steepest
   point ``tm`` on the flank, the boundary maximises the area of the trapezium spanned by
   ``tm``, the candidate and a far reference point; it does not need a threshold and is robust to
-  noise and to flat endings.
+  noise and to flat endings (:func:`_t_wave`).
 * P wave: searched between the previous beat's repolarisation and QRS onset, on a smoother
   copy held constant outside that window, relative to the level just before QRS onset
   (``p_detrend`` can also remove part of the line joining the window ends); boundaries by the
-  same trapezium rule.
+  same trapezium rule (:func:`_p_wave`).
+
+Parameters come from a :class:`~ecgr1.measure.config.MeasureConfig`: its ``delineation``
+section (fractions, smoothing, trapezium reference distances) and its ``windows`` section
+(physiologic search windows, ms).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d
 
-from ecgr1.measure.criteria import WINDOWS
+from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.signal.filters import smooth
 
 FIDUCIALS = (
@@ -45,36 +53,6 @@ FIDUCIALS = (
     "t_off",
 )
 
-# Tunable delineation constants (fractions and ms), grouped here so they are documented once.
-PARAMS: dict[str, float] = {
-    "qrs_on_frac": 0.10,  # global onset: velocity below this fraction of its QRS peak
-    "qrs_off_frac": 0.10,
-    "lead_qrs_on_frac": 0.10,
-    "lead_qrs_off_frac": 0.08,
-    "lead_qrs_tol_ms": 40.0,
-    "lead_qrs_on_amp_frac": 0.03,  # >0: amplitude rule for the per-lead onset
-    "lead_qrs_on_amp_abs": 0.01,  # per-lead boundary kept within this of the global one
-    "t_ref_ms": 80.0,
-    "t_prior_weight": 0.9,  # 0..1: how much late deflections are discounted in the T search  # trapezium reference distance after the steepest T down-slope
-    "t_on_ref_ms": 100.0,
-    "p_on_ref_ms": 50.0,
-    "p_off_ref_ms": 24.0,
-    "p_detrend": 0.0,
-    "p_smooth_ms": 24.0,
-    "t_smooth_ms": 24.0,
-    "qrs_smooth_ms": 8.0,
-    "qrs_quiet_ms": 12.0,  # a boundary needs the slope to stay low this long
-    # A terminal QRS component (R' in V1, wide S in I/V6: right bundle branch block) follows a
-    # brief pause of the spatial velocity; a later velocity hump above this fraction of the QRS
-    # maximum, within ``qrs_terminal_ms`` of the first pause, belongs to the QRS (CSE: the
-    # global offset is the end of the last component in any lead).
-    "qrs_terminal_frac": 0.12,
-    "qrs_terminal_lead_frac": 0.15,  # the same, lead-normalised velocity
-    "qrs_terminal_ms": 80.0,
-    "qrs_terminal_end_ms": 30.0,  # and must be over (quiet) within this after that window
-    "qrs_terminal_min_leads": 6,  # terminal-component rules only with this many usable leads
-}
-
 
 @dataclass
 class Delineation:
@@ -85,6 +63,36 @@ class Delineation:
     p_amp: np.ndarray  # (L, B) signed P deflection, mV
     t_amp: np.ndarray  # (L, B) signed T deflection, mV
     p_noise: np.ndarray  # (L, B) noise estimate in the P window, mV
+
+
+class _LeadQRS(NamedTuple):
+    """Per-row QRS fiducials (int sample offsets in the window)."""
+
+    on: np.ndarray
+    peak: np.ndarray
+    off: np.ndarray
+
+
+class _Wave(NamedTuple):
+    """Per-row P or T wave: fiducials (sample offsets in the window) and amplitude."""
+
+    on: np.ndarray
+    peak: np.ndarray
+    off: np.ndarray
+    amp: np.ndarray  # signed deflection, mV
+    missing: np.ndarray  # True where the wave could not be searched for
+    noise: np.ndarray | None = None  # P only: noise in the search window, mV
+
+
+class _TSearch(NamedTuple):
+    """The T-wave search signals of :func:`_t_search_signal`, columns from the anchor on."""
+
+    level: np.ndarray  # smoothed signal relative to its level at J, mV
+    weighted: np.ndarray  # ``level`` detrended and prior-weighted: where the peak is searched
+    slope: np.ndarray  # first difference of the smoothed signal
+    j: np.ndarray  # J point (global QRS offset)
+    start: np.ndarray  # peak search range [start, stop)
+    stop: np.ndarray
 
 
 def beat_windows(x: np.ndarray, anchors: np.ndarray, pre: int, post: int) -> np.ndarray:
@@ -220,6 +228,40 @@ def _trapezium(
     return tm + direction * best
 
 
+def _half_width(duration_ms: float, per_ms: float) -> int:
+    """Half-width (samples, at least 1) of the moving average that smooths over ``duration_ms``."""
+    return max(1, int(round(duration_ms * per_ms / 2)))
+
+
+def _quiet_samples(params: Mapping[str, float], per_ms: float) -> int:
+    """How many samples a QRS boundary's slope must stay low (``qrs_quiet_ms``), at least 1."""
+    return max(1, int(round(params["qrs_quiet_ms"] * per_ms)))
+
+
+def _steepest(
+    slope: np.ndarray, start: np.ndarray, stop: np.ndarray, fallback: np.ndarray
+) -> np.ndarray:
+    """Row-wise argmax of ``slope`` over [start, stop); ``fallback`` where that range is empty."""
+    idx = _masked_arg(slope, start, stop, "max")
+    return np.where(idx < 0, fallback, idx)
+
+
+def _dominant_deflection(
+    y: np.ndarray, start: np.ndarray, stop: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Largest deflection of ``y`` over [start, stop), row-wise, whichever its polarity.
+
+    Returns its index, its sign (+1.0 / -1.0; ties go to the positive one) and a mask of the
+    rows where the range is empty (no wave can be placed there).
+    """
+    pos = _masked_arg(y, start, stop, "max")
+    neg = _masked_arg(y, start, stop, "min")
+    use_pos = _take(y, pos) >= -_take(y, neg)
+    peak = np.where(use_pos, pos, neg)
+    sign = np.where(use_pos, 1.0, -1.0)
+    return peak, sign, (pos < 0) | (neg < 0)
+
+
 def delineate(
     xq: np.ndarray,
     xw: np.ndarray,
@@ -228,6 +270,8 @@ def delineate(
     prev_r: np.ndarray,
     next_r: np.ndarray,
     weights: np.ndarray | None = None,
+    *,
+    config: MeasureConfig = DEFAULT_CONFIG,
 ) -> Delineation:
     """Delineate beat windows.
 
@@ -239,235 +283,444 @@ def delineate(
     c : index of the anchor (R) inside the window.
     prev_r, next_r : (B,) distance in samples to the previous / next anchor (inf if none).
     weights : (L,) lead weights for the spatial velocity (0 for unusable leads).
+    config : its ``delineation`` and ``windows`` sections set every threshold and window.
     """
-    L, B, W = xq.shape
-    ms = fs / 1000.0
+    n_leads, n_beats, width = xq.shape
+    per_ms = fs / 1000.0
     if weights is None:
-        weights = np.ones(L)
+        weights = np.ones(n_leads)
     weights = np.asarray(weights, float)
-    P = PARAMS
+    params, windows = config.delineation, config.windows
 
-    # ---- QRS, global ---------------------------------------------------------------------
-    # The QRS work needs only the window up to the latest possible QRS offset.
-    Wq = min(W, c + int((WINDOWS["qrs_off_search_ms"] + 40.0) * ms) + 1)
-    xq = xq[:, :, :Wq]
-    d = np.diff(xq, axis=2, append=xq[:, :, -1:])
-    ad = np.abs(d)
-    sv = np.tensordot(weights, ad, axes=(0, 0))  # (B, W)
-    sv = smooth(sv, max(1, int(round(P["qrs_smooth_ms"] * ms / 2))), axis=1)
-    cc = np.full(B, c)
+    # The QRS work needs only the window up to the latest possible QRS offset: the search limit
+    # plus room for a lead's offset after the global one.
+    qrs_width = min(width, c + int((windows["qrs_off_search_ms"] + 40.0) * per_ms) + 1)
+    xq = xq[:, :, :qrs_width]
+    abs_slope = np.abs(np.diff(xq, axis=2, append=xq[:, :, -1:]))
+    qrs_on, qrs_off = _global_qrs(abs_slope, weights, fs, c, prev_r, next_r, params, windows)
+
+    qrs_on_rows = np.tile(qrs_on.astype(int), n_leads)
+    qrs_off_rows = np.tile(qrs_off.astype(int), n_leads)
+    xq_rows = xq.reshape(n_leads * n_beats, qrs_width)
+    lead_qrs = _lead_qrs(xq_rows, abs_slope, qrs_on_rows, qrs_off_rows, per_ms, c, params)
+
+    # Distances to the neighbouring beats (inf: none) capped at the longest RR that still
+    # shapes the T (2 s) and the P (3 s) search.
+    next_rr_rows = np.tile(np.minimum(next_r, 2 * fs), n_leads)
+    prev_rr_rows = np.tile(np.minimum(prev_r, 3 * fs), n_leads)
+    clean_rows = xw.reshape(n_leads * n_beats, width)
+    t_wave = _t_wave(clean_rows, qrs_off_rows, next_rr_rows, fs, c, params, windows)
+    p_wave = _p_wave(clean_rows, qrs_on_rows, prev_rr_rows, fs, c, params, windows)
+    return _assemble(lead_qrs, t_wave, p_wave, qrs_on, qrs_off, n_leads, n_beats)
+
+
+# ---------------------------------------------------------------------------------- QRS
+def _global_qrs(
+    abs_slope: np.ndarray,
+    weights: np.ndarray,
+    fs: float,
+    c: int,
+    prev_r: np.ndarray,
+    next_r: np.ndarray,
+    params: Mapping[str, float],
+    windows: Mapping[str, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Global QRS onset and offset (B,) from the spatial velocity, as float sample offsets.
+
+    ``abs_slope`` (L, B, Wq) is the absolute first difference of the QRS delineation copy. From
+    the steepest point within 80 ms before (after) the anchor, the onset (offset) is the last
+    (first) sample where the velocity has stayed at most ``qrs_on_frac`` (``qrs_off_frac``) of
+    its QRS maximum above the isoelectric level for ``qrs_quiet_ms``; at the search limit when
+    there is none. The offset then moves over a terminal QRS component
+    (:func:`_terminal_qrs_offset`) when enough leads are usable.
+    """
+    n_beats, qrs_width = abs_slope.shape[1:]
+    per_ms = fs / 1000.0
+    velocity = np.tensordot(weights, abs_slope, axes=(0, 0))  # (B, Wq)
+    velocity = smooth(velocity, _half_width(params["qrs_smooth_ms"], per_ms), axis=1)
+    anchor = np.full(n_beats, c)
+    # Search limits: the configured windows, and never beyond half-way to the neighbouring beat
+    # (a missing neighbour, at inf, is capped at 10 s).
     on_lim = np.maximum(
-        cc - int(WINDOWS["qrs_on_search_ms"] * ms), cc - (np.minimum(prev_r, 10 * fs) * 0.5)
+        anchor - int(windows["qrs_on_search_ms"] * per_ms),
+        anchor - (np.minimum(prev_r, 10 * fs) * 0.5),
     ).astype(int)
     off_lim = np.minimum(
-        cc + int(WINDOWS["qrs_off_search_ms"] * ms), cc + np.minimum(next_r, 10 * fs) * 0.5
+        anchor + int(windows["qrs_off_search_ms"] * per_ms),
+        anchor + np.minimum(next_r, 10 * fs) * 0.5,
     ).astype(int)
     on_lim = np.maximum(on_lim, 0)
-    off_lim = np.minimum(off_lim, Wq - 1)
-    p0 = _masked_arg(sv, cc - int(80 * ms), cc + 1, "max")
-    p1 = _masked_arg(sv, cc, cc + int(80 * ms), "max")
-    svmax = np.maximum(_take(sv, p0), _take(sv, p1))
-    iso_on = _take(sv, _masked_arg(sv, on_lim, p0, "min"))
-    iso_off = _take(sv, _masked_arg(sv, p1, off_lim, "min"))
-    thr_on = iso_on + P["qrs_on_frac"] * (svmax - iso_on)
-    thr_off = iso_off + P["qrs_off_frac"] * (svmax - iso_off)
-    kq = max(1, int(round(P["qrs_quiet_ms"] * ms)))
-    g_on = _last_quiet(sv, thr_on, kq, on_lim, p0 + 1)
-    g_on = np.where(g_on < 0, on_lim, g_on).astype(float)
-    g_off = _first_quiet(sv, thr_off, kq, p1, off_lim + 1)
-    g_off = np.where(g_off < 0, off_lim, g_off).astype(float)
-    # Terminal components: the spatial velocity is dominated by the largest (usually mid-
-    # precordial) leads, so a slow terminal R' or S confined to a few smaller leads is also
-    # looked for in the lead-normalised velocity (each lead divided by its own steepest slope).
-    late_lim = np.minimum(g_off + int(P["qrs_terminal_ms"] * ms), off_lim).astype(int)
-    lead_max = ad.max(axis=2, keepdims=True)
-    wn = weights / max(float(weights.sum()), 1e-12)
-    nsv = np.tensordot(wn, ad / np.maximum(lead_max, 1e-9), axes=(0, 0))
-    nsv = smooth(nsv, max(1, int(round(P["qrs_smooth_ms"] * ms / 2))), axis=1)
-    nmax = _take(nsv, _masked_arg(nsv, g_on.astype(int), g_off.astype(int) + 1, "max"))
-    n_iso = _take(nsv, _masked_arg(nsv, p1, off_lim, "min"))
-    new_off = g_off.copy()
-    rules = []
-    if int((weights > 0).sum()) >= P["qrs_terminal_min_leads"]:
+    off_lim = np.minimum(off_lim, qrs_width - 1)
+    steep_before = _masked_arg(velocity, anchor - int(80 * per_ms), anchor + 1, "max")
+    steep_after = _masked_arg(velocity, anchor, anchor + int(80 * per_ms), "max")
+    peak_velocity = np.maximum(_take(velocity, steep_before), _take(velocity, steep_after))
+    # Isoelectric level: the lowest velocity between the search limit and the steepest point.
+    iso_on = _take(velocity, _masked_arg(velocity, on_lim, steep_before, "min"))
+    iso_off = _take(velocity, _masked_arg(velocity, steep_after, off_lim, "min"))
+    thr_on = iso_on + params["qrs_on_frac"] * (peak_velocity - iso_on)
+    thr_off = iso_off + params["qrs_off_frac"] * (peak_velocity - iso_off)
+    quiet_len = _quiet_samples(params, per_ms)
+    onset = _last_quiet(velocity, thr_on, quiet_len, on_lim, steep_before + 1)
+    onset = np.where(onset < 0, on_lim, onset).astype(float)
+    offset = _first_quiet(velocity, thr_off, quiet_len, steep_after, off_lim + 1)
+    offset = np.where(offset < 0, off_lim, offset).astype(float)
+    if int((weights > 0).sum()) >= params["qrs_terminal_min_leads"]:
         # With few leads an early, steep T wave cannot be told from a terminal QRS component
         # (it is one lead's slope either way): the extension needs a multi-lead record.
-        rules = [
-            (sv, svmax, iso_off, P["qrs_terminal_frac"]),
-            (nsv, nmax, n_iso, P["qrs_terminal_lead_frac"]),
-        ]
-    # A terminal component ends soon after it starts; a slope that goes on is the ST-T.
-    end_lim = np.minimum(late_lim + int(P["qrs_terminal_end_ms"] * ms), off_lim).astype(int)
-    for vel, top, iso, frac in rules:
-        late = _last_true(
-            vel > (iso + frac * (top - iso))[:, None], g_off.astype(int), late_lim + 1
+        offset = _terminal_qrs_offset(
+            onset,
+            offset,
+            (velocity, peak_velocity, iso_off),
+            steep_after,
+            off_lim,
+            abs_slope,
+            weights,
+            quiet_len,
+            per_ms,
+            params,
         )
-        thr_end = iso + P["qrs_off_frac"] * (top - iso)
-        end = _first_quiet(vel, thr_end, kq, np.maximum(late, 0), end_lim + 1)
-        new_off = np.where((late >= 0) & (end >= 0), np.maximum(new_off, end), new_off)
-    g_off = new_off.astype(float)
+    return onset, offset
 
-    # ---- QRS, per lead ---------------------------------------------------------------------
-    adl = smooth(ad, max(1, int(round(P["qrs_smooth_ms"] * ms / 2))), axis=2).reshape(L * B, Wq)
-    gon_l = np.tile(g_on.astype(int), L)
-    goff_l = np.tile(g_off.astype(int), L)
-    tol = int(P["lead_qrs_tol_ms"] * ms)
-    lo_on = np.maximum(gon_l - tol, 0)
-    lmax = adl.max(axis=1, where=np.ones_like(adl, bool), initial=0)
-    # restrict the peak to the QRS region
-    qrs_region_max = _take(adl, _masked_arg(adl, gon_l, goff_l + 1, "max"))
-    lmax = np.where(qrs_region_max > 0, qrs_region_max, lmax)
-    lp0 = _masked_arg(adl, gon_l, np.minimum(gon_l + tol + 1, c + 1), "max")
-    lthr_on = P["lead_qrs_on_frac"] * lmax
-    l_on = _last_quiet(adl, lthr_on, kq, lo_on, np.maximum(lp0, lo_on + 1) + 1)
-    l_on = np.where(l_on < 0, gon_l, l_on)
-    xq2 = xq.reshape(L * B, Wq)
-    if P["lead_qrs_on_amp_frac"] > 0:
-        # Amplitude rule: the lead leaves its PR-segment level by more than a small fraction of
-        # its QRS size (and more than an absolute floor) and does not come back.
-        ar0 = np.arange(Wq)[None, :]
-        pr_win = (ar0 >= (gon_l - int(30 * ms))[:, None]) & (ar0 < (gon_l - int(8 * ms))[:, None])
-        lvl = (xq2 * pr_win).sum(axis=1) / np.maximum(pr_win.sum(axis=1), 1)
-        dev = np.abs(xq2 - lvl[:, None])
-        qrs_dev = _take(dev, _masked_arg(dev, gon_l, goff_l + 1, "max"))
-        athr = np.maximum(P["lead_qrs_on_amp_abs"], P["lead_qrs_on_amp_frac"] * qrs_dev)
-        pk = _masked_arg(dev, gon_l, goff_l + 1, "max")
-        a_on = _last_quiet(dev, athr, kq, lo_on, np.maximum(pk, lo_on + 1))
-        l_on = np.where(a_on >= 0, a_on, l_on)
-    l_on = np.clip(l_on, gon_l - tol, gon_l + tol)
-    hi_off = np.minimum(goff_l + tol, Wq - 1)
-    lp1 = _masked_arg(adl, np.maximum(goff_l - tol, c), goff_l + 1, "max")
-    lthr_off = P["lead_qrs_off_frac"] * lmax
-    l_off = _first_quiet(adl, lthr_off, kq, np.maximum(lp1, 0), hi_off + 1)
-    l_off = np.where(l_off < 0, goff_l, l_off)
-    l_off = np.clip(l_off, goff_l - tol, goff_l + tol)
-    # Lead QRS peak: largest absolute deflection relative to the onset level.
-    base_q = _take(xq2, l_on)
-    l_peak = _masked_arg(np.abs(xq2 - base_q[:, None]), l_on, l_off + 1, "max")
 
-    # ---- T wave, per lead ------------------------------------------------------------------
-    # Work on the part of the window after the anchor only (offset ``o``), held constant
-    # before J so that the QRS cannot leak into the smoothed T wave.
-    xw2 = xw.reshape(L * B, W)
-    ar = np.arange(W)
-    o = c
-    Wt = W - o
-    at = np.arange(Wt)
-    j_t = goff_l - o
-    xt = _hold_outside(xw2[:, o:], j_t, None)
-    xt = smooth(xt, max(1, int(round(P["t_smooth_ms"] * ms / 2))), axis=1)
-    dt = np.diff(xt, axis=1, append=xt[:, -1:])
-    # Reference level: the (held) level at J, so that ST shifts do not count as T wave.
-    ref_lvl = _take(xw2, goff_l)
-    rr_next = np.tile(np.minimum(next_r, 2 * fs), L)
-    t_lim = np.minimum(
-        np.minimum(WINDOWS["t_max_after_r_ms"] * ms, np.maximum(0.72 * rr_next, 220 * ms)),
-        Wt - 1,
+def _terminal_qrs_offset(
+    onset: np.ndarray,
+    offset: np.ndarray,
+    spatial: tuple[np.ndarray, np.ndarray, np.ndarray],
+    steep_after: np.ndarray,
+    off_lim: np.ndarray,
+    abs_slope: np.ndarray,
+    weights: np.ndarray,
+    quiet_len: int,
+    per_ms: float,
+    params: Mapping[str, float],
+) -> np.ndarray:
+    """Global QRS offset (B,) moved to the end of a terminal QRS component (R', wide S).
+
+    ``spatial`` is the spatial velocity, its QRS maximum and its isoelectric level after the QRS.
+    A velocity hump above ``qrs_terminal_frac`` of the QRS maximum (over the isoelectric level)
+    within ``qrs_terminal_ms`` after ``offset`` belongs to the QRS if the velocity is quiet
+    again (``qrs_off_frac``) within ``qrs_terminal_end_ms`` after that window; the offset moves
+    to that end. The spatial velocity is dominated by the largest (usually mid-precordial)
+    leads, so a slow terminal R' or S confined to a few smaller leads is also looked for in the
+    lead-normalised velocity (each lead divided by its own steepest slope), with
+    ``qrs_terminal_lead_frac``.
+    """
+    late_lim = np.minimum(offset + int(params["qrs_terminal_ms"] * per_ms), off_lim).astype(int)
+    # A terminal component ends soon after it starts; a slope that goes on is the ST-T.
+    end_lim = np.minimum(late_lim + int(params["qrs_terminal_end_ms"] * per_ms), off_lim)
+    end_lim = end_lim.astype(int)
+    lead_max = abs_slope.max(axis=2, keepdims=True)
+    weight_share = weights / max(float(weights.sum()), 1e-12)
+    lead_velocity = np.tensordot(weight_share, abs_slope / np.maximum(lead_max, 1e-9), axes=(0, 0))
+    lead_velocity = smooth(lead_velocity, _half_width(params["qrs_smooth_ms"], per_ms), axis=1)
+    lead_peak = _take(
+        lead_velocity,
+        _masked_arg(lead_velocity, onset.astype(int), offset.astype(int) + 1, "max"),
+    )
+    lead_iso = _take(lead_velocity, _masked_arg(lead_velocity, steep_after, off_lim, "min"))
+    rules = [
+        (*spatial, params["qrs_terminal_frac"]),
+        (lead_velocity, lead_peak, lead_iso, params["qrs_terminal_lead_frac"]),
+    ]
+    extended = offset.copy()
+    for velocity, top, iso, frac in rules:
+        late = _last_true(
+            velocity > (iso + frac * (top - iso))[:, None], offset.astype(int), late_lim + 1
+        )
+        thr_end = iso + params["qrs_off_frac"] * (top - iso)
+        end = _first_quiet(velocity, thr_end, quiet_len, np.maximum(late, 0), end_lim + 1)
+        extended = np.where((late >= 0) & (end >= 0), np.maximum(extended, end), extended)
+    return extended.astype(float)
+
+
+def _lead_qrs(
+    xq_rows: np.ndarray,
+    abs_slope: np.ndarray,
+    qrs_on_rows: np.ndarray,
+    qrs_off_rows: np.ndarray,
+    per_ms: float,
+    c: int,
+    params: Mapping[str, float],
+) -> _LeadQRS:
+    """Per-lead QRS onset, peak and offset, each row within ``lead_qrs_tol_ms`` of the global
+    boundary (``qrs_on_rows`` / ``qrs_off_rows``).
+
+    The lead's own smoothed |slope| must stay at most ``lead_qrs_on_frac`` (onset) or
+    ``lead_qrs_off_frac`` (offset) of its QRS maximum for ``qrs_quiet_ms``; with
+    ``lead_qrs_on_amp_frac`` > 0 the amplitude rule (:func:`_amplitude_onset`) decides the onset
+    where it finds one. The peak is the largest deflection from the onset level.
+    """
+    n_rows, qrs_width = xq_rows.shape
+    slope = smooth(abs_slope, _half_width(params["qrs_smooth_ms"], per_ms), axis=2)
+    slope = slope.reshape(n_rows, qrs_width)
+    tol = int(params["lead_qrs_tol_ms"] * per_ms)
+    quiet_len = _quiet_samples(params, per_ms)
+    earliest_on = np.maximum(qrs_on_rows - tol, 0)
+    # The lead's slope maximum inside the global QRS (over the whole window where the lead is
+    # flat there).
+    slope_max = slope.max(axis=1, initial=0)
+    qrs_slope_max = _take(slope, _masked_arg(slope, qrs_on_rows, qrs_off_rows + 1, "max"))
+    slope_max = np.where(qrs_slope_max > 0, qrs_slope_max, slope_max)
+
+    steep_on = _masked_arg(slope, qrs_on_rows, np.minimum(qrs_on_rows + tol + 1, c + 1), "max")
+    onset_stop = np.maximum(steep_on, earliest_on + 1) + 1
+    thr_on = params["lead_qrs_on_frac"] * slope_max
+    onset = _last_quiet(slope, thr_on, quiet_len, earliest_on, onset_stop)
+    onset = np.where(onset < 0, qrs_on_rows, onset)
+    if params["lead_qrs_on_amp_frac"] > 0:
+        amp_onset = _amplitude_onset(
+            xq_rows, qrs_on_rows, qrs_off_rows, earliest_on, quiet_len, per_ms, params
+        )
+        onset = np.where(amp_onset >= 0, amp_onset, onset)
+    onset = np.clip(onset, qrs_on_rows - tol, qrs_on_rows + tol)
+
+    latest_off = np.minimum(qrs_off_rows + tol, qrs_width - 1)
+    steep_off = _masked_arg(slope, np.maximum(qrs_off_rows - tol, c), qrs_off_rows + 1, "max")
+    thr_off = params["lead_qrs_off_frac"] * slope_max
+    offset = _first_quiet(slope, thr_off, quiet_len, np.maximum(steep_off, 0), latest_off + 1)
+    offset = np.where(offset < 0, qrs_off_rows, offset)
+    offset = np.clip(offset, qrs_off_rows - tol, qrs_off_rows + tol)
+
+    onset_level = _take(xq_rows, onset)
+    peak = _masked_arg(np.abs(xq_rows - onset_level[:, None]), onset, offset + 1, "max")
+    return _LeadQRS(onset, peak, offset)
+
+
+def _amplitude_onset(
+    xq_rows: np.ndarray,
+    qrs_on_rows: np.ndarray,
+    qrs_off_rows: np.ndarray,
+    earliest_on: np.ndarray,
+    quiet_len: int,
+    per_ms: float,
+    params: Mapping[str, float],
+) -> np.ndarray:
+    """Per-lead QRS onset by amplitude; -1 where there is none.
+
+    The lead leaves its PR-segment level (mean over 30 to 8 ms before the global onset) by more
+    than ``lead_qrs_on_amp_frac`` of its largest QRS deviation (and more than
+    ``lead_qrs_on_amp_abs``) and does not come back: the onset is the last sample before that
+    largest deviation, from ``earliest_on``, where the deviation has stayed under that threshold
+    for ``quiet_len`` samples.
+    """
+    columns = np.arange(xq_rows.shape[1])[None, :]
+    pr_segment = (columns >= (qrs_on_rows - int(30 * per_ms))[:, None]) & (
+        columns < (qrs_on_rows - int(8 * per_ms))[:, None]
+    )
+    pr_level = (xq_rows * pr_segment).sum(axis=1) / np.maximum(pr_segment.sum(axis=1), 1)
+    deviation = np.abs(xq_rows - pr_level[:, None])
+    largest = _masked_arg(deviation, qrs_on_rows, qrs_off_rows + 1, "max")
+    threshold = np.maximum(
+        params["lead_qrs_on_amp_abs"], params["lead_qrs_on_amp_frac"] * _take(deviation, largest)
+    )
+    return _last_quiet(
+        deviation, threshold, quiet_len, earliest_on, np.maximum(largest, earliest_on + 1)
+    )
+
+
+# ---------------------------------------------------------------------------------- T wave
+def _t_wave(
+    clean_rows: np.ndarray,
+    qrs_off_rows: np.ndarray,
+    next_rr_rows: np.ndarray,
+    fs: float,
+    c: int,
+    params: Mapping[str, float],
+    windows: Mapping[str, float],
+) -> _Wave:
+    """Per-row T wave: peak, onset and offset (sample offsets in the window) and amplitude.
+
+    The peak is the largest deflection of the search signal (:func:`_t_search_signal`).
+    Offset: the steepest return within 200 ms after the peak, then the trapezium towards a
+    reference ``t_ref_ms`` later. Onset: the steepest departure within 150 ms before the peak
+    (not before J), then the trapezium back towards a reference ``t_on_ref_ms`` earlier (not
+    before J). ``missing`` marks rows whose search range is empty.
+    """
+    per_ms = fs / 1000.0
+    search = _t_search_signal(clean_rows, qrs_off_rows, next_rr_rows, fs, c, params, windows)
+    level, slope, j = search.level, search.slope, search.j
+    peak, sign, missing = _dominant_deflection(search.weighted, search.start, search.stop)
+    amp = _take(level, peak)
+
+    off_stop = np.minimum(peak + int(200 * per_ms), search.stop + 1)
+    steep_off = _steepest(-sign[:, None] * slope, peak, off_stop, peak)
+    ref_off = np.minimum(steep_off + int(params["t_ref_ms"] * per_ms), level.shape[1] - 1)
+    offset = _trapezium(level, steep_off, ref_off, +1, sign)
+
+    on_start = np.maximum(j, peak - int(150 * per_ms))
+    steep_on = _steepest(sign[:, None] * slope, on_start, peak, peak)
+    ref_on = np.maximum(steep_on - int(params["t_on_ref_ms"] * per_ms), j)
+    onset = _trapezium(level, steep_on, ref_on, -1, sign)
+    # The search ran on the columns from the anchor on.
+    return _Wave(onset + c, peak + c, offset + c, amp, missing)
+
+
+def _t_search_signal(
+    clean_rows: np.ndarray,
+    qrs_off_rows: np.ndarray,
+    next_rr_rows: np.ndarray,
+    fs: float,
+    c: int,
+    params: Mapping[str, float],
+    windows: Mapping[str, float],
+) -> _TSearch:
+    """The signals the T wave is searched in: the window from the anchor on, held constant
+    before J (so that the QRS cannot leak into the smoothed T wave), smoothed over
+    ``t_smooth_ms`` and taken relative to its level at J (an ST shift is not T wave).
+
+    The peak search runs from ``t_min_after_j_ms`` after J to ``t_max_after_r_ms`` after R, and
+    to at most 72% of the RR to the next beat (but 220 ms at least).
+    """
+    per_ms = fs / 1000.0
+    after_r = clean_rows[:, c:]
+    n_cols = after_r.shape[1]
+    columns = np.arange(n_cols)
+    j = qrs_off_rows - c
+    smoothed = _hold_outside(after_r, j, None)
+    smoothed = smooth(smoothed, _half_width(params["t_smooth_ms"], per_ms), axis=1)
+    slope = np.diff(smoothed, axis=1, append=smoothed[:, -1:])
+    level = smoothed - _take(clean_rows, qrs_off_rows)[:, None]
+    stop = np.minimum(
+        np.minimum(
+            windows["t_max_after_r_ms"] * per_ms,
+            np.maximum(0.72 * next_rr_rows, 220 * per_ms),
+        ),
+        n_cols - 1,
     ).astype(int)
-    t_a = (j_t + int(WINDOWS["t_min_after_j_ms"] * ms)).astype(int)
-    t_a = np.minimum(t_a, t_lim - 1)
-    yt = xt - ref_lvl[:, None]
-    # Remove half of the line joining J and the end of the window (sloping ST / T-P segment).
-    j_lvl = _take(yt, j_t)
-    end_lvl = _take(yt, t_lim)
-    frac = np.clip((at[None, :] - j_t[:, None]) / np.maximum(t_lim - j_t, 1)[:, None], 0, 1)
-    yt_d = yt - (j_lvl[:, None] * (1 - frac) + end_lvl[:, None] * frac) * 0.5
-    if P["t_prior_weight"] > 0:
+    start = (j + int(windows["t_min_after_j_ms"] * per_ms)).astype(int)
+    start = np.minimum(start, stop - 1)
+    # Remove half of the line joining J and the search stop (sloping ST / T-P segment).
+    j_level = _take(level, j)
+    stop_level = _take(level, stop)
+    frac = np.clip((columns[None, :] - j[:, None]) / np.maximum(stop - j, 1)[:, None], 0, 1)
+    weighted = level - (j_level[:, None] * (1 - frac) + stop_level[:, None] * frac) * 0.5
+    if params["t_prior_weight"] > 0:
         # Soft physiologic prior: deflections late in the window (beyond the T peak expected
         # for this RR from a QTc of ~400 ms) must be larger to win, so that small T waves are
         # not replaced by U waves, fibrillation waves or the next P wave.
-        rr_s = np.minimum(rr_next, 2 * fs) / fs
-        t_exp = (0.4 * np.sqrt(np.clip(rr_s, 0.3, 2.0)) - 0.12) * fs
-        late = np.clip((at[None, :] - t_exp[:, None]) / np.maximum(t_lim - t_exp, 1)[:, None], 0, 1)
-        yt_d = yt_d * (1.0 - P["t_prior_weight"] * late)
-    t_pos = _masked_arg(yt_d, t_a, t_lim, "max")
-    t_neg = _masked_arg(yt_d, t_a, t_lim, "min")
-    vpos, vneg = _take(yt_d, t_pos), _take(yt_d, t_neg)
-    use_pos = vpos >= -vneg
-    t_peak = np.where(use_pos, t_pos, t_neg)
-    t_sign = np.where(use_pos, 1.0, -1.0)
-    t_amp = _take(yt, t_peak)
-    # T offset: steepest return after the peak, then the trapezium.
-    slope = -t_sign[:, None] * dt
-    tm = _masked_arg(slope, t_peak, np.minimum(t_peak + int(200 * ms), t_lim + 1), "max")
-    tm = np.where(tm < 0, t_peak, tm)
-    tr = np.minimum(tm + int(P["t_ref_ms"] * ms), Wt - 1)
-    t_off = _trapezium(yt, tm, tr, +1, t_sign) + o
-    # T onset: steepest departure between J and the peak, trapezium backwards.
-    tm_on = _masked_arg(
-        t_sign[:, None] * dt, np.maximum(j_t, t_peak - int(150 * ms)), t_peak, "max"
-    )
-    tm_on = np.where(tm_on < 0, t_peak, tm_on)
-    tr_on = np.maximum(tm_on - int(P["t_on_ref_ms"] * ms), j_t)
-    t_on = _trapezium(yt, tm_on, tr_on, -1, t_sign) + o
-    t_pos = np.where(t_pos >= 0, t_pos + o, t_pos)
-    t_neg = np.where(t_neg >= 0, t_neg + o, t_neg)
-    t_peak = t_peak + o
+        rr_s = np.minimum(next_rr_rows, 2 * fs) / fs
+        expected_peak = (0.4 * np.sqrt(np.clip(rr_s, 0.3, 2.0)) - 0.12) * fs
+        late = np.clip(
+            (columns[None, :] - expected_peak[:, None])
+            / np.maximum(stop - expected_peak, 1)[:, None],
+            0,
+            1,
+        )
+        weighted = weighted * (1.0 - params["t_prior_weight"] * late)
+    return _TSearch(level, weighted, slope, j, start, stop)
 
-    # ---- P wave, per lead ------------------------------------------------------------------
-    rr_prev = np.tile(np.minimum(prev_r, 3 * fs), L)
-    p_end = (gon_l - int(WINDOWS["pr_min_gap_ms"] * ms)).astype(int)
-    p_start = np.maximum(
-        gon_l - int(WINDOWS["pr_max_ms"] * ms), (c - rr_prev + 0.62 * rr_prev)
+
+# ---------------------------------------------------------------------------------- P wave
+def _p_search_window(
+    qrs_on_rows: np.ndarray,
+    prev_rr_rows: np.ndarray,
+    per_ms: float,
+    c: int,
+    windows: Mapping[str, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row P search range [start, end).
+
+    From ``pr_max_ms`` before the QRS onset, but not before 62% of the previous RR (the previous
+    beat's repolarisation), to ``pr_min_gap_ms`` before the QRS onset; the start is moved
+    earlier where needed to keep the range 40 ms long (never before the window).
+    """
+    end = (qrs_on_rows - int(windows["pr_min_gap_ms"] * per_ms)).astype(int)
+    start = np.maximum(
+        qrs_on_rows - int(windows["pr_max_ms"] * per_ms),
+        (c - prev_rr_rows + 0.62 * prev_rr_rows),
     ).astype(int)
-    p_start = np.clip(p_start, 0, np.maximum(p_end - int(40 * ms), 0))
+    start = np.clip(start, 0, np.maximum(end - int(40 * per_ms), 0))
+    return start, end
+
+
+def _p_wave(
+    clean_rows: np.ndarray,
+    qrs_on_rows: np.ndarray,
+    prev_rr_rows: np.ndarray,
+    fs: float,
+    c: int,
+    params: Mapping[str, float],
+    windows: Mapping[str, float],
+) -> _Wave:
+    """Per-row P wave: peak, onset, offset, amplitude and the noise in its search window.
+
+    The search range (:func:`_p_search_window`) is held constant outside (up to 2 ms before the
+    QRS onset), smoothed over ``p_smooth_ms`` and taken relative to its level at the QRS onset.
+    The peak is its largest deflection from 20 ms after the range start (clear of the previous
+    T tail); onset and offset by the trapezium from the steepest departure before and return
+    after the peak, towards references ``p_on_ref_ms`` / ``p_off_ref_ms`` away (within the
+    range). ``missing`` marks rows whose range is empty or shorter than 60 ms.
+    """
+    per_ms = fs / 1000.0
+    start, end = _p_search_window(qrs_on_rows, prev_rr_rows, per_ms, c, windows)
     # Everything P happens before the QRS onset (<= c): work on that part of the window only.
-    xw2p = xw2[:, : c + 1]
-    arp = ar[: c + 1]
-    xp = _hold_outside(xw2p, p_start, gon_l - int(2 * ms))
-    xp = smooth(xp, max(1, int(round(P["p_smooth_ms"] * ms / 2))), axis=1)
-    dp = np.diff(xp, axis=1, append=xp[:, -1:])
-    ys = _take(xp, p_start)
-    ye = _take(xp, gon_l)
-    fr = np.clip((arp[None, :] - p_start[:, None]) / np.maximum(gon_l - p_start, 1)[:, None], 0, 1)
+    before_r = clean_rows[:, : c + 1]
+    columns = np.arange(before_r.shape[1])
+    smoothed = _hold_outside(before_r, start, qrs_on_rows - int(2 * per_ms))
+    smoothed = smooth(smoothed, _half_width(params["p_smooth_ms"], per_ms), axis=1)
+    slope = np.diff(smoothed, axis=1, append=smoothed[:, -1:])
+    start_level = _take(smoothed, start)
+    qrs_on_level = _take(smoothed, qrs_on_rows)
+    frac = np.clip(
+        (columns[None, :] - start[:, None]) / np.maximum(qrs_on_rows - start, 1)[:, None], 0, 1
+    )
     # Partial detrending: a full line from the window start (possibly on the T tail) to the
     # PR segment would shift the P peak; ``p_detrend`` sets how much of it is removed.
-    ys = ye + P["p_detrend"] * (ys - ye)
-    yp = xp - (ys[:, None] * (1 - fr) + ye[:, None] * fr)
-    p_hi = p_end
-    p_pos = _masked_arg(yp, p_start + int(20 * ms), p_hi, "max")
-    p_neg = _masked_arg(yp, p_start + int(20 * ms), p_hi, "min")
-    ppos, pneg = _take(yp, p_pos), _take(yp, p_neg)
-    use_pos_p = ppos >= -pneg
-    p_peak = np.where(use_pos_p, p_pos, p_neg)
-    p_sign = np.where(use_pos_p, 1.0, -1.0)
-    p_amp = _take(xp, p_peak) - ye
-    pm_off = _masked_arg(-p_sign[:, None] * dp, p_peak, np.maximum(p_end, p_peak + 1), "max")
-    pm_off = np.where(pm_off < 0, p_peak, pm_off)
-    pr_off = np.minimum(pm_off + int(P["p_off_ref_ms"] * ms), gon_l)
-    p_off = _trapezium(yp, pm_off, np.maximum(pr_off, pm_off), +1, p_sign)
-    pm_on = _masked_arg(p_sign[:, None] * dp, p_start, p_peak, "max")
-    pm_on = np.where(pm_on < 0, p_peak, pm_on)
-    pr_on = np.maximum(pm_on - int(P["p_on_ref_ms"] * ms), p_start)
-    p_on = _trapezium(yp, pm_on, np.minimum(pr_on, pm_on), -1, p_sign)
-    # Noise in the P window: residual of the smooth copy against a heavier smoothing.
-    hf = xw2p - xp
-    pw = (arp >= p_start[:, None]) & (arp < gon_l[:, None])
-    p_noise = np.sqrt((hf * hf * pw).sum(axis=1) / np.maximum(pw.sum(axis=1), 1))
-    bad_p = (p_pos < 0) | (p_neg < 0) | (p_end - p_start < int(60 * ms))
+    start_level = qrs_on_level + params["p_detrend"] * (start_level - qrs_on_level)
+    level = smoothed - (start_level[:, None] * (1 - frac) + qrs_on_level[:, None] * frac)
+    peak, sign, missing = _dominant_deflection(level, start + int(20 * per_ms), end)
+    amp = _take(smoothed, peak) - qrs_on_level
 
-    def shape(a: np.ndarray, bad: np.ndarray | None = None) -> np.ndarray:
-        a = a.astype(float)
-        if bad is not None:
-            a = np.where(bad, np.nan, a)
-        return a.reshape(L, B)
+    steep_off = _steepest(-sign[:, None] * slope, peak, np.maximum(end, peak + 1), peak)
+    ref_off = np.minimum(steep_off + int(params["p_off_ref_ms"] * per_ms), qrs_on_rows)
+    offset = _trapezium(level, steep_off, np.maximum(ref_off, steep_off), +1, sign)
+    steep_on = _steepest(sign[:, None] * slope, start, peak, peak)
+    ref_on = np.maximum(steep_on - int(params["p_on_ref_ms"] * per_ms), start)
+    onset = _trapezium(level, steep_on, np.minimum(ref_on, steep_on), -1, sign)
 
-    bad_t = (t_pos < 0) | (t_neg < 0)
+    # Noise in the P window: what the smoothing removed from the clean signal.
+    residual = before_r - smoothed
+    in_window = (columns >= start[:, None]) & (columns < qrs_on_rows[:, None])
+    noise = np.sqrt(
+        (residual * residual * in_window).sum(axis=1) / np.maximum(in_window.sum(axis=1), 1)
+    )
+    missing = missing | (end - start < int(60 * per_ms))
+    return _Wave(onset, peak, offset, amp, missing, noise)
+
+
+# ---------------------------------------------------------------------------------- result
+def _assemble(
+    lead_qrs: _LeadQRS,
+    t_wave: _Wave,
+    p_wave: _Wave,
+    qrs_on: np.ndarray,
+    qrs_off: np.ndarray,
+    n_leads: int,
+    n_beats: int,
+) -> Delineation:
+    """The rows reshaped to (L, B) float offsets; NaN (amplitude 0) where a wave is missing."""
+
+    def per_lead(rows: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
+        values = rows.astype(float)
+        if missing is not None:
+            values = np.where(missing, np.nan, values)
+        return values.reshape(n_leads, n_beats)
+
     lead = {
-        "qrs_on": shape(l_on),
-        "qrs_peak": shape(l_peak),
-        "qrs_off": shape(l_off),
-        "t_on": shape(t_on, bad_t),
-        "t_peak": shape(t_peak, bad_t),
-        "t_off": shape(t_off, bad_t),
-        "p_on": shape(p_on, bad_p),
-        "p_peak": shape(p_peak, bad_p),
-        "p_off": shape(p_off, bad_p),
+        "qrs_on": per_lead(lead_qrs.on),
+        "qrs_peak": per_lead(lead_qrs.peak),
+        "qrs_off": per_lead(lead_qrs.off),
+        "t_on": per_lead(t_wave.on, t_wave.missing),
+        "t_peak": per_lead(t_wave.peak, t_wave.missing),
+        "t_off": per_lead(t_wave.off, t_wave.missing),
+        "p_on": per_lead(p_wave.on, p_wave.missing),
+        "p_peak": per_lead(p_wave.peak, p_wave.missing),
+        "p_off": per_lead(p_wave.off, p_wave.missing),
     }
-    glob = {"qrs_on": g_on, "qrs_off": g_off}
     return Delineation(
         lead=lead,
-        glob=glob,
-        p_amp=np.where(bad_p, 0.0, p_amp).reshape(L, B),
-        t_amp=np.where(bad_t, 0.0, t_amp).reshape(L, B),
-        p_noise=p_noise.reshape(L, B),
+        glob={"qrs_on": qrs_on, "qrs_off": qrs_off},
+        p_amp=np.where(p_wave.missing, 0.0, p_wave.amp).reshape(n_leads, n_beats),
+        t_amp=np.where(t_wave.missing, 0.0, t_wave.amp).reshape(n_leads, n_beats),
+        p_noise=p_wave.noise.reshape(n_leads, n_beats),
     )
