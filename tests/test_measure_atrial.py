@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 
 from ecgr1.measure.atrial import AtrialActivity, analyse_atrial_activity
+from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.simulate import simulate
 
 
-def _analyse_sim(pattern: str, seed: int = 0, noise: str = "", **kw) -> tuple:
+def _analyse_sim(
+    pattern: str, seed: int = 0, noise: str = "", config: MeasureConfig = DEFAULT_CONFIG, **kw
+) -> tuple:
     sim = simulate(pattern, seed=seed, noise=noise, **kw)
     fs = sim.record.fs
     on = np.array([b["qrs_on_s"] for b in sim.beats]) * fs
@@ -21,7 +24,14 @@ def _analyse_sim(pattern: str, seed: int = 0, noise: str = "", **kw) -> tuple:
     t_off = [None if b["t_off_s"] is None else b["t_off_s"] * fs for b in sim.beats]
     r = np.rint((on + off) / 2).astype(int)
     res = analyse_atrial_activity(
-        np.asarray(sim.record.signal, float), fs, list(sim.record.leads), r, on, off, t_off
+        np.asarray(sim.record.signal, float),
+        fs,
+        list(sim.record.leads),
+        r,
+        on,
+        off,
+        t_off,
+        config=config,
     )
     return sim, res
 
@@ -73,6 +83,14 @@ def test_mobitz_2_finds_the_blocked_p_waves_at_their_true_times() -> None:
     # Every claimed blocked P is a real one.
     for f in found:
         assert np.min(np.abs(np.asarray(truth) - f)) < 0.06
+
+
+def test_the_block_decision_reads_its_thresholds_from_the_configuration() -> None:
+    """A 3:2 block (1.5 P waves per QRS) is not claimed once the configured atrial/ventricular
+    rate ratio for non-conducted P waves is above 1.5."""
+    strict = DEFAULT_CONFIG.replace({"atrial_waves.min_block_ratio": 1.6})
+    _, res = _analyse_sim("av_block_2_mobitz2", seed=1, noise="all", config=strict)
+    assert not _blocked(res)
 
 
 def test_wenckebach_pr_prolongs_before_the_dropped_beat() -> None:
@@ -181,7 +199,7 @@ def test_ludb_typical_flutter_is_found(ludb_dir) -> None:
 def _march(visible_s: list[float], cycle_s: float, hidden_ok: bool) -> tuple[float, float]:
     """Visible P waves (s) at 250 Hz; ``seen`` is False (a wave could not be seen) only around
     the positions half a cycle after each visible wave when ``hidden_ok``."""
-    from ecgr1.measure.atrial import _half_cycle_hidden_in_qrst
+    from ecgr1.measure.atrial.rhythm import half_cycle_hidden_in_qrst
 
     fs = 250.0
     seen = np.ones(int(12 * fs), bool)
@@ -190,7 +208,8 @@ def _march(visible_s: list[float], cycle_s: float, hidden_ok: bool) -> tuple[flo
             c = int(round((t + cycle_s / 2) * fs))
             seen[c - 20 : c + 20] = False
     times = np.array(visible_s) * fs
-    cycle, fit = _half_cycle_hidden_in_qrst(times, cycle_s * fs, 5 / 6, seen, fs)
+    params = DEFAULT_CONFIG.atrial_waves
+    cycle, fit = half_cycle_hidden_in_qrst(times, cycle_s * fs, 5 / 6, seen, fs, params)
     return cycle / fs, fit
 
 
@@ -217,10 +236,11 @@ def test_half_cycle_needs_two_visible_waves_one_short_cycle_apart() -> None:
 def test_pr_march_is_a_steady_one_way_drift() -> None:
     """AV dissociation moves each visible P a fixed step relative to the next QRS; conducted
     rhythms hold their PR, and Wenckebach rises then falls back after the dropped beat."""
-    from ecgr1.measure.atrial import _pr_marches
+    from ecgr1.measure.atrial.conduction import pr_marches
 
-    assert _pr_marches([None, None, 516.0, 436.0, 324.0, 204.0, None])
-    assert _pr_marches([None, 176.0, 268.0, 316.0])
-    assert not _pr_marches([160.0, 162.0, 158.0, 161.0, 160.0])  # conducted, constant PR
-    assert not _pr_marches([160.0, 240.0, 280.0, 160.0, 240.0, 280.0])  # Wenckebach cycles
-    assert not _pr_marches([176.0, 268.0, None, 316.0, 400.0])  # two beats at a time only
+    params = DEFAULT_CONFIG.atrial_waves
+    assert pr_marches([None, None, 516.0, 436.0, 324.0, 204.0, None], params)
+    assert pr_marches([None, 176.0, 268.0, 316.0], params)
+    assert not pr_marches([160.0, 162.0, 158.0, 161.0, 160.0], params)  # conducted, constant PR
+    assert not pr_marches([160.0, 240.0, 280.0, 160.0, 240.0, 280.0], params)  # Wenckebach
+    assert not pr_marches([176.0, 268.0, None, 316.0, 400.0], params)  # two beats at a time
