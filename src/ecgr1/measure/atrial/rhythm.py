@@ -185,7 +185,9 @@ def hidden_waves(
         start -= pp
     t = start
     while t < min(n, r[-1] + 0.3 * fs):
-        if mask[int(t)] and np.min(np.abs(p_waves - t)) > 0.3 * pp:
+        # A predicted wave before the record's first sample was not recorded (and a negative
+        # index would read the masked end of the record).
+        if t >= 0 and mask[int(t)] and np.min(np.abs(p_waves - t)) > 0.3 * pp:
             grid.append(int(round(t)))
         # Re-anchor on detected waves so the grid follows slow rate changes.
         near = p_waves[np.abs(p_waves - (t + pp)) <= params["grid_tolerance"] * pp]
