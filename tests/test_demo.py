@@ -180,7 +180,9 @@ def test_demo_bad_input_leaves_no_output_folder(tmp_path, capsys) -> None:
     assert len(_err_lines(capsys)) == 2
 
 
-def test_demo_still_renders_when_an_engine_fails(tmp_path, capsys, monkeypatch) -> None:
+def test_demo_engine_crash_is_an_internal_error_but_the_ecg_is_rendered(
+    tmp_path, capsys, monkeypatch
+) -> None:
     from ecgr1.cli import demo
 
     def broken(record):
@@ -188,11 +190,17 @@ def test_demo_still_renders_when_an_engine_fails(tmp_path, capsys, monkeypatch) 
 
     monkeypatch.setattr(demo, "_load_stages", lambda: {"notes": [], "interpret_record": broken})
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--dpi", "40"]) == 0
+    assert main(["demo", "--out", str(out), "--dpi", "40"]) == 1  # a bug, not a finding
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "interpretation failed (RuntimeError: engine bug)" in page
+    assert "interpretation failed: sim_normal_0: internal error: RuntimeError: engine bug" in page
     assert (out / "ecg.png").is_file()
-    assert "rendered only" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.out == "sim_normal_0: rendered only (interpretation failed)\n"
+    errors = [x for x in captured.err.splitlines() if ": error: " in x]
+    assert errors == [
+        "ecgr1 demo: error: sim_normal_0: internal error: RuntimeError: engine bug "
+        "(please report it; --debug shows the traceback)"
+    ]
     with pytest.raises(RuntimeError, match="engine bug"):
         main(["--debug", "demo", "--out", str(out), "--dpi", "40"])
 

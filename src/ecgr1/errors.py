@@ -1,7 +1,8 @@
 """The exception hierarchy shared by every stage.
 
-The CLI turns any :class:`ECGR1Error` into one line on stderr naming the file and the
-problem, and exit status 2; anything else is a bug and shows a traceback only with ``--debug``.
+Library calls raise; they never turn a bug into a result. An :class:`ECGR1Error` is a problem
+of the input or of the options (the user's to fix); any other exception is a bug in ecgr1. The
+CLI reports both as one line on stderr naming the file, with the exit status of docs/cli.md.
 """
 
 from __future__ import annotations
@@ -32,7 +33,16 @@ class MissingFileError(InvalidInputError):
 
 
 class MeasurementError(ECGR1Error):
-    """The signal cannot be measured at all (e.g. every lead is flat)."""
+    """The signal cannot be measured at all (e.g. every lead is flat).
+
+    Raised by a measurement engine for the signal, never for a bug: the pipeline turns it into
+    an "unusable" result (a finding of poor quality), whereas any other exception propagates.
+    """
+
+
+class OutputError(ECGR1Error):
+    """An output file or folder cannot be written: a usage error that concerns every input
+    alike, so a batch stops at the first one (exit status 2)."""
 
 
 class ModelError(ECGR1Error):

@@ -1,9 +1,10 @@
 """The ``ecgr1`` command: one program, one subcommand per module in this package.
 
-Each subcommand module defines ``register(subparsers)`` which adds its parser and sets
-``func`` (called with the parsed args, returning an exit status). Library errors
-(:class:`ecgr1.errors.ECGR1Error`) become one line on stderr and exit status 2; a traceback is
-shown only with ``--debug``.
+Each subcommand module defines ``register(subparsers)`` which adds its parser (with
+:func:`ecgr1.cli._batch.add_command`) and sets ``func`` (called with the parsed args, returning
+an exit status). Every subcommand follows the exit-status contract of docs/cli.md: 0 every
+input processed; 1 some inputs failed, or an internal error (a bug); 2 usage error, or no input
+could be read. Errors are one line on stderr; a traceback is shown only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ import sys
 from collections.abc import Sequence
 
 from ecgr1 import __version__
+from ecgr1.cli._batch import (
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+    internal_error_text,
+    os_error_text,
+)
 from ecgr1.errors import ECGR1Error
 
 # Order here is the order in ``ecgr1 --help``. A module that fails to import (e.g. an optional
@@ -33,10 +41,6 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "evaluate",
     "serve",
 )
-
-EXIT_OK = 0
-EXIT_FAILURES = 1  # a batch in which some inputs failed
-EXIT_BAD_INPUT = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,28 +76,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.debug = debug
     if not getattr(args, "func", None):
         parser.print_help()
-        return EXIT_BAD_INPUT
+        return EXIT_USAGE
     try:
         return int(args.func(args) or 0)
     except ECGR1Error as exc:
         if debug:
             raise
-        print(f"ecgr1 {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        _error(args.command, str(exc))
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        return EXIT_OK
+        return EXIT_OK  # the reader of our output went away (e.g. `| head`): stop quietly
+    except OSError as exc:  # a file named on the command line that cannot be read or written
+        if debug:
+            raise
+        _error(args.command, os_error_text(exc))
+        return EXIT_USAGE
     except Exception as exc:  # a bug: one line for users, the traceback with --debug
         if debug:
             raise
-        print(
-            f"ecgr1 {args.command}: internal error: {type(exc).__name__}: {exc} "
-            "(rerun with --debug for the traceback, and please report it)",
-            file=sys.stderr,
-        )
-        return EXIT_FAILURES
+        _error(args.command, internal_error_text(exc))
+        return EXIT_SOME_FAILED
+
+
+def _error(command: str, text: str) -> None:
+    """``ecgr1 CMD: error: problem`` on stderr, on one line whatever the message holds."""
+    print(f"ecgr1 {command}: error: {' '.join(text.splitlines())}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

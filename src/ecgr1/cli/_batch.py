@@ -1,21 +1,158 @@
-"""Batch plumbing shared by subcommands: progress bar, per-input error capture, exit status,
-and the reading options every record-consuming subcommand offers."""
+"""What every subcommand shares: registration, the exit-status contract, per-input error
+capture with a progress bar, output folders, and the reading options of record-consuming
+subcommands.
+
+The contract (docs/cli.md): exit status 0 when every input was processed (an "unusable"
+measurement is a result); 1 when some inputs failed (could not be read, or an internal error)
+and the rest were processed; 2 for a usage error (an output that cannot be written included)
+or when no input could be read. An internal error gives 1 even for a single input: it is a bug
+in ecgr1, not bad input. Each failure is one line ``ecgr1 CMD: error: PATH: problem`` on stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
-from ecgr1.errors import ECGR1Error
+from ecgr1.errors import ECGR1Error, OutputError
 
 T = TypeVar("T")
 
 EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_BAD_INPUT = 2
+EXIT_SOME_FAILED = 1  # some inputs failed, or any internal error
+EXIT_USAGE = 2  # usage error, unwritable output, or no input could be read
+
+# The end of the --help text of every command that reads records.
+BATCH_EXIT_STATUS = """\
+Exit status (docs/cli.md): 0 every input processed; 1 some inputs failed (unreadable, or an
+internal error) and the rest were processed; 2 usage error, or no input could be read. Each
+failure is one line on stderr naming the file.
+"""
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    run: Callable[[argparse.Namespace], int] | None,
+    *,
+    help: str,
+    description: str | None = None,
+    **parser_options: Any,
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name``; ``run(args)`` returns its exit status.
+
+    The description is printed as written (line breaks, examples) unless ``formatter_class``
+    says otherwise. ``run`` is None for a group whose actions are subcommands of their own.
+    """
+    parser_options.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(name, help=help, description=description, **parser_options)
+    if run is not None:
+        parser.set_defaults(func=run)
+    return parser
+
+
+@dataclass
+class BatchOutcome:
+    """What became of the inputs of one run: the counts the exit status is made of."""
+
+    n_inputs: int
+    # ECGR1Error or OSError: the input could not be read (or was refused), the user's to fix.
+    unreadable: int = 0
+    # Any other exception: a bug in ecgr1, never a property of the input.
+    internal_errors: int = 0
+    problems: list[str] = field(default_factory=list)  # the texts reported, in order
+
+
+def batch_exit_status(outcome: BatchOutcome) -> int:
+    """The exit status of a run (docs/cli.md).
+
+    >>> batch_exit_status(BatchOutcome(5)), batch_exit_status(BatchOutcome(5, unreadable=2))
+    (0, 1)
+    >>> batch_exit_status(BatchOutcome(1, unreadable=1))  # nothing could be read
+    2
+    >>> batch_exit_status(BatchOutcome(1, internal_errors=1))  # a bug, not bad input
+    1
+    """
+    if outcome.internal_errors:
+        return EXIT_SOME_FAILED
+    if outcome.unreadable and outcome.unreadable >= outcome.n_inputs:
+        return EXIT_USAGE
+    return EXIT_SOME_FAILED if outcome.unreadable else EXIT_OK
+
+
+def find_inputs(paths: Sequence[str]) -> list[str]:
+    """The record addresses in ``paths``; none at all is a usage error (exit status 2).
+
+    >>> import tempfile
+    >>> find_inputs([tempfile.mkdtemp()])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ecgr1.errors.ECGR1Error: no records found in ...
+    """
+    from ecgr1.io import find_records
+
+    records = find_records(paths)
+    if not records:
+        raise ECGR1Error(f"no records found in {' '.join(str(p) for p in paths)}")
+    return records
+
+
+def internal_error_text(exc: BaseException) -> str:
+    """How a bug is reported: never as a finding, always with the way to learn more."""
+    return (
+        f"internal error: {type(exc).__name__}: {exc} "
+        "(please report it; --debug shows the traceback)"
+    )
+
+
+def failure_text(item: object, exc: BaseException) -> str:
+    """``PATH: problem`` for an input that failed with ``exc``, on one line.
+
+    >>> failure_text("a.hea", FileNotFoundError(2, "No such file or directory", "a.dat"))
+    "a.hea: No such file or directory: 'a.dat'"
+    >>> failure_text("a.hea", ValueError("bad\\nshape"))
+    'a.hea: internal error: ValueError: bad shape (please report it; --debug shows the traceback)'
+    """
+    if isinstance(exc, ECGR1Error):
+        text = str(exc) if exc.path else f"{item}: {exc}"
+    elif isinstance(exc, OSError):
+        text = f"{item}: {os_error_text(exc)}"
+    else:
+        text = f"{item}: {internal_error_text(exc)}"
+    return " ".join(text.splitlines())  # one line per failure, whatever the message holds
+
+
+@contextmanager
+def reported_failures(
+    outcome: BatchOutcome, item: object, *, command: str, debug: bool = False
+) -> Iterator[None]:
+    """Count a failure of ``item`` in ``outcome`` and report it on stderr; the run goes on.
+
+    An output that cannot be written (:class:`OutputError`) and a reader of our output that
+    went away (BrokenPipeError, e.g. ``| head``) stop the run instead: every later input would
+    fail the same way. With ``debug`` the exception propagates with its traceback.
+    """
+    from tqdm import tqdm
+
+    try:
+        yield
+    except (OutputError, BrokenPipeError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - one input, even a bug, must not stop a batch
+        if debug:
+            raise
+        if isinstance(exc, (ECGR1Error, OSError)):
+            outcome.unreadable += 1
+        else:
+            outcome.internal_errors += 1
+        text = failure_text(item, exc)
+        outcome.problems.append(text)
+        tqdm.write(f"{command}: error: {text}", file=sys.stderr)
 
 
 def run_batch(
@@ -25,55 +162,21 @@ def run_batch(
     desc: str = "records",
     debug: bool = False,
     command: str = "ecgr1",
-) -> int:
-    """Call ``fn`` on every item; report bad items on stderr, keep going.
+) -> BatchOutcome:
+    """Call ``fn`` on every item, reporting each failure in one line on stderr and going on.
 
-    Returns the number of failed items. A progress bar is shown when stderr is a terminal.
-    Each failure is one line ``<command>: error: <path>: <problem>``; with ``debug`` the first
-    failure is raised with its traceback instead.
+    A progress bar is shown on stderr when it is a terminal and there is more than one item.
     """
     from tqdm import tqdm
 
     items = list(items)
-    failures = 0
-    bar = tqdm(items, desc=desc, unit="rec", disable=not sys.stderr.isatty() or len(items) < 2)
-    for item in bar:
-        try:
-            fn(item)
-        except ECGR1Error as exc:
-            if debug:
-                raise
-            failures += 1
-            msg = str(exc) if exc.path else f"{item}: {exc}"
-            tqdm.write(f"{command}: error: {msg}", file=sys.stderr)
-        except BrokenPipeError:
-            raise  # the reader of our output went away (e.g. `| head`): stop quietly
-        except OSError as exc:  # unreadable input or unwritable output: the user's to fix
-            if debug:
-                raise
-            failures += 1
-            tqdm.write(f"{command}: error: {item}: {os_error_text(exc)}", file=sys.stderr)
-        except Exception as exc:  # noqa: BLE001 - a bug on one record must not stop a batch
-            if debug:
-                raise
-            failures += 1
-            tqdm.write(
-                f"{command}: error: {item}: unexpected {type(exc).__name__}: {exc}",
-                file=sys.stderr,
-            )
-    return failures
-
-
-def batch_exit_status(n_items: int, failures: int) -> int:
-    """Exit status of a batch: 0 all good, 2 when every input failed (a single bad input
-    included), 1 when only some failed.
-
-    >>> batch_exit_status(1, 1), batch_exit_status(5, 2), batch_exit_status(5, 0)
-    (2, 1, 0)
-    """
-    if failures == 0:
-        return EXIT_OK
-    return EXIT_BAD_INPUT if failures >= n_items else EXIT_SOME_FAILED
+    outcome = BatchOutcome(len(items))
+    quiet = not sys.stderr.isatty() or len(items) < 2
+    with tqdm(items, desc=desc, unit="rec", disable=quiet) as bar:
+        for item in bar:
+            with reported_failures(outcome, item, command=command, debug=debug):
+                fn(item)
+    return outcome
 
 
 def os_error_text(exc: OSError) -> str:
@@ -84,8 +187,8 @@ def os_error_text(exc: OSError) -> str:
 
 @contextmanager
 def output_errors() -> Iterator[None]:
-    """Turn an OSError raised while writing outputs into a one-line :class:`ECGR1Error`
-    (exit status 2) instead of a traceback.
+    """Turn an OSError raised while writing outputs into a one-line :class:`OutputError`
+    (exit status 2) instead of a traceback or an "internal error".
 
     >>> try:
     ...     with output_errors():
@@ -96,8 +199,28 @@ def output_errors() -> Iterator[None]:
     """
     try:
         yield
+    except BrokenPipeError:
+        raise  # stdout closed by its reader: not an output file of ours
     except OSError as exc:
-        raise ECGR1Error(f"cannot write output: {os_error_text(exc)}") from exc
+        raise OutputError(f"cannot write output: {os_error_text(exc)}") from exc
+
+
+def output_folder(path: str | Path, option: str) -> Path:
+    """Create the output folder given by ``option`` (e.g. ``--out``) before any input is read,
+    so that a mistyped option is a usage error at once (exit status 2), not after the batch.
+
+    >>> import tempfile
+    >>> output_folder(tempfile.mkstemp()[1], "--json-dir")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ecgr1.errors.OutputError: ...: --json-dir names a file, not a folder
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{option} names a file, not a folder", str(folder))
+    with output_errors():
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def add_debug_option(parser: argparse.ArgumentParser) -> None:

@@ -6,19 +6,24 @@ import argparse
 import sys
 
 from ecgr1.cli._batch import (
-    EXIT_BAD_INPUT,
+    BATCH_EXIT_STATUS,
+    add_command,
     add_debug_option,
     add_read_options,
     batch_exit_status,
     emit,
+    find_inputs,
+    output_errors,
+    output_folder,
     read_options,
     run_batch,
 )
 from ecgr1.errors import InvalidInputError
-from ecgr1.io import STANDARD_LEADS, find_records, read_record, standardize
+from ecgr1.io import STANDARD_LEADS, read_record, standardize
 from ecgr1.io.writers import safe_record_name, write_npy, write_wfdb
 
-DESCRIPTION = """\
+DESCRIPTION = (
+    """\
 Convert ECG records of any supported format to WFDB (format 16, 1 uV resolution, Challenge-style
 Age/Sex/Dx comments) or NumPy (.npy float32 leads x samples in mV + .json sidecar).
 
@@ -34,17 +39,19 @@ Examples:
   ecgr1 convert 'ptbxl/records500/*/*.hea' --out model_in/ --model-input --format npy
 
 A progress bar is shown on stderr when it is a terminal.
-Exit status: 0 all converted; 1 some inputs failed; 2 every input failed.
 """
+    + BATCH_EXIT_STATUS
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``convert`` subcommand."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "convert",
+        run,
         help="convert records to WFDB or NumPy, optionally resampled/cropped",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("inputs", nargs="+", metavar="IN", help="records, folders or globs")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -65,7 +72,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quiet", action="store_true", help="do not print reader warnings")
     add_read_options(parser, prefix="input-")
     add_debug_option(parser)
-    parser.set_defaults(func=run)
 
 
 def _window(text: str) -> str | float:
@@ -86,10 +92,8 @@ def run(args: argparse.Namespace) -> int:
         args.seconds = args.seconds or 10.0
         args.twelve_lead = True
     window = _window(args.window)
-    inputs = find_records(args.inputs)
-    if not inputs:
-        print(f"ecgr1 convert: error: no records found in {' '.join(args.inputs)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    inputs = find_inputs(args.inputs)
+    out_dir = output_folder(args.out, "--out")
     options = read_options(args)
     reshape = args.fs is not None or args.seconds is not None or args.twelve_lead
     written: dict[str, str] = {}
@@ -110,14 +114,13 @@ def run(args: argparse.Namespace) -> int:
                 f"output name {name!r} already written for {written[name]} in this run", address
             )
         written[name] = address
-        if args.format == "wfdb":
-            path = write_wfdb(record, args.out, record_name=name)
-        else:
-            path = write_npy(record, args.out, record_name=name)
+        write = write_wfdb if args.format == "wfdb" else write_npy
+        with output_errors():
+            path = write(record, out_dir, record_name=name)
         emit(f"{address} -> {path}")
         if not args.quiet:
             for w in record.warnings:
                 emit(f"ecgr1 convert: warning: {address}: {w}", file=sys.stderr)
 
-    failures = run_batch(inputs, one, desc="convert", debug=args.debug, command="ecgr1 convert")
-    return batch_exit_status(len(inputs), failures)
+    outcome = run_batch(inputs, one, desc="convert", debug=args.debug, command="ecgr1 convert")
+    return batch_exit_status(outcome)

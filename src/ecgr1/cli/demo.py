@@ -15,7 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ecgr1.cli._batch import add_debug_option, output_errors
+from ecgr1.cli._batch import (
+    BatchOutcome,
+    add_command,
+    add_debug_option,
+    batch_exit_status,
+    output_errors,
+    reported_failures,
+)
 
 DEFAULT_OUT = Path("ecgr1-demo")
 DESCRIPTION = """\
@@ -31,7 +38,9 @@ Examples:
   ecgr1 demo --pattern atrial_fibrillation --noise all --seed 2
   ecgr1 demo ../shared/data/cpsc2018/A0001.hea --out a0001/
 
-Exit status: 0 report written; 2 bad input (unknown pattern, unreadable record, unwritable DIR).
+Exit status (docs/cli.md): 0 report written; 1 the interpretation failed with an internal
+error (reported on stderr; the ECG is still rendered); 2 bad input (unknown pattern, unreadable
+record, unwritable DIR).
 """
 
 
@@ -39,11 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
     from ecgr1.render.page import LAYOUT_NAMES
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "demo",
+        run,
         help="run the whole pipeline on a simulated (or given) ECG and write an HTML report",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("path", nargs="?", metavar="PATH", help="a record to use instead of simulating")
     p.add_argument("--pattern", default="normal", help="simulated pattern (ecgr1 simulate --list)")
@@ -64,7 +74,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dpi", type=float, default=120.0, help="image resolution (120)")
     add_debug_option(p)
-    p.set_defaults(func=run)
 
 
 def _load_stages() -> dict[str, Any]:
@@ -296,7 +305,10 @@ def run(args: argparse.Namespace) -> int:
             write_simulation(sim, out / "record")
 
     result = measurements = report = None
-    try:
+    # An engine that fails on this record must not cost the user the picture: the failure is
+    # reported like any other (a bug as an internal error, exit status 1) and the ECG rendered.
+    outcome, source = BatchOutcome(1), args.path or record.record_id
+    with reported_failures(outcome, source, command="ecgr1 demo", debug=args.debug):
         if "interpret_record" in stages:
             result = stages["interpret_record"](record)
             measurements = result.measurements
@@ -304,12 +316,7 @@ def run(args: argparse.Namespace) -> int:
                 report = stages["build_report"](result.interpretation)
         elif "measure" in stages:
             measurements = stages["measure"](record)
-    except Exception as exc:  # noqa: BLE001 - the demo still renders what it can
-        if args.debug:
-            raise
-        # An engine that cannot handle this record must not cost the user the picture: keep the
-        # rendering and whatever stage did finish, say what failed (--debug shows the traceback).
-        notes.append(f"interpretation failed ({type(exc).__name__}: {exc}); rendered only")
+    failed = [f"interpretation failed: {problem}; rendered only" for problem in outcome.problems]
 
     highlight = highlighted_leads(getattr(result, "interpretation", None))
     rendering = render_record(
@@ -325,7 +332,7 @@ def run(args: argparse.Namespace) -> int:
         png_path, _ = rendering.save(out / "ecg.png")
     png = png_path.read_bytes()
     page = render_html(record, png, result=result, measurements=measurements, report=report,
-                       truth=truth, notes=notes)  # fmt: skip
+                       truth=truth, notes=notes + failed)  # fmt: skip
     with output_errors():
         (out / "report.html").write_text(page, encoding="utf-8")
         if result is not None:
@@ -338,6 +345,8 @@ def run(args: argparse.Namespace) -> int:
             f"{record.record_id}: rate {g.heart_rate_bpm} bpm, PR {g.pr_interval_ms} ms, "
             f"QRS {g.qrs_duration_ms} ms, QT {g.qt_interval_ms} ms (protocol stage unavailable)"
         )
+    elif failed:  # the error itself is on stderr: stdout carries findings only
+        text = f"{record.record_id}: rendered only (interpretation failed)"
     else:
         why = notes[-1] if notes else "measurement stage unavailable"
         text = f"{record.record_id}: rendered only ({why})"
@@ -347,4 +356,4 @@ def run(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"ecgr1 demo: note: {note}", file=sys.stderr)
     print(f"ecgr1 demo: wrote {out / 'report.html'} and {png_path}", file=sys.stderr)
-    return 0
+    return batch_exit_status(outcome)

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ecgr1.cli._batch import BatchOutcome, add_command, batch_exit_status
+
 DESCRIPTION = """\
 Generate an interpretation for every interchange row of --data (the rows' user turns with their
 ECG signals and/or images; a trailing assistant turn is the reference, never shown to the
@@ -15,17 +17,19 @@ model) and write one JSON row per input to --out: id, response, labels (the refe
 --backend vllm uses vLLM (GPU only; needs the vllm package and a registered ECG-R1 vLLM model);
 the default backend is transformers (CPU or GPU).
 
-Exit status: 0 all rows generated; 1 some rows failed (they are written with an "error").
+Exit status (docs/cli.md): 0 all rows generated; 1 some rows failed (they are written with an
+"error"), or an internal error; 2 usage error, or no row could be used.
 """
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``infer`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "infer",
+        run,
         help="batch inference with an ECG-R1 model (JSONL in, JSONL out)",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", required=True, metavar="DIR", help="model folder")
     p.add_argument("--data", required=True, metavar="JSONL", help="interchange rows")
@@ -46,7 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: best)")
     p.add_argument("--dtype", default=None, help="bf16, fp16 or fp32 (default: bf16 on GPU)")
     p.add_argument("--resume", action="store_true", help="skip ids already in --out, append")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,5 +83,5 @@ def run(args: argparse.Namespace) -> int:
             f'(their rows in {args.out} carry an "error")',
             file=sys.stderr,
         )
-        return 1
-    return 0
+    # A failed row is a row the model could not be given (an ECGR1Error): bad input.
+    return batch_exit_status(BatchOutcome(summary["written"], unreadable=summary["failed"]))

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from ecgr1.cli._batch import (
-    EXIT_BAD_INPUT,
+    BATCH_EXIT_STATUS,
+    add_command,
     add_debug_option,
     add_read_options,
     batch_exit_status,
     emit,
+    find_inputs,
     read_options,
     run_batch,
 )
-from ecgr1.io import ECGRecord, find_records, read_record
+from ecgr1.io import ECGRecord, read_record
 from ecgr1.io.writers import jsonable
 
-DESCRIPTION = """\
+DESCRIPTION = (
+    """\
 Summarise ECG records: rate, length, leads, age, sex, labels and the warnings raised while
 reading. PATH may be a record (.hea/.dat/.mat, .npy/.npz/.csv, exams.hdf5#<exam_id>), a folder
 (searched recursively) or a glob. With --json, one JSON object per line with keys id, fs,
@@ -31,24 +33,24 @@ Examples:
   ecgr1 info 'exams_part0.hdf5#1169160'
   ecgr1 info --fs 500 --leads I,II,V1 --units uV my_array.npy
 
-Exit status: 0 all records read; 1 some inputs of a batch failed; 2 every input failed (a
-single bad input included). Each failure is one line on stderr naming the file.
 """
+    + BATCH_EXIT_STATUS
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``info`` subcommand."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "info",
+        run,
         help="summarise ECG records (one line or one JSON object each)",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="records, folders or globs")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     add_read_options(parser)
     add_debug_option(parser)
-    parser.set_defaults(func=run)
 
 
 def format_summary(record: ECGRecord) -> list[str]:
@@ -74,10 +76,7 @@ def format_summary(record: ECGRecord) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``ecgr1 info``; returns the exit status."""
-    records = find_records(args.paths)
-    if not records:
-        print(f"ecgr1 info: error: no records found in {' '.join(args.paths)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    records = find_inputs(args.paths)
     options = read_options(args)
 
     def one(address: str) -> None:
@@ -90,5 +89,5 @@ def run(args: argparse.Namespace) -> int:
             for line in format_summary(record):
                 emit(line)
 
-    failures = run_batch(records, one, desc="info", debug=args.debug, command="ecgr1 info")
-    return batch_exit_status(len(records), failures)
+    outcome = run_batch(records, one, desc="info", debug=args.debug, command="ecgr1 info")
+    return batch_exit_status(outcome)

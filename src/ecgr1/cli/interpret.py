@@ -16,18 +16,28 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ecgr1.cli._batch import run_batch
+from ecgr1.cli._batch import (
+    add_command,
+    batch_exit_status,
+    find_inputs,
+    output_errors,
+    output_folder,
+    run_batch,
+)
 
 
 def register(subparsers: Any) -> None:
     """Add the ``interpret`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "interpret",
+        run,
         help="interpret ECG records: statements with evidence and the 6-step report",
         description=(
             "Measure each record, apply the clinical protocol (criteria table) and write the "
             "ECG-R1 six-step interpretation. Age and sex come from the record unless given."
         ),
+        formatter_class=argparse.HelpFormatter,  # prose: wrapped to the terminal by argparse
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="record files, folders or globs")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
@@ -66,7 +76,6 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="option passed to the engine (repeatable), e.g. model_dir=/path for a model engine",
     )
-    p.set_defaults(func=run)
 
 
 def _safe_name(record_id: str) -> str:
@@ -74,9 +83,9 @@ def _safe_name(record_id: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the subcommand; returns the exit status (1 when some records failed)."""
+    """Run the subcommand; returns the exit status of docs/cli.md."""
     from ecgr1.errors import ECGR1Error
-    from ecgr1.io.readers import find_records, read_record
+    from ecgr1.io.readers import read_record
     from ecgr1.io.standardize import first_seconds
     from ecgr1.protocol.pipeline import interpret_record
 
@@ -93,13 +102,8 @@ def run(args: argparse.Namespace) -> int:
             raise ECGR1Error(f"model folder not found: {args.model}")
         args.engine = "model"
         options["model_dir"] = args.model
-    items = find_records(args.paths)
-    if not items:
-        print(f"ecgr1 interpret: no ECG records found in {' '.join(args.paths)}", file=sys.stderr)
-        return 1
-    out_dir = Path(args.out) if args.out else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    items = find_inputs(args.paths)
+    out_dir = output_folder(args.out, "--out") if args.out else None
     multiple = len(items) > 1
 
     def one(item: str) -> None:
@@ -120,16 +124,17 @@ def run(args: argparse.Namespace) -> int:
             text = result.report
             suffix = ".txt"
         if out_dir:
-            (out_dir / f"{_safe_name(result.record_id)}{suffix}").write_text(
-                text + "\n", encoding="utf-8"
-            )
+            with output_errors():
+                (out_dir / f"{_safe_name(result.record_id)}{suffix}").write_text(
+                    text + "\n", encoding="utf-8"
+                )
         else:
             if multiple and args.format == "text":
                 sys.stdout.write(f"=== {result.record_id} ===\n")
             sys.stdout.write(text + "\n")
             sys.stdout.flush()
 
-    failures = run_batch(
+    outcome = run_batch(
         items, one, desc="interpret", debug=getattr(args, "debug", False), command="ecgr1 interpret"
     )
-    return 1 if failures else 0
+    return batch_exit_status(outcome)

@@ -7,19 +7,30 @@ import json
 import sys
 from pathlib import Path
 
-from ecgr1.cli._batch import run_batch
+from ecgr1.cli._batch import (
+    add_command,
+    batch_exit_status,
+    emit,
+    find_inputs,
+    output_errors,
+    output_folder,
+    run_batch,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``measure`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "measure",
+        run,
         help="measure ECG records (intervals, axes, amplitudes, ST, quality)",
         description=(
             "Measure every record (one process, progress bar). Without --json-dir the JSON "
             "result of a single record is printed on stdout and a one-line summary per record "
             "otherwise. Schema: docs/measurements.md."
         ),
+        formatter_class=argparse.HelpFormatter,  # prose: wrapped to the terminal by argparse
     )
     p.add_argument(
         "paths",
@@ -31,7 +42,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--annotations", type=Path, metavar="DIR", help="write WFDB annotations, one file per lead"
     )
-    p.set_defaults(func=run)
 
 
 def _summary(res) -> str:  # noqa: ANN001 - MeasurementResult
@@ -49,32 +59,32 @@ def _summary(res) -> str:  # noqa: ANN001 - MeasurementResult
 
 
 def run(args: argparse.Namespace) -> int:
-    """Measure each path; returns 0, or 1 when some records failed."""
+    """Measure each path; returns the exit status of docs/cli.md."""
     from ecgr1.io import read_record
-    from ecgr1.io.readers import find_records
     from ecgr1.measure.annotations import write_annotations
-    from ecgr1.measure.engine import measure
+    from ecgr1.protocol.pipeline import measure_safely
 
-    paths = find_records(args.paths)
-    if args.json_dir:
-        args.json_dir.mkdir(parents=True, exist_ok=True)
-    single = len(paths) == 1 and not args.json_dir
+    paths = find_inputs(args.paths)
+    json_dir = output_folder(args.json_dir, "--json-dir") if args.json_dir else None
+    ann_dir = output_folder(args.annotations, "--annotations") if args.annotations else None
+    single = len(paths) == 1 and not json_dir
 
     def one(path: str) -> None:
-        record = read_record(path)
-        res = measure(record)
-        if args.json_dir:
-            (args.json_dir / f"{res.record_id}.json").write_text(
-                json.dumps(res.to_dict(), indent=1)
-            )
-        if args.annotations:
-            write_annotations(res, args.annotations)
+        # A signal that cannot be measured gives an "unusable" result: a result, not a failure.
+        res, warnings = measure_safely(read_record(path))
+        for warning in warnings:
+            emit(f"ecgr1 measure: warning: {path}: {warning}", file=sys.stderr)
+        with output_errors():
+            if json_dir:
+                (json_dir / f"{res.record_id}.json").write_text(json.dumps(res.to_dict(), indent=1))
+            if ann_dir:
+                write_annotations(res, ann_dir)
         if single:
             print(json.dumps(res.to_dict(), indent=1))
         else:
             print(_summary(res), file=sys.stdout)
 
-    failures = run_batch(
+    outcome = run_batch(
         paths, one, desc="measure", debug=getattr(args, "debug", False), command="ecgr1 measure"
     )
-    return 1 if failures else 0
+    return batch_exit_status(outcome)

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ecgr1.cli._batch import add_command
+
 DESCRIPTION = """\
 Model folder utilities.
 
@@ -21,21 +23,22 @@ Model folder utilities.
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``model`` subcommand group."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "model",
+        None,
         help="create/inspect ECG-R1 model folders",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="model_command", metavar="ACTION")
-    tiny = sub.add_parser("init-tiny", help="random tiny model for tests (offline)")
+    # A missing ACTION is a usage error (exit status 2), reported by argparse.
+    sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    tiny = add_command(sub, "init-tiny", _init_tiny, help="random tiny model for tests (offline)")
     tiny.add_argument("out", metavar="OUT")
     tiny.add_argument("--arch", choices=("qwen3vl", "qwen2_5vl"), default="qwen3vl")
     tiny.add_argument("--preset", choices=("tiny", "small"), default="tiny")
     tiny.add_argument("--seed", type=int, default=0)
-    tiny.set_defaults(func=_init_tiny)
 
-    build = sub.add_parser("build", help="add ECG modules to a Qwen-VL folder")
+    build = add_command(sub, "build", _build, help="add ECG modules to a Qwen-VL folder")
     build.add_argument("base", metavar="BASE", help="Qwen3-VL or Qwen2.5-VL model folder")
     build.add_argument("out", metavar="OUT")
     build.add_argument(
@@ -46,12 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     build.add_argument("--projector", default="mlp2x_gelu", help="linear or mlpNx_gelu")
     build.add_argument("--dtype", default="bf16", help="saved dtype (bf16, fp16, fp32)")
-    build.set_defaults(func=_build)
 
-    info = sub.add_parser("info", help="describe a model folder (JSON)")
+    info = add_command(sub, "info", _info, help="describe a model folder (JSON)")
     info.add_argument("path", metavar="DIR")
-    info.set_defaults(func=_info)
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
 def _init_tiny(args: argparse.Namespace) -> int:

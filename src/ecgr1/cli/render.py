@@ -8,16 +8,21 @@ import sys
 from pathlib import Path
 
 from ecgr1.cli._batch import (
-    EXIT_BAD_INPUT,
+    BATCH_EXIT_STATUS,
+    add_command,
     add_debug_option,
     add_read_options,
     batch_exit_status,
     emit,
+    find_inputs,
+    output_errors,
+    output_folder,
     read_options,
     run_batch,
 )
 
-DESCRIPTION = """\
+DESCRIPTION = (
+    """\
 Render each record as a standard paper ECG (1 mm / 5 mm grid, calibration pulse, lead labels;
 25 mm/s and 10 mm/mV unless --speed/--gain say otherwise). Every image gets <name>.json beside
 it: layout, lead boxes in pixels and the pixel <-> (time, mV) mapping (with the homography of
@@ -32,8 +37,9 @@ Examples:
   ecgr1 render rec.hea --out img/ --interpret --header
 
 A progress bar is shown on stderr when it is a terminal.
-Exit status: 0 all rendered; 1 some inputs failed; 2 every input failed.
 """
+    + BATCH_EXIT_STATUS
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,11 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from ecgr1.render.augment import AUGMENTATIONS
     from ecgr1.render.page import LAYOUT_NAMES
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "render",
+        run,
         help="render records as paper ECGs (exact 25 mm/s, 10 mm/mV), optionally augmented",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="records, folders or globs")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
@@ -106,15 +113,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_read_options(p)
     add_debug_option(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Render every path; returns the exit status (0 all, 1 some failed, 2 all failed)."""
+    """Render every path; returns the exit status of docs/cli.md."""
     from ecgr1.errors import InvalidInputError
     from ecgr1.io import read_record
     from ecgr1.io.leads import canonical_lead_name
-    from ecgr1.io.readers import find_records
     from ecgr1.render import AugmentConfig, render_record
     from ecgr1.render.augment import AUGMENTATIONS
 
@@ -130,10 +135,8 @@ def run(args: argparse.Namespace) -> int:
     # Canonical names so that "avf" or "V 1" outline the same cells as "aVF" and "V1".
     highlight = [canonical_lead_name(h.strip()) for h in args.highlight.split(",") if h.strip()]
     first_seed = None if args.augment is None else (args.seed if args.augment < 0 else args.augment)
-    records = find_records(args.paths)
-    if not records:
-        print(f"ecgr1 render: error: no records found in {' '.join(args.paths)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    records = find_inputs(args.paths)
+    out_dir = output_folder(args.out, "--out")
     options = read_options(args)
 
     def one(path: str) -> None:
@@ -162,9 +165,10 @@ def run(args: argparse.Namespace) -> int:
             cited = highlighted_leads(result.interpretation)
             leads_to_outline += [lead for lead in cited if lead not in leads_to_outline]
         elif args.measurements:
-            from ecgr1.measure.engine import measure
+            from ecgr1.protocol.pipeline import measure_safely
 
-            measurements = measure(record)
+            # As in `ecgr1 measure`: a signal that cannot be measured is drawn as "unusable".
+            measurements, _ = measure_safely(record)
         seeds = [None] if first_seed is None else [first_seed + k for k in range(args.copies)]
         for seed in seeds:
             rendering = render_record(
@@ -182,7 +186,8 @@ def run(args: argparse.Namespace) -> int:
                 start_s=args.start,
             )
             stem = record.record_id if seed is None else f"{record.record_id}_aug{seed}"
-            rendering.save(args.out / f"{stem}.{args.format}")
+            with output_errors():
+                rendering.save(out_dir / f"{stem}.{args.format}")
 
-    failures = run_batch(records, one, desc="render", debug=args.debug, command="ecgr1 render")
-    return batch_exit_status(len(records), failures)
+    outcome = run_batch(records, one, desc="render", debug=args.debug, command="ecgr1 render")
+    return batch_exit_status(outcome)

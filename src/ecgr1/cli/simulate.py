@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ecgr1.cli._batch import add_debug_option, output_errors
+from ecgr1.cli._batch import add_command, add_debug_option, output_errors
 
 DESCRIPTION = """\
 Simulate a 12-lead ECG from a cardiac-dipole model (docs/simulator.md). Writes <name>.hea/.dat,
@@ -26,11 +26,12 @@ Exit status: 0 written; 2 bad parameters or unwritable output.
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``simulate`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "simulate",
+        run,
         help="simulate a 12-lead ECG with known ground truth (WFDB + annotations + JSON)",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", type=Path, metavar="DIR", help="output folder (required unless --list)")
     p.add_argument("--pattern", default="normal", help="pattern name (see --list); default normal")
@@ -57,7 +58,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.add_argument("--name", help="record name (default sim_<pattern>_<seed>)")
     add_debug_option(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

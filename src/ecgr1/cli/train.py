@@ -12,6 +12,8 @@ import json
 import sys
 from typing import Any
 
+from ecgr1.cli._batch import add_command
+
 S = argparse.SUPPRESS
 
 GRPO_DESCRIPTION = """\
@@ -86,21 +88,26 @@ def _common(parser: argparse.ArgumentParser, stage: str) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``train`` with its ``sft`` and ``grpo`` subcommands."""
-    parser = subparsers.add_parser("train", help="train the ECG-R1 model (SFT with IMD, GRPO/DAPO)")
-    stages = parser.add_subparsers(dest="stage_name", metavar="STAGE")
+    parser = add_command(
+        subparsers, "train", None, help="train the ECG-R1 model (SFT with IMD, GRPO/DAPO)"
+    )
+    # A missing STAGE is a usage error (exit status 2), reported by argparse.
+    stages = parser.add_subparsers(dest="stage_name", metavar="STAGE", required=True)
 
-    sft = stages.add_parser("sft", help="supervised fine-tuning with Interleaved Modality Dropout")
+    sft = add_command(
+        stages, "sft", run, help="supervised fine-tuning with Interleaved Modality Dropout"
+    )
     _common(sft, "sft")
     sft.add_argument("--max-length", type=int, default=S, help="max tokens per example")
     sft.add_argument("--modality-dropout", type=float, default=S, help="IMD drop probability (0.5)")
     sft.add_argument("--interleave", type=float, default=S, help="IMD swap probability (0.1)")
-    sft.set_defaults(func=run)
 
-    grpo = stages.add_parser(
+    grpo = add_command(
+        stages,
         "grpo",
+        run,
         help="GRPO with DAPO-style options and evidence rewards",
         description=GRPO_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(grpo, "grpo")
     grpo.add_argument("--num-generations", type=int, default=S, help="completions per prompt (8)")
@@ -153,8 +160,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="MODULE:FUNC[=W]",
         help="add a TRL-style reward function (repeatable)",
     )
-    grpo.set_defaults(func=run)
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
 def options_from_args(args: argparse.Namespace) -> tuple[str, Any]:

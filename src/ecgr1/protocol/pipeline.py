@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecgr1.errors import ECGR1Error
+from ecgr1.errors import ECGR1Error, MeasurementError
 from ecgr1.io.record import ECGRecord
 from ecgr1.measure.result import MeasurementResult, QualityReport
 from ecgr1.protocol.engine import interpret
@@ -110,20 +110,19 @@ def measure_safely(
 ) -> tuple[MeasurementResult, list[str]]:
     """Measure a record; a record that cannot be measured becomes an "unusable" result.
 
-    Never raises for signal content: a measurement failure is reported as a warning and the
-    protocol then states only "poor quality / artifact".
+    Only :class:`~ecgr1.errors.MeasurementError` (the engine's word for "this signal cannot be
+    measured") becomes a warning and an "unusable" result, on which the protocol states only
+    "poor quality / artifact". Any other exception is a bug and propagates: turning it into a
+    quality finding would hide it from the user and from the tests.
     """
     from ecgr1.measure.engine import measure
 
     warnings: list[str] = []
     try:
         result = measure(record, age=age, sex=sex)
-    except ECGR1Error as exc:
+    except MeasurementError as exc:
         warnings.append(f"measurement failed: {exc}")
         result = _unusable_result(record, f"measurement failed: {exc.message}")
-    except Exception as exc:  # noqa: BLE001 - a measurement bug must not lose the record
-        warnings.append(f"measurement failed unexpectedly: {type(exc).__name__}: {exc}")
-        result = _unusable_result(record, "measurement failed")
     if record.metadata.get("amplitude_normalised"):
         result.quality.amplitude_normalised = True
     if age is not None:
