@@ -35,7 +35,7 @@ import numpy as np
 from _common import data_root, markdown_table
 
 from ecgr1.io import first_seconds, read_record
-from ecgr1.protocol.pipeline import interpret_record
+from ecgr1.pipeline import interpret_record
 
 CPSC_CLASSES = ("Normal", "AF", "I-AVB", "LBBB", "RBBB", "PAC", "PVC", "STD", "STE")
 # CPSC 2018 label -> abbreviation of the PhysioNet/CinC Challenge 2021 SNOMED CT mapping

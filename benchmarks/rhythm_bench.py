@@ -44,7 +44,7 @@ from _common import data_root, markdown_table
 
 from ecgr1.io import read_record
 from ecgr1.io.record import ECGRecord
-from ecgr1.protocol.pipeline import interpret_record
+from ecgr1.pipeline import interpret_record
 
 WINDOW_S = 10.0
 MATCH_S = 0.15

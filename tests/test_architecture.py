@@ -42,12 +42,7 @@ ROOT = "__init__"
 PLACED = frozenset().union(*STAGE_ORDER) | FOUNDATION | {ROOT}
 
 # Backwards imports tolerated for now: (importing module, imported stage) -> why.
-ALLOWED_BACKWARDS: dict[tuple[str, str], str] = {
-    # protocol/pipeline.py runs the whole chain (measure -> protocol -> report, or a model
-    # engine); a colleague is moving it to the top level as ecgr1/pipeline.py.
-    ("ecgr1.protocol.pipeline", "report"): "moves to ecgr1/pipeline.py",
-    ("ecgr1.protocol.pipeline", "model"): "moves to ecgr1/pipeline.py",
-}
+ALLOWED_BACKWARDS: dict[tuple[str, str], str] = {}
 
 PACKAGE_ROOT = Path(ecgr1.__file__).resolve().parent
 _MODULE_NAME = re.compile(r"ecgr1(\.[A-Za-z_]\w*)+")

@@ -12,7 +12,7 @@ import pytest
 from ecgr1.cli import main
 from ecgr1.errors import MeasurementError
 from ecgr1.io import read_record
-from ecgr1.protocol.pipeline import interpret_record
+from ecgr1.pipeline import interpret_record
 from ecgr1.simulate import simulate
 from ecgr1.simulate.output import write_simulation
 
@@ -51,7 +51,7 @@ def unreadable(tmp_path: Path) -> str:
 def _engine_fails_with(monkeypatch: pytest.MonkeyPatch, exc: Exception, only: str = "") -> None:
     """Make the measurement engine raise ``exc`` (for the record ``only`` if given).
 
-    ``measure_safely`` imports ``ecgr1.measure.engine.measure`` when called, so patching the
+    ``measure_record`` imports ``ecgr1.measure.engine.measure`` when called, so patching the
     module attribute reaches interpret, measure and render alike."""
     from ecgr1.measure import engine
 

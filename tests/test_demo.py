@@ -69,7 +69,7 @@ def test_demo_writes_a_self_contained_html_report(tmp_path, capsys) -> None:
     assert "rbbb" in page  # the simulated pattern and its truth are shown
     stdout = capsys.readouterr().out
     assert (out / "ecg.json").exists() and (out / "record" / "sim_rbbb_0.hea").exists()
-    if not _has("ecgr1.protocol.pipeline"):
+    if not _has("ecgr1.pipeline"):
         pytest.skip("protocol stage not importable yet: only the rendering part is checked")
     for k in range(1, 7):
         assert f"Step {k}:" in page
@@ -89,7 +89,7 @@ def test_demo_reads_a_given_record(tmp_path, capsys) -> None:
     out = tmp_path / "demo"
     assert main(["demo", str(rec_dir / "sim_lafb_0.hea"), "--out", str(out), "--dpi", "60"]) == 0
     assert (out / "report.html").exists() and not (out / "record").exists()
-    if _has("ecgr1.protocol.pipeline"):
+    if _has("ecgr1.pipeline"):
         assert "left anterior fascicular block" in capsys.readouterr().out
 
 
@@ -221,7 +221,7 @@ def test_render_cli_measurement_json_missing_or_corrupt(tmp_path, capsys) -> Non
 
 
 def test_render_cli_interpret_outlines_the_leads_cited_as_evidence(tmp_path) -> None:
-    if not _has("ecgr1.protocol.pipeline"):
+    if not _has("ecgr1.pipeline"):
         pytest.skip("protocol stage not importable yet")
     rec = tmp_path / "rec"
     assert main(["simulate", "--out", str(rec), "--pattern", "inferior_stemi"]) == 0

@@ -186,7 +186,7 @@ def test_generate_interpretation_signal_and_image(tiny_dir, ludb_dir, rows_file)
 
 
 def test_model_engine_of_interpret(tiny_dir, ludb_dir):
-    pipeline = pytest.importorskip("ecgr1.protocol.pipeline")
+    pipeline = pytest.importorskip("ecgr1.pipeline")
     from ecgr1.io import read_record
 
     rec = read_record(ludb_dir / "data" / "1")

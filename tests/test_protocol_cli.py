@@ -10,7 +10,7 @@ import pytest
 
 from ecgr1.cli import main
 from ecgr1.io import STANDARD_LEADS, ECGRecord
-from ecgr1.protocol.pipeline import available_engines, interpret_record, register_engine
+from ecgr1.pipeline import available_engines, interpret_record, register_engine
 
 LEADS = list(STANDARD_LEADS)
 JSON_KEYS = {
@@ -53,7 +53,7 @@ def test_engine_hook_registers_and_runs() -> None:
     calls = []
 
     def fake(record, measurements, interpretation, **options):
-        from ecgr1.protocol.pipeline import RecordInterpretation
+        from ecgr1.pipeline import RecordInterpretation
 
         calls.append(options.get("model_dir"))
         return RecordInterpretation(

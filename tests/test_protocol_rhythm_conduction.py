@@ -236,7 +236,7 @@ def test_ludb_flutter_with_variable_block_and_ludb_fibrillation(ludb_dir) -> Non
     """LUDB 103 (typical flutter, 2:1-4:1 conduction) is flutter; the odd-id AF records without
     a pacemaker stay AF."""
     from ecgr1.io import read_record
-    from ecgr1.protocol.pipeline import interpret_record
+    from ecgr1.pipeline import interpret_record
 
     def ids(rid: int) -> set[str]:
         res = interpret_record(read_record(ludb_dir / "data" / f"{rid}.hea"))

@@ -265,7 +265,7 @@ def test_randomised_measurements_never_break_the_report(seed: int) -> None:
 @pytest.mark.parametrize("record", ["A0001", "A0004", "A0011", "A0034"])
 def test_real_record_reports_are_grounded(cpsc2018_dir, record: str) -> None:
     from ecgr1.io import ECGRecord, read_record
-    from ecgr1.protocol.pipeline import interpret_record
+    from ecgr1.pipeline import interpret_record
 
     rec = read_record(cpsc2018_dir / f"{record}.hea")
     n = int(10 * rec.fs)  # the first 10 s keeps the test fast

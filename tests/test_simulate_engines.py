@@ -93,7 +93,7 @@ ENGINE_GAPS: dict[str, str] = {}
     ],
 )
 def test_protocol_states_each_patterns_statements(pattern: str) -> None:
-    interpret_record = _engine("ecgr1.protocol.pipeline", "interpret_record")
+    interpret_record = _engine("ecgr1.pipeline", "interpret_record")
     out = interpret_record(simulate(pattern, seconds=10, seed=0).record)
     missing = [label for label in PATTERNS[pattern].labels if label not in out.answer]
     assert not missing, f"{pattern}: missing {missing}; got {out.answer}"
@@ -108,7 +108,7 @@ def test_protocol_states_each_patterns_statements(pattern: str) -> None:
 def test_complete_av_block_is_stated_across_atrial_rates(atrial_rate: float, seed: int) -> None:
     """Third-degree block is recognised from P waves marching through the QRS-T, including
     rates near twice the escape rate where every other P wave hides in a T wave."""
-    interpret_record = _engine("ecgr1.protocol.pipeline", "interpret_record")
+    interpret_record = _engine("ecgr1.pipeline", "interpret_record")
     out = interpret_record(simulate("av_block_3", hr=atrial_rate, seconds=10, seed=seed).record)
     assert "third degree AV block" in out.answer
     assert "sinus rhythm" not in out.answer and "atrial fibrillation" not in out.answer

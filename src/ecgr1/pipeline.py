@@ -27,8 +27,8 @@ from typing import Any
 from ecgr1.errors import ECGR1Error, MeasurementError
 from ecgr1.io import as_record
 from ecgr1.io.record import ECGRecord
+from ecgr1.measure import engine as measure_engine
 from ecgr1.measure.config import MeasureConfig
-from ecgr1.measure.engine import measure
 from ecgr1.measure.result import MeasurementResult, QualityReport
 from ecgr1.protocol.engine import interpret
 from ecgr1.protocol.table import CriteriaTable, load_table
@@ -125,11 +125,15 @@ def measure_record(
     """Measure a record for interpretation: ``(result, warnings)``.
 
     A record that cannot be measured (:class:`MeasurementError`) becomes an "unusable" result
-    with a warning; any other exception is a bug and is raised.
+    with a warning; any other exception is a bug and is raised. Without ``config`` the numbers
+    come from the packaged criteria table (``load_table().measure_config()``).
     """
+    if config is None:
+        config = load_table().measure_config()
     warnings: list[str] = []
     try:
-        result = measure(record, age=age, sex=sex, config=config)
+        # Through the module, so that a test can replace the engine (and see its bug surface).
+        result = measure_engine.measure(record, age=age, sex=sex, config=config)
     except MeasurementError as exc:
         warnings.append(f"measurement failed: {exc}")
         result = _unusable_result(record, f"measurement failed: {exc.message}")

@@ -80,7 +80,7 @@ def _load_stages() -> dict[str, Any]:
     """Import the optional stages; a missing one becomes a note instead of an error."""
     stages: dict[str, Any] = {"notes": []}
     try:
-        from ecgr1.protocol.pipeline import interpret_record
+        from ecgr1.pipeline import interpret_record
 
         stages["interpret_record"] = interpret_record
     except ImportError as exc:

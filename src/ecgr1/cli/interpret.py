@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from ecgr1.errors import ECGR1Error
     from ecgr1.io.readers import read_record
     from ecgr1.io.standardize import first_seconds
-    from ecgr1.protocol.pipeline import interpret_record
+    from ecgr1.pipeline import interpret_record
 
     options = {}
     for item in args.engine_option:

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     """Measure each path; returns the exit status of docs/cli.md."""
     from ecgr1.io import read_record
     from ecgr1.measure.annotations import write_annotations
-    from ecgr1.protocol.pipeline import measure_safely
+    from ecgr1.pipeline import measure_record
 
     paths = find_inputs(args.paths)
     json_dir = output_folder(args.json_dir, "--json-dir") if args.json_dir else None
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     def one(path: str) -> None:
         # A signal that cannot be measured gives an "unusable" result: a result, not a failure.
-        res, warnings = measure_safely(read_record(path))
+        res, warnings = measure_record(read_record(path))
         for warning in warnings:
             emit(f"ecgr1 measure: warning: {path}: {warning}", file=sys.stderr)
         with output_errors():

@@ -158,17 +158,17 @@ def run(args: argparse.Namespace) -> int:
         leads_to_outline = list(highlight)
         if args.interpret:
             from ecgr1.cli.demo import highlighted_leads
-            from ecgr1.protocol.pipeline import interpret_record
+            from ecgr1.pipeline import interpret_record
 
             result = interpret_record(record)
             measurements = result.measurements
             cited = highlighted_leads(result.interpretation)
             leads_to_outline += [lead for lead in cited if lead not in leads_to_outline]
         elif args.measurements:
-            from ecgr1.protocol.pipeline import measure_safely
+            from ecgr1.pipeline import measure_record
 
             # As in `ecgr1 measure`: a signal that cannot be measured is drawn as "unusable".
-            measurements, _ = measure_safely(record)
+            measurements, _ = measure_record(record)
         seeds = [None] if first_seed is None else [first_seed + k for k in range(args.copies)]
         for seed in seeds:
             rendering = render_record(

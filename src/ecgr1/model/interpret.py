@@ -1,7 +1,7 @@
 """The ``model`` interpretation engine: ``ecgr1 interpret PATH --engine model
 --engine-option model_dir=DIR`` (or ``interpret_record(record, engine="model", model_dir=DIR)``).
 
-Importing this module registers the engine with :mod:`ecgr1.protocol.pipeline`. The engine
+:mod:`ecgr1.pipeline` imports :func:`model_engine` on first use (``LAZY_ENGINES``). The engine
 receives the record with its measurements and protocol interpretation (computed first by the
 pipeline), asks the ECG-R1 model for its interpretation of the signal (optionally with an
 image) and returns the model's text as the report; the protocol's ``solution`` is kept so the
@@ -15,6 +15,8 @@ from typing import Any
 from ecgr1.errors import ECGR1Error
 from ecgr1.model.data import answer_from_text
 from ecgr1.model.inference import DEFAULT_PROMPT, generate_interpretation
+from ecgr1.report.record import RecordInterpretation
+from ecgr1.report.writer import build_report
 
 __all__ = ["clear_model_cache", "model_engine"]
 
@@ -57,8 +59,6 @@ def model_engine(
     ``image`` (path of an image of the same ECG, sent with the signal), ``prompt``,
     ``max_new_tokens``, ``device``, ``dtype``, ``system_prompt``.
     """
-    from ecgr1.protocol.pipeline import RecordInterpretation
-
     if not model_dir:
         raise ECGR1Error("the model engine needs model_dir=DIR (--engine-option model_dir=DIR)")
     model, processor = _load(model_dir, device, dtype)
@@ -72,13 +72,8 @@ def model_engine(
         system_prompt=system_prompt,
     )
     answer = [a.strip() for a in (answer_from_text(text) or "").split(";") if a.strip()]
-    solution = ""
-    try:  # the protocol's reading, as reference for checking the model
-        from ecgr1.report.writer import build_report
-
-        solution = build_report(interpretation, style=style, seed=seed).solution
-    except Exception:  # noqa: BLE001 - the reference is optional
-        solution = ""
+    # The protocol's reading, kept as the reference the model's text is checked against.
+    solution = build_report(interpretation, style=style, seed=seed).solution
     return RecordInterpretation(
         record_id=record.record_id,
         engine="model",
@@ -89,12 +84,3 @@ def model_engine(
         solution=solution,
         source_path=record.source_path,
     )
-
-
-def _register() -> None:
-    from ecgr1.protocol.pipeline import register_engine
-
-    register_engine("model", model_engine)
-
-
-_register()
