@@ -19,12 +19,12 @@ from ecgr1.measure.result import MeasurementResult
 
 
 def whole_record_atrial_analysis(
-    det: Detection, glob: dict[str, np.ndarray], leads: list[str]
+    det: Detection, glob: dict[str, np.ndarray], leads: list[str], config: MeasureConfig
 ) -> AtrialActivity:
     """Run :func:`~ecgr1.measure.atrial.analyse_atrial_activity` on the detection-rate signal
     with the global QRS and T boundaries of every beat (``glob``, window samples)."""
     starts = det.starts
-    # config: connect when delineate/atrial accept it
+    # config: connect when delineate/atrial accept it (pass config=config)
     return analyse_atrial_activity(
         det.clean,
         det.fs_detect,

@@ -126,7 +126,7 @@ def measure(
     groups = group_beats(det, cfg)
 
     # Delineation, fiducials and P waves.
-    dl = delineate_beats(det, groups)
+    dl = delineate_beats(det, groups, cfg)
     fid = merge_fiducials(dl, det, groups.dominant, cfg)
     pw = p_wave_presence(det, groups, dl, fid.lead["p_peak"], cfg)
     g.p_wave_present, g.p_wave_fraction = pw.present, pw.fraction
@@ -144,7 +144,7 @@ def measure(
 
     # Record intervals and atrial activity. The whole-record atrial analysis (P waves anywhere
     # in the cycle, flutter, AV relation) overrides the beat-locked view only where confident.
-    atr = whole_record_atrial_analysis(det, glob, res.leads) if run_atrial else None
+    atr = whole_record_atrial_analysis(det, glob, res.leads, cfg) if run_atrial else None
     dom_idx = np.flatnonzero(groups.dominant | paced)
     p_ms = (glob["p_off"] - glob["p_on"]) / det.ms_detect
     record_intervals(g, res.beats, qrs_ms, groups.dominant, dom_idx, p_ms, pw.present, cfg)

@@ -75,7 +75,7 @@ def split_last(d: Delineation) -> tuple[Delineation, Delineation]:
     return out[0], out[1]
 
 
-def delineate_beats(det: Detection, groups: BeatGroups) -> BeatDelineation:
+def delineate_beats(det: Detection, groups: BeatGroups, config: MeasureConfig) -> BeatDelineation:
     """Delineate every beat and the median dominant beat in one call."""
     anchors, pre, post = det.anchors, det.pre, det.post
     n = det.clean.shape[1]
@@ -91,7 +91,7 @@ def delineate_beats(det: Detection, groups: BeatGroups) -> BeatDelineation:
     median_q = smooth(median_beat, max(1, int(round(5 * det.ms_detect))), axis=2)
     dom_rr = float(np.median(groups.rr)) if groups.rr.size else groups.med_rr
     # One call delineates every beat and, as an extra last "beat", the median beat.
-    # config: connect when delineate/atrial accept it
+    # config: connect when delineate/atrial accept it (pass config=config)
     both = delineate(
         np.concatenate([xq_windows, median_q], axis=1),
         np.concatenate([windows, median_beat], axis=1),
