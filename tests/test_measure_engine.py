@@ -220,3 +220,39 @@ def test_opt_in_atrial_analysis_counts_blocked_p_waves_and_keeps_sinus_1to1():
     sinus, _ = synthetic_ecg()
     g = measure(sinus, atrial_analysis=True).global_
     assert g.atrial_activity == "p_waves" and g.p_waves_per_qrs == 1.0
+
+
+def test_every_step_reads_the_config_it_is_given():
+    """``measure(config=...)`` reaches the steps: the default config changes nothing, and a
+    changed number changes what the step that reads it reports."""
+    from ecgr1.measure.config import DEFAULT_CONFIG
+
+    rec, _ = synthetic_ecg(pr_ms=150.0, qrs_ms=100.0)
+    base = measure(rec)
+    assert measure(rec, config=DEFAULT_CONFIG).to_dict() == base.to_dict()
+    # Wave naming (features): no deflection is "capital" from 10 mV on.
+    big = DEFAULT_CONFIG.replace({"presence.capital_wave_mv": 10.0})
+    morph = measure(rec, config=big).lead_measurements["II"].qrs_morphology
+    assert base.lead_measurements["II"].qrs_morphology != morph == morph.lower()
+    # Beat widths (beat classes): every beat is "wide" from 90 ms.
+    wide = DEFAULT_CONFIG.replace({"beat.wide_qrs_ms": 90.0})
+    assert not any(b.wide_qrs for b in base.beats)
+    assert all(b.wide_qrs for b in measure(rec, config=wide).beats)
+    # Pre-excitation (voltage): with PR < 200 ms and QRS >= 90 ms the delta-wave test runs.
+    delta = DEFAULT_CONFIG.replace({"delta.max_pr_ms": 200.0, "delta.min_qrs_ms": 90.0})
+    assert {lm.delta_wave for lm in base.lead_measurements.values()} == {False}
+    loose = measure(rec, config=delta).lead_measurements.values()
+    assert all(lm.delta_wave is not None for lm in loose)
+
+
+def test_atrial_analysis_argument_overrides_the_config_flag():
+    from ecgr1.measure.config import DEFAULT_CONFIG
+
+    blocked, _ = synthetic_ecg(drop_qrs_every=3)
+    off = DEFAULT_CONFIG.replace({"atrial_analysis": False})
+    assert (
+        measure(blocked, config=off).to_dict() == measure(blocked, atrial_analysis=False).to_dict()
+    )
+    assert (
+        measure(blocked, config=off, atrial_analysis=True).to_dict() == measure(blocked).to_dict()
+    )
