@@ -88,7 +88,7 @@ def test_mobitz_2_finds_the_blocked_p_waves_at_their_true_times() -> None:
 def test_the_block_decision_reads_its_thresholds_from_the_configuration() -> None:
     """A 3:2 block (1.5 P waves per QRS) is not claimed once the configured atrial/ventricular
     rate ratio for non-conducted P waves is above 1.5."""
-    strict = DEFAULT_CONFIG.replace({"atrial_waves.min_block_ratio": 1.6})
+    strict = DEFAULT_CONFIG.replace({"atrial_waves.min_p_waves_per_qrs": 1.6})
     _, res = _analyse_sim("av_block_2_mobitz2", seed=1, noise="all", config=strict)
     assert not _blocked(res)
 

@@ -9,6 +9,7 @@ import pytest
 import wfdb
 from synthetic_ecg import synthetic_ecg
 
+from ecgr1.errors import MeasurementError
 from ecgr1.io.record import ECGRecord
 from ecgr1.measure.annotations import write_annotations
 from ecgr1.measure.engine import measure
@@ -123,13 +124,20 @@ def test_fiducials_are_consistent_and_annotations_round_trip(tmp_path):
     assert (tmp_path / f"{rec.record_id}.v1").exists()
 
 
-def test_unusable_inputs_give_reasons_not_exceptions():
-    flat = measure(ECGRecord(np.zeros((12, 5000)), 500.0, [f"V{i}" for i in range(1, 7)] + [
-        "I", "II", "III", "aVR", "aVL", "aVF"]))  # fmt: skip
+def test_unmeasurable_inputs_raise_measurement_error_with_reasons():
+    """A record that cannot be measured is told apart from a bug: MeasurementError, carrying
+    the partial result with its reasons (the pipeline makes it an "unusable" result)."""
+    flat_signal = np.zeros((12, 5000))
+    leads = [f"V{i}" for i in range(1, 7)] + ["I", "II", "III", "aVR", "aVL", "aVF"]
+    with pytest.raises(MeasurementError, match="no usable lead") as caught:
+        measure(ECGRecord(flat_signal, 500.0, leads))
+    flat = caught.value.result
     assert flat.quality.overall == "unusable"
     assert flat.global_.heart_rate_bpm is None and "heart_rate_bpm" in flat.global_.reasons
-    short = measure(ECGRecord(np.random.default_rng(0).normal(0, 0.01, (1, 300)), 500.0, ["II"]))
-    assert short.global_.heart_rate_bpm is None
+    noise = np.random.default_rng(0).normal(0, 0.01, (1, 300))
+    with pytest.raises(MeasurementError) as caught:
+        measure(ECGRecord(noise, 500.0, ["II"]))
+    assert caught.value.result.global_.heart_rate_bpm is None
 
 
 def test_single_bad_lead_does_not_disturb_the_others():
@@ -207,3 +215,39 @@ def test_opt_in_atrial_analysis_counts_blocked_p_waves_and_keeps_sinus_1to1():
     sinus, _ = synthetic_ecg()
     g = measure(sinus, atrial_analysis=True).global_
     assert g.atrial_activity == "p_waves" and g.p_waves_per_qrs == 1.0
+
+
+def test_every_step_reads_the_config_it_is_given():
+    """``measure(config=...)`` reaches the steps: the default config changes nothing, and a
+    changed number changes what the step that reads it reports."""
+    from ecgr1.measure.config import DEFAULT_CONFIG
+
+    rec, _ = synthetic_ecg(pr_ms=150.0, qrs_ms=100.0)
+    base = measure(rec)
+    assert measure(rec, config=DEFAULT_CONFIG).to_dict() == base.to_dict()
+    # Wave naming (features): no deflection is "capital" from 10 mV on.
+    big = DEFAULT_CONFIG.replace({"presence.capital_wave_mv": 10.0})
+    morph = measure(rec, config=big).lead_measurements["II"].qrs_morphology
+    assert base.lead_measurements["II"].qrs_morphology != morph == morph.lower()
+    # Beat widths (beat classes): every beat is "wide" from 90 ms.
+    wide = DEFAULT_CONFIG.replace({"beat.wide_qrs_ms": 90.0})
+    assert not any(b.wide_qrs for b in base.beats)
+    assert all(b.wide_qrs for b in measure(rec, config=wide).beats)
+    # Pre-excitation (voltage): with PR < 200 ms and QRS >= 90 ms the delta-wave test runs.
+    delta = DEFAULT_CONFIG.replace({"delta.max_pr_ms": 200.0, "delta.min_qrs_ms": 90.0})
+    assert {lm.delta_wave for lm in base.lead_measurements.values()} == {False}
+    loose = measure(rec, config=delta).lead_measurements.values()
+    assert all(lm.delta_wave is not None for lm in loose)
+
+
+def test_atrial_analysis_argument_overrides_the_config_flag():
+    from ecgr1.measure.config import DEFAULT_CONFIG
+
+    blocked, _ = synthetic_ecg(drop_qrs_every=3)
+    off = DEFAULT_CONFIG.replace({"atrial_analysis": False})
+    assert (
+        measure(blocked, config=off).to_dict() == measure(blocked, atrial_analysis=False).to_dict()
+    )
+    assert (
+        measure(blocked, config=off, atrial_analysis=True).to_dict() == measure(blocked).to_dict()
+    )

@@ -220,7 +220,7 @@ def test_flutter_needs_the_same_frequency_in_two_leads() -> None:
     """Residual power concentrated at unrelated frequencies in two leads is not one circuit."""
     import numpy as np
 
-    from ecgr1.measure.engine import _atrial_residual_class
+    from ecgr1.measure.flutter import atrial_residual_peak
 
     fs, n = 500.0, 5000
     t = np.arange(n) / fs
@@ -228,8 +228,9 @@ def test_flutter_needs_the_same_frequency_in_two_leads() -> None:
     anchors = np.array([1000, 3000])
     same = np.vstack([np.sin(2 * np.pi * 4.6 * t), np.sin(2 * np.pi * 4.6 * t + 1.0)])
     apart = np.vstack([np.sin(2 * np.pi * 4.0 * t), np.sin(2 * np.pi * 5.8 * t)])
-    assert _atrial_residual_class(same, fs, anchors, template, 10) == "flutter"
-    assert _atrial_residual_class(apart, fs, anchors, template, 10) is None
+    kind, hz = atrial_residual_peak(same, fs, anchors, template, 10)
+    assert kind == "flutter" and abs(hz - 4.6) < 0.1
+    assert atrial_residual_peak(apart, fs, anchors, template, 10) == (None, None)
 
 
 def test_ludb_flutter_with_variable_block_and_ludb_fibrillation(ludb_dir) -> None:
@@ -252,7 +253,7 @@ def test_ludb_flutter_with_variable_block_and_ludb_fibrillation(ludb_dir) -> Non
 def test_rr_in_whole_flutter_cycles_needs_enough_intervals() -> None:
     import numpy as np
 
-    from ecgr1.measure.engine import rr_in_whole_flutter_cycles
+    from ecgr1.measure.flutter import rr_in_whole_flutter_cycles
 
     whole = np.array([0.40, 0.80, 0.60, 0.40, 0.80, 0.60])  # 2, 4, 3, 2, 4, 3 cycles at 5 Hz
     assert rr_in_whole_flutter_cycles(whole, 5.0)

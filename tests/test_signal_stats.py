@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -47,3 +49,54 @@ def test_percentile_along_hands_other_inputs_to_numpy() -> None:
     assert np.array_equal(
         percentile_along(a, [5, 95], axis=1), np.percentile(a, [5, 95], axis=1), equal_nan=True
     )
+
+
+def _ref_nanpct(a, q, axis=0):
+    """The engine's former private NaN-ignoring percentile, kept as the reference."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    elif axis == 1:
+        a = a.T
+    if a.shape[0] == 0:
+        return np.full(a.shape[1], np.nan)
+    s = np.sort(a, axis=0)
+    n = np.isfinite(s).sum(axis=0)
+    pos = np.maximum(n - 1, 0) * (q / 100.0)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+    frac = pos - lo
+    cols = np.arange(s.shape[1])
+    with np.errstate(invalid="ignore"):
+        v = s[lo, cols] * (1.0 - frac) + s[hi, cols] * frac
+    return np.where(n > 0, v, np.nan)
+
+
+@pytest.mark.parametrize("q", [0.0, 20.0, 25.0, 50.0, 80.0, 100.0, 33.3])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_percentile_along_omit_nan(q: float, axis: int) -> None:
+    rng = np.random.default_rng(8)
+    a = rng.normal(size=(9, 40)).astype(np.float32)  # cast to float64 like the engine's inputs
+    a[rng.random(a.shape) < 0.3] = np.nan
+    if axis == 0:
+        a[:, 5] = np.nan  # a column without any finite value
+    else:
+        a[4, :] = np.nan
+    got = percentile_along(a, q, axis=axis, nan_policy="omit")
+    assert np.array_equal(got, _ref_nanpct(a, q, axis=axis), equal_nan=True)  # bit for bit
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slice
+        want = np.nanpercentile(a.astype(np.float64), q, axis=axis)
+    assert np.allclose(got, want, equal_nan=True, rtol=1e-12, atol=1e-12)
+    assert np.isnan(got[5 if axis == 0 else 4])
+    # A list of percentiles stacks them in front, like np.percentile.
+    both = percentile_along(a, [q, 50.0], axis=axis, nan_policy="omit")
+    assert both.shape == (2, a.shape[1 - axis])
+    assert np.array_equal(both[0], got, equal_nan=True)
+
+
+def test_percentile_along_omit_nan_empty_axis_and_bad_policy() -> None:
+    empty = np.zeros((0, 3))
+    assert np.isnan(percentile_along(empty, 50.0, axis=0, nan_policy="omit")).all()
+    with pytest.raises(ValueError, match="nan_policy"):
+        percentile_along(np.zeros(3), 50.0, nan_policy="raise")

@@ -37,7 +37,12 @@ class MeasurementError(ECGR1Error):
 
     Raised by a measurement engine for the signal, never for a bug: the pipeline turns it into
     an "unusable" result (a finding of poor quality), whereas any other exception propagates.
+    ``result`` holds what was measured before the engine gave up (quality, warnings), if any.
     """
+
+    def __init__(self, message: str, path: str | None = None, result: object = None) -> None:
+        super().__init__(message, path)
+        self.result = result
 
 
 class OutputError(ECGR1Error):

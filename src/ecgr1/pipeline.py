@@ -104,15 +104,22 @@ def _protocol_engine(
 register_engine("protocol", _protocol_engine)
 
 
-def _unusable_result(record: ECGRecord, reason: str) -> MeasurementResult:
-    return MeasurementResult(
-        record_id=record.record_id,
-        fs=record.fs,
-        duration_s=record.duration_s,
-        leads=list(record.leads),
-        quality=QualityReport(overall="unusable", reasons=[reason]),
-        warnings=[reason],
-    )
+def _unusable_result(record: ECGRecord, exc: MeasurementError) -> MeasurementResult:
+    """What was measured before the engine gave up (or an empty result), marked unusable."""
+    reason = f"measurement failed: {exc.message}"
+    result = exc.result if isinstance(exc.result, MeasurementResult) else None
+    if result is None:
+        result = MeasurementResult(
+            record_id=record.record_id,
+            fs=record.fs,
+            duration_s=record.duration_s,
+            leads=list(record.leads),
+            quality=QualityReport(),
+            warnings=[reason],
+        )
+    result.quality.overall = "unusable"
+    result.quality.reasons.append(reason)
+    return result
 
 
 def measure_record(
@@ -136,7 +143,7 @@ def measure_record(
         result = measure_engine.measure(record, age=age, sex=sex, config=config)
     except MeasurementError as exc:
         warnings.append(f"measurement failed: {exc}")
-        result = _unusable_result(record, f"measurement failed: {exc.message}")
+        result = _unusable_result(record, exc)
     if record.metadata.get("amplitude_normalised"):
         result.quality.amplitude_normalised = True
     if age is not None:

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import find_peaks
 
-from ecgr1.measure.criteria import BEAT
+from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.signal.filters import smooth
 from ecgr1.signal.stats import median_along
 
@@ -38,7 +38,13 @@ def _envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return e, env
 
 
-def detect_r_peaks(x: np.ndarray, fs: float, usable: np.ndarray | None = None) -> np.ndarray:
+def detect_r_peaks(
+    x: np.ndarray,
+    fs: float,
+    usable: np.ndarray | None = None,
+    *,
+    config: MeasureConfig = DEFAULT_CONFIG,
+) -> np.ndarray:
     """Sample indices of QRS complexes detected on all usable leads together.
 
     Parameters
@@ -46,6 +52,7 @@ def detect_r_peaks(x: np.ndarray, fs: float, usable: np.ndarray | None = None) -
     x : (n_leads, n_samples) baseline-free signal, mV.
     fs : sampling rate, Hz.
     usable : boolean per lead; unusable leads are ignored.
+    config : ``beat.refractory_ms`` and ``beat.min_qrs_mv`` are read.
 
     Example
     -------
@@ -62,7 +69,7 @@ def detect_r_peaks(x: np.ndarray, fs: float, usable: np.ndarray | None = None) -
     if n < int(0.5 * fs) or not np.any(np.ptp(x, axis=1) > 0):
         return np.zeros(0, dtype=int)
     e, env = _envelope(x, fs)
-    refractory = int(BEAT["refractory_ms"] * fs / 1000)
+    refractory = int(config.beat["refractory_ms"] * fs / 1000)
     block = int(10 * fs)
     thr = np.empty(n)
     for s in range(0, n, block):
@@ -83,12 +90,12 @@ def detect_r_peaks(x: np.ndarray, fs: float, usable: np.ndarray | None = None) -
         if extra:
             peaks = np.unique(np.concatenate([peaks, np.asarray(extra, int)]))
     # A QRS must have some size somewhere: drop candidates whose largest peak-to-peak deflection
-    # over the leads within +-60 ms is below BEAT["min_qrs_mv"] (noise, flat records).
+    # over the leads within +-60 ms is below beat.min_qrs_mv (noise, flat records).
     if peaks.size:
         h = int(0.06 * fs)
         idx = np.clip(peaks[:, None] + np.arange(-h, h + 1)[None, :], 0, n - 1)
         size = np.ptp(x[:, idx], axis=2).max(axis=0)
-        peaks = peaks[size >= BEAT["min_qrs_mv"]]
+        peaks = peaks[size >= config.beat["min_qrs_mv"]]
     # Anchor: sample of largest instantaneous slope energy within +-60 ms of the envelope peak.
     half = int(0.06 * fs)
     anchors = np.empty_like(peaks)
@@ -102,8 +109,11 @@ def detect_r_peaks(x: np.ndarray, fs: float, usable: np.ndarray | None = None) -
     return anchors
 
 
-def refine_anchor(x: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray:
-    """Move each anchor to the largest spatial magnitude (sqrt of summed squares) within 50 ms."""
+def refine_anchor(
+    x: np.ndarray, fs: float, peaks: np.ndarray, *, config: MeasureConfig = DEFAULT_CONFIG
+) -> np.ndarray:
+    """Move each anchor to the largest spatial magnitude (sqrt of summed squares) within 50 ms;
+    of two anchors closer than ``beat.min_rr_ms`` the later is dropped."""
     if peaks.size == 0:
         return peaks
     xs = smooth(x, max(1, int(round(fs * 0.01))))
@@ -116,26 +126,33 @@ def refine_anchor(x: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray:
         out[i] = a + int(np.argmax(mag[a:b]))
     out = np.unique(out)
     if out.size >= 2:
-        out = out[np.concatenate(([True], np.diff(out) >= int(BEAT["min_rr_ms"] * fs / 1000)))]
+        min_rr = int(config.beat["min_rr_ms"] * fs / 1000)
+        out = out[np.concatenate(([True], np.diff(out) >= min_rr))]
     return out
 
 
-def classify_rr_irregularity(rr_ms: Sequence[float]) -> str | None:
+def classify_rr_irregularity(
+    rr_ms: Sequence[float], *, config: MeasureConfig = DEFAULT_CONFIG
+) -> str | None:
     """ "regular", "regularly_irregular" or "irregularly_irregular" for a series of RR
-    intervals, with the thresholds of :data:`ecgr1.measure.criteria.BEAT` (the rule
-    :func:`rr_statistics` applies to all intervals); None for fewer than two intervals."""
+    intervals, with the thresholds ``beat.irregular_rr_cv`` and ``beat.irregular_succ_diff``
+    (the rule :func:`rr_statistics` applies to all intervals); None for fewer than two
+    intervals."""
     rr = np.asarray(rr_ms, float)
     if rr.size < 2:
         return None
     mean = float(rr.mean())
     cv = float(rr.std(ddof=1)) / mean if mean > 0 else 0.0
-    if cv <= BEAT["irregular_rr_cv"]:
+    if cv <= config.beat["irregular_rr_cv"]:
         return "regular"
     succ = float(np.median(np.abs(np.diff(rr))) / mean) if rr.size > 2 else 0.0
-    return "irregularly_irregular" if succ > BEAT["irregular_succ_diff"] else "regularly_irregular"
+    irregularly = succ > config.beat["irregular_succ_diff"]
+    return "irregularly_irregular" if irregularly else "regularly_irregular"
 
 
-def rr_statistics(peaks: np.ndarray, fs: float) -> dict[str, float | bool | str | None]:
+def rr_statistics(
+    peaks: np.ndarray, fs: float, *, config: MeasureConfig = DEFAULT_CONFIG
+) -> dict[str, float | bool | str | None]:
     """RR mean, SD, coefficient of variation and regularity class.
 
     Example
@@ -161,7 +178,7 @@ def rr_statistics(peaks: np.ndarray, fs: float) -> dict[str, float | bool | str 
         return out
     sd = float(rr.std(ddof=1))
     cv = sd / mean if mean > 0 else 0.0
-    kind = classify_rr_irregularity(rr)
+    kind = classify_rr_irregularity(rr, config=config)
     irregular = kind != "regular"
     out.update(
         rr_mean_ms=round(mean, 1),
@@ -174,12 +191,12 @@ def rr_statistics(peaks: np.ndarray, fs: float) -> dict[str, float | bool | str 
 
 
 def qrs_morphology_groups(
-    x: np.ndarray, fs: float, peaks: np.ndarray
+    x: np.ndarray, fs: float, peaks: np.ndarray, *, config: MeasureConfig = DEFAULT_CONFIG
 ) -> tuple[np.ndarray, np.ndarray]:
     """Correlation of each beat's QRS (all leads) with the dominant QRS template.
 
     Returns ``(corr, dominant_mask)``: the dominant group is the largest group of mutually
-    similar beats (correlation with the group median >= ``BEAT['morphology_corr']``).
+    similar beats (correlation with the group median >= ``beat.morphology_corr``).
     """
     nb = peaks.size
     if nb == 0:
@@ -195,7 +212,7 @@ def qrs_morphology_groups(
     unit = flat / norms[:, None]
     # Largest group: seed with each beat's neighbourhood size (pairwise corr above threshold).
     c = unit @ unit.T
-    thr = BEAT["morphology_corr"]
+    thr = config.beat["morphology_corr"]
     support = (c >= thr).sum(axis=1)
     seed = int(np.argmax(support))
     members = c[seed] >= thr

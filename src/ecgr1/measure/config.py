@@ -108,11 +108,6 @@ ATRIAL: dict[str, float] = {
     "flutter_rr_multiple_tolerance": 0.15,
     "flutter_rr_min_intervals": 5,
     "p_match_ncc": 0.8,  # P-wave matched filter: normalised correlation to count a P wave
-    # More P waves than QRS complexes (non-conducted P waves) from this many P per QRS;
-    # table-linked: av.non_conducted_p.
-    "min_p_waves_per_qrs": 1.2,
-    # The same for the engine's own matched-filter count of P waves.
-    "p_count_min_ratio": 1.25,
     # When the whole-record atrial analysis overrides the beat-locked view.
     "flutter_confidence": 0.8,
     "block_confidence": 0.7,
@@ -206,7 +201,10 @@ ATRIAL_WAVES: dict[str, float] = {
     # Non-conducted P waves are sinus P waves: above this atrial rate a "blocked P" is far more
     # often a T/U-wave remnant than a real one (atrial tachycardia with block is not claimed).
     "max_block_atrial_bpm": 140.0,
-    "min_block_ratio": 1.1,  # atrial / ventricular rate for non-conducted P waves
+    # More P waves than QRS complexes (non-conducted P waves) from this many P per QRS, in the
+    # whole-record analysis and the engine's own P-wave count alike; table-linked:
+    # av.non_conducted_p.
+    "min_p_waves_per_qrs": 1.2,
     # PR progression of conducted beats (table-linked: av.pr_constant, av.pr_prolonging):
     # constant up to this robust SD; prolonging with at least this rise over a Wenckebach group.
     "pr_constant_sd_ms": 20.0,
@@ -293,7 +291,7 @@ TABLE_LINKED_KEYS: tuple[str, ...] = (
     "beat.irregular_rr_cv",
     "beat.irregular_succ_diff",
     "st.slope_mv_per_s",
-    "atrial.min_p_waves_per_qrs",
+    "atrial_waves.min_p_waves_per_qrs",
     "delta.max_pr_ms",
     "delta.min_qrs_ms",
     "atrial_waves.pr_prolonging_step_ms",

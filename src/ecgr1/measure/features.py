@@ -1,6 +1,7 @@
 """Amplitude, duration, ST and axis measurements on the representative (median) beat.
 
 All amplitudes are in mV relative to the PR-segment level of the same lead; durations in ms.
+Thresholds (wave naming, flat T, ST shape) are ``config.presence`` and ``config.st``.
 """
 
 from __future__ import annotations
@@ -9,8 +10,19 @@ import math
 
 import numpy as np
 
-from ecgr1.measure.criteria import FRONTAL_LEADS, PRESENCE, ST
+from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.measure.result import LeadMeasurements
+
+# Frontal lead angles (degrees, hexaxial) and gains relative to the heart vector: geometry of
+# the limb leads, not a parameter.
+FRONTAL_LEADS: dict[str, tuple[float, float]] = {
+    "I": (0.0, 1.0),
+    "II": (60.0, 1.0),
+    "III": (120.0, 1.0),
+    "aVR": (-150.0, 0.8660254037844386),
+    "aVL": (-30.0, 0.8660254037844386),
+    "aVF": (90.0, 0.8660254037844386),
+}
 
 
 def _lobes(y: np.ndarray) -> list[tuple[int, int, float, int]]:
@@ -43,10 +55,13 @@ def _merge_small(lobes: list[tuple[int, int, float, int]], min_mv: float) -> lis
     return merged
 
 
-def qrs_components(y: np.ndarray, fs: float) -> dict[str, float | str | None]:
+def qrs_components(
+    y: np.ndarray, fs: float, *, config: MeasureConfig = DEFAULT_CONFIG
+) -> dict[str, float | str | None]:
     """Q, R, S, R', S' amplitudes/durations and the morphology label of one QRS.
 
-    ``y`` is the QRS (onset to offset) relative to the PR baseline, mV.
+    ``y`` is the QRS (onset to offset) relative to the PR baseline, mV. Deflections smaller than
+    ``presence.wave_min_mv`` are not named; capitals from ``presence.capital_wave_mv``.
 
     Example
     -------
@@ -56,8 +71,8 @@ def qrs_components(y: np.ndarray, fs: float) -> dict[str, float | str | None]:
     >>> c["qrs_morphology"], round(c["r_amplitude_mv"], 1), round(c["s_amplitude_mv"], 1)
     ('qRs', 1.2, -0.4)
     """
-    min_mv = PRESENCE["wave_min_mv"]
-    cap = PRESENCE["capital_wave_mv"]
+    min_mv = config.presence["wave_min_mv"]
+    cap = config.presence["capital_wave_mv"]
     lobes = _merge_small(_lobes(y), min_mv)
     out: dict[str, float | str | None] = {
         "q_amplitude_mv": None,
@@ -197,6 +212,8 @@ def lead_measurements(
     fid: dict[str, float | None],
     g: dict[str, float | None],
     p_present: bool,
+    *,
+    config: MeasureConfig = DEFAULT_CONFIG,
 ) -> LeadMeasurements:
     """Measurements of one lead's median beat.
 
@@ -207,10 +224,10 @@ def lead_measurements(
     fid : this lead's fiducials inside ``y`` (samples; None when absent).
     g : global fiducials inside ``y`` (``qrs_on``, ``qrs_off``, ``p_off``, ``t_off``).
     p_present : whether the record has P waves.
+    config : ``presence`` (wave naming, flat T and P) and ``st`` (ST shape) are read.
     """
     lm = LeadMeasurements()
     ms = fs / 1000.0
-    n = y.size
     g_on, g_off = g.get("qrs_on"), g.get("qrs_off")
     if g_on is None or g_off is None:
         lm.reasons["qrs"] = "QRS boundaries not found"
@@ -224,7 +241,7 @@ def lead_measurements(
     base = float(np.mean(y[b_start:b_end]))
     z = y - base
     qrs = z[g_on : g_off + 1]
-    comp = qrs_components(qrs, fs)
+    comp = qrs_components(qrs, fs, config=config)
     for key in (
         "q_amplitude_mv",
         "q_duration_ms",
@@ -250,53 +267,73 @@ def lead_measurements(
         lm.qrs_net_amplitude_mv = round(float(qrs.max() + qrs.min()), 4)
     if fid.get("qrs_on") is not None and fid.get("qrs_off") is not None:
         lm.qrs_duration_ms = round((fid["qrs_off"] - fid["qrs_on"]) / ms, 1)
-    # J point and ST (global J, CSE convention).
-    j = g_off
-    lm.j_amplitude_mv = round(float(z[j]), 4)
-    lm.st_j_mv = lm.j_amplitude_mv
-    k60, k80 = j + int(round(60 * ms)), j + int(round(80 * ms))
-    if k80 < n:
-        lm.st_j60_mv = round(float(z[k60]), 4)
-        lm.st_j80_mv = round(float(z[k80]), 4)
-        lm.st_slope_mv_per_s = round((float(z[k80]) - float(z[j])) / 0.08, 3)
-        if lm.st_slope_mv_per_s > ST["slope_mv_per_s"]:
-            lm.st_shape = "upsloping"
-        elif lm.st_slope_mv_per_s < -ST["slope_mv_per_s"]:
-            lm.st_shape = "downsloping"
-        else:
-            lm.st_shape = "horizontal"
-    else:
-        lm.reasons["st_j80_mv"] = "beat window too short after J"
+    _st_segment(lm, z, g_off, ms, config)
     # T wave.
     t_on = fid.get("t_on") if fid.get("t_on") is not None else g_off
     t_off = fid.get("t_off")
     if t_off is not None and t_off > t_on:
-        pol, amp, pos, neg = wave_polarity(z[int(t_on) : int(t_off) + 1], PRESENCE["flat_t_mv"])
+        t_seg = z[int(t_on) : int(t_off) + 1]
+        pol, amp, pos, neg = wave_polarity(t_seg, config.presence["flat_t_mv"])
         lm.t_polarity, lm.t_amplitude_mv = pol, round(amp, 4)
         lm.t_positive_amplitude_mv, lm.t_negative_amplitude_mv = round(pos, 4), round(neg, 4)
     else:
         lm.reasons["t_amplitude_mv"] = "T wave not delineated"
-    # P wave.
+    _p_wave(lm, z, fs, fid, p_present, config)
+    return lm
+
+
+def _st_segment(
+    lm: LeadMeasurements, z: np.ndarray, j: int, ms: float, config: MeasureConfig
+) -> None:
+    """J amplitude, ST at J/J+60/J+80 ms and the ST shape (global J, CSE convention)."""
+    lm.j_amplitude_mv = round(float(z[j]), 4)
+    lm.st_j_mv = lm.j_amplitude_mv
+    k60, k80 = j + int(round(60 * ms)), j + int(round(80 * ms))
+    if k80 >= z.size:
+        lm.reasons["st_j80_mv"] = "beat window too short after J"
+        return
+    lm.st_j60_mv = round(float(z[k60]), 4)
+    lm.st_j80_mv = round(float(z[k80]), 4)
+    lm.st_slope_mv_per_s = round((float(z[k80]) - float(z[j])) / 0.08, 3)
+    st_slope = config.st["slope_mv_per_s"]
+    if lm.st_slope_mv_per_s > st_slope:
+        lm.st_shape = "upsloping"
+    elif lm.st_slope_mv_per_s < -st_slope:
+        lm.st_shape = "downsloping"
+    else:
+        lm.st_shape = "horizontal"
+
+
+def _p_wave(
+    lm: LeadMeasurements,
+    z: np.ndarray,
+    fs: float,
+    fid: dict[str, float | None],
+    p_present: bool,
+    config: MeasureConfig,
+) -> None:
+    """P amplitudes, duration and morphology of one lead."""
     if not p_present:
         lm.p_morphology = "absent"
         lm.reasons["p_amplitude_mv"] = "no P wave in this record"
-    elif fid.get("p_on") is not None and fid.get("p_off") is not None:
-        seg = z[int(fid["p_on"]) : int(fid["p_off"]) + 1]
-        pol, amp, pos, neg = wave_polarity(seg, PRESENCE["p_min_amp_mv"] / 2)
-        lm.p_amplitude_mv, lm.p_positive_amplitude_mv = round(amp, 4), round(pos, 4)
-        lm.p_negative_amplitude_mv = round(neg, 4)
-        lm.p_duration_ms = round((fid["p_off"] - fid["p_on"]) / ms, 1)
-        if pol == "flat":
-            lm.p_morphology = "flat"
-        elif pol == "biphasic":
-            lm.p_morphology = "biphasic"
-        elif is_notched(seg, fs):
-            lm.p_morphology = "notched"
-        else:
-            lm.p_morphology = pol
-    else:
+        return
+    p_on, p_off = fid.get("p_on"), fid.get("p_off")
+    if p_on is None or p_off is None:
         lm.reasons["p_amplitude_mv"] = "P wave not delineated in this lead"
-    return lm
+        return
+    seg = z[int(p_on) : int(p_off) + 1]
+    pol, amp, pos, neg = wave_polarity(seg, config.presence["p_min_amp_mv"] / 2)
+    lm.p_amplitude_mv, lm.p_positive_amplitude_mv = round(amp, 4), round(pos, 4)
+    lm.p_negative_amplitude_mv = round(neg, 4)
+    lm.p_duration_ms = round((p_off - p_on) / (fs / 1000.0), 1)
+    if pol == "flat":
+        lm.p_morphology = "flat"
+    elif pol == "biphasic":
+        lm.p_morphology = "biphasic"
+    elif is_notched(seg, fs):
+        lm.p_morphology = "notched"
+    else:
+        lm.p_morphology = pol
 
 
 def wave_area(y: np.ndarray, a: float | None, b: float | None, base: float) -> float | None:

@@ -121,6 +121,9 @@ class GlobalMeasurements:
     rr_irregularity: str | None = (
         None  # "regular" | "regularly_irregular" | "irregularly_irregular"
     )
+    # The same between non-ectopic beats (the rhythm under premature beats and their pauses);
+    # None when ectopic beats leave fewer than four such intervals (bigeminy).
+    underlying_rr_irregularity: str | None = None
     n_beats: int = 0
     n_premature_supraventricular: int = 0
     n_premature_ventricular: int = 0

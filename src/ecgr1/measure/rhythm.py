@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ecgr1.measure.beats import classify_rr_irregularity
+from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.measure.result import Beat
 
 __all__ = [
@@ -50,16 +51,19 @@ def underlying_rr_intervals(beats: Sequence[Beat]) -> list[float]:
     return out
 
 
-def underlying_rr_irregularity(beats: Sequence[Beat]) -> str | None:
+def underlying_rr_irregularity(
+    beats: Sequence[Beat], *, config: MeasureConfig = DEFAULT_CONFIG
+) -> str | None:
     """Regularity class of the rhythm between non-ectopic beats.
 
     Without ectopic beats this equals the class of all RR intervals. With ectopic beats, the
     intervals touching them are left out; None when fewer than
     :data:`MIN_UNDERLYING_INTERVALS` intervals remain (e.g. bigeminy), because then the
-    underlying rhythm cannot be judged from RR intervals.
+    underlying rhythm cannot be judged from RR intervals. The thresholds are those of
+    :func:`~ecgr1.measure.beats.classify_rr_irregularity` (``config.beat``).
     """
     rr = underlying_rr_intervals(beats)
     has_ectopy = any(b.beat_class in ECTOPIC_CLASSES for b in beats)
     if has_ectopy and len(rr) < MIN_UNDERLYING_INTERVALS:
         return None
-    return classify_rr_irregularity(rr)
+    return classify_rr_irregularity(rr, config=config)

@@ -137,6 +137,12 @@ def _pvc_qrs_ms(m: MeasurementResult) -> float | None:
     return float(np.median(qrs)) if qrs else None
 
 
+def _underlying_rr_irregularity(m: MeasurementResult) -> str | None:
+    if m.global_.underlying_rr_irregularity is not None:
+        return m.global_.underlying_rr_irregularity
+    return underlying_rr_irregularity(m.beats) if m.beats else m.global_.rr_irregularity
+
+
 DERIVED_GLOBAL: dict[str, Callable[[MeasurementResult], Any]] = {
     "n_wide_premature_ventricular": _n_wide_pvc,
     "premature_ventricular_qrs_ms": _pvc_qrs_ms,
@@ -146,11 +152,9 @@ DERIVED_GLOBAL: dict[str, Callable[[MeasurementResult], Any]] = {
     "amplitude_normalised": lambda m: bool(getattr(m.quality, "amplitude_normalised", False)),
     "rr_range_ms": _rr_range_ms,
     "paced_fraction": _paced_fraction,
-    # Regularity between non-ectopic beats (ecgr1.measure.rhythm); falls back to the
-    # all-beat class when the engine classified no beats.
-    "underlying_rr_irregularity": lambda m: (
-        underlying_rr_irregularity(m.beats) if m.beats else m.global_.rr_irregularity
-    ),
+    # Regularity between non-ectopic beats, as the engine measured it (with the table's
+    # limits); results written before the engine reported it are judged from their beats.
+    "underlying_rr_irregularity": _underlying_rr_irregularity,
 }
 
 

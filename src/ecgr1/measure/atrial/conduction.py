@@ -161,7 +161,7 @@ def _regular_relation(
     non_conducted = np.array(blocked, int)
     if (
         n_blocked >= params["min_non_conducted"]
-        and ratio_pq >= params["min_block_ratio"]
+        and ratio_pq >= params["min_p_waves_per_qrs"]
         and rate_a <= params["max_block_atrial_bpm"]
     ):
         if dissociated:
@@ -182,7 +182,7 @@ def _regular_relation(
     share_conducted = _share_with_pr(pr_ms)
     # 1:1 conduction; ectopic QRS complexes (PVCs) only lower the share of QRS with a P.
     if (
-        ratio_pq < params["min_block_ratio"]
+        ratio_pq < params["min_p_waves_per_qrs"]
         and share_conducted >= 0.6
         and pr_progression(pr_ms, [], r, params) == "constant"
     ):

@@ -1,0 +1,28 @@
+"""Small numeric helpers shared by the measurement steps: rounding for the result, and robust
+summaries that tolerate missing (NaN) values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def median_or_none(values: np.ndarray) -> float | None:
+    """Median of the finite values; None when there is none.
+
+    >>> median_or_none(np.array([3.0, np.nan, 1.0])), median_or_none(np.array([np.nan]))
+    (2.0, None)
+    """
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else None
+
+
+def round_or_none(v: float | None, nd: int = 1) -> float | None:
+    """``round(v, nd)`` as a float; None for None and non-finite values.
+
+    >>> round_or_none(12.345), round_or_none(float("nan"))
+    (12.3, None)
+    """
+    return None if v is None or not math.isfinite(v) else round(float(v), nd)

@@ -1,0 +1,145 @@
+"""Atrial activity of a record without P waves: flutter waves or fibrillation.
+
+The median beat is subtracted at every beat; the spectrum of what remains (the QRST-cancelled
+residual) shows flutter as one dominant 3.5-6.5 Hz peak, on the same frequency in the two most
+concentrated leads. With an irregular ventricular response, flutter (variable AV block) needs
+RR intervals of whole numbers of flutter cycles; otherwise the irregular rhythm is
+fibrillatory. Thresholds are ``config.atrial``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ecgr1.measure._numeric import round_or_none
+from ecgr1.measure.beat_classes import BeatGroups
+from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
+from ecgr1.measure.detection import Detection
+from ecgr1.measure.fiducials import BeatDelineation
+from ecgr1.measure.result import GlobalMeasurements
+
+
+def rr_in_whole_flutter_cycles(
+    rr_s: np.ndarray, flutter_hz: float, *, config: MeasureConfig = DEFAULT_CONFIG
+) -> bool:
+    """Whether RR intervals are whole multiples of the flutter (F-F) cycle.
+
+    Flutter with variable AV block conducts every 2nd, 3rd or 4th F wave, so its irregular RR
+    intervals cluster at whole numbers of flutter cycles (up to the variation of AV delay);
+    the RR intervals of fibrillation bear no relation to any atrial cycle. The mean distance
+    to the nearest whole number of cycles is about a quarter of a cycle for unrelated
+    intervals; flutter needs it below ``atrial.flutter_rr_multiple_tolerance``, over at
+    least ``atrial.flutter_rr_min_intervals`` intervals (with fewer, unrelated intervals
+    pass by chance too often).
+
+    >>> rr_in_whole_flutter_cycles(np.array([0.40, 0.81, 0.60, 0.41, 0.79]), 5.0)
+    True
+    >>> rr_in_whole_flutter_cycles(np.array([0.50, 0.71, 0.90, 0.51, 0.69]), 5.0)
+    False
+    """
+    rr_s = np.asarray(rr_s, float)
+    rr_s = rr_s[np.isfinite(rr_s) & (rr_s > 0)]
+    if rr_s.size < config.atrial["flutter_rr_min_intervals"] or not flutter_hz > 0:
+        return False
+    cycles = rr_s * flutter_hz
+    if np.any(cycles < 0.5):  # intervals shorter than a flutter cycle: not 1:1 flutter here
+        return False
+    off = np.abs(cycles - np.round(cycles))
+    return bool(np.mean(off) <= config.atrial["flutter_rr_multiple_tolerance"])
+
+
+def atrial_residual_peak(
+    clean: np.ndarray,
+    fs: float,
+    anchors: np.ndarray,
+    template: np.ndarray,
+    pre: int,
+    *,
+    config: MeasureConfig = DEFAULT_CONFIG,
+) -> tuple[str | None, float | None]:
+    """('flutter', F-wave frequency in Hz) for a dominant ``atrial.flutter_min_hz`` to
+    ``flutter_max_hz`` peak of the QRST-cancelled residual, else (None, None).
+
+    ``template`` (leads, window) is subtracted at every anchor (its sample ``pre`` on the
+    anchor). The peak (+-2 bins) must hold ``atrial.flutter_concentration`` of the 2-12 Hz
+    residual power in the two most concentrated leads, at frequencies within
+    ``atrial.flutter_lead_agreement_hz`` of each other.
+    """
+    atrial = config.atrial
+    n = clean.shape[1]
+    resid = clean.copy()
+    w = template.shape[-1]
+    for a in anchors:
+        s = a - pre
+        lo, hi = max(0, s), min(n, s + w)
+        resid[:, lo:hi] -= template[:, lo - s : hi - s]
+    if n < int(4 * fs):
+        return None, None
+    spec = np.abs(np.fft.rfft(resid * np.hanning(n)[None, :], axis=1)) ** 2
+    f = np.fft.rfftfreq(n, 1 / fs)
+    band = (f >= 2) & (f <= 12)
+    fl = (f >= atrial["flutter_min_hz"]) & (f <= atrial["flutter_max_hz"])
+    tot = spec[:, band].sum(axis=1)
+    share, peak_hz = [], []
+    for k in range(spec.shape[0]):
+        if tot[k] <= 0:
+            continue
+        sub = spec[k, fl]
+        j = int(np.argmax(sub))
+        share.append(float(sub[max(0, j - 2) : j + 3].sum() / tot[k]))
+        peak_hz.append(float(f[fl][j]))
+    if not share:
+        return None, None
+    # The second-best lead must agree too (one lead with a resonance is not flutter), and on
+    # the same frequency: flutter is one atrial circuit seen in every lead, whereas coarse
+    # fibrillation can concentrate power in a lead or two at unrelated frequencies.
+    order = np.argsort(share)
+    best = share[order[-2]] if len(share) >= 2 else share[0]
+    top_hz = peak_hz[order[-1]]
+    if len(share) >= 2 and abs(top_hz - peak_hz[order[-2]]) > atrial["flutter_lead_agreement_hz"]:
+        return None, None
+    if best < atrial["flutter_concentration"]:
+        return None, None
+    return "flutter", top_hz
+
+
+def no_p_wave_atrial_fields(
+    g: GlobalMeasurements,
+    det: Detection,
+    groups: BeatGroups,
+    dl: BeatDelineation,
+    config: MeasureConfig,
+) -> None:
+    """Atrial fields of a record without P waves: "flutter" (with the F-wave rate),
+    "fibrillatory" (irregular RR) or "none"."""
+    for key in ("pr_interval_ms", "p_duration_ms", "p_axis_deg", "pr_progression"):
+        g.reasons[key] = "no P waves detected"
+    g.reasons["atrial_rate_bpm"] = "no P waves detected"
+    # Flutter waves are regular whatever the ventricular response: flutter with variable
+    # AV conduction gives an irregular RR, so the atrial residual is examined either way
+    # (its concentration and lead-agreement tests keep coarse fibrillation out).
+    usable = det.usable
+    kind, flutter_hz = atrial_residual_peak(
+        det.clean[usable],
+        det.fs_detect,
+        det.anchors,
+        dl.median_beat[usable, 0, :],
+        det.pre,
+        config=config,
+    )
+    # An irregular ventricular response is flutter only when its RR intervals are whole
+    # numbers of F-F cycles (variable block); otherwise the periodic residual is coarse
+    # fibrillation.
+    irregular = groups.irregular
+    rr_s = groups.rr / det.fs_detect
+    if kind and irregular and not rr_in_whole_flutter_cycles(rr_s, flutter_hz, config=config):
+        kind = None
+    if kind == "flutter" and flutter_hz:
+        g.atrial_rate_bpm = round_or_none(60.0 * flutter_hz)  # the F-wave rate
+        g.reasons.pop("atrial_rate_bpm", None)
+    if kind:
+        g.atrial_activity = kind
+    elif irregular:
+        g.atrial_activity = "fibrillatory"
+    else:
+        g.atrial_activity = "none"
