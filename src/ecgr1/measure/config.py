@@ -86,7 +86,10 @@ PRESENCE: dict[str, float] = {
     "p_consistency_few_leads": 0.6,  # fewer than 6 usable leads, regular RR
     "wave_min_mv": 0.05,  # smallest Q/R/S deflection named in the morphology string
     "capital_wave_mv": 0.5,  # capital letter (R vs r) from this amplitude
-    "flat_t_mv": 0.05,  # T waves smaller than this have no polarity ("flat")
+    # A T wave smaller than this is "flat" (no polarity; and the smaller lobe of a biphasic T
+    # is at least this); table-linked: t.flat, so the lead's t_polarity and the protocol's
+    # flat-T criterion are one concept with one number.
+    "flat_t_mv": 0.1,
 }
 
 ST: dict[str, float] = {
@@ -294,6 +297,7 @@ TABLE_LINKED_KEYS: tuple[str, ...] = (
     "atrial_waves.min_p_waves_per_qrs",
     "delta.max_pr_ms",
     "delta.min_qrs_ms",
+    "presence.flat_t_mv",
     "atrial_waves.pr_prolonging_step_ms",
     "atrial_waves.pr_constant_sd_ms",
 )
