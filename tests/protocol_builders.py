@@ -97,12 +97,12 @@ def normal_result(age: float | None = 50.0, sex: str | None = "M") -> Measuremen
         max_precordial_qrs_peak_to_peak_mv=1.7,
     )
     return MeasurementResult(
-        record_id="normal",
+        id="normal",
         fs=500.0,
         duration_s=10.0,
-        leads=list(LEADS),
+        lead_names=list(LEADS),
         global_=g,
-        lead_measurements={ld: _lead(*_NORMAL[ld]) for ld in LEADS},
+        leads={ld: _lead(*_NORMAL[ld]) for ld in LEADS},
         quality=QualityReport(leads={ld: LeadQuality() for ld in LEADS}),
         age=age,
         sex=sex,
@@ -116,63 +116,63 @@ def make_af() -> MeasurementResult:
     g.heart_rate_bpm, g.rr_cv, g.rr_irregularity = 110.0, 0.22, "irregularly_irregular"
     g.p_wave_fraction, g.atrial_activity, g.p_axis_deg = 0.05, "fibrillatory", None
     g.pr_interval_ms = 240.0
-    m.record_id = "af"
+    m.id = "af"
     return m
 
 
 def make_lbbb() -> MeasurementResult:
     """Complete LBBB with LVH voltage and secondary ST-T changes."""
     m = normal_result()
-    m.record_id = "lbbb"
+    m.id = "lbbb"
     m.global_.qrs_duration_ms = 150.0
     m.global_.sokolow_lyon_mv = 4.6
-    v1 = m.lead_measurements["V1"]
+    v1 = m.leads["V1"]
     v1.r_amplitude_mv, v1.s_amplitude_mv, v1.qrs_net_amplitude_mv = 0.1, -2.4, -2.3
     v1.qrs_morphology = "rS"
     for lead in ("I", "aVL", "V5", "V6"):
-        lm = m.lead_measurements[lead]
+        lm = m.leads[lead]
         lm.q_amplitude_mv, lm.q_duration_ms = None, None
         lm.s_amplitude_mv, lm.s_duration_ms = None, None
         lm.r_peak_time_ms = 75.0
         lm.qrs_net_amplitude_mv = lm.r_amplitude_mv
         lm.t_amplitude_mv = -0.3
     for lead in ("V1", "V2"):
-        m.lead_measurements[lead].st_j_mv = 0.3
+        m.leads[lead].st_j_mv = 0.3
     return m
 
 
 def make_rbbb() -> MeasurementResult:
     """Complete RBBB: rSR' in V1, wide S in I and V6, secondary T inversion V1-V2."""
     m = normal_result()
-    m.record_id = "rbbb"
+    m.id = "rbbb"
     m.global_.qrs_duration_ms = 140.0
-    v1 = m.lead_measurements["V1"]
+    v1 = m.leads["V1"]
     v1.r_amplitude_mv, v1.s_amplitude_mv, v1.r_prime_amplitude_mv = 0.3, -0.4, 0.7
     v1.qrs_net_amplitude_mv, v1.qrs_morphology = 0.6, "rSR'"
     for lead in ("I", "V6"):
-        m.lead_measurements[lead].s_amplitude_mv = -0.3
-        m.lead_measurements[lead].s_duration_ms = 60.0
+        m.leads[lead].s_amplitude_mv = -0.3
+        m.leads[lead].s_duration_ms = 60.0
     for lead in ("V1", "V2"):
-        m.lead_measurements[lead].t_amplitude_mv = -0.3
+        m.leads[lead].t_amplitude_mv = -0.3
     return m
 
 
 def make_inferior_stemi() -> MeasurementResult:
     """ST elevation in II, III, aVF with reciprocal depression in I and aVL."""
     m = normal_result()
-    m.record_id = "inferior_stemi"
+    m.id = "inferior_stemi"
     for lead in ("II", "III", "aVF"):
-        m.lead_measurements[lead].st_j_mv = 0.25
+        m.leads[lead].st_j_mv = 0.25
     for lead in ("I", "aVL"):
-        m.lead_measurements[lead].st_j_mv = -0.15
-        m.lead_measurements[lead].st_shape = "horizontal"
+        m.leads[lead].st_j_mv = -0.15
+        m.leads[lead].st_shape = "horizontal"
     return m
 
 
 def make_poor_quality() -> MeasurementResult:
     """Poor overall quality with two unusable leads and an ST elevation pattern."""
     m = make_inferior_stemi()
-    m.record_id = "poor"
+    m.id = "poor"
     m.quality.overall = "poor"
     for lead in ("V1", "V2"):
         m.quality.leads[lead] = LeadQuality(usable=False, flags=["noise"], reasons=["noisy"])
@@ -182,17 +182,17 @@ def make_poor_quality() -> MeasurementResult:
 def make_unusable() -> MeasurementResult:
     """Nothing measurable."""
     return MeasurementResult(
-        record_id="unusable",
+        id="unusable",
         fs=500.0,
         duration_s=10.0,
-        leads=list(LEADS),
+        lead_names=list(LEADS),
         quality=QualityReport(overall="unusable", reasons=["all leads flat"]),
     )
 
 
 def make_empty() -> MeasurementResult:
     """Good quality but nothing measured (every value None)."""
-    return MeasurementResult(record_id="empty", fs=500.0, duration_s=10.0, leads=list(LEADS))
+    return MeasurementResult(id="empty", fs=500.0, duration_s=10.0, lead_names=list(LEADS))
 
 
 SCENARIOS = {

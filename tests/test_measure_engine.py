@@ -61,7 +61,7 @@ def test_st_deviation_to_a_hundredth_of_a_millivolt(st_mv, wander_mv):
     rec, _ = synthetic_ecg(st_mv=st_mv, wander_mv=wander_mv, seed=7)
     res = measure(rec)
     for lead in ("II", "V2", "V5"):
-        lm = res.lead_measurements[lead]
+        lm = res.leads[lead]
         assert lm.st_j60_mv == pytest.approx(st_mv, abs=0.01), lead
         assert lm.st_j80_mv == pytest.approx(st_mv, abs=0.01), lead
         # J sits at the end of a 27 ms ramp in this construction: a few ms matter here.
@@ -72,16 +72,16 @@ def test_st_deviation_to_a_hundredth_of_a_millivolt(st_mv, wander_mv):
 def test_lead_amplitudes_and_morphology():
     rec, _ = synthetic_ecg(qrs_axis_deg=60.0)
     res = measure(rec)
-    ii = res.lead_measurements["II"]  # II is parallel to the 60 degree vector: full amplitude
+    ii = res.leads["II"]  # II is parallel to the 60 degree vector: full amplitude
     assert ii.r_amplitude_mv == pytest.approx(1.5, abs=0.05)
     assert ii.s_amplitude_mv == pytest.approx(-0.4, abs=0.05)
     assert ii.q_amplitude_mv == pytest.approx(-0.1, abs=0.03)
     assert ii.qrs_morphology == "qRs"
     assert ii.t_polarity == "positive"
     assert ii.p_morphology == "positive"
-    avr = res.lead_measurements["aVR"]  # anti-parallel: mirror image
+    avr = res.leads["aVR"]  # anti-parallel: mirror image
     assert avr.t_polarity == "negative"
-    v5, v1 = res.lead_measurements["V5"], res.lead_measurements["V1"]
+    v5, v1 = res.leads["V5"], res.leads["V1"]
     g = res.global_
     assert g.sokolow_lyon_mv == pytest.approx(abs(v1.s_amplitude_mv) + v5.r_amplitude_mv, abs=0.01)
     # Normal PR and QRS: no pre-excitation anywhere.
@@ -97,7 +97,7 @@ def test_absent_p_waves_are_reported_as_absent_with_reasons():
     assert g.p_axis_deg is None
     assert g.atrial_activity in {"none", "fibrillatory", "flutter"}
     assert all(v is None for v in res.lead_fiducials["II"]["p_on"])
-    assert res.lead_measurements["II"].p_morphology == "absent"
+    assert res.leads["II"].p_morphology == "absent"
 
 
 def test_fiducials_are_consistent_and_annotations_round_trip(tmp_path):
@@ -146,7 +146,7 @@ def test_single_bad_lead_does_not_disturb_the_others():
     x[rec.leads.index("V3")] = 0.0
     res = measure(ECGRecord(x, rec.fs, rec.leads))
     assert not res.quality.leads["V3"].usable
-    assert "lead" in res.lead_measurements["V3"].reasons
+    assert "lead" in res.leads["V3"].reasons
     assert all(v is None for v in res.lead_fiducials["V3"]["qrs_on"])
     assert res.global_.qrs_duration_ms == pytest.approx(90.0, abs=12.0)
 
@@ -171,7 +171,7 @@ def test_terminal_r_prime_of_rbbb_is_inside_the_qrs(st_mv):
     rec, _ = synthetic_ecg(qrs_ms=80.0, terminal_ms=60.0, st_mv=st_mv)
     res = measure(rec)
     assert res.global_.qrs_duration_ms == pytest.approx(140.0, abs=15.0)
-    lm = res.lead_measurements
+    lm = res.leads
     assert lm["V1"].r_prime_amplitude_mv is not None and lm["V1"].r_prime_amplitude_mv > 0.4
     assert lm["I"].s_duration_ms > 40.0 and lm["V6"].s_duration_ms > 40.0
     for lead in ("I", "V6", "V4"):
@@ -227,16 +227,16 @@ def test_every_step_reads_the_config_it_is_given():
     assert measure(rec, config=DEFAULT_CONFIG).to_dict() == base.to_dict()
     # Wave naming (features): no deflection is "capital" from 10 mV on.
     big = DEFAULT_CONFIG.replace({"presence.capital_wave_mv": 10.0})
-    morph = measure(rec, config=big).lead_measurements["II"].qrs_morphology
-    assert base.lead_measurements["II"].qrs_morphology != morph == morph.lower()
+    morph = measure(rec, config=big).leads["II"].qrs_morphology
+    assert base.leads["II"].qrs_morphology != morph == morph.lower()
     # Beat widths (beat classes): every beat is "wide" from 90 ms.
     wide = DEFAULT_CONFIG.replace({"beat.wide_qrs_ms": 90.0})
     assert not any(b.wide_qrs for b in base.beats)
     assert all(b.wide_qrs for b in measure(rec, config=wide).beats)
     # Pre-excitation (voltage): with PR < 200 ms and QRS >= 90 ms the delta-wave test runs.
     delta = DEFAULT_CONFIG.replace({"delta.max_pr_ms": 200.0, "delta.min_qrs_ms": 90.0})
-    assert {lm.delta_wave for lm in base.lead_measurements.values()} == {False}
-    loose = measure(rec, config=delta).lead_measurements.values()
+    assert {lm.delta_wave for lm in base.leads.values()} == {False}
+    loose = measure(rec, config=delta).leads.values()
     assert all(lm.delta_wave is not None for lm in loose)
 
 

@@ -195,7 +195,7 @@ def test_model_engine_of_interpret(tiny_dir, ludb_dir):
     )
     assert out.engine == "model"
     assert isinstance(out.report, str)
-    assert out.record_id == rec.record_id
+    assert out.id == rec.record_id
     with pytest.raises(Exception, match="model_dir"):
         pipeline.interpret_record(rec, engine="model")
 

@@ -87,7 +87,7 @@ def test_rr_irregularity_limits_decide_atrial_fibrillation():
 
 
 def test_flat_t_limit_decides_nonspecific_t_abnormality():
-    lm = measured("normal").lead_measurements
+    lm = measured("normal").leads
     t_abs = sorted(abs(lm[name].t_amplitude_mv) for name in ("I", "II", "V4", "V5", "V6"))
     assert "nonspecific_t_abnormality" not in statements("normal")
     # Above the second-smallest |T| of the five leads: two leads are now "flat".
@@ -105,7 +105,7 @@ def test_wide_qrs_limit_decides_premature_ventricular_contractions():
 
 
 def test_st_slope_limit_decides_st_depression_shape():
-    lm = measured("st_depression").lead_measurements
+    lm = measured("st_depression").leads
     slopes = [lm[name].st_slope_mv_per_s for name in ("II", "III", "aVF", "V4", "V5", "V6")]
     assert all(0 < s < 0.5 for s in slopes)  # horizontal depression, slightly rising
     found = statements("st_depression")

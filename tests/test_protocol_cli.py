@@ -57,7 +57,7 @@ def test_engine_hook_registers_and_runs() -> None:
 
         calls.append(options.get("model_dir"))
         return RecordInterpretation(
-            record_id=record.record_id,
+            id=record.record_id,
             engine="fake",
             measurements=measurements,
             interpretation=interpretation,

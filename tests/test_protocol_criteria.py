@@ -145,12 +145,12 @@ def _set_global(m: MeasurementResult, quantity: str, value: Any) -> None:
 
 def _empty_result(age: float | None = None, sex: str | None = None) -> MeasurementResult:
     return MeasurementResult(
-        record_id="t",
+        id="t",
         fs=500.0,
         duration_s=10.0,
-        leads=list(LEADS),
+        lead_names=list(LEADS),
         global_=GlobalMeasurements(),
-        lead_measurements={ld: _base_lead() for ld in LEADS},
+        leads={ld: _base_lead() for ld in LEADS},
         quality=QualityReport(leads={ld: LeadQuality() for ld in LEADS}),
         age=age,
         sex=sex,
@@ -179,7 +179,7 @@ def _build(spec: CriterionSpec, thr: Any, meet: bool, pick: int, age, sex) -> Me
             good, bad = _sides(spec.operator, lt, spec.unit)
             passing = meet and i < spec.min_leads
             value = good[pick % len(good)] if passing else bad[pick % len(bad)]
-            lm = m.lead_measurements[lead]
+            lm = m.leads[lead]
             _set_lead(lm, quantity, value)
             for q, v in _also_pass_values(spec):
                 _set_lead(lm, q, v)
@@ -268,7 +268,7 @@ def test_sex_and_age_select_st_elevation_threshold() -> None:
     def with_v2_v3(value: float, age, sex) -> bool | None:
         m = _empty_result(age, sex)
         for lead in ("V2", "V3"):
-            m.lead_measurements[lead].st_j_mv = value
+            m.leads[lead].st_j_mv = value
         return evaluate_criterion(spec, m, age, sex).met
 
     # 0.18 mV in V2-V3: enough for a woman (0.15), not for a man >= 40 (0.2).

@@ -133,7 +133,7 @@ def test_premature_complexes_carry_count() -> None:
 
 def test_ectopic_atrial_rhythm_when_p_is_not_sinus() -> None:
     m = normal_result()
-    m.lead_measurements["II"].p_amplitude_mv = -0.1
+    m.leads["II"].p_amplitude_mv = -0.1
     m.global_.p_axis_deg = -70.0
     interp = interpret(m)
     assert "ectopic_atrial_rhythm" in ids(interp) and "sinus_rhythm" not in ids(interp)
@@ -141,7 +141,7 @@ def test_ectopic_atrial_rhythm_when_p_is_not_sinus() -> None:
 
 def test_implausible_values_are_not_used() -> None:
     m = normal_result()
-    m.lead_measurements["II"].p_duration_ms = 300.0  # a delineation error, not a P wave
+    m.leads["II"].p_duration_ms = 300.0  # a delineation error, not a P wave
     interp = interpret(m)
     assert "left_atrial_abnormality" not in ids(interp)
     assert interp.obs("p_duration_ms", "II") is None
@@ -152,7 +152,7 @@ def test_lafb_and_left_axis() -> None:
     m = normal_result()
     m.global_.qrs_axis_deg = -60.0
     for lead in ("II", "III", "aVF"):
-        m.lead_measurements[lead].qrs_net_amplitude_mv = -0.5
+        m.leads[lead].qrs_net_amplitude_mv = -0.5
     assert {"left_axis_deviation", "lafb"} <= ids(interpret(m))
 
 
@@ -167,7 +167,7 @@ def test_sex_changes_cornell_lvh() -> None:
 def test_age_and_sex_from_measurements_are_used() -> None:
     m = normal_result(age=30, sex="F")
     for lead in ("V2", "V3"):
-        m.lead_measurements[lead].st_j_mv = 0.17
+        m.leads[lead].st_j_mv = 0.17
     assert "ste_anterior" in ids(interpret(m))  # women: 0.15 mV in V2-V3
     assert "ste_anterior" not in ids(interpret(m, sex="M"))
 
@@ -275,8 +275,8 @@ def test_amplitude_normalised_source_withholds_voltage_statements():
 
     m = normal_result()
     m.global_.sokolow_lyon_mv = 4.5  # would meet LVH voltage
-    m.lead_measurements["V1"].s_amplitude_mv = -2.0
-    m.lead_measurements["V5"].r_amplitude_mv = 2.5
+    m.leads["V1"].s_amplitude_mv = -2.0
+    m.leads["V5"].r_amplitude_mv = 2.5
     labels_before = {s.label for s in interpret(m).statements}
     m.quality.amplitude_normalised = True
     after = interpret(m)

@@ -99,13 +99,13 @@ def test_fibrillation_with_a_pvc_is_still_atrial_fibrillation() -> None:
 def _dominant_r_v1(qrs_ms: float, r_peak_time_v1_ms: float):
     m = normal_result()
     m.global_.qrs_duration_ms = qrs_ms
-    v1 = m.lead_measurements["V1"]
+    v1 = m.leads["V1"]
     v1.r_amplitude_mv, v1.s_amplitude_mv, v1.r_prime_amplitude_mv = 0.9, None, None
     v1.qrs_net_amplitude_mv, v1.qrs_morphology = 0.9, "R"
     v1.r_peak_time_ms = r_peak_time_v1_ms
     for lead in ("I", "V6"):
-        m.lead_measurements[lead].s_amplitude_mv = -0.3
-        m.lead_measurements[lead].s_duration_ms = 60.0
+        m.leads[lead].s_amplitude_mv = -0.3
+        m.leads[lead].s_duration_ms = 60.0
     return m
 
 
@@ -134,8 +134,8 @@ def _lvh_with_right_precordial_ste(lvh: bool):
     m = normal_result()
     m.global_.sokolow_lyon_mv = 4.8 if lvh else 2.0
     for lead in ("V1", "V2"):
-        m.lead_measurements[lead].st_j_mv = 0.3
-        m.lead_measurements[lead].s_amplitude_mv = -3.2 if lvh else -1.0
+        m.leads[lead].st_j_mv = 0.3
+        m.leads[lead].s_amplitude_mv = -3.2 if lvh else -1.0
     return m
 
 
@@ -149,7 +149,7 @@ def test_lvh_suppresses_discordant_right_precordial_st_elevation() -> None:
 def _ste(leads: dict[str, float]):
     m = normal_result()
     for lead, value in leads.items():
-        m.lead_measurements[lead].st_j_mv = value
+        m.leads[lead].st_j_mv = value
     return m
 
 

@@ -227,7 +227,7 @@ def _randomised(seed: int):
 
     rng = random.Random(seed)
     m = SCENARIOS["normal"]()
-    targets = [m.global_] + list(m.lead_measurements.values())
+    targets = [m.global_] + list(m.leads.values())
     for obj in targets:
         for f in dataclasses.fields(obj):
             value = getattr(obj, f.name)
@@ -241,7 +241,7 @@ def _randomised(seed: int):
                 setattr(obj, f.name, rng.choice([None, "irregularly_irregular", "flutter", "QS"]))
     if rng.random() < 0.3:
         m.quality.overall = rng.choice(["acceptable", "poor", "unusable"])
-    for lead in rng.sample(list(m.lead_measurements), 2):
+    for lead in rng.sample(list(m.leads), 2):
         m.quality.leads[lead] = LeadQuality(usable=False, flags=["saturated"])
     m.age = rng.choice([None, 25, 70])
     m.sex = rng.choice([None, "M", "F"])

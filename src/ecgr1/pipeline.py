@@ -90,7 +90,7 @@ def _protocol_engine(
 ) -> RecordInterpretation:
     rep = build_report(interpretation, style=style, seed=seed)
     return RecordInterpretation(
-        record_id=record.record_id,
+        id=record.record_id,
         engine="protocol",
         measurements=measurements,
         interpretation=interpretation,
@@ -110,10 +110,10 @@ def _unusable_result(record: ECGRecord, exc: MeasurementError) -> MeasurementRes
     result = exc.result if isinstance(exc.result, MeasurementResult) else None
     if result is None:
         result = MeasurementResult(
-            record_id=record.record_id,
+            id=record.record_id,
             fs=record.fs,
             duration_s=record.duration_s,
-            leads=list(record.leads),
+            lead_names=list(record.leads),
             quality=QualityReport(),
             warnings=[reason],
         )

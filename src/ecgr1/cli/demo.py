@@ -265,7 +265,7 @@ def render_html(
         parts.append("</table><h3>Per lead (representative beat, mV)</h3><table><tr><th>Lead</th>")
         parts.append("".join(f"<th>{e(c)}</th>" for c, _ in LEAD_COLUMNS) + "</tr>")
         for lead in record.leads:
-            lm = measurements.lead_measurements.get(lead)
+            lm = measurements.leads.get(lead)
             if lm is None:
                 continue
             cells = "".join(f"<td>{_fmt(getattr(lm, a, None))}</td>" for _, a in LEAD_COLUMNS)

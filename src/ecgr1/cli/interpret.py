@@ -125,12 +125,12 @@ def run(args: argparse.Namespace) -> int:
             suffix = ".txt"
         if out_dir:
             with output_errors():
-                (out_dir / f"{_safe_name(result.record_id)}{suffix}").write_text(
+                (out_dir / f"{_safe_name(result.id)}{suffix}").write_text(
                     text + "\n", encoding="utf-8"
                 )
         else:
             if multiple and args.format == "text":
-                sys.stdout.write(f"=== {result.record_id} ===\n")
+                sys.stdout.write(f"=== {result.id} ===\n")
             sys.stdout.write(text + "\n")
             sys.stdout.flush()
 

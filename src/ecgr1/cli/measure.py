@@ -51,7 +51,7 @@ def _summary(res) -> str:  # noqa: ANN001 - MeasurementResult
         return "-" if v is None else f"{v:.0f}{unit}"
 
     return (
-        f"{res.record_id}: HR {f(g.heart_rate_bpm)} bpm, PR {f(g.pr_interval_ms)} ms, "
+        f"{res.id}: HR {f(g.heart_rate_bpm)} bpm, PR {f(g.pr_interval_ms)} ms, "
         f"QRS {f(g.qrs_duration_ms)} ms, QT/QTcB {f(g.qt_interval_ms)}/{f(g.qtc_bazett_ms)} ms, "
         f"axis {f(g.qrs_axis_deg)}, P {'yes' if g.p_wave_present else 'no'}, "
         f"quality {res.quality.overall}"
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             emit(f"ecgr1 measure: warning: {path}: {warning}", file=sys.stderr)
         with output_errors():
             if json_dir:
-                (json_dir / f"{res.record_id}.json").write_text(json.dumps(res.to_dict(), indent=1))
+                (json_dir / f"{res.id}.json").write_text(json.dumps(res.to_dict(), indent=1))
             if ann_dir:
                 write_annotations(res, ann_dir)
         if single:

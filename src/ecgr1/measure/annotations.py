@@ -60,12 +60,12 @@ def lead_annotation_marks(
 def write_annotations(result: MeasurementResult, out_dir: str | Path) -> list[Path]:
     """Write one WFDB annotation file per lead; returns the paths written.
 
-    The record name is ``result.record_id``; leads without any mark get no file.
+    The record name is ``result.id``; leads without any mark get no file.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for lead in result.leads:
+    for lead in result.lead_names:
         fid = result.lead_fiducials.get(lead)
         if not fid:
             continue
@@ -78,14 +78,14 @@ def write_annotations(result: MeasurementResult, out_dir: str | Path) -> list[Pa
         # accept any; write under a letters-only name and rename (the content is the same).
         tmp_ext = "ecgrtmp"
         wfdb.wrann(
-            result.record_id,
+            result.id,
             tmp_ext,
             samples,
             symbol=symbols,
             fs=result.fs,
             write_dir=str(out),
         )
-        target = out / f"{result.record_id}.{ext}"
-        (out / f"{result.record_id}.{tmp_ext}").replace(target)
+        target = out / f"{result.id}.{ext}"
+        (out / f"{result.id}.{tmp_ext}").replace(target)
         written.append(target)
     return written

@@ -147,7 +147,7 @@ def measure(
     g.p_wave_present, g.p_wave_fraction = pw.present, pw.fraction
     fid.keep_p_waves(pw.beat_has_p)
     glob = global_fiducials(fid, det.pre, cfg)
-    res.lead_fiducials.update(lead_fiducials_in_samples(fid.lead, det, res.leads))
+    res.lead_fiducials.update(lead_fiducials_in_samples(fid.lead, det, res.lead_names))
 
     # Beats: pacing, classes, per-beat intervals.
     paced, g.pacing_spikes_detected = find_paced_beats(det, fid.qrs_on, cfg)
@@ -160,7 +160,7 @@ def measure(
 
     # Record intervals and atrial activity. The whole-record atrial analysis (P waves anywhere
     # in the cycle, flutter, AV relation) overrides the beat-locked view only where confident.
-    atr = whole_record_atrial_analysis(det, glob, res.leads, cfg) if run_atrial else None
+    atr = whole_record_atrial_analysis(det, glob, res.lead_names, cfg) if run_atrial else None
     dom_idx = np.flatnonzero(groups.dominant | paced)
     p_ms = (glob["p_off"] - glob["p_on"]) / det.ms_detect
     record_intervals(g, res.beats, qrs_ms, groups.dominant, dom_idx, p_ms, pw.present, cfg)
@@ -185,10 +185,10 @@ def measure(
 def _new_result(record: ECGRecord, age: float | None, sex: str | None) -> MeasurementResult:
     """An empty result for ``record``; age and sex default to the record's metadata."""
     return MeasurementResult(
-        record_id=record.record_id,
+        id=record.record_id,
         fs=float(record.fs),
         duration_s=record.duration_s,
-        leads=list(record.leads),
+        lead_names=list(record.leads),
         age=record.metadata.get("age") if age is None else age,
         sex=record.metadata.get("sex") if sex is None else sex,
     )
@@ -200,4 +200,4 @@ def _fail(res: MeasurementResult, reason: str) -> MeasurementResult:
     for key in _FAIL_FIELDS:
         res.global_.reasons[key] = reason
     res.warnings.append(reason)
-    raise MeasurementError(f"cannot be measured: {reason}", res.record_id, result=res)
+    raise MeasurementError(f"cannot be measured: {reason}", res.id, result=res)

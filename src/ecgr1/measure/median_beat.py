@@ -119,19 +119,19 @@ def measure_leads(
     p_present: bool,
     config: MeasureConfig,
 ) -> dict[str, dict[str, float | None]]:
-    """Per-lead measurements on the median beat (``res.lead_measurements``); returns the net
+    """Per-lead measurements on the median beat (``res.leads``); returns the net
     areas of the QRS, P and T waves of every usable lead (``{"qrs": {lead: area}, ...}``)."""
     ms_full, tg = det.ms_full, mb.glob
     nets: dict[str, dict[str, float | None]] = {"qrs": {}, "p": {}, "t": {}}
-    for li, name in enumerate(res.leads):
+    for li, name in enumerate(res.lead_names):
         if not det.usable[li]:
             lm = lead_measurements(np.zeros(1), det.fs, {}, {}, False, config=config)
             lm.reasons = {"lead": "lead unusable: " + "; ".join(res.quality.leads[name].reasons)}
-            res.lead_measurements[name] = lm
+            res.leads[name] = lm
             continue
         y = mb.signal[li]
         fid = _lead_template_fiducials(det, dl, li, mb, p_present)
-        res.lead_measurements[name] = lead_measurements(
+        res.leads[name] = lead_measurements(
             y, det.fs, fid, tg, p_present, config=config
         )
         b_end = max(1, int(tg["qrs_on"] - 4 * ms_full))

@@ -11,6 +11,7 @@ schema is documented in ``docs/measurements.md``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,12 +161,12 @@ class GlobalMeasurements:
 class MeasurementResult:
     """Everything the measurement engine knows about one record."""
 
-    record_id: str
+    id: str
     fs: float
     duration_s: float
-    leads: list[str]
+    lead_names: list[str]
     global_: GlobalMeasurements = field(default_factory=GlobalMeasurements)
-    lead_measurements: dict[str, LeadMeasurements] = field(default_factory=dict)
+    leads: dict[str, LeadMeasurements] = field(default_factory=dict)
     beats: list[Beat] = field(default_factory=list)
     quality: QualityReport = field(default_factory=QualityReport)
     # Per-lead, per-beat fiducials in samples (for annotation files and overlays):
@@ -177,17 +178,17 @@ class MeasurementResult:
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; ``global_`` is written as ``global`` and ``lead_measurements`` as ``leads``."""
+        """JSON-ready dict; the keys are the attribute names (``global_`` is written ``global``)."""
         out = {
             "schema_version": self.schema_version,
-            "id": self.record_id,
+            "id": self.id,
             "fs": self.fs,
             "duration_s": self.duration_s,
-            "lead_names": list(self.leads),
+            "lead_names": list(self.lead_names),
             "age": self.age,
             "sex": self.sex,
             "global": _clean(self.global_),
-            "leads": {k: _clean(v) for k, v in self.lead_measurements.items()},
+            "leads": {k: _clean(v) for k, v in self.leads.items()},
             "beats": [_clean(b) for b in self.beats],
             "quality": {
                 "overall": self.quality.overall,
@@ -200,6 +201,10 @@ class MeasurementResult:
         }
         return out
 
+    def to_json(self, **dumps: Any) -> str:
+        """:meth:`to_dict` as JSON text (``dumps`` go to :func:`json.dumps`, e.g. ``indent=1``)."""
+        return json.dumps(self.to_dict(), **dumps)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MeasurementResult:
         """Inverse of :meth:`to_dict` (unknown keys are ignored so older readers keep working)."""
@@ -211,12 +216,12 @@ class MeasurementResult:
 
         quality = data.get("quality") or {}
         return cls(
-            record_id=data["id"],
+            id=data["id"],
             fs=data["fs"],
             duration_s=data["duration_s"],
-            leads=list(data.get("lead_names") or []),
+            lead_names=list(data.get("lead_names") or []),
             global_=build(GlobalMeasurements, data.get("global")),
-            lead_measurements={
+            leads={
                 k: build(LeadMeasurements, v) for k, v in (data.get("leads") or {}).items()
             },
             beats=[build(Beat, b) for b in data.get("beats") or []],

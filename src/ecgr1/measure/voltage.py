@@ -30,8 +30,8 @@ def delta_waves(
     delta = config.delta
     if g.pr_interval_ms is None or g.qrs_duration_ms is None or tg.get("qrs_on") is None:
         g.reasons["delta_wave_leads"] = "needs PR interval and QRS duration"
-        for name in res.leads:
-            res.lead_measurements[name].reasons.setdefault(
+        for name in res.lead_names:
+            res.leads[name].reasons.setdefault(
                 "delta_wave", "needs PR interval and QRS duration"
             )
         return
@@ -39,8 +39,8 @@ def delta_waves(
     on, off = int(tg["qrs_on"]), int(tg["qrs_off"])
     k = max(2, int(delta["initial_ms"] * fs / 1000))
     found = []
-    for li, name in enumerate(res.leads):
-        lm = res.lead_measurements[name]
+    for li, name in enumerate(res.lead_names):
+        lm = res.leads[name]
         if not usable[li]:
             continue
         if not criteria:
@@ -69,7 +69,7 @@ def delta_waves(
 def voltage_criteria(res: MeasurementResult) -> None:
     """Sokolow-Lyon, Cornell voltage/product and maximal QRS voltages."""
     g = res.global_
-    lm = res.lead_measurements
+    lm = res.leads
 
     def amp(lead: str, key: str) -> float | None:
         m = lm.get(lead)

@@ -75,7 +75,7 @@ def model_engine(
     # The protocol's reading, kept as the reference the model's text is checked against.
     solution = build_report(interpretation, style=style, seed=seed).solution
     return RecordInterpretation(
-        record_id=record.record_id,
+        id=record.record_id,
         engine="model",
         measurements=measurements,
         interpretation=interpretation,

@@ -442,7 +442,7 @@ def _observations(
         if v is not None:
             obs[q] = Evidence(q, [], v, unit)
     for lead in STANDARD_LEADS:
-        if lead not in m.lead_measurements:
+        if lead not in m.leads:
             continue
         for q in LEAD_OBSERVATIONS:
             unit = _unit(q)
@@ -519,7 +519,7 @@ def interpret(
         else _exclusions(results, set(fired) | set(active), table, quality_poor, inapplicable)
     )
     return Interpretation(
-        record_id=measurements.record_id,
+        id=measurements.id,
         statements=statements,
         excluded=excluded,
         suppressed=suppressed,

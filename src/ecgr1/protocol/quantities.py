@@ -112,9 +112,9 @@ def _n_measured(m: MeasurementResult, leads: tuple[str, ...]) -> int:
     return sum(
         1
         for ld in leads
-        if ld in m.lead_measurements
+        if ld in m.leads
         and lead_usable(m, ld)
-        and m.lead_measurements[ld].qrs_peak_to_peak_mv is not None
+        and m.leads[ld].qrs_peak_to_peak_mv is not None
     )
 
 
@@ -257,7 +257,7 @@ def lead_value(
 
 
 def _lead_value(m: MeasurementResult, lead: str, quantity: str) -> Any:
-    lm = m.lead_measurements.get(lead)
+    lm = m.leads.get(lead)
     if lm is None or not lead_usable(m, lead):
         return None
     if quantity in DERIVED_LEAD:

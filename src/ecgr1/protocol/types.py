@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,7 +146,7 @@ class Interpretation:
     evidence of ``criteria``.
     """
 
-    record_id: str
+    id: str
     statements: list[Statement]
     excluded: list[Exclusion]
     suppressed: list[Suppression]
@@ -185,10 +186,14 @@ class Interpretation:
             out.extend(res.evidence)
         return out
 
+    def to_json(self, **dumps: Any) -> str:
+        """:meth:`to_dict` as JSON text (``dumps`` go to :func:`json.dumps`)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, **dumps)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of the protocol part (statements, excluded, suppressed)."""
         return {
-            "id": self.record_id,
+            "id": self.id,
             "engine": self.engine,
             "age": self.age,
             "sex": self.sex,

@@ -18,7 +18,7 @@ class RecordInterpretation:
     ``answer`` its diagnosis labels and ``solution`` the protocol's RL reference string.
     """
 
-    record_id: str
+    id: str
     engine: str
     measurements: MeasurementResult
     interpretation: Interpretation
@@ -36,7 +36,7 @@ class RecordInterpretation:
         quality = meas.get("quality")
         proto = self.interpretation.to_dict()
         return {
-            "id": self.record_id,
+            "id": self.id,
             "source_path": self.source_path,
             "engine": self.engine,
             "age": proto["age"],
