@@ -153,3 +153,24 @@ def test_no_import_cycle_between_packages() -> None:
 
     cycles = sorted(stage for stage in graph if reaches(stage, stage, {stage}))
     assert cycles == [], f"packages on an import cycle: {cycles}"
+
+
+# A newcomer reads the measurement engine one function at a time: no function of measure/
+# longer than this, and engine.py a short orchestration.
+MAX_MEASURE_FUNCTION_LINES = 120
+MAX_ENGINE_MODULE_LINES = 250
+
+
+def test_measurement_functions_stay_short() -> None:
+    import ast
+
+    long = []
+    for path in sorted((PACKAGE_ROOT / "measure").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_MEASURE_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(PACKAGE_ROOT)}:{node.name} ({n} lines)")
+    assert long == [], f"split these: {long}"
+    engine = PACKAGE_ROOT / "measure" / "engine.py"
+    assert len(engine.read_text(encoding="utf-8").splitlines()) <= MAX_ENGINE_MODULE_LINES
