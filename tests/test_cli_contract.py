@@ -51,8 +51,8 @@ def unreadable(tmp_path: Path) -> str:
 def _engine_fails_with(monkeypatch: pytest.MonkeyPatch, exc: Exception, only: str = "") -> None:
     """Make the measurement engine raise ``exc`` (for the record ``only`` if given).
 
-    ``measure_record`` imports ``ecgr1.measure.engine.measure`` when called, so patching the
-    module attribute reaches interpret, measure and render alike."""
+    ``measure_record`` calls ``ecgr1.measure.engine.measure`` through its module, so patching
+    the module attribute reaches interpret, measure and render alike."""
     from ecgr1.measure import engine
 
     real = engine.measure
