@@ -100,10 +100,6 @@ ST: dict[str, float] = {
 
 # Atrial activity read from the QRST-cancelled residual and the beat-locked P windows.
 ATRIAL: dict[str, float] = {
-    # Search band of the flutter-wave spectral peak (210-390 /min). A search window, wider
-    # than the clinical flutter range, which the table applies to the measured F-wave rate.
-    "flutter_min_hz": 3.5,
-    "flutter_max_hz": 6.5,
     "flutter_concentration": 0.4,  # share of 2-12 Hz residual power in the flutter peak
     "flutter_lead_agreement_hz": 0.3,  # the two most concentrated leads peak at one frequency
     # Irregular RR with flutter waves: mean distance of RR from whole F-F cycles (in cycles)
@@ -190,10 +186,12 @@ ATRIAL_WAVES: dict[str, float] = {
     # Intervals of an odd number of half cycles needed before the half cycle is considered.
     "half_cycle_min_odd": 1,
     "regular_fit_fraction": 0.8,  # share of P-P intervals that must fit the atrial rhythm
-    # Autocorrelation search for organised atrial activity (a search band, wider than the
-    # clinical flutter range that the table applies to the measured rate).
-    "flutter_min_bpm": 200.0,
-    "flutter_max_bpm": 350.0,
+    # The one search band of flutter waves (/min): the residual's spectral peak and the
+    # autocorrelation of the QRS-T-free signal are looked for here. A search window, wider
+    # than the clinical flutter range that the table (rhythm.atrial_rate_flutter) applies to
+    # the measured F-wave rate.
+    "flutter_min_bpm": 210.0,
+    "flutter_max_bpm": 390.0,
     "flutter_autocorr": 0.5,  # autocorrelation of the QRS-free signal at one flutter cycle
     "flutter_half_cycle_gap": 0.5,  # autocorrelation at one cycle minus at half a cycle
     "pause_ratio": 1.5,  # an RR holding a non-conducted P is at least this many PP cycles
@@ -434,9 +432,11 @@ def _check_ranges(cfg: MeasureConfig) -> None:
                 raise ValueError(f"MeasureConfig {name}.{key} must be in [0, 100], got {value}")
     if cfg.engine["delineation_fs"] < 100.0:
         raise ValueError("MeasureConfig engine.delineation_fs must be >= 100 Hz")
-    lo, hi = cfg.atrial["flutter_min_hz"], cfg.atrial["flutter_max_hz"]
+    lo, hi = cfg.atrial_waves["flutter_min_bpm"], cfg.atrial_waves["flutter_max_bpm"]
     if not 0 < lo < hi:
-        raise ValueError("MeasureConfig atrial.flutter_min_hz must be > 0 and < flutter_max_hz")
+        raise ValueError(
+            "MeasureConfig atrial_waves.flutter_min_bpm must be > 0 and < flutter_max_bpm"
+        )
 
 
 DEFAULT_CONFIG = MeasureConfig()

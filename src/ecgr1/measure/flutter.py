@@ -57,8 +57,9 @@ def atrial_residual_peak(
     *,
     config: MeasureConfig = DEFAULT_CONFIG,
 ) -> tuple[str | None, float | None]:
-    """('flutter', F-wave frequency in Hz) for a dominant ``atrial.flutter_min_hz`` to
-    ``flutter_max_hz`` peak of the QRST-cancelled residual, else (None, None).
+    """('flutter', F-wave frequency in Hz) for a dominant peak of the QRST-cancelled residual
+    in the flutter search band (``atrial_waves.flutter_min_bpm`` to ``flutter_max_bpm``), else
+    (None, None).
 
     ``template`` (leads, window) is subtracted at every anchor (its sample ``pre`` on the
     anchor). The peak (+-2 bins) must hold ``atrial.flutter_concentration`` of the 2-12 Hz
@@ -78,7 +79,8 @@ def atrial_residual_peak(
     spec = np.abs(np.fft.rfft(resid * np.hanning(n)[None, :], axis=1)) ** 2
     f = np.fft.rfftfreq(n, 1 / fs)
     band = (f >= 2) & (f <= 12)
-    fl = (f >= atrial["flutter_min_hz"]) & (f <= atrial["flutter_max_hz"])
+    band_bpm = config.atrial_waves
+    fl = (f >= band_bpm["flutter_min_bpm"] / 60.0) & (f <= band_bpm["flutter_max_bpm"] / 60.0)
     tot = spec[:, band].sum(axis=1)
     share, peak_hz = [], []
     for k in range(spec.shape[0]):

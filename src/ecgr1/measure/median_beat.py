@@ -131,9 +131,7 @@ def measure_leads(
             continue
         y = mb.signal[li]
         fid = _lead_template_fiducials(det, dl, li, mb, p_present)
-        res.leads[name] = lead_measurements(
-            y, det.fs, fid, tg, p_present, config=config
-        )
+        res.leads[name] = lead_measurements(y, det.fs, fid, tg, p_present, config=config)
         b_end = max(1, int(tg["qrs_on"] - 4 * ms_full))
         base = float(np.mean(y[max(0, b_end - int(20 * ms_full)) : b_end]))
         nets["qrs"][name] = wave_area(y, tg["qrs_on"], tg["qrs_off"], base)

@@ -221,9 +221,7 @@ class MeasurementResult:
             duration_s=data["duration_s"],
             lead_names=list(data.get("lead_names") or []),
             global_=build(GlobalMeasurements, data.get("global")),
-            leads={
-                k: build(LeadMeasurements, v) for k, v in (data.get("leads") or {}).items()
-            },
+            leads={k: build(LeadMeasurements, v) for k, v in (data.get("leads") or {}).items()},
             beats=[build(Beat, b) for b in data.get("beats") or []],
             quality=QualityReport(
                 leads={k: build(LeadQuality, v) for k, v in (quality.get("leads") or {}).items()},

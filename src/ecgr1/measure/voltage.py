@@ -31,9 +31,7 @@ def delta_waves(
     if g.pr_interval_ms is None or g.qrs_duration_ms is None or tg.get("qrs_on") is None:
         g.reasons["delta_wave_leads"] = "needs PR interval and QRS duration"
         for name in res.lead_names:
-            res.leads[name].reasons.setdefault(
-                "delta_wave", "needs PR interval and QRS duration"
-            )
+            res.leads[name].reasons.setdefault("delta_wave", "needs PR interval and QRS duration")
         return
     criteria = g.pr_interval_ms < delta["max_pr_ms"] and g.qrs_duration_ms >= delta["min_qrs_ms"]
     on, off = int(tg["qrs_on"]), int(tg["qrs_off"])

@@ -112,9 +112,7 @@ def _n_measured(m: MeasurementResult, leads: tuple[str, ...]) -> int:
     return sum(
         1
         for ld in leads
-        if ld in m.leads
-        and lead_usable(m, ld)
-        and m.leads[ld].qrs_peak_to_peak_mv is not None
+        if ld in m.leads and lead_usable(m, ld) and m.leads[ld].qrs_peak_to_peak_mv is not None
     )
 
 
