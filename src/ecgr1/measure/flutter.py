@@ -1,10 +1,17 @@
 """Atrial activity of a record without P waves: flutter waves or fibrillation.
 
 The median beat is subtracted at every beat; the spectrum of what remains (the QRST-cancelled
-residual) shows flutter as one dominant 3.5-6.5 Hz peak, on the same frequency in the two most
-concentrated leads. With an irregular ventricular response, flutter (variable AV block) needs
-RR intervals of whole numbers of flutter cycles; otherwise the irregular rhythm is
-fibrillatory. Thresholds are ``config.atrial``.
+residual) shows flutter as one dominant peak in the flutter search band, on the same frequency
+in the two most concentrated leads. With an irregular ventricular response, flutter (variable AV
+block) needs RR intervals of whole numbers of flutter cycles; otherwise the irregular rhythm is
+fibrillatory. Thresholds are ``config.atrial``; the search band is ``config.atrial_waves``'.
+
+This is one of the two views of flutter waves, both searching the same band: here the
+beat-locked analysis found no P waves (flutter with variable conduction, whose irregular RR the
+whole-record analysis does not accept); the whole-record atrial analysis
+(:mod:`ecgr1.measure.atrial`) finds the sawtooth by autocorrelation of the QRS-T-free signal
+when fixed conduction (4:1) lets F waves pass as P waves before each QRS. Each alone misses
+simulated flutter the other finds (``tests/test_simulate_engines.py``).
 """
 
 from __future__ import annotations
