@@ -33,7 +33,9 @@ def _modules() -> list[str]:
     )
     for package in packages:
         names.append(package.__name__)
-        names += [m.name for m in pkgutil.iter_modules(package.__path__, package.__name__ + ".")]
+        names += [m.name for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")]
+    # The flat API and the one-call pipeline at the top level.
+    names += ["ecgr1", "ecgr1.pipeline"]
     return names + [f"ecgr1.cli.{name}" for name in CLI_MODULES]
 
 

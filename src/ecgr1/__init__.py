@@ -1,9 +1,9 @@
 """ecgr1: reliable, evidence-grounded 12-lead ECG interpretation.
 
-The pipeline, one package per stage, data flowing one way::
+The pipeline, one package per stage, data flowing one way (``docs/architecture.md``)::
 
-    io -> signal -> measure -> protocol -> report -> verify
-                                   \\-> render, corpus -> model/train -> evaluate -> serve
+    io -> signal -> measure -> protocol -> report -> verify / render / simulate / corpus
+                                                  -> model / train -> evaluate -> serve -> cli
 
 The stages' main functions are here, flat (each also accepts a path, or an array with ``fs``,
 where it takes a record):

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ecgr1.errors import InvalidInputError
-from ecgr1.io.leads import STANDARD_LEADS, canonical_lead_name
+from ecgr1.io.leads import LIMB_LEADS, STANDARD_LEADS, canonical_lead_name
 from ecgr1.io.record import ECGRecord
 
 #: Multiply a value in the key's unit by this factor to get millivolts.
@@ -111,7 +111,7 @@ def derive_limb_leads(
     """
     rows = {name: signal[k] for k, name in enumerate(leads)}
     limb = [n for n in ("I", "II", "III") if n in rows]
-    wanted = ("I", "II", "III", "aVR", "aVL", "aVF")
+    wanted = LIMB_LEADS
     if len(limb) < 2 or all(n in rows for n in wanted):
         return signal, leads, []
     derived: list[str] = []

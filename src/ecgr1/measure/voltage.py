@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ecgr1.io.leads import LIMB_LEADS, PRECORDIAL_LEADS
 from ecgr1.measure.config import MeasureConfig
 from ecgr1.measure.result import LeadMeasurements, MeasurementResult
 
@@ -115,9 +116,9 @@ def voltage_criteria(res: MeasurementResult) -> None:
     else:
         g.reasons["cornell_voltage_mv"] = "needs aVL and V3"
         g.reasons["cornell_product_mv_ms"] = "needs aVL and V3"
-    limb = [lm[k].qrs_peak_to_peak_mv for k in ("I", "II", "III", "aVR", "aVL", "aVF") if k in lm]
+    limb = [lm[k].qrs_peak_to_peak_mv for k in LIMB_LEADS if k in lm]
     limb = [v for v in limb if v is not None]
-    prec = [lm[k].qrs_peak_to_peak_mv for k in ("V1", "V2", "V3", "V4", "V5", "V6") if k in lm]
+    prec = [lm[k].qrs_peak_to_peak_mv for k in PRECORDIAL_LEADS if k in lm]
     prec = [v for v in prec if v is not None]
     g.max_limb_qrs_peak_to_peak_mv = max(limb) if limb else None
     g.max_precordial_qrs_peak_to_peak_mv = max(prec) if prec else None
