@@ -206,6 +206,10 @@ ATRIAL_WAVES: dict[str, float] = {
     # whole-record analysis and the engine's own P-wave count alike; table-linked:
     # av.non_conducted_p.
     "min_p_waves_per_qrs": 1.2,
+    # 1:1 conduction needs the atrial rate within this ratio of the ventricular rate (a
+    # different question from "more P waves than QRS": between the two the relation is
+    # undecided).
+    "one_to_one_max_ratio": 1.1,
     # PR progression of conducted beats (table-linked: av.pr_constant, av.pr_prolonging):
     # constant up to this robust SD; prolonging with at least this rise over a Wenckebach group.
     "pr_constant_sd_ms": 20.0,

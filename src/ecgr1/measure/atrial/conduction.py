@@ -182,7 +182,7 @@ def _regular_relation(
     share_conducted = _share_with_pr(pr_ms)
     # 1:1 conduction; ectopic QRS complexes (PVCs) only lower the share of QRS with a P.
     if (
-        ratio_pq < params["min_p_waves_per_qrs"]
+        ratio_pq < params["one_to_one_max_ratio"]
         and share_conducted >= 0.6
         and pr_progression(pr_ms, [], r, params) == "constant"
     ):
