@@ -228,17 +228,6 @@ ATRIAL_WAVES: dict[str, float] = {
     "min_free_share_for_none": 0.3,  # QRS-T-free share of the record needed to say "none"
 }
 
-FIDUCIAL_KEYS = (
-    "qrs_on",
-    "qrs_peak",
-    "qrs_off",
-    "t_on",
-    "t_peak",
-    "t_off",
-    "p_on",
-    "p_peak",
-    "p_off",
-)
 
 # How far (ms) a dominant beat's own boundary may move away from the median-beat boundary.
 TEMPLATE_TOLERANCE_MS: dict[str, float] = {
