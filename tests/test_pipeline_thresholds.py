@@ -133,3 +133,15 @@ def test_a_number_linked_twice_is_refused():
     row["measure_config"] = "beat.wide_qrs_ms"
     with pytest.raises(ecgr1.ECGR1Error, match="one number, one source"):
         parse_table(data, "twice")
+
+
+def test_the_report_follows_the_given_table():
+    """The pipeline hands its table to the report writer: a statement the table reviews in
+    another step has its exclusion sentence in that step."""
+    data = copy.deepcopy(_packaged())
+    row = next(r for r in data["statements"] if r["id"] == "left_atrial_abnormality")
+    row["step"] = 2
+    steps = ecgr1.interpret_record(_record("normal"), table=parse_table(data, "moved")).report
+    step2 = steps.split("**Step 2")[1].split("**Step 3")[0]
+    step3 = steps.split("**Step 3")[1].split("**Step 4")[0]
+    assert "left atrial abnormality" in step2 and "left atrial abnormality" not in step3

@@ -54,7 +54,7 @@ def register_engine(name: str, fn: EngineFn) -> None:
 
     ``fn(record, measurements, interpretation, **options) -> RecordInterpretation``; the
     protocol ``interpretation`` is always computed first and passed in, so an engine's text can
-    be checked against it.
+    be checked against it. ``options`` include ``style``, ``seed`` and the criteria ``table``.
     """
     _ENGINES[name] = fn
 
@@ -86,9 +86,10 @@ def _protocol_engine(
     *,
     style: str = "deterministic",
     seed: int | None = None,
+    table: CriteriaTable | None = None,
     **_: Any,
 ) -> RecordInterpretation:
-    rep = build_report(interpretation, style=style, seed=seed)
+    rep = build_report(interpretation, style=style, seed=seed, table=table)
     return RecordInterpretation(
         id=record.record_id,
         engine="protocol",
@@ -204,6 +205,8 @@ def interpret_record(
     sex = _normalise_sex(sex if sex is not None else record.metadata.get("sex"))
     measurements, warnings = measure_record(record, age=age, sex=sex, config=config)
     interpretation = interpret(measurements, age=age, sex=sex, table=table)
-    out = run_engine(record, measurements, interpretation, style=style, seed=seed, **options)
+    out = run_engine(
+        record, measurements, interpretation, style=style, seed=seed, table=table, **options
+    )
     out.warnings = list(record.warnings) + warnings + list(out.warnings)
     return out

@@ -51,6 +51,7 @@ def model_engine(
     system_prompt: str | None = None,
     style: str = "deterministic",
     seed: int | None = None,
+    table: Any = None,
     **_: Any,
 ) -> Any:
     """Interpret ``record`` with an ECG-R1 model; returns a ``RecordInterpretation``.
@@ -73,7 +74,7 @@ def model_engine(
     )
     answer = [a.strip() for a in (answer_from_text(text) or "").split(";") if a.strip()]
     # The protocol's reading, kept as the reference the model's text is checked against.
-    solution = build_report(interpretation, style=style, seed=seed).solution
+    solution = build_report(interpretation, style=style, seed=seed, table=table).solution
     return RecordInterpretation(
         id=record.record_id,
         engine="model",
