@@ -18,6 +18,7 @@ import fnmatch
 from typing import Any
 
 from ecgr1.io.leads import STANDARD_LEADS
+from ecgr1.measure.engine import measure
 from ecgr1.measure.result import MeasurementResult
 from ecgr1.protocol.quantities import (
     global_value,
@@ -453,7 +454,7 @@ def _observations(
 
 
 def interpret(
-    measurements: MeasurementResult,
+    measurements: MeasurementResult | Any,
     age: float | None = None,
     sex: str | None = None,
     *,
@@ -463,7 +464,11 @@ def interpret(
 
     Parameters
     ----------
-    measurements : the measurement engine's result (never re-measured here).
+    measurements : the measurement engine's result (never re-measured here). A record or a
+        path is measured first with the table's numbers
+        (``table.measure_config()``); a record that cannot be measured then raises
+        :class:`~ecgr1.errors.MeasurementError` (``ecgr1.interpret_record`` states it as poor
+        quality instead).
     age, sex : override ``measurements.age`` / ``measurements.sex`` (sex "M" or "F");
         they select age/sex-specific thresholds (ST elevation, Cornell voltage, QTc).
     table : a criteria table (default: the packaged ``criteria.yaml``).
@@ -487,6 +492,8 @@ def interpret(
     True
     """
     table = table or load_table()
+    if not isinstance(measurements, MeasurementResult):
+        measurements = measure(measurements, config=table.measure_config())
     age = age if age is not None else measurements.age
     sex = sex if sex is not None else measurements.sex
     if isinstance(sex, str):
