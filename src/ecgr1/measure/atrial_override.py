@@ -118,6 +118,7 @@ def _take_non_conducted_p_waves(res: MeasurementResult, atr: AtrialActivity, rat
     g.atrial_rate_bpm = round_or_none(atr.atrial_rate_bpm)
     g.p_waves_per_qrs = round(float(ratio), 2)
     g.pr_progression = atr.pr_progression
+    g.pr_rise_ms = round_or_none(atr.pr_rise_ms)
     g.p_wave_present = True
     prs = [float(v) for v in atr.pr_intervals_ms if v is not None]
     n_waves = atr.atrial_wave_samples.size + atr.hidden_wave_samples.size
@@ -129,8 +130,12 @@ def _take_non_conducted_p_waves(res: MeasurementResult, atr: AtrialActivity, rat
         elif atr.pr_progression == "dissociated":
             g.pr_interval_ms = None
             g.reasons["pr_interval_ms"] = "P waves dissociated from the QRS complexes"
+    # Dropped beats group the QRS complexes (group beating): irregular, but not the
+    # irregularly irregular rhythm of fibrillation, between all beats or non-ectopic ones.
     if g.rr_irregularity == "irregularly_irregular":
         g.rr_irregularity = "regularly_irregular"
+    if g.underlying_rr_irregularity == "irregularly_irregular":
+        g.underlying_rr_irregularity = "regularly_irregular"
     for key in ("p_waves_per_qrs", "atrial_rate_bpm", "pr_progression", "p_wave_present"):
         g.reasons.pop(key, None)
     if g.pr_interval_ms is not None:

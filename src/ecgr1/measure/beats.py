@@ -168,6 +168,7 @@ def rr_statistics(
         "rr_cv": None,
         "rr_irregular": None,
         "rr_irregularity": None,
+        "rr_successive_difference_ratio": None,
     }
     if peaks.size < 2:
         return out
@@ -187,6 +188,9 @@ def rr_statistics(
         rr_irregular=bool(irregular),
         rr_irregularity=kind,
     )
+    if rr.size > 2 and mean > 0:
+        succ = float(np.median(np.abs(np.diff(rr)))) / mean
+        out["rr_successive_difference_ratio"] = round(succ, 4)
     return out
 
 

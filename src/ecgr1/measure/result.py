@@ -138,6 +138,11 @@ class GlobalMeasurements:
     pr_interval_ms: float | None = None
     pr_interval_sd_ms: float | None = None
     pr_progression: str | None = None  # "constant" | "prolonging" | "variable" | "dissociated"
+    # PR rise (ms) over the conducted beats of a group ended by a non-conducted P (median over
+    # groups): the Wenckebach increment; None without non-conducted P waves.
+    pr_rise_ms: float | None = None
+    # Median |successive RR difference| / mean RR (the index behind "irregularly irregular").
+    rr_successive_difference_ratio: float | None = None
     qrs_duration_ms: float | None = None
     qt_interval_ms: float | None = None
     qtc_bazett_ms: float | None = None

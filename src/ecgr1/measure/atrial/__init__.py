@@ -98,6 +98,8 @@ class AtrialActivity:
     atrial_rate_bpm : rate of the atrial rhythm (P or F waves), None when not regular.
     p_waves_per_qrs : atrial cycles per ventricular cycle (1.0 with 1:1 conduction).
     pr_progression : "constant" | "prolonging" | "variable" | "dissociated" or None.
+    pr_rise_ms : with non-conducted P waves, the median PR rise over their groups (the
+        Wenckebach increment) that "prolonging" is judged on; None otherwise.
     pr_intervals_ms : per QRS, PR of its conducting P (P onset to QRS onset), None if none.
     atrial_wave_samples : sample positions (peaks) of the detected atrial waves.
     hidden_wave_samples : predicted positions of P waves hidden in QRS/T (regular rhythm only).
@@ -110,6 +112,7 @@ class AtrialActivity:
     atrial_rate_bpm: float | None = None
     p_waves_per_qrs: float | None = None
     pr_progression: str | None = None
+    pr_rise_ms: float | None = None
     pr_intervals_ms: list[float | None] = field(default_factory=list)
     atrial_wave_samples: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     hidden_wave_samples: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
@@ -289,6 +292,7 @@ def _settle(res: AtrialActivity, verdict: Verdict) -> AtrialActivity:
     res.atrial_activity = verdict.atrial_activity
     res.p_waves_per_qrs = verdict.p_waves_per_qrs
     res.pr_progression = verdict.pr_progression
+    res.pr_rise_ms = verdict.pr_rise_ms
     res.confidence = verdict.confidence
     res.reason = verdict.reason
     return res

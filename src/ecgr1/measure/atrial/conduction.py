@@ -27,6 +27,7 @@ class Verdict:
     pr_progression: str | None
     confidence: float
     reason: str
+    pr_rise_ms: float | None = None  # PR rise over a Wenckebach group (see pr_group_rise_ms)
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,8 @@ def _regular_relation(
                 f"{rate_v:.0f}/min; PR {progression}"
             )
         confidence = float(min(1.0, 0.5 + 0.1 * n_blocked + 0.3 * (cycle.fit - 0.8) / 0.2))
-        verdict = Verdict("p_waves", round(ratio_pq, 2), progression, confidence, reason)
+        rise = None if dissociated else pr_group_rise_ms(pr_ms, blocked, r)
+        verdict = Verdict("p_waves", round(ratio_pq, 2), progression, confidence, reason, rise)
         return Conduction(pr_ms, non_conducted, verdict)
     share_conducted = _share_with_pr(pr_ms)
     # 1:1 conduction; ectopic QRS complexes (PVCs) only lower the share of QRS with a P.
@@ -249,33 +251,52 @@ def pr_marches(pr_ms: list[float | None], params: Mapping[str, float]) -> bool:
     return False
 
 
+def _pr_groups(pr_ms: list[float | None], non_conducted: list, r: np.ndarray) -> list[list]:
+    """The conducted beats' PR split into groups at each non-conducted P (``r``: R peaks)."""
+    vals = np.array([np.nan if v is None else v for v in pr_ms], float)
+    breaks = set(int(np.searchsorted(np.asarray(r, float), p)) for p in non_conducted)
+    groups, cur = [], []
+    for i, v in enumerate(vals):
+        if i in breaks and cur:
+            groups.append(cur)
+            cur = []
+        if np.isfinite(v):
+            cur.append(v)
+    if cur:
+        groups.append(cur)
+    return [g for g in groups if len(g) >= 2]
+
+
+def pr_group_rise_ms(pr_ms: list[float | None], non_conducted: list, r: np.ndarray) -> float | None:
+    """Median over the groups ended by a non-conducted P of the PR rise from the first to the
+    last conducted beat (Wenckebach: the PR lengthens until a P is blocked); None without
+    non-conducted P waves or groups of two beats.
+
+    >>> pr_group_rise_ms([160, 220, 250, None, 160, 215, 245], [2500], np.arange(7) * 700)
+    87.5
+    """
+    if not non_conducted:
+        return None
+    groups = _pr_groups(pr_ms, non_conducted, r)
+    return float(np.median([g[-1] - g[0] for g in groups])) if groups else None
+
+
 def pr_progression(
     pr_ms: list[float | None], non_conducted: list, r: np.ndarray, params: Mapping[str, float]
 ) -> str | None:
     """PR behaviour of conducted beats: constant, prolonging (within groups ended by a dropped
-    P) or variable."""
+    P) or variable; the one rule of the engine (``pr_constant_sd_ms``,
+    ``pr_prolonging_step_ms``, from the criteria table's ``av.pr_constant`` / ``av.pr_prolonging``)."""
     vals = np.array([np.nan if v is None else v for v in pr_ms], float)
     ok = vals[np.isfinite(vals)]
     if ok.size < 3:
         return None
-    if non_conducted:
-        # Split conducted beats into groups at each non-conducted P (r is the R-peak array).
-        r_arr = np.asarray(r, float)
-        breaks = set(int(np.searchsorted(r_arr, p)) for p in non_conducted)
-        groups, cur = [], []
-        for i, v in enumerate(vals):
-            if i in breaks and cur:
-                groups.append(cur)
-                cur = []
-            if np.isfinite(v):
-                cur.append(v)
-        if cur:
-            groups.append(cur)
-        rises = [g[-1] - g[0] for g in groups if len(g) >= 2]
-        steps = np.concatenate([np.diff(g) for g in groups if len(g) >= 2]) if rises else []
+    groups = _pr_groups(pr_ms, non_conducted, r) if non_conducted else []
+    if groups:
+        rises = [g[-1] - g[0] for g in groups]
+        steps = np.concatenate([np.diff(g) for g in groups])
         if (
-            rises
-            and np.median(rises) >= params["pr_prolonging_step_ms"]
+            np.median(rises) >= params["pr_prolonging_step_ms"]
             and np.mean(np.asarray(steps) > 0) >= 0.7
         ):
             return "prolonging"
