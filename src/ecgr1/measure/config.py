@@ -78,7 +78,8 @@ PRESENCE: dict[str, float] = {
     "p_min_amp_mv": 0.03,  # smallest P deflection accepted (template)
     "p_snr": 3.0,  # P amplitude over template-window noise
     "p_beat_corr": 0.5,  # beat P correlates with template P at least this much
-    "p_fraction_present": 0.5,  # fraction of dominant beats with a P for "P waves present"
+    # Fraction of dominant beats with a P for "P waves present"; table-linked: rhythm.p_present.
+    "p_fraction_present": 0.5,
     # Median correlation of the beats' P windows with their median: atrial activity locked to
     # the QRS (P waves) is consistent, fibrillatory waves are not.
     "p_consistency": 0.75,
@@ -289,6 +290,7 @@ TABLE_LINKED_KEYS: tuple[str, ...] = (
     "delta.max_pr_ms",
     "delta.min_qrs_ms",
     "presence.flat_t_mv",
+    "presence.p_fraction_present",
     "atrial_waves.pr_prolonging_step_ms",
     "atrial_waves.pr_constant_sd_ms",
 )
