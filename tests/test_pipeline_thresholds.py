@@ -145,3 +145,39 @@ def test_the_report_follows_the_given_table():
     step2 = steps.split("**Step 2")[1].split("**Step 3")[0]
     step3 = steps.split("**Step 3")[1].split("**Step 4")[0]
     assert "left atrial abnormality" in step2 and "left atrial abnormality" not in step3
+
+
+def test_flat_t_limit_names_the_t_polarity():
+    lm = measured("normal").leads
+    assert lm["I"].t_polarity == "positive" and abs(lm["I"].t_amplitude_mv) < 0.3
+    moved = table_with("t.flat", threshold=0.3)
+    assert measured("normal", moved).leads["I"].t_polarity == "flat"
+
+
+def test_successive_rr_limit_decides_atrial_fibrillation():
+    succ = measured("atrial_fibrillation").global_.rr_successive_difference_ratio
+    tolerant = table_with(
+        "rhythm.irregularly_irregular",
+        measure_config={
+            "beat.irregular_rr_cv": 0.08,
+            "beat.irregular_succ_diff": round(succ + 0.1, 2),
+        },
+    )
+    assert (
+        measured("atrial_fibrillation", tolerant).global_.rr_irregularity == "regularly_irregular"
+    )
+    assert "atrial_fibrillation" not in statements("atrial_fibrillation", tolerant)
+
+
+def test_constant_pr_limit_decides_mobitz_type():
+    """A Wenckebach record whose PR rise is not accepted as prolonging: with the constant-PR
+    limit above its PR spread it reads as Mobitz II, below it as second degree unspecified."""
+    data = copy.deepcopy(_packaged())
+    rows = {r["id"]: r for r in data["criteria"]}
+    rows["av.pr_prolonging"]["measure_config"] = {"atrial_waves.pr_prolonging_step_ms": 400}
+    rows["av.pr_constant"]["measure_config"] = {"atrial_waves.pr_constant_sd_ms": 500}
+    wide = statements("av_block_2_mobitz1", parse_table(copy.deepcopy(data), "wide"))
+    rows["av.pr_constant"]["measure_config"] = {"atrial_waves.pr_constant_sd_ms": 1}
+    narrow = statements("av_block_2_mobitz1", parse_table(data, "narrow"))
+    assert "av_block_mobitz_2" in wide and "av_block_mobitz_2" not in narrow
+    assert "av_block_second_degree" in narrow

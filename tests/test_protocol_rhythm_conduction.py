@@ -259,3 +259,15 @@ def test_rr_in_whole_flutter_cycles_needs_enough_intervals() -> None:
     assert rr_in_whole_flutter_cycles(whole, 5.0)
     assert not rr_in_whole_flutter_cycles(whole[:4], 5.0)  # too few to tell from chance
     assert not rr_in_whole_flutter_cycles(whole + 0.1, 5.0)  # half a cycle off every time
+
+
+@pytest.mark.parametrize("pattern", ["av_block_2_mobitz1", "av_block_2_mobitz2"])
+def test_dropped_beats_are_not_sinus_arrhythmia(pattern: str) -> None:
+    """The pauses of non-conducted P waves group the beats; the sinus cycle itself is steady."""
+    from ecgr1.pipeline import interpret_record
+    from ecgr1.simulate import simulate
+
+    ids = {
+        s.id for s in interpret_record(simulate(pattern, seed=0).record).interpretation.statements
+    }
+    assert "sinus_arrhythmia" not in ids and ids & {"av_block_mobitz_1", "av_block_mobitz_2"}

@@ -5,8 +5,8 @@ The pipeline, one package per stage, data flowing one way (``docs/architecture.m
     io -> signal -> measure -> protocol -> report -> verify / render / simulate / corpus
                                                   -> model / train -> evaluate -> serve -> cli
 
-The stages' main functions are here, flat (each also accepts a path, or an array with ``fs``,
-where it takes a record):
+The stages' main functions are here, flat (``measure`` and ``interpret_record`` take a record,
+a path, or an array with ``fs``; ``interpret`` a measurement result, a record or a path):
 
 - :func:`read_record` - any supported file to an :class:`ECGRecord` (mV, fs, lead names);
 - :func:`measure` - beats, wave boundaries, intervals, axes, amplitudes, ST/T, quality;

@@ -28,7 +28,7 @@ from ecgr1.errors import ECGR1Error, MeasurementError
 from ecgr1.io import as_record
 from ecgr1.io.record import ECGRecord
 from ecgr1.measure import engine as measure_engine
-from ecgr1.measure.config import MeasureConfig
+from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.measure.result import MeasurementResult, QualityReport
 from ecgr1.protocol.engine import interpret
 from ecgr1.protocol.table import CriteriaTable, load_table
@@ -154,6 +154,22 @@ def measure_record(
     return result, warnings
 
 
+def _table_config(table: CriteriaTable, config: MeasureConfig | None) -> MeasureConfig:
+    """``config`` with the table's linked numbers; a config that sets one of them to another
+    value is refused (the table is their source: a silent override would make the
+    measurement and the statement disagree)."""
+    if config is None:
+        return table.measure_config()
+    for key, value in table.measure_config_values().items():
+        given = config.get(key)
+        if given != DEFAULT_CONFIG.get(key) and given != value:
+            raise ECGR1Error(
+                f"config sets {key} = {given:g}, which the criteria table sets to {value:g}: "
+                "change it in the table (its measure_config link) instead"
+            )
+    return table.measure_config(config)
+
+
 def _normalise_sex(sex: Any) -> str | None:
     if sex is None:
         return None
@@ -200,7 +216,7 @@ def interpret_record(
     run_engine = _engine(engine)
     record = as_record(data, fs=fs, leads=leads, units=units)
     table = table or load_table()
-    config = table.measure_config(config) if config is not None else table.measure_config()
+    config = _table_config(table, config)
     age = _normalise_age(age if age is not None else record.metadata.get("age"))
     sex = _normalise_sex(sex if sex is not None else record.metadata.get("sex"))
     measurements, warnings = measure_record(record, age=age, sex=sex, config=config)

@@ -131,11 +131,11 @@ def _take_non_conducted_p_waves(res: MeasurementResult, atr: AtrialActivity, rat
             g.pr_interval_ms = None
             g.reasons["pr_interval_ms"] = "P waves dissociated from the QRS complexes"
     # Dropped beats group the QRS complexes (group beating): irregular, but not the
-    # irregularly irregular rhythm of fibrillation, between all beats or non-ectopic ones.
+    # irregularly irregular rhythm of fibrillation. (The regularity between non-ectopic beats
+    # stays as measured: the protocol reads its irregularity to keep the pauses of dropped
+    # beats from passing as sinus arrhythmia.)
     if g.rr_irregularity == "irregularly_irregular":
         g.rr_irregularity = "regularly_irregular"
-    if g.underlying_rr_irregularity == "irregularly_irregular":
-        g.underlying_rr_irregularity = "regularly_irregular"
     for key in ("p_waves_per_qrs", "atrial_rate_bpm", "pr_progression", "p_wave_present"):
         g.reasons.pop(key, None)
     if g.pr_interval_ms is not None:

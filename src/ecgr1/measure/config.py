@@ -411,20 +411,34 @@ def _number(name: str, value: Any) -> float:
     return x
 
 
+# Entries that must be strictly positive (rates, periods, counts a division or a window
+# length is made of); every number of every section must be >= 0 in any case.
+_POSITIVE = (
+    "beat.refractory_ms",
+    "beat.min_rr_ms",
+    "engine.delineation_fs",
+    "atrial_waves.analysis_fs",
+    "atrial_waves.min_pp_ms",
+    "atrial_waves.min_p_waves_per_qrs",
+    "atrial_waves.one_to_one_max_ratio",
+    "windows.pre_r_ms",
+    "windows.post_r_ms",
+)
+
+
 def _check_ranges(cfg: MeasureConfig) -> None:
-    """Values that would make the engine meaningless (a negative window, a percentile of 120)."""
-    for name in ("windows", "template_tolerance_ms", "pacing", "delta"):
+    """Values that would make the engine meaningless (a negative window, a percentile of 120,
+    a fraction of 5), refused here rather than failing inside ``measure``."""
+    for name in _DEFAULTS:
         for key, value in getattr(cfg, name).items():
-            if value < 0:
-                raise ValueError(f"MeasureConfig {name}.{key} must be >= 0, got {value}")
-    for name in ("lead_shrink",):
-        for key, value in getattr(cfg, name).items():
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"MeasureConfig {name}.{key} must be in [0, 1], got {value}")
-    for name in ("shrink_reference_pct", "global_percentile"):
-        for key, value in getattr(cfg, name).items():
-            if not 0.0 <= value <= 100.0:
-                raise ValueError(f"MeasureConfig {name}.{key} must be in [0, 100], got {value}")
+            dotted = f"{name}.{key}"
+            if value < 0 or (dotted in _POSITIVE and value <= 0):
+                bound = "> 0" if dotted in _POSITIVE else ">= 0"
+                raise ValueError(f"MeasureConfig {dotted} must be {bound}, got {value}")
+            if ("fraction" in key or name == "lead_shrink") and value > 1.0:
+                raise ValueError(f"MeasureConfig {dotted} must be in [0, 1], got {value}")
+            if name in ("shrink_reference_pct", "global_percentile") and value > 100.0:
+                raise ValueError(f"MeasureConfig {dotted} must be in [0, 100], got {value}")
     if cfg.engine["delineation_fs"] < 100.0:
         raise ValueError("MeasureConfig engine.delineation_fs must be >= 100 Hz")
     lo, hi = cfg.atrial_waves["flutter_min_bpm"], cfg.atrial_waves["flutter_max_bpm"]

@@ -126,9 +126,9 @@ def _irregular_verdict(
     pr_ms: list[float | None], fibrillatory: bool, params: Mapping[str, float]
 ) -> Verdict:
     """Irregular atrial waves: P waves that drive the QRS (sinus arrhythmia, ectopy) keep a
-    steady PR; otherwise the activity is disorganised."""
-    pr_known = _known(pr_ms)
-    steady = pr_known.size >= 3 and float(np.std(pr_known)) <= params["pr_constant_sd_ms"]
+    constant PR (the one rule, :func:`pr_progression`); otherwise the activity is
+    disorganised."""
+    steady = pr_progression(pr_ms, [], np.zeros(0), params) == "constant"
     if _share_with_pr(pr_ms) >= 0.8 and steady:
         reason = "P waves before the QRS complexes at a constant PR, irregular rate"
         return Verdict("p_waves", 1.0, "constant", 0.5, reason)
