@@ -223,9 +223,9 @@ ATRIAL_WAVES: dict[str, float] = {
     # Share of QRS with a P at a conducting PR below which the atria are dissociated.
     "dissociated_max_conducted": 0.7,
     "escape_rr_cv": 0.1,  # an escape rhythm is regular
-    # Disorganised QRS-free activity above this RMS (with an irregular RR): fibrillatory.
+    # Disorganised QRS-free activity above this RMS (with an RR irregular by
+    # beat.irregular_rr_cv): fibrillatory.
     "fibrillatory_rms_mv": 0.02,
-    "fibrillatory_min_rr_cv": 0.08,
     "min_free_share_for_none": 0.3,  # QRS-T-free share of the record needed to say "none"
 }
 

@@ -166,7 +166,7 @@ def analyse_atrial_activity(
         as_index(qrs_offsets, r.size) / step,
         as_index(t_offsets, r.size) / step,
     )
-    res = _analyse(x, fs / step, beats, params)
+    res = _analyse(x, fs / step, beats, params, config.beat["irregular_rr_cv"])
     # Sample positions back at the rate of ``signal``.
     res.atrial_wave_samples = res.atrial_wave_samples * step
     res.hidden_wave_samples = res.hidden_wave_samples * step
@@ -174,8 +174,15 @@ def analyse_atrial_activity(
     return res
 
 
-def _analyse(x: np.ndarray, fs: float, beats: Beats, params: Mapping[str, float]) -> AtrialActivity:
-    """:func:`analyse_atrial_activity` on the atrial leads ``x`` at the analysis rate ``fs``."""
+def _analyse(
+    x: np.ndarray,
+    fs: float,
+    beats: Beats,
+    params: Mapping[str, float],
+    irregular_rr_cv: float,
+) -> AtrialActivity:
+    """:func:`analyse_atrial_activity` on the atrial leads ``x`` at the analysis rate ``fs``
+    (``irregular_rr_cv``: the RR-regularity limit, ``config.beat``)."""
     n = x.shape[1]
     res = AtrialActivity(pr_intervals_ms=[None] * beats.count)
     if beats.count < 3 or n < int(3 * fs):
@@ -194,7 +201,7 @@ def _analyse(x: np.ndarray, fs: float, beats: Beats, params: Mapping[str, float]
     xs = detrend_free_segments(band_pass(x, fs, params), free, fs)
     candidates = candidate_waves(xs, free, fs, params)
     free_rms = float(np.sqrt(np.mean(xs[:, free] ** 2)))
-    fibrillatory = fibrillatory_possible(free_rms, beats.rr_cv(), params)
+    fibrillatory = fibrillatory_possible(free_rms, beats.rr_cv(), irregular_rr_cv, params)
     without_p = activity_without_p_waves(fibrillatory, free_rms, float(free.mean()), params)
     flutter = flutter_test(xs, free, fs, params)
     if candidates.peaks.size < 2:

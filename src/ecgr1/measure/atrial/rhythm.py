@@ -195,10 +195,13 @@ def hidden_waves(
     return np.array(grid, int)
 
 
-def fibrillatory_possible(free_rms: float, rr_cv: float, params: Mapping[str, float]) -> bool:
+def fibrillatory_possible(
+    free_rms: float, rr_cv: float, irregular_rr_cv: float, params: Mapping[str, float]
+) -> bool:
     """Disorganised atrial activity is called fibrillatory only with the irregular ventricular
-    response it causes; with a regular rhythm an unexplained baseline stays undecided."""
-    return free_rms > params["fibrillatory_rms_mv"] and rr_cv >= params["fibrillatory_min_rr_cv"]
+    response it causes (RR coefficient of variation above ``irregular_rr_cv``, the engine's one
+    RR-regularity limit); with a regular rhythm an unexplained baseline stays undecided."""
+    return free_rms > params["fibrillatory_rms_mv"] and rr_cv > irregular_rr_cv
 
 
 def activity_without_p_waves(
