@@ -160,14 +160,15 @@ def _table_config(table: CriteriaTable, config: MeasureConfig | None) -> Measure
     measurement and the statement disagree)."""
     if config is None:
         return table.measure_config()
-    for key, value in table.measure_config_values().items():
+    linked = table.measure_config_values()
+    for key, value in linked.items():
         given = config.get(key)
         if given != DEFAULT_CONFIG.get(key) and given != value:
             raise ECGR1Error(
                 f"config sets {key} = {given:g}, which the criteria table sets to {value:g}: "
                 "change it in the table (its measure_config link) instead"
             )
-    return table.measure_config(config)
+    return config.replace(linked)
 
 
 def _normalise_sex(sex: Any) -> str | None:

@@ -228,16 +228,6 @@ def _measure_links(cid: str, row: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def _check_measure_links(criteria: dict[str, CriterionSpec]) -> None:
-    """The linked numbers must make a valid measurement configuration (a fraction of 5 or a
-    negative width fails when the table loads, not inside ``measure``)."""
-    values = {k: v for spec in criteria.values() for k, v in spec.measure_config.items()}
-    try:
-        DEFAULT_CONFIG.replace(values)
-    except ValueError as exc:
-        raise InvalidInputError(f"criteria table: measure_config: {exc}") from None
-
-
 def _criterion(row: dict[str, Any], sources: dict[str, str]) -> CriterionSpec:
     cid = row["id"]
     q = row["quantity"]
@@ -369,7 +359,6 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
         for ref in spec.rules_out_when_met + spec.rules_out_when_not_met:
             if ref not in statements:
                 raise InvalidInputError(f"criterion {spec.id}: rules out unknown statement {ref!r}")
-    _check_measure_links(criteria)
     precedence = []
     for row in data.get("precedence") or []:
         when = row["when"]
@@ -388,7 +377,7 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
         if not is_known_quantity(quantity) or not (isinstance(bounds, list) and len(bounds) == 2):
             raise InvalidInputError(f"plausible_ranges: bad entry {quantity!r}: {bounds!r}")
         plausible[quantity] = [float(bounds[0]), float(bounds[1])]
-    return CriteriaTable(
+    table = CriteriaTable(
         plausible_ranges=plausible,
         version=int(data.get("version", 1)),
         sources=sources,
@@ -398,6 +387,13 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
         precedence=precedence,
         path=path,
     )
+    # The linked numbers must make a valid measurement configuration: a fraction of 5 or a
+    # negative width fails when the table loads, not inside ``measure``.
+    try:
+        table.measure_config()
+    except ValueError as exc:
+        raise InvalidInputError(f"criteria table: measure_config: {exc}") from None
+    return table
 
 
 @functools.lru_cache(maxsize=8)
