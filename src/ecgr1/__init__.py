@@ -13,7 +13,8 @@ a path, or an array with ``fs``; ``interpret`` a measurement result, a record or
 - :func:`interpret` - the criteria table applied to measurements: statements with evidence;
 - :func:`interpret_record` - all of it in one call, with the ECG-R1 six-step report;
 - :func:`write_report` - the six-step ``<think>``/``<answer>`` text of an interpretation;
-- :func:`render_record` - a paper-ECG image; :func:`simulate` - a 12-lead ECG with known truth.
+- :func:`render_record` - a paper-ECG image; :func:`simulate` - a 12-lead ECG with known truth;
+- :func:`verify` - any ECG text checked claim by claim against the measured signal.
 
 Example
 -------
@@ -24,6 +25,8 @@ Example
 True
 >>> "complete left bundle branch block" in ecgr1.interpret_record(record).answer
 True
+>>> [v.verdict for v in ecgr1.verify(record, "QRS duration 90 ms; LBBB.").verdicts]
+['contradicted', 'supported']
 """
 
 from __future__ import annotations
@@ -49,9 +52,9 @@ _LAZY: dict[str, str] = {
     "write_report": "ecgr1.report.writer:write_report",
     "render_record": "ecgr1.render.api:render_record",
 }
-# ``measure`` and ``simulate`` are stage packages whose module objects are callable
+# ``measure``, ``simulate`` and ``verify`` are stage packages whose module objects are callable
 # (ecgr1/_callable.py), so they are imported as packages.
-_CALLABLE_PACKAGES = ("measure", "simulate")
+_CALLABLE_PACKAGES = ("measure", "simulate", "verify")
 
 __all__ = [
     "ECGR1Error",

@@ -2,9 +2,9 @@
 ``ecgr1.measure.engine`` is still the engine module.
 
 A package and a function cannot share a name in ``ecgr1``'s namespace: importing any submodule
-rebinds the package attribute. So the two packages whose stage is one verb (``measure``,
-``simulate``) make their module object callable instead; everything else about them stays an
-ordinary module.
+rebinds the package attribute. So the packages whose stage is one verb (``measure``,
+``simulate``, ``verify``) make their module object callable instead; everything else about
+them stays an ordinary module.
 """
 
 from __future__ import annotations

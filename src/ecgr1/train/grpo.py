@@ -63,7 +63,7 @@ import torch
 
 from ecgr1.errors import InvalidInputError
 from ecgr1.train.options import TrainingOptions
-from ecgr1.train.rewards import REWARD_FUNCTIONS
+from ecgr1.train.rewards import REWARD_FUNCTIONS, ConsistencyReward
 
 logger = logging.getLogger(__name__)
 
@@ -390,7 +390,11 @@ def build_grpo_trainer(
     model, processor = prepare_model(options, bf16, model, processor)
 
     weights = parse_reward_weights(options.reward_weights)
-    funcs = [REWARD_FUNCTIONS[name] for name in weights]
+    funcs = [
+        # the consistency reward measures the row's ECG, found under the run's ECG root
+        ConsistencyReward(options.ecg_root) if name == "consistency" else REWARD_FUNCTIONS[name]
+        for name in weights
+    ]
     weight_list = list(weights.values())
     if options.overlong_buffer > 0:
         funcs.append(

@@ -1,7 +1,7 @@
 """ECG Diagnostic Evidence Rewards: format, diagnosis and evidence (plain functions, no TRL).
 
 Three rewards score one generated interpretation (``../shared/spec/interchange.md`` §2) against
-the RL row's ``solution`` string (§1):
+the RL row's ``solution`` string (§1), and a fourth against the row's ECG itself:
 
 * :func:`format_score` (0 or 1): a non-empty ``<think>`` block holding the six step headers in
   order, each followed by a non-empty paragraph, then a non-empty ``<answer>`` after
@@ -25,6 +25,10 @@ tokens (letter runs, numbers, ``%``, comparison signs), so spacing, case and pun
 matter (``"QRS 120ms"`` matches ``"qrs 120 ms"``, ``"ST-elevation"`` matches ``"ST elevation"``);
 a phrase is found when its token sequence occurs contiguously in the paragraph's.
 
+:func:`consistency_score` (0..1): 1 - contradicted / checkable for the completion's claims
+checked against the row's measured ECG (:mod:`ecgr1.verify`); 0.5 when nothing is checkable.
+:class:`ConsistencyReward` (name ``consistency``) measures each row's ECG once and caches it.
+
 :func:`format_reward`, :func:`diagnosis_reward` and :func:`evidence_reward` are the TRL-style
 wrappers ``(completions, solution, **kwargs) -> list[float | None]`` that accept plain-text or
 conversational completions.
@@ -47,8 +51,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+from ecgr1.errors import ECGR1Error
 from ecgr1.report.steps import STEP_KEYS, STEP_TITLES  # noqa: F401  (re-exported; one definition)
 
 N_STEPS = len(STEP_KEYS)
@@ -330,8 +336,72 @@ def evidence_reward(
     return [evidence_score(completion_text(c), s) for c, s in zip(completions, solution)]
 
 
+# ---------------------------------------------------------------------------------------------
+# Measurement consistency: the completion's claims checked against the row's ECG (ecgr1.verify)
+
+# Score of a completion with no checkable claim: halfway between "every claim contradicted" (0)
+# and "every claim supported" (1), so that neither saying nothing nor hallucinating pays.
+NO_CHECKABLE_CLAIMS_SCORE = 0.5
+
+
+def consistency_score(completion: str, interpretation: Any) -> float:
+    """1 - contradicted / checkable for the claims of ``completion`` checked against a protocol
+    interpretation (:func:`ecgr1.verify.api.interpretation_for`); the neutral
+    :data:`NO_CHECKABLE_CLAIMS_SCORE` when no claim is checkable (or there is no ECG)."""
+    from ecgr1.verify.api import verify_interpretation
+
+    summary = verify_interpretation(interpretation, completion).summary()
+    if not summary["checkable"]:
+        return NO_CHECKABLE_CLAIMS_SCORE
+    return 1.0 - summary["contradicted"] / summary["checkable"]
+
+
+class ConsistencyReward:
+    """TRL reward: :func:`consistency_score` of each completion against its row's ECG.
+
+    The row's first ECG (the ``ecgr1_ecg`` column of the GRPO dataset, relative to
+    ``ecg_root``) is measured and interpreted once and cached, so the ``num_generations``
+    completions of a prompt, and later epochs, reuse it. A row without an ECG, or whose ECG
+    cannot be read or measured, scores every completion neutrally.
+    """
+
+    __name__ = "consistency"
+
+    def __init__(self, ecg_root: str | None = None, cache_size: int = 4096) -> None:
+        self.ecg_root = ecg_root
+        self.cache_size = cache_size
+        self._cache: dict[str, Any] = {}
+
+    def interpretation(self, ecg_paths: Any) -> Any:
+        """The cached protocol interpretation of a row's first ECG, or None."""
+        from ecgr1.verify.api import interpretation_for
+
+        paths = list(ecg_paths or [])
+        if not paths or not isinstance(paths[0], str):
+            return None
+        key = str(Path(self.ecg_root) / paths[0]) if self.ecg_root else paths[0]
+        if key not in self._cache:
+            if len(self._cache) >= self.cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            try:
+                self._cache[key] = interpretation_for(key)[0]
+            except (ECGR1Error, OSError):
+                self._cache[key] = None  # unreadable: neutral, like a row without an ECG
+        return self._cache[key]
+
+    def __call__(self, completions: list[Any], **kwargs: Any) -> list[float]:
+        ecgs = kwargs.get("ecgr1_ecg") or [None] * len(completions)
+        return [
+            consistency_score(completion_text(c), self.interpretation(e))
+            for c, e in zip(completions, ecgs)
+        ]
+
+
+consistency_reward = ConsistencyReward()
+
 REWARD_FUNCTIONS = {
     "format": format_reward,
     "diagnosis": diagnosis_reward,
     "evidence": evidence_reward,
+    "consistency": consistency_reward,
 }

@@ -1,0 +1,585 @@
+"""Checking claims against a record's measurements and the criteria table.
+
+Numeric claims are compared with the measured value of their quantity: a difference larger
+than the quantity's tolerance (``tolerances.yaml``) contradicts the claim; a value within it
+supports it. Bounds ("QRS < 120 ms") and ranges are contradicted only when the measurement is
+beyond the bound by more than the tolerance.
+
+Categorical claims are checked through ``checks.yaml``, which says what each finding means in
+terms of the criteria table. The expression is evaluated twice:
+
+* at the table's thresholds (*nominal*): this is what the protocol itself concludes, and an
+  affirmed claim that agrees with it is supported;
+* with every threshold moved by its quantity's tolerance in the claim's favour (*robust*, Kleene
+  three-valued logic, so an unmeasured criterion never decides): only a claim that is still on
+  the wrong side is contradicted.
+
+So a contradiction always means "the measurement is clearly on the other side": a value that
+the engine's own error could explain is "not checkable: within tolerance", never a hallucination.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from ecgr1.errors import ECGR1Error
+from ecgr1.measure.result import MeasurementResult
+from ecgr1.protocol.engine import evaluate_criterion
+from ecgr1.protocol.quantities import global_value, lead_usable, lead_value, unit_of
+from ecgr1.protocol.table import CriteriaTable, CriterionSpec, expression_ids, load_table
+from ecgr1.protocol.types import Interpretation
+from ecgr1.verify import claims as C
+from ecgr1.verify.claims import Claim, ClaimVerdict
+from ecgr1.verify.tolerances import ToleranceTable, load_tolerances
+
+Tri = bool | None  # Kleene truth value: True, False, or None (cannot tell)
+
+# Units whose criteria depend on absolute voltage (meaningless when every lead was rescaled).
+AMPLITUDE_UNITS = frozenset({"mV", "mV*ms", "mV/s", "ratio"})
+QTC_FORMULAS = ("qtc_framingham_ms", "qtc_hodges_ms", "qtc_fridericia_ms", "qtc_bazett_ms")
+# Numeric claims stated as magnitudes ("S wave 1.2 mV deep"): compared with |measured|.
+MAGNITUDE_QUANTITIES = frozenset({"s_amplitude_mv", "q_amplitude_mv"})
+AXIS_QUANTITIES = frozenset({"p_axis_deg", "qrs_axis_deg", "t_axis_deg"})
+
+
+# ------------------------------------------------------------------ the checks table
+
+
+@dataclass(frozen=True)
+class ConceptCheck:
+    """One row of ``checks.yaml``."""
+
+    id: str
+    category: str
+    holds: Any
+    refuted_by: Any = (
+        None  # robustly true -> an affirmed claim is contradicted (default: not holds)
+    )
+    leads: tuple[str, ...] = ()
+    statements: tuple[str, ...] = ()
+    qualifiers: dict[str, Any] = field(default_factory=dict)
+    decidable: bool = True
+    amplitude: bool = False
+    tolerance_factor: float = 1.0
+
+
+@dataclass(frozen=True)
+class CheckTable:
+    """Every concept's check, and the precedence rules that make statements inapplicable."""
+
+    concepts: dict[str, ConceptCheck]
+    inapplicable_when: tuple[str, ...]
+
+
+def _validate(check: ConceptCheck, table: CriteriaTable) -> None:
+    known = set(table.criteria) | set(table.statements)
+    exprs = [check.holds, *check.qualifiers.values()]
+    if check.refuted_by is not None:
+        exprs.append(check.refuted_by)
+    for name in (i for e in exprs for i in expression_ids(e)):
+        if name not in known:
+            raise ECGR1Error(f"checks.yaml: concept {check.id!r} names unknown {name!r}")
+    for pattern in check.leads:
+        if not fnmatch.filter(table.criteria, pattern):
+            raise ECGR1Error(f"checks.yaml: concept {check.id!r}: no criterion matches {pattern!r}")
+
+
+def parse_checks(data: dict[str, Any], table: CriteriaTable) -> CheckTable:
+    """Validate ``checks.yaml`` against the criteria table it refers to."""
+    concepts = {}
+    for cid, row in (data.get("concepts") or {}).items():
+        check = ConceptCheck(
+            id=cid,
+            category=str(row["category"]),
+            holds=row["holds"],
+            refuted_by=row.get("refuted_by"),
+            leads=tuple(row.get("leads") or ()),
+            statements=tuple(row.get("statements") or ()),
+            qualifiers=dict(row.get("qualifiers") or {}),
+            decidable=bool(row.get("decidable", True)),
+            amplitude=bool(row.get("amplitude", False)),
+            tolerance_factor=float(row.get("tolerance_factor", 1.0)),
+        )
+        _validate(check, table)
+        concepts[cid] = check
+    return CheckTable(concepts, tuple(data.get("inapplicable_when") or ()))
+
+
+@lru_cache(maxsize=4)
+def _load_checks(path: str, table_path: str) -> CheckTable:
+    with open(path, encoding="utf-8") as f:
+        return parse_checks(yaml.safe_load(f), load_table(table_path or None))
+
+
+def load_checks(table: CriteriaTable | None = None) -> CheckTable:
+    """The packaged ``checks.yaml``, validated against ``table`` (default: the packaged one)."""
+    table = table or load_table()
+    path = str(resources.files("ecgr1.verify") / "checks.yaml")
+    if table.path:
+        return _load_checks(path, table.path)
+    with open(path, encoding="utf-8") as f:
+        return parse_checks(yaml.safe_load(f), table)
+
+
+# ------------------------------------------------------------------ robust criteria
+
+
+def _shift(threshold: Any, delta: float) -> Any:
+    """Add ``delta`` to a numeric threshold (each value of a per-lead dict)."""
+    if isinstance(threshold, bool) or threshold is None:
+        return threshold
+    if isinstance(threshold, dict):
+        return {k: _shift(v, delta) for k, v in threshold.items()}
+    if isinstance(threshold, (int, float)):
+        return threshold + delta
+    return threshold
+
+
+def _moved(operator: str, threshold: Any, tol: float, harder: bool) -> Any:
+    """The threshold moved by ``tol`` to make the test harder (or easier) to meet."""
+    sign = 1.0 if harder else -1.0
+    if operator in (">", ">="):
+        return _shift(threshold, sign * tol)
+    if operator in ("<", "<="):
+        return _shift(threshold, -sign * tol)
+    if operator == "between" and isinstance(threshold, (list, tuple)):
+        lo, hi = (float(t) for t in threshold)
+        return [lo + sign * tol, hi - sign * tol]
+    return threshold  # categories: compared as they are
+
+
+def _reference(threshold: Any) -> float:
+    """A magnitude for the relative part of a criterion's tolerance."""
+    if isinstance(threshold, dict):
+        values = [abs(v) for v in threshold.values() if isinstance(v, (int, float))]
+        return max(values, default=0.0)
+    if isinstance(threshold, (list, tuple)):
+        values = [abs(v) for v in threshold if isinstance(v, (int, float))]
+        return max(values, default=0.0)
+    return abs(threshold) if isinstance(threshold, (int, float)) else 0.0
+
+
+def _moved_spec(
+    spec: CriterionSpec, tol: ToleranceTable, factor: float, harder: bool
+) -> CriterionSpec:
+    """``spec`` with its thresholds (variants and ``also`` conditions too) moved."""
+
+    def move(quantity: str, operator: str, threshold: Any) -> Any:
+        ref = _reference(threshold)
+        t = tol.tolerance(quantity, ref) * factor
+        if ref > 0:
+            # A small threshold (Q depth < 0.05 mV) must not move past zero, where the test
+            # changes meaning; half of it is the most it moves.
+            t = min(t, 0.5 * ref)
+        return _moved(operator, threshold, t, harder)
+
+    q = spec.quantity[0]
+    return dataclasses.replace(
+        spec,
+        threshold=move(q, spec.operator, spec.threshold),
+        variants=[
+            dataclasses.replace(v, threshold=move(q, spec.operator, v.threshold))
+            if v.threshold is not None
+            else v
+            for v in spec.variants
+        ],
+        also=[
+            dataclasses.replace(c, threshold=move(c.quantity, c.operator, c.threshold))
+            for c in spec.also
+        ],
+    )
+
+
+def _scale_free(spec: CriterionSpec) -> bool:
+    """Whether a criterion survives every lead being rescaled: not voltage-based, or a sign
+    test (threshold 0)."""
+    if spec.unit not in AMPLITUDE_UNITS:
+        return True
+    return _reference(spec.threshold) == 0.0
+
+
+# ------------------------------------------------------------------ the context of one record
+
+
+class RecordChecker:
+    """Everything about one interpretation that the checks need, computed once."""
+
+    def __init__(
+        self,
+        interp: Interpretation,
+        table: CriteriaTable,
+        tolerances: ToleranceTable,
+        checks: CheckTable,
+    ) -> None:
+        self.interp = interp
+        self.m: MeasurementResult = interp.measurements
+        self.table = table
+        self.tol = tolerances
+        self.checks = checks
+        self.normalised = bool(self.m.quality.amplitude_normalised)
+        self.quality = self.m.quality.overall
+        self._robust: dict[tuple[str, float, bool], Tri] = {}
+        self.inapplicable = self._inapplicable()
+
+    # ---- criteria
+
+    def _eval_spec(self, spec: CriterionSpec) -> Tri:
+        """The criterion's outcome; with the sex unknown and a sex-specific threshold, an
+        outcome only when both sexes' thresholds agree."""
+        sexes = [self.interp.sex]
+        if self.interp.sex is None and any("sex" in v.when for v in spec.variants):
+            sexes = ["M", "F"]
+        outcomes = {
+            evaluate_criterion(spec, self.m, self.interp.age, sex, self.table.plausible_ranges).met
+            for sex in sexes
+        }
+        return outcomes.pop() if len(outcomes) == 1 else None
+
+    def nominal(self, cid: str) -> Tri:
+        """The criterion at the table's thresholds (as the protocol evaluated it)."""
+        if self.normalised and not _scale_free(self.table.criteria[cid]):
+            return None
+        res = self.interp.criteria.get(cid)
+        return res.met if res is not None else self._eval_spec(self.table.criteria[cid])
+
+    def robust(self, cid: str, factor: float, hedged: bool = False) -> Tri:
+        """True when met even with the threshold moved against it by the tolerance, False
+        when not met even with it moved in its favour, None otherwise."""
+        key = (cid, factor, hedged)
+        if key not in self._robust:
+            self._robust[key] = self._robust_spec(self.table.criteria[cid], factor, hedged)
+        return self._robust[key]
+
+    def _robust_spec(self, spec: CriterionSpec, factor: float, hedged: bool) -> Tri:
+        if self.normalised and not _scale_free(spec):
+            return None
+        f = factor * (self.tol.hedge_factor if hedged else 1.0)
+        if self._eval_spec(_moved_spec(spec, self.tol, f, harder=True)) is True:
+            return True
+        if self._eval_spec(_moved_spec(spec, self.tol, f, harder=False)) is False:
+            return False
+        return None
+
+    # ---- expressions (criterion ids and statement ids)
+
+    def evaluate(self, expr: Any, leaf: Callable[[str], Tri]) -> Tri:
+        """Kleene evaluation; a statement id stands for its ``requires`` expression."""
+        if isinstance(expr, str):
+            if expr in self.table.criteria:
+                return leaf(expr)
+            return self.evaluate(self.table.statements[expr].requires, leaf)
+        if "all" in expr:
+            vals = [self.evaluate(e, leaf) for e in expr["all"]]
+            return False if False in vals else (None if None in vals else True)
+        if "any" in expr:
+            vals = [self.evaluate(e, leaf) for e in expr["any"]]
+            return True if True in vals else (None if None in vals else False)
+        if "not" in expr:
+            v = self.evaluate(expr["not"], leaf)
+            return None if v is None else not v
+        if "at_least" in expr:
+            vals = [self.evaluate(e, leaf) for e in expr["of"]]
+            n_true, n_none = vals.count(True), vals.count(None)
+            n = int(expr["at_least"])
+            return True if n_true >= n else (False if n_true + n_none < n else None)
+        raise ECGR1Error(f"bad expression {expr!r}")
+
+    # ---- precedence
+
+    def _active(self, name: str) -> bool:
+        if name in self.table.criteria:
+            res = self.interp.criteria.get(name)
+            return bool(res is not None and res.met is True)
+        return self.interp.has(name)
+
+    def _inapplicable(self) -> dict[str, str]:
+        """Statement id -> why its criteria do not apply to this record."""
+        out: dict[str, str] = {}
+        for rule in self.table.precedence:
+            if rule.when not in self.checks.inapplicable_when or not self._active(rule.when):
+                continue
+            for sid, spec in self.table.statements.items():
+                if sid == rule.when or any(fnmatch.fnmatch(sid, p) for p in rule.except_):
+                    continue
+                hit = any(
+                    fnmatch.fnmatch(sid, p) or (p == "fine_grained" and spec.fine_grained)
+                    for p in rule.suppress
+                )
+                if hit:
+                    out.setdefault(sid, rule.reason)
+        return out
+
+    def inapplicable_reason(self, check: ConceptCheck) -> str | None:
+        """Why a concept's statements do not apply here, or None."""
+        for pattern in check.statements:
+            for sid in fnmatch.filter(self.inapplicable, pattern):
+                return f"not applicable: {self.inapplicable[sid]}"
+        return None
+
+
+# ------------------------------------------------------------------ categorical claims
+
+
+def _verdict_from(claim: Claim, nominal: Tri, robust: Tri, decidable: bool) -> tuple[str, str]:
+    """(verdict, reason) of a categorical claim from its nominal and robust truth."""
+    if claim.negated:
+        if nominal is False:
+            return "supported", "the protocol's criteria are not met"
+        if robust is True and decidable:
+            return "contradicted", "the criteria are met beyond the tolerance"
+    else:
+        if nominal is True:
+            return "supported", "the protocol's criteria are met"
+        if robust is False and decidable:
+            return "contradicted", "the criteria are not met, beyond the tolerance"
+    if not decidable and nominal is not None:
+        return "not_checkable", f"{C.REASON_NOT_DEFINED}: the criteria are specific, not sensitive"
+    if nominal is None and robust is None:
+        return "not_checkable", f"{C.REASON_NOT_MEASURED}: its criteria could not be evaluated"
+    return "not_checkable", f"{C.REASON_BORDERLINE}: the measurement is near the threshold"
+
+
+def _evidence(rc: RecordChecker, expr: Any) -> list[dict[str, Any]]:
+    """The criteria an expression consulted, with their measured values."""
+    ids: list[str] = []
+    pending = [expr]
+    while pending:
+        e = pending.pop()
+        for name in expression_ids(e):
+            if name in rc.table.criteria:
+                ids.append(name)
+            elif name in rc.table.statements:
+                pending.append(rc.table.statements[name].requires)
+    out = []
+    for cid in dict.fromkeys(ids):
+        res = rc.interp.criteria.get(cid)
+        if res is not None:
+            out.extend(ev.to_dict() for ev in res.evidence)
+    return out[:24]
+
+
+def _lead_specs(rc: RecordChecker, check: ConceptCheck, lead: str) -> CriterionSpec | None:
+    """The first criterion of the concept's lead family that tests ``lead``."""
+    for pattern in check.leads:
+        for cid in fnmatch.filter(rc.table.criteria, pattern):
+            spec = rc.table.criteria[cid]
+            if spec.leads and lead in spec.leads:
+                return dataclasses.replace(spec, leads=[lead], min_leads=1)
+    return None
+
+
+def _check_leads(rc: RecordChecker, claim: Claim, check: ConceptCheck) -> ClaimVerdict:
+    """A finding stated in named leads: decided lead by lead (a majority of them)."""
+    specs = {ld: _lead_specs(rc, check, ld) for ld in claim.leads}
+    specs = {ld: s for ld, s in specs.items() if s is not None and ld in rc.m.leads}
+    if not specs:
+        return ClaimVerdict(
+            claim,
+            "not_checkable",
+            f"{C.REASON_LEAD_MISSING}: no criterion for this finding in {', '.join(claim.leads)}",
+        )
+    factor = check.tolerance_factor
+    nominal = {ld: rc._eval_spec(s) for ld, s in specs.items()}
+    robust = {ld: rc._robust_spec(s, factor, claim.hedged) for ld, s in specs.items()}
+    if rc.normalised and not all(_scale_free(s) for s in specs.values()):
+        return ClaimVerdict(claim, "not_checkable", C.REASON_AMPLITUDE)
+    half = len(specs) / 2
+    min_leads = min(2, len(specs))
+    yes = sum(v is True for v in nominal.values())
+    if claim.negated:
+        verdict = "supported" if yes < min_leads and None not in nominal.values() else None
+        if sum(v is True for v in robust.values()) >= min_leads:
+            verdict = "contradicted"
+    else:
+        verdict = "supported" if yes > half else None
+        if sum(v is False for v in robust.values()) > half and check.decidable:
+            verdict = "contradicted"
+    measured = {ld: (s.quantity[0], lead_value(rc.m, ld, s.quantity[0])) for ld, s in specs.items()}
+    shown = {ld: (round(v, 3) if isinstance(v, float) else v) for ld, (_, v) in measured.items()}
+    if verdict is None:
+        reason = (
+            f"{C.REASON_NOT_DEFINED}: the criteria are specific, not sensitive"
+            if not check.decidable
+            else f"{C.REASON_BORDERLINE} or not measured in enough of the named leads"
+        )
+        return ClaimVerdict(claim, "not_checkable", reason, measured=shown)
+    reason = f"{yes} of {len(specs)} named leads meet the protocol's criterion"
+    return ClaimVerdict(claim, verdict, reason, measured=shown)
+
+
+def check_categorical(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
+    """Verdict of a categorical claim (see the module docstring)."""
+    check = rc.checks.concepts.get(claim.concept)
+    if check is None:
+        return ClaimVerdict(
+            claim, "not_checkable", f"{C.REASON_NOT_DEFINED}: no check for {claim.concept!r}"
+        )
+    if check.amplitude and rc.normalised:
+        return ClaimVerdict(claim, "not_checkable", C.REASON_AMPLITUDE)
+    why = rc.inapplicable_reason(check)
+    if why:
+        return ClaimVerdict(claim, "not_checkable", why)
+    if claim.leads and check.leads:
+        return _check_leads(rc, claim, check)
+    expr = check.qualifiers.get(claim.qualifier or "", check.holds)
+    nominal = rc.evaluate(expr, rc.nominal)
+
+    def robust_leaf(cid: str) -> Tri:
+        return rc.robust(cid, check.tolerance_factor, claim.hedged)
+
+    robust = rc.evaluate(expr, robust_leaf)
+    if check.refuted_by is not None and not claim.negated and robust is not True:
+        refuted = rc.evaluate(check.refuted_by, robust_leaf)
+        robust = False if refuted is True else (None if robust is False else robust)
+    verdict, reason = _verdict_from(claim, nominal, robust, check.decidable)
+    return ClaimVerdict(
+        claim, verdict, reason, measured=_measured_text(nominal), evidence=_evidence(rc, expr)
+    )
+
+
+def _measured_text(nominal: Tri) -> str:
+    return {True: "criteria met", False: "criteria not met", None: "not evaluable"}[nominal]
+
+
+# ------------------------------------------------------------------ numeric claims
+
+
+def _measured_values(rc: RecordChecker, claim: Claim) -> dict[str, float | None]:
+    """The measured values a numeric claim is compared with: {label: value}."""
+    q = claim.concept
+    ranges = rc.table.plausible_ranges
+    if q == "qtc_ms":
+        names = [f"qtc_{claim.qualifier}_ms"] if claim.qualifier else list(QTC_FORMULAS)
+        return {n: global_value(rc.m, n, ranges) for n in names}
+    if claim.leads:
+        out = {}
+        for ld in claim.leads:
+            v = lead_value(rc.m, ld, q, ranges) if ld in rc.m.leads else None
+            if v is not None and q in MAGNITUDE_QUANTITIES:
+                v = abs(v)
+            out[ld] = v
+        return out
+    return {q: global_value(rc.m, q, ranges)}
+
+
+def _compare(claim: Claim, measured: float, tol: float) -> str | None:
+    """'supported', 'contradicted' or None (within tolerance of a bound)."""
+    v, m = claim.value, measured
+    diff = _axis_diff if claim.concept in AXIS_QUANTITIES else (lambda a, b: a - b)
+    if claim.comparator == "=":
+        return "supported" if abs(diff(m, v)) <= tol else "contradicted"
+    if claim.comparator == "between":
+        lo, hi = v, claim.upper if claim.upper is not None else v
+        if lo <= m <= hi:
+            return "supported"
+        return "contradicted" if (m < lo - tol or m > hi + tol) else None
+    if claim.comparator in ("<", "<="):
+        return "supported" if m <= v else ("contradicted" if m > v + tol else None)
+    return "supported" if m >= v else ("contradicted" if m < v - tol else None)
+
+
+def _axis_diff(a: float, b: float) -> float:
+    """Angle difference in degrees, wrapped to [-180, 180)."""
+    return (a - b + 180.0) % 360.0 - 180.0
+
+
+def check_numeric(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
+    """Verdict of a numeric claim against its measured value(s)."""
+    unit = unit_of(claim.concept)
+    if rc.normalised and (unit in AMPLITUDE_UNITS or claim.concept in AXIS_QUANTITIES):
+        return ClaimVerdict(claim, "not_checkable", C.REASON_AMPLITUDE)
+    if claim.value is None or not math.isfinite(claim.value):
+        return ClaimVerdict(claim, "not_checkable", C.REASON_VAGUE)
+    missing = [ld for ld in claim.leads if ld not in rc.m.leads]
+    if claim.leads and len(missing) == len(claim.leads):
+        return ClaimVerdict(
+            claim, "not_checkable", f"{C.REASON_LEAD_MISSING}: {', '.join(missing)}"
+        )
+    values = _measured_values(rc, claim)
+    if claim.leads:
+        bad = [ld for ld in claim.leads if ld in rc.m.leads and not lead_usable(rc.m, ld)]
+        values = {ld: v for ld, v in values.items() if ld not in bad}
+    got = {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
+    if not got:
+        return ClaimVerdict(claim, "not_checkable", f"{C.REASON_NOT_MEASURED}: {claim.concept}")
+    loose = claim.hedged or claim.approximate
+    tols = {k: rc.tol.tolerance(claim.concept, v, hedged=loose) for k, v in got.items()}
+    outcomes = {k: _compare(claim, v, tols[k]) for k, v in got.items()}
+    return _numeric_verdict(claim, got, tols, outcomes, unit)
+
+
+def _numeric_verdict(
+    claim: Claim,
+    got: dict[str, float],
+    tols: dict[str, float],
+    outcomes: dict[str, str | None],
+    unit: str,
+) -> ClaimVerdict:
+    if claim.leads:
+        measured: Any = {k: round(v, 3) for k, v in got.items()}
+        n_con = sum(o == "contradicted" for o in outcomes.values())
+        if n_con > len(got) / 2:
+            verdict = "contradicted"
+        elif all(o == "supported" for o in outcomes.values()):
+            verdict = "supported"
+        else:
+            verdict = "not_checkable"
+    else:
+        # Several candidates (QTc by an unnamed formula): the claim stands if any agrees.
+        best = min(got, key=lambda k: abs(got[k] - (claim.value or 0.0)))
+        measured = round(got[best], 3)
+        if any(o == "supported" for o in outcomes.values()):
+            verdict = "supported"
+        elif all(o == "contradicted" for o in outcomes.values()):
+            verdict = "contradicted"
+        else:
+            verdict = "not_checkable"
+    tol = max(tols.values())
+    reason = {
+        "supported": "within tolerance of the measurement",
+        "contradicted": "differs from the measurement by more than the tolerance",
+        "not_checkable": f"{C.REASON_BORDERLINE}: near the stated bound",
+    }[verdict]
+    return ClaimVerdict(claim, verdict, reason, measured=measured, tolerance=tol, unit=unit)
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def check_claims(
+    claims: list[Claim],
+    interpretation: Interpretation | None,
+    *,
+    table: CriteriaTable | None = None,
+    tolerances: ToleranceTable | None = None,
+    checks: CheckTable | None = None,
+) -> list[ClaimVerdict]:
+    """One verdict per claim, in the claims' order; without an interpretation every claim is
+    "not checkable" (no ECG)."""
+    if interpretation is None:
+        return [ClaimVerdict(c, "not_checkable", C.REASON_NO_ECG) for c in claims]
+    table = table or load_table()
+    rc = RecordChecker(
+        interpretation, table, tolerances or load_tolerances(), checks or load_checks(table)
+    )
+    return [check_claim(rc, c) for c in claims]
+
+
+def check_claim(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
+    """The verdict of one claim (quality first: an unusable record checks nothing)."""
+    if rc.quality == "unusable":
+        return ClaimVerdict(
+            claim, "not_checkable", f"{C.REASON_POOR_QUALITY}: the record is not interpretable"
+        )
+    if claim.kind == "numeric":
+        return check_numeric(rc, claim)
+    return check_categorical(rc, claim)

@@ -1,0 +1,124 @@
+"""The tolerance table: how far a stated value may be from the measurement (``tolerances.yaml``).
+
+``tolerance = max(k * sd, floor, relative * |measured|)``, per quantity, with per-unit defaults
+for quantities the table does not list. The numbers and their basis are in the YAML file, where
+a reviewer can audit them; docs/verify.md prints the table.
+
+>>> tol = load_tolerances()
+>>> tol.tolerance("qrs_duration_ms", 100.0)  # 2 x 12.6 ms (LUDB record-level SD)
+25.2
+>>> tol.tolerance("qtc_bazett_ms", 420.0) == tol.tolerance("qtc_ms", 420.0)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ecgr1.errors import ECGR1Error
+from ecgr1.protocol.quantities import unit_of
+
+_KEYS = {"sd", "floor", "relative", "basis"}
+
+
+@dataclass(frozen=True)
+class ToleranceRule:
+    """One row: the SD it is built from, its floor and relative part, and why."""
+
+    sd: float | None = None
+    floor: float = 0.0
+    relative: float = 0.0
+    basis: str = ""
+
+
+@dataclass(frozen=True)
+class ToleranceTable:
+    """Tolerances per quantity (and per unit as the default)."""
+
+    k: float
+    hedge_factor: float
+    units: dict[str, ToleranceRule]
+    quantities: dict[str, ToleranceRule]
+    aliases: dict[str, str] = field(default_factory=dict)
+    path: str = ""
+
+    def rule(self, quantity: str) -> ToleranceRule:
+        """The rule of a quantity: its own row, its alias's, or its unit's default."""
+        name = self.aliases.get(quantity, quantity)
+        if name in self.quantities:
+            return self.quantities[name]
+        return self.units.get(unit_of(quantity), ToleranceRule())
+
+    def tolerance(
+        self, quantity: str, measured: float | None = None, hedged: bool = False
+    ) -> float:
+        """The tolerance for ``quantity`` around a measured value (twice it when hedged)."""
+        r = self.rule(quantity)
+        tol = max(self.k * r.sd if r.sd is not None else 0.0, r.floor)
+        if measured is not None and math.isfinite(float(measured)):
+            tol = max(tol, r.relative * abs(float(measured)))
+        tol = round(tol, 3)
+        return tol * self.hedge_factor if hedged else tol
+
+    def rows(self) -> list[tuple[str, ToleranceRule]]:
+        """(quantity, rule) for every listed quantity, for documentation."""
+        return sorted(self.quantities.items())
+
+
+def _rule(name: str, row: Any) -> ToleranceRule:
+    if not isinstance(row, dict) or set(row) - _KEYS:
+        raise ECGR1Error(f"tolerance row {name!r} must be a mapping with keys {sorted(_KEYS)}")
+    values = {k: row[k] for k in ("sd", "floor", "relative") if row.get(k) is not None}
+    for key, value in values.items():
+        if not isinstance(value, (int, float)) or value < 0 or not math.isfinite(value):
+            raise ECGR1Error(f"tolerance {name}.{key} must be a non-negative number, not {value!r}")
+    return ToleranceRule(
+        sd=values.get("sd"),
+        floor=float(values.get("floor", 0.0)),
+        relative=float(values.get("relative", 0.0)),
+        basis=str(row.get("basis", "")),
+    )
+
+
+def parse_tolerances(data: dict[str, Any], path: str = "") -> ToleranceTable:
+    """Validate the YAML structure of a tolerance table."""
+    if not isinstance(data, dict):
+        raise ECGR1Error(f"{path or 'tolerance table'}: not a mapping")
+    k, hedge = data.get("k", 2.0), data.get("hedge_factor", 2.0)
+    if not (
+        isinstance(k, (int, float)) and k > 0 and isinstance(hedge, (int, float)) and hedge >= 1
+    ):
+        raise ECGR1Error("tolerance table: k must be > 0 and hedge_factor >= 1")
+    aliases = dict(data.get("aliases") or {})
+    quantities = {q: _rule(q, r) for q, r in (data.get("quantities") or {}).items()}
+    for alias, target in aliases.items():
+        if target not in quantities:
+            raise ECGR1Error(f"tolerance alias {alias} -> {target}: {target} is not listed")
+    return ToleranceTable(
+        k=float(k),
+        hedge_factor=float(hedge),
+        units={u: _rule(u, r) for u, r in (data.get("units") or {}).items()},
+        quantities=quantities,
+        aliases=aliases,
+        path=path,
+    )
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str) -> ToleranceTable:
+    with open(path, encoding="utf-8") as f:
+        return parse_tolerances(yaml.safe_load(f), path)
+
+
+def load_tolerances(path: str | Path | None = None) -> ToleranceTable:
+    """The packaged ``tolerances.yaml`` (or another file with the same structure)."""
+    if path is None:
+        path = str(resources.files("ecgr1.verify") / "tolerances.yaml")
+    return _load_cached(str(path))
