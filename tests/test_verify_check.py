@@ -204,11 +204,9 @@ def test_checks_table_refers_only_to_known_criteria_and_statements():
     table = load_table()
     assert "atrial_fibrillation" in load_checks(table).concepts
     with pytest.raises(ECGR1Error, match="unknown"):
-        parse_checks({"concepts": {"x": {"category": "c", "holds": "no_such_thing"}}}, table)
+        parse_checks({"concepts": {"x": {"holds": "no_such_thing"}}}, table)
     with pytest.raises(ECGR1Error, match="no criterion"):
-        parse_checks(
-            {"concepts": {"x": {"category": "c", "holds": "lvh", "leads": ["zz.*"]}}}, table
-        )
+        parse_checks({"concepts": {"x": {"holds": "lvh", "leads": ["zz.*"]}}}, table)
 
 
 def test_tolerance_table_validation_and_formula():
@@ -222,3 +220,11 @@ def test_tolerance_table_validation_and_formula():
         parse_tolerances({"quantities": {"qrs_duration_ms": {"sd": -1}}})
     with pytest.raises(ECGR1Error):
         parse_tolerances({"quantities": {}, "aliases": {"qtc_bazett_ms": "qtc_ms"}})
+
+
+def test_every_concept_the_extractor_names_has_a_check_and_vice_versa():
+    from ecgr1.verify.extract import load_lexicon
+
+    lexicon = load_lexicon().raw["categorical"]
+    extracted = {concept for group in lexicon.values() for concept in group}
+    assert extracted == set(load_checks().concepts)

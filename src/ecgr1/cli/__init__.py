@@ -32,6 +32,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "convert",
     "measure",
     "interpret",
+    "verify",
     "render",
     "simulate",
     "corpus",

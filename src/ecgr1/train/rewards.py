@@ -46,6 +46,7 @@ Example
 from __future__ import annotations
 
 import json
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -379,7 +380,8 @@ class ConsistencyReward:
         paths = list(ecg_paths or [])
         if not paths or not isinstance(paths[0], str):
             return None
-        key = str(Path(self.ecg_root) / paths[0]) if self.ecg_root else paths[0]
+        # one cache entry per file however the rows spell its path ("a/../b", "./b")
+        key = os.path.normpath(str(Path(self.ecg_root) / paths[0]) if self.ecg_root else paths[0])
         if key not in self._cache:
             if len(self._cache) >= self.cache_size:
                 self._cache.pop(next(iter(self._cache)))

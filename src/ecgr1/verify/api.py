@@ -59,7 +59,10 @@ def interpretation_for(
     if isinstance(data, Interpretation):
         return data, []
     if isinstance(data, dict):
-        data = MeasurementResult.from_dict(data)
+        try:
+            data = MeasurementResult.from_dict(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ECGR1Error(f"not a measurement result ({type(exc).__name__}: {exc})") from exc
     if isinstance(data, MeasurementResult):
         return interpret(data, table=table, age=age, sex=sex), []
     record = as_record(data, fs=fs)
@@ -99,28 +102,49 @@ def verify(
         read. A record that cannot be *measured* is not an error: every claim is then
         "not checkable" and ``notes`` says why.
     """
+    _check_text(text)
+    table = table or load_table()
+    interp, notes = interpretation_for(data, fs=fs, age=age, sex=sex, table=table)
+    result = verify_interpretation(interp, text, notes=notes, table=table, tolerances=tolerances)
+    if result.id is None:
+        result.id = getattr(data, "record_id", None)
+    return result
+
+
+def _check_text(text: Any) -> None:
     if not isinstance(text, str):
         raise ECGR1Error(f"the text to verify must be a string, not {type(text).__name__}")
     if len(text) > MAX_TEXT_CHARS:
         raise ECGR1Error(f"the text is {len(text):,} characters; the limit is {MAX_TEXT_CHARS:,}")
-    table = table or load_table()
-    tolerances = tolerances or load_tolerances()
-    interp, notes = interpretation_for(data, fs=fs, age=age, sex=sex, table=table)
-    claims = extract_claims(text)
-    if not claims:
-        notes.append("no checkable ECG claims were found in the text")
-    verdicts: list[ClaimVerdict] = check_claims(claims, interp, table=table, tolerances=tolerances)
-    record_id = interp.id if interp is not None else getattr(data, "record_id", None)
-    quality = interp.measurements.quality.overall if interp is not None else None
-    return VerificationResult(record_id, text, verdicts, notes=notes, quality=quality)
 
 
 def verify_interpretation(
     interpretation: Interpretation | None,
     text: str,
     *,
+    notes: list[str] | None = None,
     table: CriteriaTable | None = None,
     tolerances: ToleranceTable | None = None,
 ) -> VerificationResult:
-    """:func:`verify` for an interpretation already computed (rewards, benchmarks, batches)."""
-    return verify(interpretation, text, table=table, tolerances=tolerances)
+    """:func:`verify` for an interpretation already computed (rewards, benchmarks, batches):
+    call :func:`interpretation_for` once per record, then this for every text. ``notes`` are
+    the ones :func:`interpretation_for` returned; without an interpretation the first of them
+    is every claim's reason (no ECG, or the record could not be measured)."""
+    _check_text(text)
+    notes = list(notes or ([] if interpretation is not None else [REASON_NO_ECG]))
+    claims = extract_claims(text)
+    unavailable = REASON_NO_ECG
+    if interpretation is None and notes and notes[0] != REASON_NO_ECG:
+        unavailable = f"not measured: {notes[0]}"
+    verdicts: list[ClaimVerdict] = check_claims(
+        claims,
+        interpretation,
+        table=table or load_table(),
+        tolerances=tolerances or load_tolerances(),
+        unavailable_reason=unavailable,
+    )
+    if not claims:
+        notes.append("no checkable ECG claims were found in the text")
+    record_id = interpretation.id if interpretation is not None else None
+    quality = interpretation.measurements.quality.overall if interpretation is not None else None
+    return VerificationResult(record_id, text, verdicts, notes=notes, quality=quality)

@@ -59,7 +59,6 @@ class ConceptCheck:
     """One row of ``checks.yaml``."""
 
     id: str
-    category: str
     holds: Any
     refuted_by: Any = (
         None  # robustly true -> an affirmed claim is contradicted (default: not holds)
@@ -99,7 +98,6 @@ def parse_checks(data: dict[str, Any], table: CriteriaTable) -> CheckTable:
     for cid, row in (data.get("concepts") or {}).items():
         check = ConceptCheck(
             id=cid,
-            category=str(row["category"]),
             holds=row["holds"],
             refuted_by=row.get("refuted_by"),
             leads=tuple(row.get("leads") or ()),
@@ -329,7 +327,9 @@ class RecordChecker:
 # ------------------------------------------------------------------ categorical claims
 
 
-def _verdict_from(claim: Claim, nominal: Tri, robust: Tri, decidable: bool) -> tuple[str, str]:
+def _verdict_from(
+    claim: Claim, nominal: Tri, robust: Tri, decidable: bool, measured: bool = True
+) -> tuple[str, str]:
     """(verdict, reason) of a categorical claim from its nominal and robust truth."""
     if claim.negated:
         if nominal is False:
@@ -343,13 +343,16 @@ def _verdict_from(claim: Claim, nominal: Tri, robust: Tri, decidable: bool) -> t
             return "contradicted", "the criteria are not met, beyond the tolerance"
     if not decidable and nominal is not None:
         return "not_checkable", f"{C.REASON_NOT_DEFINED}: the criteria are specific, not sensitive"
-    if nominal is None and robust is None:
+    if not measured:
         return "not_checkable", f"{C.REASON_NOT_MEASURED}: its criteria could not be evaluated"
-    return "not_checkable", f"{C.REASON_BORDERLINE}: the measurement is near the threshold"
+    return "not_checkable", (
+        f"{C.REASON_BORDERLINE}: the measurement is near the threshold, or some criteria "
+        "could not be evaluated"
+    )
 
 
-def _evidence(rc: RecordChecker, expr: Any) -> list[dict[str, Any]]:
-    """The criteria an expression consulted, with their measured values."""
+def _criteria_of(rc: RecordChecker, expr: Any) -> list[str]:
+    """The criterion ids an expression consults, statements expanded."""
     ids: list[str] = []
     pending = [expr]
     while pending:
@@ -359,8 +362,13 @@ def _evidence(rc: RecordChecker, expr: Any) -> list[dict[str, Any]]:
                 ids.append(name)
             elif name in rc.table.statements:
                 pending.append(rc.table.statements[name].requires)
+    return list(dict.fromkeys(ids))
+
+
+def _evidence(rc: RecordChecker, expr: Any) -> list[dict[str, Any]]:
+    """The criteria an expression consulted, with their measured values."""
     out = []
-    for cid in dict.fromkeys(ids):
+    for cid in _criteria_of(rc, expr):
         res = rc.interp.criteria.get(cid)
         if res is not None:
             out.extend(ev.to_dict() for ev in res.evidence)
@@ -440,7 +448,8 @@ def check_categorical(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
     if check.refuted_by is not None and not claim.negated and robust is not True:
         refuted = rc.evaluate(check.refuted_by, robust_leaf)
         robust = False if refuted is True else (None if robust is False else robust)
-    verdict, reason = _verdict_from(claim, nominal, robust, check.decidable)
+    measured = any(rc.nominal(cid) is not None for cid in _criteria_of(rc, expr))
+    verdict, reason = _verdict_from(claim, nominal, robust, check.decidable, measured)
     return ClaimVerdict(
         claim, verdict, reason, measured=_measured_text(nominal), evidence=_evidence(rc, expr)
     )
@@ -562,11 +571,13 @@ def check_claims(
     table: CriteriaTable | None = None,
     tolerances: ToleranceTable | None = None,
     checks: CheckTable | None = None,
+    unavailable_reason: str = C.REASON_NO_ECG,
 ) -> list[ClaimVerdict]:
     """One verdict per claim, in the claims' order; without an interpretation every claim is
-    "not checkable" (no ECG)."""
+    "not checkable" for ``unavailable_reason`` (no ECG, or a record that could not be
+    measured)."""
     if interpretation is None:
-        return [ClaimVerdict(c, "not_checkable", C.REASON_NO_ECG) for c in claims]
+        return [ClaimVerdict(c, "not_checkable", unavailable_reason) for c in claims]
     table = table or load_table()
     rc = RecordChecker(
         interpretation, table, tolerances or load_tolerances(), checks or load_checks(table)
