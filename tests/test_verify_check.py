@@ -62,8 +62,11 @@ def test_approximate_and_hedged_values_get_the_wider_tolerance():
 
 
 def test_bounds_are_contradicted_only_beyond_the_bound_plus_tolerance():
-    # simulated LBBB: QRS about 150 ms
-    assert verdict(num("qrs_duration_ms", 120, "<"), "lbbb") == "contradicted"
+    # simulated LBBB: QRS about 150 ms; tolerance about 38 ms
+    qrs = interp("lbbb").measurements.global_.qrs_duration_ms
+    tol = load_tolerances().tolerance("qrs_duration_ms", qrs)
+    assert verdict(num("qrs_duration_ms", qrs - 1.1 * tol, "<"), "lbbb") == "contradicted"
+    assert verdict(num("qrs_duration_ms", qrs - 0.9 * tol, "<"), "lbbb") == "not_checkable"
     assert verdict(num("qrs_duration_ms", 120, ">="), "lbbb") == "supported"
     assert verdict(num("qrs_duration_ms", 120, "<"), "normal") == "supported"
     assert verdict(num("qrs_duration_ms", 140, ">"), "normal") == "contradicted"
@@ -75,8 +78,10 @@ def test_qtc_without_a_formula_stands_when_any_formula_agrees():
     g = interp("normal").measurements.global_
     values = [g.qtc_bazett_ms, g.qtc_fridericia_ms, g.qtc_framingham_ms, g.qtc_hodges_ms]
     assert verdict(num("qtc_ms", max(values))) == "supported"
-    assert verdict(num("qtc_ms", max(values) + 60)) == "contradicted"
-    named = num("qtc_ms", g.qtc_bazett_ms + 60, qualifier="bazett")
+    tol = load_tolerances().tolerance("qtc_ms", max(values))
+    assert verdict(num("qtc_ms", max(values) + 1.1 * tol)) == "contradicted"
+    value = g.qtc_bazett_ms + 1.1 * load_tolerances().tolerance("qtc_ms", g.qtc_bazett_ms)
+    named = num("qtc_ms", value, qualifier="bazett")
     assert verdict(named) == "contradicted"
 
 

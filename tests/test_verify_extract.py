@@ -336,7 +336,10 @@ def test_protocol_report_numbers_are_measurements_not_thresholds(ludb_dir, cpsc2
     checked = 0
     for path in records:
         result = ecgr1.interpret_record(path)
-        obs = result.interpretation.observations
+        obs = dict(result.interpretation.observations)
+        for ev in result.interpretation.all_evidence():  # values the report cites from criteria
+            key = f"{ev.leads[0]}.{ev.quantity}" if len(ev.leads) == 1 else ev.quantity
+            obs.setdefault(key, ev)
         for c in (c for c in extract_claims(result.report) if c.kind == "numeric"):
             got = _observed(obs, c)
             assert c.comparator == "=" and len(got) == 1 and got[0] is not None, (path, c)

@@ -49,6 +49,7 @@ QTC_FORMULAS = ("qtc_framingham_ms", "qtc_hodges_ms", "qtc_fridericia_ms", "qtc_
 # Numeric claims stated as magnitudes ("S wave 1.2 mV deep"): compared with |measured|.
 MAGNITUDE_QUANTITIES = frozenset({"s_amplitude_mv", "q_amplitude_mv"})
 AXIS_QUANTITIES = frozenset({"p_axis_deg", "qrs_axis_deg", "t_axis_deg"})
+CATEGORY_OPERATORS = frozenset({"==", "!=", "in", "not_in"})
 
 
 # ------------------------------------------------------------------ the checks table
@@ -67,6 +68,8 @@ class ConceptCheck:
     statements: tuple[str, ...] = ()
     qualifiers: dict[str, Any] = field(default_factory=dict)
     decidable: bool = True
+    refutable: bool = True  # False: an affirmed claim is never contradicted (absence is weak)
+    descriptive: bool = False  # criteria without their category conditions (ST shape)
     amplitude: bool = False
     tolerance_factor: float = 1.0
 
@@ -104,6 +107,8 @@ def parse_checks(data: dict[str, Any], table: CriteriaTable) -> CheckTable:
             statements=tuple(row.get("statements") or ()),
             qualifiers=dict(row.get("qualifiers") or {}),
             decidable=bool(row.get("decidable", True)),
+            refutable=bool(row.get("refutable", True)),
+            descriptive=bool(row.get("descriptive", False)),
             amplitude=bool(row.get("amplitude", False)),
             tolerance_factor=float(row.get("tolerance_factor", 1.0)),
         )
@@ -167,13 +172,13 @@ def _reference(threshold: Any) -> float:
 
 
 def _moved_spec(
-    spec: CriterionSpec, tol: ToleranceTable, factor: float, harder: bool
+    spec: CriterionSpec, tol: ToleranceTable, factor: float, harder: bool, n_leads: int | None
 ) -> CriterionSpec:
     """``spec`` with its thresholds (variants and ``also`` conditions too) moved."""
 
     def move(quantity: str, operator: str, threshold: Any) -> Any:
         ref = _reference(threshold)
-        t = tol.tolerance(quantity, ref) * factor
+        t = tol.tolerance(quantity, ref, n_leads=n_leads, criterion=True) * factor
         if ref > 0:
             # A small threshold (Q depth < 0.05 mV) must not move past zero, where the test
             # changes meaning; half of it is the most it moves.
@@ -195,6 +200,16 @@ def _moved_spec(
             for c in spec.also
         ],
     )
+
+
+def _categorical_also(spec: CriterionSpec) -> bool:
+    return any(c.operator in CATEGORY_OPERATORS for c in spec.also)
+
+
+def _without_categories(spec: CriterionSpec) -> CriterionSpec:
+    """``spec`` without its category conditions (e.g. the ST shape of ST depression)."""
+    also = [c for c in spec.also if c.operator not in CATEGORY_OPERATORS]
+    return dataclasses.replace(spec, also=also)
 
 
 def _scale_free(spec: CriterionSpec) -> bool:
@@ -225,7 +240,10 @@ class RecordChecker:
         self.checks = checks
         self.normalised = bool(self.m.quality.amplitude_normalised)
         self.quality = self.m.quality.overall
-        self._robust: dict[tuple[str, float, bool], Tri] = {}
+        # leads the record was measured from (the engine's error grows with fewer leads)
+        usable = [ld for ld in self.m.leads if lead_usable(self.m, ld)]
+        self.n_leads = len(usable) or len(self.m.leads)
+        self._robust: dict[tuple[str, float, bool, bool], Tri] = {}
         self.inapplicable = self._inapplicable()
 
     # ---- criteria
@@ -242,28 +260,37 @@ class RecordChecker:
         }
         return outcomes.pop() if len(outcomes) == 1 else None
 
-    def nominal(self, cid: str) -> Tri:
-        """The criterion at the table's thresholds (as the protocol evaluated it)."""
-        if self.normalised and not _scale_free(self.table.criteria[cid]):
+    def nominal(self, cid: str, descriptive: bool = False) -> Tri:
+        """The criterion at the table's thresholds (as the protocol evaluated it); a
+        ``descriptive`` check drops its category conditions (the ST shape of ischaemic
+        depression): "ST depression" describes the measurement, not its interpretation."""
+        spec = self.table.criteria[cid]
+        if self.normalised and not _scale_free(spec):
             return None
+        if descriptive and _categorical_also(spec):
+            return self._eval_spec(_without_categories(spec))
         res = self.interp.criteria.get(cid)
-        return res.met if res is not None else self._eval_spec(self.table.criteria[cid])
+        return res.met if res is not None else self._eval_spec(spec)
 
-    def robust(self, cid: str, factor: float, hedged: bool = False) -> Tri:
+    def robust(
+        self, cid: str, factor: float, hedged: bool = False, descriptive: bool = False
+    ) -> Tri:
         """True when met even with the threshold moved against it by the tolerance, False
         when not met even with it moved in its favour, None otherwise."""
-        key = (cid, factor, hedged)
+        key = (cid, factor, hedged, descriptive)
         if key not in self._robust:
-            self._robust[key] = self._robust_spec(self.table.criteria[cid], factor, hedged)
+            spec = self.table.criteria[cid]
+            spec = _without_categories(spec) if descriptive else spec
+            self._robust[key] = self._robust_spec(spec, factor, hedged)
         return self._robust[key]
 
     def _robust_spec(self, spec: CriterionSpec, factor: float, hedged: bool) -> Tri:
         if self.normalised and not _scale_free(spec):
             return None
         f = factor * (self.tol.hedge_factor if hedged else 1.0)
-        if self._eval_spec(_moved_spec(spec, self.tol, f, harder=True)) is True:
+        if self._eval_spec(_moved_spec(spec, self.tol, f, True, self.n_leads)) is True:
             return True
-        if self._eval_spec(_moved_spec(spec, self.tol, f, harder=False)) is False:
+        if self._eval_spec(_moved_spec(spec, self.tol, f, False, self.n_leads)) is False:
             return False
         return None
 
@@ -316,12 +343,26 @@ class RecordChecker:
                     out.setdefault(sid, rule.reason)
         return out
 
-    def inapplicable_reason(self, check: ConceptCheck) -> str | None:
-        """Why a concept's statements do not apply here, or None."""
+    def inapplicable_reason(self, check: ConceptCheck, leads: tuple[str, ...] = ()) -> str | None:
+        """Why a concept's statements do not apply here, or None. With ``leads``, only
+        statements about those leads count (RBBB makes V1-V3 T inversion secondary, not
+        inferior T inversion)."""
         for pattern in check.statements:
             for sid in fnmatch.filter(self.inapplicable, pattern):
+                if leads and not set(leads) & self._statement_leads(sid):
+                    continue
                 return f"not applicable: {self.inapplicable[sid]}"
         return None
+
+    def _statement_leads(self, sid: str) -> set[str]:
+        """Leads tested by the criteria of a statement (empty: a record-level statement)."""
+        ids = expression_ids(self.table.statements[sid].requires)
+        return {
+            ld
+            for cid in ids
+            if cid in self.table.criteria
+            for ld in self.table.criteria[cid].leads or ()
+        }
 
 
 # ------------------------------------------------------------------ categorical claims
@@ -376,17 +417,21 @@ def _evidence(rc: RecordChecker, expr: Any) -> list[dict[str, Any]]:
 
 
 def _lead_specs(rc: RecordChecker, check: ConceptCheck, lead: str) -> CriterionSpec | None:
-    """The first criterion of the concept's lead family that tests ``lead``."""
+    """The first criterion of the concept's lead family that tests ``lead`` (a descriptive
+    concept's without its category conditions)."""
     for pattern in check.leads:
         for cid in fnmatch.filter(rc.table.criteria, pattern):
             spec = rc.table.criteria[cid]
             if spec.leads and lead in spec.leads:
+                spec = _without_categories(spec) if check.descriptive else spec
                 return dataclasses.replace(spec, leads=[lead], min_leads=1)
     return None
 
 
 def _check_leads(rc: RecordChecker, claim: Claim, check: ConceptCheck) -> ClaimVerdict:
-    """A finding stated in named leads: decided lead by lead (a majority of them)."""
+    """A finding stated in named leads, decided lead by lead with the table's "two leads"
+    rule: it holds when at least two of the named leads (the one, if one is named) meet the
+    criterion, and is contradicted when so many fail it beyond the tolerance that two cannot."""
     specs = {ld: _lead_specs(rc, check, ld) for ld in claim.leads}
     specs = {ld: s for ld, s in specs.items() if s is not None and ld in rc.m.leads}
     if not specs:
@@ -400,16 +445,17 @@ def _check_leads(rc: RecordChecker, claim: Claim, check: ConceptCheck) -> ClaimV
     robust = {ld: rc._robust_spec(s, factor, claim.hedged) for ld, s in specs.items()}
     if rc.normalised and not all(_scale_free(s) for s in specs.values()):
         return ClaimVerdict(claim, "not_checkable", C.REASON_AMPLITUDE)
-    half = len(specs) / 2
     min_leads = min(2, len(specs))
     yes = sum(v is True for v in nominal.values())
+    clearly_not = sum(v is False for v in robust.values())
     if claim.negated:
         verdict = "supported" if yes < min_leads and None not in nominal.values() else None
-        if sum(v is True for v in robust.values()) >= min_leads:
+        if sum(v is True for v in robust.values()) >= min_leads and check.decidable:
             verdict = "contradicted"
     else:
-        verdict = "supported" if yes > half else None
-        if sum(v is False for v in robust.values()) > half and check.decidable:
+        verdict = "supported" if yes >= min_leads else None
+        refutable = check.decidable and check.refutable
+        if len(specs) - clearly_not < min_leads and refutable:
             verdict = "contradicted"
     measured = {ld: (s.quantity[0], lead_value(rc.m, ld, s.quantity[0])) for ld, s in specs.items()}
     shown = {ld: (round(v, 3) if isinstance(v, float) else v) for ld, (_, v) in measured.items()}
@@ -433,22 +479,28 @@ def check_categorical(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
         )
     if check.amplitude and rc.normalised:
         return ClaimVerdict(claim, "not_checkable", C.REASON_AMPLITUDE)
-    why = rc.inapplicable_reason(check)
+    why = rc.inapplicable_reason(check, claim.leads if check.leads else ())
     if why:
         return ClaimVerdict(claim, "not_checkable", why)
     if claim.leads and check.leads:
         return _check_leads(rc, claim, check)
     expr = check.qualifiers.get(claim.qualifier or "", check.holds)
-    nominal = rc.evaluate(expr, rc.nominal)
+    nominal = rc.evaluate(expr, lambda cid: rc.nominal(cid, check.descriptive))
 
     def robust_leaf(cid: str) -> Tri:
-        return rc.robust(cid, check.tolerance_factor, claim.hedged)
+        return rc.robust(cid, check.tolerance_factor, claim.hedged, check.descriptive)
 
     robust = rc.evaluate(expr, robust_leaf)
     if check.refuted_by is not None and not claim.negated and robust is not True:
         refuted = rc.evaluate(check.refuted_by, robust_leaf)
         robust = False if refuted is True else (None if robust is False else robust)
+    if check.refuted_by is not None and claim.negated and nominal is None:
+        # "no LVH": what refutes the finding also supports its denial
+        absent = rc.evaluate(check.refuted_by, lambda cid: rc.nominal(cid, check.descriptive))
+        nominal = False if absent is True else nominal
     measured = any(rc.nominal(cid) is not None for cid in _criteria_of(rc, expr))
+    if not check.refutable and not claim.negated and robust is False:
+        robust = None  # absence of this finding is weak evidence (detector misses)
     verdict, reason = _verdict_from(claim, nominal, robust, check.decidable, measured)
     return ClaimVerdict(
         claim, verdict, reason, measured=_measured_text(nominal), evidence=_evidence(rc, expr)
@@ -521,7 +573,10 @@ def check_numeric(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
     if not got:
         return ClaimVerdict(claim, "not_checkable", f"{C.REASON_NOT_MEASURED}: {claim.concept}")
     loose = claim.hedged or claim.approximate
-    tols = {k: rc.tol.tolerance(claim.concept, v, hedged=loose) for k, v in got.items()}
+    tols = {
+        k: rc.tol.tolerance(claim.concept, v, hedged=loose, n_leads=rc.n_leads)
+        for k, v in got.items()
+    }
     outcomes = {k: _compare(claim, v, tols[k]) for k, v in got.items()}
     return _numeric_verdict(claim, got, tols, outcomes, unit)
 

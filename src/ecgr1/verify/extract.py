@@ -382,7 +382,11 @@ def _convert(
         lo, hi = sign * abs(lo), (sign * abs(hi) if hi is not None else None)
         if hi is not None and hi < lo:
             lo, hi = hi, lo
-    low, high = spec["plausible"]
+    # A value written with its unit may be implausible and still a claim ("QRS 38 ms" is a
+    # blatant error to contradict); a bare number must look like the quantity to be read as it.
+    low, high = (
+        spec.get("plausible_with_unit", spec["plausible"]) if val.unit_dim else spec["plausible"]
+    )
     if not all(low <= v <= high for v in (lo, hi) if v is not None):
         return None
     return round(lo, 6), (round(hi, 6) if hi is not None else None)
@@ -588,13 +592,18 @@ def _list_negated(t: _Text, start: int, lex: _Lexicon) -> bool:
     return lex.cues["negation_list"].search(t.s, s0, start) is not None
 
 
+def _cue_inside(t: _Text, key: str, start: int, end: int, lex: _Lexicon) -> bool:
+    """A cue inside the finding's own words ("ST segments are slightly depressed")."""
+    return lex.cues[key].search(t.s, start, end) is not None
+
+
 def _polarity(t: _Text, start: int, end: int, spans: list, phrase: _Phrase, lex: _Lexicon):
     """(negated, hedged, hypothetical) of the finding at [start, end)."""
     hypo = _cue_before(t, "hypothetical_pre", start, spans, lex) or _cue_after(
         t, "hypothetical_post", end, spans, lex)  # fmt: skip
     over = _cue_after(t, "hedge_over_negation", end, spans, lex)
     hedged = phrase.hedged or over or _cue_before(t, "hedge_pre", start, spans, lex) or _cue_after(
-        t, "hedge_post", end, spans, lex)  # fmt: skip
+        t, "hedge_post", end, spans, lex) or _cue_inside(t, "hedge_pre", start, end, lex)  # fmt: skip
     if phrase.negated:
         return True, hedged, hypo
     negated = not over and (

@@ -25,7 +25,7 @@ import yaml
 from ecgr1.errors import ECGR1Error
 from ecgr1.protocol.quantities import unit_of
 
-_KEYS = {"sd", "floor", "relative", "basis"}
+_KEYS = {"sd", "sd_few_leads", "floor", "relative", "basis"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class ToleranceRule:
     """One row: the SD it is built from, its floor and relative part, and why."""
 
     sd: float | None = None
+    sd_few_leads: float | None = None  # records with fewer leads than ``few_leads_below``
     floor: float = 0.0
     relative: float = 0.0
     basis: str = ""
@@ -43,7 +44,9 @@ class ToleranceTable:
     """Tolerances per quantity (and per unit as the default)."""
 
     k: float
+    k_criteria: float
     hedge_factor: float
+    few_leads_below: int
     units: dict[str, ToleranceRule]
     quantities: dict[str, ToleranceRule]
     aliases: dict[str, str] = field(default_factory=dict)
@@ -57,11 +60,23 @@ class ToleranceTable:
         return self.units.get(unit_of(quantity), ToleranceRule())
 
     def tolerance(
-        self, quantity: str, measured: float | None = None, hedged: bool = False
+        self,
+        quantity: str,
+        measured: float | None = None,
+        hedged: bool = False,
+        n_leads: int | None = None,
+        criterion: bool = False,
     ) -> float:
-        """The tolerance for ``quantity`` around a measured value (twice it when hedged)."""
+        """The tolerance for ``quantity`` around a measured value (``hedge_factor`` times it
+        when hedged); a record measured from fewer than ``few_leads_below`` leads uses the
+        quantity's few-lead SD, since the engine's error is larger there. ``criterion``: the
+        tolerance by which a criterion's threshold is moved (``k_criteria`` SDs: one-sided)."""
         r = self.rule(quantity)
-        tol = max(self.k * r.sd if r.sd is not None else 0.0, r.floor)
+        sd = r.sd
+        if n_leads is not None and n_leads < self.few_leads_below and r.sd_few_leads is not None:
+            sd = r.sd_few_leads
+        k = self.k_criteria if criterion else self.k
+        tol = max(k * sd if sd is not None else 0.0, r.floor)
         if measured is not None and math.isfinite(float(measured)):
             tol = max(tol, r.relative * abs(float(measured)))
         tol = round(tol, 3)
@@ -75,12 +90,15 @@ class ToleranceTable:
 def _rule(name: str, row: Any) -> ToleranceRule:
     if not isinstance(row, dict) or set(row) - _KEYS:
         raise ECGR1Error(f"tolerance row {name!r} must be a mapping with keys {sorted(_KEYS)}")
-    values = {k: row[k] for k in ("sd", "floor", "relative") if row.get(k) is not None}
+    values = {
+        k: row[k] for k in ("sd", "sd_few_leads", "floor", "relative") if row.get(k) is not None
+    }
     for key, value in values.items():
         if not isinstance(value, (int, float)) or value < 0 or not math.isfinite(value):
             raise ECGR1Error(f"tolerance {name}.{key} must be a non-negative number, not {value!r}")
     return ToleranceRule(
         sd=values.get("sd"),
+        sd_few_leads=values.get("sd_few_leads"),
         floor=float(values.get("floor", 0.0)),
         relative=float(values.get("relative", 0.0)),
         basis=str(row.get("basis", "")),
@@ -91,19 +109,23 @@ def parse_tolerances(data: dict[str, Any], path: str = "") -> ToleranceTable:
     """Validate the YAML structure of a tolerance table."""
     if not isinstance(data, dict):
         raise ECGR1Error(f"{path or 'tolerance table'}: not a mapping")
-    k, hedge = data.get("k", 2.0), data.get("hedge_factor", 2.0)
-    if not (
-        isinstance(k, (int, float)) and k > 0 and isinstance(hedge, (int, float)) and hedge >= 1
-    ):
-        raise ECGR1Error("tolerance table: k must be > 0 and hedge_factor >= 1")
+    k, hedge = data.get("k", 3.0), data.get("hedge_factor", 2.0)
+    k_criteria = data.get("k_criteria", k)
+    if not all(isinstance(x, (int, float)) and x > 0 for x in (k, k_criteria, hedge)) or hedge < 1:
+        raise ECGR1Error("tolerance table: k and k_criteria must be > 0, hedge_factor >= 1")
     aliases = dict(data.get("aliases") or {})
     quantities = {q: _rule(q, r) for q, r in (data.get("quantities") or {}).items()}
     for alias, target in aliases.items():
         if target not in quantities:
             raise ECGR1Error(f"tolerance alias {alias} -> {target}: {target} is not listed")
+    few = data.get("few_leads_below", 6)
+    if not isinstance(few, int) or few < 1:
+        raise ECGR1Error("tolerance table: few_leads_below must be a positive integer")
     return ToleranceTable(
         k=float(k),
+        k_criteria=float(k_criteria),
         hedge_factor=float(hedge),
+        few_leads_below=few,
         units={u: _rule(u, r) for u, r in (data.get("units") or {}).items()},
         quantities=quantities,
         aliases=aliases,
