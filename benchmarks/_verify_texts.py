@@ -98,7 +98,9 @@ def ludb_reference_from_waves(waves: dict[str, list[sc.Wave]], fs: float) -> dic
     """Record-level expert values of one LUDB record (see the module docstring)."""
     tables = [sc.beat_table_from_waves(w) for w in waves.values()]
     ref = sc.median_of_leads(sc.lead_intervals_ms(t, fs) for t in tables)
-    rrs = [_mean_rr_ms(np.array([w.peak for w in ws if w.wave == "qrs"]), fs) for ws in waves.values()]
+    rrs = [
+        _mean_rr_ms(np.array([w.peak for w in ws if w.wave == "qrs"]), fs) for ws in waves.values()
+    ]
     rrs = [r for r in rrs if math.isfinite(r)]
     return _finish_reference(ref, float(np.median(rrs)) if rrs else math.nan)
 
@@ -251,9 +253,7 @@ def _label_items(cell: str) -> list[str]:
     return [s.strip() for s in str(cell or "").split("\n") if s.strip()]
 
 
-def ludb_text(
-    ref: dict[str, float], labels: dict[str, str], rng: random.Random
-) -> ExpertText:
+def ludb_text(ref: dict[str, float], labels: dict[str, str], rng: random.Random) -> ExpertText:
     """A short report of one LUDB record from its expert reference and its ``ludb.csv`` row.
 
     Intervals are stated rounded to whole ms (or as seconds with two decimals, ``0.15 s``);
@@ -356,6 +356,9 @@ class Perturbation:
     new_value: float | None = None
     factor: float | None = None  # new = old * factor (numeric; relative to the base, see below)
     note: str = ""
+    # the measurements refute the injected finding beyond the criteria tolerance (inventions,
+    # wrong rhythms and lead swaps are drawn that way; a negation only sometimes is)
+    clear: bool = True
 
 
 _NUM = r"[+\-−]?\d+(?:\.\d+)?"
@@ -363,7 +366,9 @@ _NUM = r"[+\-−]?\d+(?:\.\d+)?"
 NUMERIC_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "heart_rate_bpm",
-        re.compile(r"(?:ventricular rate is|ventricular rate of|rate of|heart rate) (?P<v>\d+) bpm"),
+        re.compile(
+            r"(?:ventricular rate is|ventricular rate of|rate of|heart rate) (?P<v>\d+) bpm"
+        ),
     ),
     ("rr_mean_ms", re.compile(r"mean RR (?P<v>\d+) ms")),
     ("pr_interval_ms", re.compile(r"\bPR(?: interval)? (?P<v>\d+) ms")),
@@ -380,7 +385,9 @@ NUMERIC_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 _AMP_LIST = re.compile(r"(?P<v>[+\-]?\d+\.\d+) mV in (?P<lead>I|II|III|aVR|aVL|aVF|V[1-6])\b")
 # the ST part of the ischaemia step: "ST deviation at the J point is +0.01 mV in II, 0.00 mV in
 # III and +0.01 mV in aVF, with T waves …"
-_ST_LIST = re.compile(r"ST deviation (?:at the J point )?(?:is|of) (?P<list>[^.]*?(?:\d\.\d+[^.]*?)*?)(?=, with T waves|\. |\.$|\.\n)")
+_ST_LIST = re.compile(
+    r"ST deviation (?:at the J point )?(?:is|of) (?P<list>[^.]*?(?:\d\.\d+[^.]*?)*?)(?=, with T waves|\. |\.$|\.\n)"
+)
 # floors (in the value's unit) of the base a relative change is applied to, so that a stated
 # 0.00 mV or 2° still moves by a clear amount
 _BASE_FLOOR = {"mv": 0.2, "deg": 30.0}
@@ -483,14 +490,94 @@ _NO_LIST = re.compile(r"there is no (?P<list>[^.]+)\.")
 _EXCLUDES = re.compile(r", which excludes (?P<what>[^.;]+)")
 
 
-def negation_perturbations(
-    text: str, final_findings: list[str], rng: random.Random
-) -> list[Perturbation]:
+def _n_leads(meas: Any) -> int:
+    """Usable leads of a measurement (12 when it does not say)."""
+    leads = getattr(meas, "leads", None) or {}
+    q_leads = getattr(getattr(meas, "quality", None), "leads", None) or {}
+    usable = [ld for ld in leads if getattr(q_leads.get(ld), "usable", True)]
+    return len(usable) or len(leads) or 12
+
+
+def _margin(quantity: str, meas: Any) -> float:
+    """How far beyond a criterion's threshold a measurement must lie to refute the finding:
+    the verifier's own criterion tolerance for this record (few-lead records get more)."""
+    from ecgr1.verify.tolerances import load_tolerances
+
+    return load_tolerances().tolerance(quantity, None, n_leads=_n_leads(meas), criterion=True)
+
+
+def _concept_of(label: str) -> str | None:
+    """The verifier's concept of a finding's label ("first degree AV block")."""
+    from ecgr1.verify.extract import extract_claims
+
+    claims = [c for c in extract_claims(label) if c.kind == "categorical"]
+    return claims[0].concept if claims else None
+
+
+def clearly_false(concept: str | None, meas: Any) -> bool:
+    """Whether the record's measurements refute ``concept`` beyond the criterion tolerance
+    (the same margins as the inventions; False when no margin rule exists for it)."""
+    g = lambda name: _g(meas, name)  # noqa: E731
+    qrs, pr, hr = g("qrs_duration_ms"), g("pr_interval_ms"), g("heart_rate_bpm")
+    qtc, ax = g("qtc_framingham_ms"), g("qrs_axis_deg")
+    calibrated = not getattr(getattr(meas, "quality", None), "amplitude_normalised", False)
+    under = getattr(getattr(meas, "global_", None), "underlying_rr_irregularity", None)
+    rules = {
+        "complete_lbbb": qrs is not None and qrs < 120 - _margin("qrs_duration_ms", meas),
+        "complete_rbbb": qrs is not None and qrs < 120 - _margin("qrs_duration_ms", meas),
+        "first_degree_av_block": pr is not None and pr < 200 - _margin("pr_interval_ms", meas),
+        "short_pr": pr is not None and pr > 120 + _margin("pr_interval_ms", meas),
+        "sinus_tachycardia": hr is not None and hr < 100 - _margin("heart_rate_bpm", meas),
+        "sinus_bradycardia": hr is not None and hr > 60 + _margin("heart_rate_bpm", meas),
+        "atrial_fibrillation": under is not None and under != "irregularly_irregular",
+        "long_qt": qtc is not None and qtc < 450 - _margin("qtc_ms", meas),
+        "short_qt": qtc is not None and qtc > 390 + _margin("qtc_ms", meas),
+        "premature_atrial_contractions": g("n_premature_supraventricular") == 0,
+        "premature_ventricular_contractions": g("n_premature_ventricular") == 0,
+        "left_axis_deviation": calibrated and ax is not None and ax > -30 + 20,
+        "right_axis_deviation": calibrated and ax is not None and ax < 90 - 20,
+    }
+    return bool(rules.get(concept or "", False))
+
+
+def clearly_true(concept: str | None, meas: Any) -> bool:
+    """Whether the measurements establish ``concept`` beyond the criterion tolerance."""
+    g = lambda name: _g(meas, name)  # noqa: E731
+    pf, hr, pax = g("p_wave_fraction"), g("heart_rate_bpm"), g("p_axis_deg")
+    pr, qtc = g("pr_interval_ms"), g("qtc_framingham_ms")
+    sinus = pf is not None and pf >= 0.95 and pax is not None and 0 <= pax <= 60
+    t_hr = _margin("heart_rate_bpm", meas)
+    rules = {
+        "sinus_rhythm": sinus,
+        "normal_sinus_rhythm": sinus and hr is not None and 60 + t_hr < hr < 100 - t_hr,
+        "sinus_tachycardia": sinus and hr is not None and hr > 100 + t_hr,
+        "sinus_bradycardia": sinus and hr is not None and hr < 60 - t_hr,
+        "first_degree_av_block": (pf or 0) >= 0.9
+        and pr is not None
+        and pr > 200 + _margin("pr_interval_ms", meas),
+        "long_qt": qtc is not None and qtc > 460 + _margin("qtc_ms", meas),
+    }
+    return bool(rules.get(concept or "", False))
+
+
+def _st_clearly_absent(meas: Any) -> bool:
+    """No ST elevation anywhere, beyond the tolerance: every lead's J point <= +0.02 mV."""
+    if getattr(getattr(meas, "quality", None), "amplitude_normalised", False):
+        return False
+    st = [getattr(ld, "st_j_mv", None) for ld in (getattr(meas, "leads", None) or {}).values()]
+    return bool(st) and all(v is not None and v <= 0.02 for v in st)
+
+
+def negation_perturbations(text: str, meas: Any, rng: random.Random) -> list[Perturbation]:
     """(a) remove one "no" of the ischaemia sentence's "there is no ST elevation, no ST
     depression, …" list; (b) turn one "which excludes X" into "which indicates X"; (c) put "no"
     before the first finding of the summary sentence ("This ECG shows X" → "This ECG shows no
     X") unless that finding is hedged ("possible", "probable", "borderline", "suspected") or
-    already negative. One copy for each kind that applies."""
+    already negative. One copy for each kind that applies.
+
+    Unlike the inventions, a negation is not drawn with a margin: ``clear`` says whether the
+    measurements refute the new text beyond the criterion tolerance (:func:`clearly_false`,
+    :func:`clearly_true`; ``meas`` None: never clear)."""
     out = []
     m = _NO_LIST.search(text)
     if m:
@@ -511,6 +598,11 @@ def negation_perturbations(
                     finding,
                     concept=finding,
                     note="'no X' -> 'X'",
+                    clear=meas is not None
+                    and (
+                        clearly_false(_concept_of(finding), meas)
+                        or (_concept_of(finding) == "st_elevation" and _st_clearly_absent(meas))
+                    ),
                 )
             )
     ex = list(_EXCLUDES.finditer(text))
@@ -531,6 +623,7 @@ def negation_perturbations(
                 first,
                 concept=first,
                 note="'excludes X' -> 'indicates X'",
+                clear=meas is not None and clearly_false(_concept_of(first), meas),
             )
         )
     m = re.search(r"This ECG shows (?P<f>[a-z][^.,;]*?)(?= at | and |[.,;])", text)
@@ -547,6 +640,7 @@ def negation_perturbations(
                 "no " + m.group("f"),
                 concept=m.group("f"),
                 note="'X' -> 'no X'",
+                clear=meas is not None and clearly_true(_concept_of(m.group("f")), meas),
             )
         )
     return out
@@ -586,17 +680,27 @@ def invention_rules(meas: Any) -> list[tuple[str, str, str]]:
     pf = _g(meas, "p_wave_fraction")
     cv = _g(meas, "rr_cv")
     ax = _g(meas, "qrs_axis_deg")
-    qtc = _g(meas, "qtc_bazett_ms")
-    if qrs is not None and qrs <= 90:
-        out.append(("Complete left bundle branch block.", "complete_lbbb", f"QRS {qrs:.0f} ms ≤ 90"))
+    qtc = _g(meas, "qtc_framingham_ms")  # the formula the QT criteria use first
+    if qrs is not None and qrs <= min(90, 115 - _margin("qrs_duration_ms", meas)):
+        out.append(
+            ("Complete left bundle branch block.", "complete_lbbb", f"QRS {qrs:.0f} ms ≤ 90")
+        )
         out.append(
             ("Complete right bundle branch block.", "complete_rbbb", f"QRS {qrs:.0f} ms ≤ 90")
         )
-    if pr is not None and pr <= 170 and (pf or 0) >= 0.9:
+    if (
+        pr is not None
+        and pr <= min(170, 195 - _margin("pr_interval_ms", meas))
+        and (pf or 0) >= 0.9
+    ):
         out.append(("First degree AV block.", "first_degree_av_block", f"PR {pr:.0f} ms ≤ 170"))
     if pf is not None and pf >= 0.95 and cv is not None and cv <= 0.08:
         out.append(
-            ("Atrial fibrillation.", "atrial_fibrillation", f"P in {pf:.2f} of beats, RR CV {cv:.2f}")
+            (
+                "Atrial fibrillation.",
+                "atrial_fibrillation",
+                f"P in {pf:.2f} of beats, RR CV {cv:.2f}",
+            )
         )
     if hr is not None and hr <= 80:
         out.append(("Sinus tachycardia.", "sinus_tachycardia", f"HR {hr:.0f} ≤ 80"))
@@ -605,10 +709,10 @@ def invention_rules(meas: Any) -> list[tuple[str, str, str]]:
     if ax is not None and 15 <= ax <= 75:
         out.append(("Left axis deviation.", "left_axis_deviation", f"axis {ax:.0f}° in 15..75"))
         out.append(("Right axis deviation.", "right_axis_deviation", f"axis {ax:.0f}° in 15..75"))
-    if qtc is not None and qtc <= 400:
-        out.append(("Prolonged QT interval.", "long_qt", f"QTc Bazett {qtc:.0f} ≤ 400"))
-    if qtc is not None and qtc >= 440:
-        out.append(("Short QT interval.", "short_qt", f"QTc Bazett {qtc:.0f} ≥ 440"))
+    if qtc is not None and qtc <= min(400, 445 - _margin("qtc_ms", meas)):
+        out.append(("Prolonged QT interval.", "long_qt", f"QTc Framingham {qtc:.0f} ≤ 400"))
+    if qtc is not None and qtc >= max(440, 395 + _margin("qtc_ms", meas)):
+        out.append(("Short QT interval.", "short_qt", f"QTc Framingham {qtc:.0f} ≥ 440"))
     for terr, leads in TERRITORIES.items():
         st = [_lead_value(meas, ld, "st_j_mv") for ld in leads]
         if st and all(v is not None and v <= 0.02 for v in st):
@@ -651,8 +755,6 @@ def invention_perturbations(
             )
         )
     return out
-
-
 
 
 def lead_swap_perturbations(text: str, meas: Any, rng: random.Random) -> list[Perturbation]:
@@ -782,7 +884,5 @@ def rhythm_perturbations(text: str, meas: Any, rng: random.Random) -> list[Pertu
     s, e = m.span("r")
     new_text = text[:s] + new + text[e:]
     return [
-        Perturbation(
-            "wrong_rhythm", new_text, s, s + len(new), current, new, concept=new, note=why
-        )
+        Perturbation("wrong_rhythm", new_text, s, s + len(new), current, new, concept=new, note=why)
     ]

@@ -42,6 +42,7 @@ def _meas(**g):
         rr_cv=0.02,
         qrs_axis_deg=60.0,
         qtc_bazett_ms=400.0,
+        qtc_framingham_ms=400.0,
     )
     base.update(g)
     leads = {
@@ -99,10 +100,13 @@ def test_numeric_perturbations_one_change_each():
 
 
 def test_negations():
-    perts = {p.note: p for p in vt.negation_perturbations(REPORT, [], random.Random(0))}
+    perts = {p.note: p for p in vt.negation_perturbations(REPORT, None, random.Random(0))}
     a = perts["'no X' -> 'X'"]
-    assert a.text[a.start : a.end] == a.new and a.new in ("ST elevation", "ST depression",
-                                                          "T-wave inversion")
+    assert a.text[a.start : a.end] == a.new and a.new in (
+        "ST elevation",
+        "ST depression",
+        "T-wave inversion",
+    )
     assert a.text.count("no ") == REPORT.count("no ") - 1
     b = perts["'excludes X' -> 'indicates X'"]
     assert "which indicates first degree AV block" in b.text
@@ -124,6 +128,21 @@ def test_inventions_are_false_by_measurement():
         assert p.text[p.start : p.end] == p.new and p.new.endswith(".")
         assert p.text.index(p.new) < p.text.index("<answer>")
         assert p.text.replace(p.new + " ", "", 1).replace("\n", "") == REPORT.replace("\n", "")
+
+
+def test_a_negation_is_a_clear_error_only_beyond_the_criterion_tolerance():
+    # PR criterion 200 ms, 12-lead tolerance about 25 ms
+    assert vt.clearly_false("first_degree_av_block", _meas(pr_interval_ms=150.0))
+    assert not vt.clearly_false("first_degree_av_block", _meas(pr_interval_ms=190.0))
+    sinus = dict(p_wave_fraction=1.0, p_axis_deg=50.0)
+    assert vt.clearly_true("sinus_bradycardia", _meas(heart_rate_bpm=45.0, **sinus))
+    assert not vt.clearly_true("sinus_bradycardia", _meas(heart_rate_bpm=57.0, **sinus))
+    assert not vt.clearly_false("no_such_concept", _meas())
+    text = "PR 150 ms, which excludes first degree AV block. This ECG shows sinus bradycardia."
+    perts = vt.negation_perturbations(text, _meas(pr_interval_ms=150.0), random.Random(0))
+    clear = {p.note: p.clear for p in perts}
+    assert clear["'excludes X' -> 'indicates X'"] is True
+    assert clear["'X' -> 'no X'"] is False  # HR 72: "no sinus bradycardia" is true
 
 
 def test_wrong_rhythm():
@@ -168,11 +187,13 @@ def _verdict(text, start, concept, verdict, cat="interval", measured=None, tol=N
 def test_scoring_on_hand_made_result():
     txt = "PR 250 ms. QRS 88 ms. Sinus rhythm."
     verdicts = [
-        _verdict("PR 250 ms", 0, "pr_interval_ms", "contradicted", measured=160.0, tol=20.0,
-                 value=250.0),
+        _verdict(
+            "PR 250 ms", 0, "pr_interval_ms", "contradicted", measured=160.0, tol=20.0, value=250.0
+        ),
         _verdict("QRS 88 ms", 11, "qrs_duration_ms", "supported", measured=90.0, tol=20.0),
-        ClaimVerdict(Claim("Sinus rhythm", 22, 34, "categorical", "rhythm", "sinus_rhythm"),
-                     "not_checkable"),
+        ClaimVerdict(
+            Claim("Sinus rhythm", 22, 34, "categorical", "rhythm", "sinus_rhythm"), "not_checkable"
+        ),
     ]
     res = VerificationResult("r", txt, verdicts)
     p = vt.Perturbation("numeric", txt, 3, 6, "160", "250", "pr_interval_ms", 160.0, 250.0, 1.5625)
@@ -184,9 +205,7 @@ def test_scoring_on_hand_made_result():
     row_q = vb.score_perturbation(q, res)
     assert row_q["detected"] is False and row_q["bucket"] == "<1×"
     assert row["uncalibrated"] is False
-    miss = vb.score_perturbation(
-        vt.Perturbation("invention", txt, 35, 35, "", "", "lvh"), res
-    )
+    miss = vb.score_perturbation(vt.Perturbation("invention", txt, 35, 35, "", "", "lvh"), res)
     assert miss["detected"] is False and miss["category"] == "(no claim)"
     s = vb.summarise_verdicts(verdicts)
     assert (s["claims"], s["checkable"], s["supported"], s["contradicted"]) == (3, 2, 1, 1)
@@ -201,7 +220,13 @@ def test_scoring_on_hand_made_result():
 
 def test_size_buckets():
     assert [vb.size_bucket(x) for x in (0.99, 1.0, 1.99, 2.0, 4.0, 4.01, None)] == [
-        "<1×", "1–2×", "1–2×", "2–4×", "2–4×", ">4×", "no tolerance"
+        "<1×",
+        "1–2×",
+        "1–2×",
+        "2–4×",
+        "2–4×",
+        ">4×",
+        "no tolerance",
     ]
 
 

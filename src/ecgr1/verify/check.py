@@ -68,7 +68,6 @@ class ConceptCheck:
     statements: tuple[str, ...] = ()
     qualifiers: dict[str, Any] = field(default_factory=dict)
     decidable: bool = True
-    refutable: bool = True  # False: an affirmed claim is never contradicted (absence is weak)
     descriptive: bool = False  # criteria without their category conditions (ST shape)
     amplitude: bool = False
     tolerance_factor: float = 1.0
@@ -107,7 +106,6 @@ def parse_checks(data: dict[str, Any], table: CriteriaTable) -> CheckTable:
             statements=tuple(row.get("statements") or ()),
             qualifiers=dict(row.get("qualifiers") or {}),
             decidable=bool(row.get("decidable", True)),
-            refutable=bool(row.get("refutable", True)),
             descriptive=bool(row.get("descriptive", False)),
             amplitude=bool(row.get("amplitude", False)),
             tolerance_factor=float(row.get("tolerance_factor", 1.0)),
@@ -416,14 +414,16 @@ def _evidence(rc: RecordChecker, expr: Any) -> list[dict[str, Any]]:
     return out[:24]
 
 
-def _lead_specs(rc: RecordChecker, check: ConceptCheck, lead: str) -> CriterionSpec | None:
-    """The first criterion of the concept's lead family that tests ``lead`` (a descriptive
-    concept's without its category conditions)."""
+def _lead_specs(
+    rc: RecordChecker, check: ConceptCheck, lead: str, descriptive: bool
+) -> CriterionSpec | None:
+    """The first criterion of the concept's lead family that tests ``lead`` (without its
+    category conditions when ``descriptive``)."""
     for pattern in check.leads:
         for cid in fnmatch.filter(rc.table.criteria, pattern):
             spec = rc.table.criteria[cid]
             if spec.leads and lead in spec.leads:
-                spec = _without_categories(spec) if check.descriptive else spec
+                spec = _without_categories(spec) if descriptive else spec
                 return dataclasses.replace(spec, leads=[lead], min_leads=1)
     return None
 
@@ -432,7 +432,8 @@ def _check_leads(rc: RecordChecker, claim: Claim, check: ConceptCheck) -> ClaimV
     """A finding stated in named leads, decided lead by lead with the table's "two leads"
     rule: it holds when at least two of the named leads (the one, if one is named) meet the
     criterion, and is contradicted when so many fail it beyond the tolerance that two cannot."""
-    specs = {ld: _lead_specs(rc, check, ld) for ld in claim.leads}
+    descriptive = check.descriptive and not claim.negated
+    specs = {ld: _lead_specs(rc, check, ld, descriptive) for ld in claim.leads}
     specs = {ld: s for ld, s in specs.items() if s is not None and ld in rc.m.leads}
     if not specs:
         return ClaimVerdict(
@@ -454,8 +455,7 @@ def _check_leads(rc: RecordChecker, claim: Claim, check: ConceptCheck) -> ClaimV
             verdict = "contradicted"
     else:
         verdict = "supported" if yes >= min_leads else None
-        refutable = check.decidable and check.refutable
-        if len(specs) - clearly_not < min_leads and refutable:
+        if len(specs) - clearly_not < min_leads and check.decidable:
             verdict = "contradicted"
     measured = {ld: (s.quantity[0], lead_value(rc.m, ld, s.quantity[0])) for ld, s in specs.items()}
     shown = {ld: (round(v, 3) if isinstance(v, float) else v) for ld, (_, v) in measured.items()}
@@ -485,10 +485,11 @@ def check_categorical(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
     if claim.leads and check.leads:
         return _check_leads(rc, claim, check)
     expr = check.qualifiers.get(claim.qualifier or "", check.holds)
-    nominal = rc.evaluate(expr, lambda cid: rc.nominal(cid, check.descriptive))
+    descriptive = check.descriptive and not claim.negated  # a denial keeps the categories
+    nominal = rc.evaluate(expr, lambda cid: rc.nominal(cid, descriptive))
 
     def robust_leaf(cid: str) -> Tri:
-        return rc.robust(cid, check.tolerance_factor, claim.hedged, check.descriptive)
+        return rc.robust(cid, check.tolerance_factor, claim.hedged, descriptive)
 
     robust = rc.evaluate(expr, robust_leaf)
     if check.refuted_by is not None and not claim.negated and robust is not True:
@@ -496,12 +497,16 @@ def check_categorical(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
         robust = False if refuted is True else (None if robust is False else robust)
     if check.refuted_by is not None and claim.negated and nominal is None:
         # "no LVH": what refutes the finding also supports its denial
-        absent = rc.evaluate(check.refuted_by, lambda cid: rc.nominal(cid, check.descriptive))
+        absent = rc.evaluate(check.refuted_by, lambda cid: rc.nominal(cid, descriptive))
         nominal = False if absent is True else nominal
-    measured = any(rc.nominal(cid) is not None for cid in _criteria_of(rc, expr))
-    if not check.refutable and not claim.negated and robust is False:
-        robust = None  # absence of this finding is weak evidence (detector misses)
+    consulted = _criteria_of(rc, expr)
+    if check.refuted_by is not None:
+        consulted += _criteria_of(rc, check.refuted_by)
+    measured = any(rc.nominal(cid) is not None for cid in consulted)
     verdict, reason = _verdict_from(claim, nominal, robust, check.decidable, measured)
+    if verdict == "not_checkable" and rc.normalised and not reason.startswith(C.REASON_NOT_DEFINED):
+        if any(not _scale_free(rc.table.criteria[cid]) for cid in consulted):
+            reason = f"{C.REASON_AMPLITUDE}: some of its criteria are voltages"
     return ClaimVerdict(
         claim, verdict, reason, measured=_measured_text(nominal), evidence=_evidence(rc, expr)
     )

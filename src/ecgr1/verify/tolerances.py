@@ -45,6 +45,7 @@ class ToleranceTable:
 
     k: float
     k_criteria: float
+    k_few_leads: float
     hedge_factor: float
     few_leads_below: int
     units: dict[str, ToleranceRule]
@@ -72,10 +73,9 @@ class ToleranceTable:
         quantity's few-lead SD, since the engine's error is larger there. ``criterion``: the
         tolerance by which a criterion's threshold is moved (``k_criteria`` SDs: one-sided)."""
         r = self.rule(quantity)
-        sd = r.sd
+        sd, k = r.sd, self.k_criteria if criterion else self.k
         if n_leads is not None and n_leads < self.few_leads_below and r.sd_few_leads is not None:
-            sd = r.sd_few_leads
-        k = self.k_criteria if criterion else self.k
+            sd, k = r.sd_few_leads, (k if criterion else self.k_few_leads)
         tol = max(k * sd if sd is not None else 0.0, r.floor)
         if measured is not None and math.isfinite(float(measured)):
             tol = max(tol, r.relative * abs(float(measured)))
@@ -110,9 +110,11 @@ def parse_tolerances(data: dict[str, Any], path: str = "") -> ToleranceTable:
     if not isinstance(data, dict):
         raise ECGR1Error(f"{path or 'tolerance table'}: not a mapping")
     k, hedge = data.get("k", 3.0), data.get("hedge_factor", 2.0)
-    k_criteria = data.get("k_criteria", k)
-    if not all(isinstance(x, (int, float)) and x > 0 for x in (k, k_criteria, hedge)) or hedge < 1:
-        raise ECGR1Error("tolerance table: k and k_criteria must be > 0, hedge_factor >= 1")
+    k_criteria, k_few = data.get("k_criteria", k), data.get("k_few_leads", k)
+    if not all(isinstance(x, (int, float)) and x > 0 for x in (k, k_criteria, k_few, hedge)):
+        raise ECGR1Error("tolerance table: k, k_criteria and k_few_leads must be > 0")
+    if hedge < 1:
+        raise ECGR1Error("tolerance table: hedge_factor must be >= 1")
     aliases = dict(data.get("aliases") or {})
     quantities = {q: _rule(q, r) for q, r in (data.get("quantities") or {}).items()}
     for alias, target in aliases.items():
@@ -124,6 +126,7 @@ def parse_tolerances(data: dict[str, Any], path: str = "") -> ToleranceTable:
     return ToleranceTable(
         k=float(k),
         k_criteria=float(k_criteria),
+        k_few_leads=float(k_few),
         hedge_factor=float(hedge),
         few_leads_below=few,
         units={u: _rule(u, r) for u, r in (data.get("units") or {}).items()},
