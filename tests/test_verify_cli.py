@@ -434,17 +434,9 @@ def test_docs_examples_run() -> None:
 
 
 def test_docs_tolerance_table_matches_the_yaml() -> None:
-    """Each row of the tolerance table of docs/verify.md gives the tolerance that
-    ``tolerances.yaml`` gives (regenerate the table when the YAML changes)."""
+    """docs/verify.md prints the tolerance table exactly as ``tolerances.yaml`` gives it
+    (regenerate it with ``load_tolerances().markdown()`` when the YAML changes)."""
     from ecgr1.verify.tolerances import load_tolerances
 
-    table = load_tolerances()
     text = (ROOT / "docs" / "verify.md").read_text(encoding="utf-8")
-    documented = {}
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 8 and cells[0].startswith("`") and cells[6].startswith("**"):
-            twelve, few = cells[6].split("/")
-            documented[cells[0].strip("`")] = (float(twelve.strip(" *")), float(few))
-    expected = {q: (table.tolerance(q), table.tolerance(q, n_leads=2)) for q, _ in table.rows()}
-    assert documented == expected
+    assert load_tolerances().markdown() in text

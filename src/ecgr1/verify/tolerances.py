@@ -86,6 +86,26 @@ class ToleranceTable:
         """(quantity, rule) for every listed quantity, for documentation."""
         return sorted(self.quantities.items())
 
+    def markdown(self) -> str:
+        """The table as docs/verify.md prints it (a test keeps the two identical)."""
+
+        def num(x: float | None) -> str:
+            return "-" if x is None else f"{x:g}"
+
+        lines = [
+            "| quantity | unit | sd, 12 leads | sd, < "
+            f"{self.few_leads_below} leads | floor | relative | tolerance (12 / few leads) | basis |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for q, r in self.rows():
+            rel = f"{r.relative * 100:g} %" if r.relative else "-"
+            few = self.tolerance(q, n_leads=1)
+            lines.append(
+                f"| `{q}` | {unit_of(q)} | {num(r.sd)} | {num(r.sd_few_leads)} | {num(r.floor)} "
+                f"| {rel} | **{self.tolerance(q):g}** / {few:g} | {r.basis} |"
+            )
+        return "\n".join(lines)
+
 
 def _rule(name: str, row: Any) -> ToleranceRule:
     if not isinstance(row, dict) or set(row) - _KEYS:
