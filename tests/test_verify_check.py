@@ -233,3 +233,46 @@ def test_every_concept_the_extractor_names_has_a_check_and_vice_versa():
     lexicon = load_lexicon().raw["categorical"]
     extracted = {concept for group in lexicon.values() for concept in group}
     assert extracted == set(load_checks().concepts)
+
+
+def _reinterpreted(pattern: str, **global_values):
+    m = copy.deepcopy(interp(pattern).measurements)
+    for key, value in global_values.items():
+        setattr(m.global_, key, value)
+    return ecgr1.interpret(m)
+
+
+def test_a_sinus_rhythm_is_refuted_by_another_rhythm_not_by_p_waves_the_engine_missed():
+    missed_p = _reinterpreted("normal", p_wave_fraction=0.0, p_wave_present=False)
+    (v,) = check_claims([cat("sinus_rhythm")], missed_p)
+    assert v.verdict == "not_checkable"
+    assert verdict(cat("sinus_rhythm"), "atrial_fibrillation") == "contradicted"
+    assert verdict(cat("sinus_bradycardia"), "normal") == "contradicted"  # by the rate
+
+
+def test_atrial_fibrillation_is_refuted_by_a_regular_rhythm_unless_paced():
+    assert verdict(cat("atrial_fibrillation"), "normal") == "contradicted"
+    paced = _reinterpreted("normal", pacing_spikes_detected=True, p_wave_fraction=0.0)
+    assert paced.has("paced_rhythm")
+    assert check_claims([cat("atrial_fibrillation")], paced)[0].verdict == "not_checkable"
+
+
+def test_premature_beats_are_refuted_only_by_a_regular_rhythm_without_them():
+    assert verdict(cat("premature_atrial_contractions"), "normal") == "contradicted"
+    assert verdict(cat("premature_atrial_contractions"), "atrial_fibrillation") == "not_checkable"
+    assert verdict(cat("premature_ventricular_contractions"), "pvc") == "supported"
+    assert verdict(cat("premature_ventricular_contractions", negated=True), "pvc") == (
+        "contradicted"
+    )
+
+
+def test_a_denial_of_st_depression_keeps_the_ischaemic_shape_condition():
+    m = copy.deepcopy(interp("normal").measurements)
+    for lead in ("V5", "V6"):  # J point depressed 0.1 mV, but up-sloping
+        m.leads[lead].st_j_mv = m.leads[lead].j_amplitude_mv = -0.1
+        m.leads[lead].st_shape = "upsloping"
+    got = ecgr1.interpret(m)
+    leads = ("V5", "V6")
+    assert check_claims([cat("st_depression", leads=leads)], got)[0].verdict == "supported"
+    denial = check_claims([cat("st_depression", leads=leads, negated=True)], got)[0]
+    assert denial.verdict == "supported"
