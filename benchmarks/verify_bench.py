@@ -65,7 +65,7 @@ from _common import markdown_table  # noqa: E402
 from ecgr1.paths import shared_data_dir  # noqa: E402
 
 ALL_SOURCES = ("ludb", "qtdb", "cpsc", "ptbxl")
-ALL_PARTS = ("tolerance", "perturb", "expert")
+ALL_PARTS = ("tolerance", "perturb", "expert", "speed")
 SIZE_BUCKETS = ("<1×", "1–2×", "2–4×", ">4×", "no tolerance")
 PULSE_IDS = {"ptb-report-06381_hr-0": 6381, "ptb-report-09867_hr-0": 9867}
 TOLERANCE_QUANTITIES = (
@@ -885,6 +885,70 @@ def _json_safe(obj: Any) -> Any:
     return str(obj)
 
 
+SHORT_TEXT = "Sinus rhythm at 72 bpm. PR 160 ms, QRS 150 ms. Complete LBBB. No ST elevation."
+
+
+def _per_call_ms(fn: Callable[[], Any], repeat: int) -> float:
+    fn()  # warm caches (lexicon, tables)
+    t = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return 1000 * (time.perf_counter() - t) / repeat
+
+
+def run_speed(items: dict, n_reports: int = 20) -> dict[str, Any]:
+    """Wall time of extraction and of verification (extraction + checking) per text, for the
+    protocol's own six-step reports (about 5,000 characters) and a one-line statement, against
+    an interpretation computed beforehand (as the reward and the batch CLI do)."""
+    from ecgr1.verify.api import verify_interpretation
+    from ecgr1.verify.extract import extract_claims
+
+    its = [it for src in ("cpsc", "ludb") for it in items.get(src, [])][:n_reports]
+    if not its:
+        return {}
+    chars = [len(it["ri"].report) for it in its]
+    ext = [_per_call_ms(lambda it=it: extract_claims(it["ri"].report), 3) for it in its]
+    ver = [
+        _per_call_ms(
+            lambda it=it: verify_interpretation(it["ri"].interpretation, it["ri"].report), 3
+        )
+        for it in its
+    ]
+    short = [
+        _per_call_ms(lambda it=it: verify_interpretation(it["ri"].interpretation, SHORT_TEXT), 20)
+        for it in its
+    ]
+    return {
+        "n": len(its),
+        "report_chars_median": float(np.median(chars)),
+        "extract_report_ms": float(np.median(ext)),
+        "verify_report_ms": float(np.median(ver)),
+        "verify_short_ms": float(np.median(short)),
+    }
+
+
+def md_speed(sp: dict[str, Any]) -> str:
+    if not sp:
+        return "### Speed\n\n(no records)"
+    return "\n".join(
+        [
+            f"### Speed (median over {sp['n']} records; one thread)",
+            "",
+            markdown_table(
+                ["text", "extract (ms)", "verify: extract + check (ms)"],
+                [
+                    [
+                        f"protocol six-step report (~{sp['report_chars_median']:.0f} characters)",
+                        f"{sp['extract_report_ms']:.0f}",
+                        f"{sp['verify_report_ms']:.0f}",
+                    ],
+                    [f"one line: “{SHORT_TEXT}”", "–", f"{sp['verify_short_ms']:.1f}"],
+                ],
+            ),
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -936,7 +1000,7 @@ def main(argv: list[str] | None = None) -> int:
     if "tolerance" in parts:
         results["tolerance"] = run_tolerance(root, items, cache, progress)
         text.append(md_tolerance(results["tolerance"]))
-    if "perturb" in parts or "expert" in parts:
+    if {"perturb", "expert", "speed"} & set(parts):
         try:
             import ecgr1.verify.api  # noqa: F401
         except ImportError as exc:
@@ -948,6 +1012,9 @@ def main(argv: list[str] | None = None) -> int:
     if "expert" in parts:
         results["expert"] = run_expert(items, args.seed, progress)
         text.append(md_expert(results["expert"]))
+    if "speed" in parts:
+        results["speed"] = run_speed(items)
+        text.append(md_speed(results["speed"]))
     results["meta"]["elapsed_s"] = time.perf_counter() - t0
     print("\n\n".join(text))
     print(f"\n(elapsed {results['meta']['elapsed_s']:.0f} s)")
