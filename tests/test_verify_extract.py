@@ -346,3 +346,17 @@ def test_protocol_report_numbers_are_measurements_not_thresholds(ludb_dir, cpsc2
             assert float(got[0]) == pytest.approx(c.value, abs=1e-9), (path.name, c.text, got)
             checked += 1
     assert checked > 40 * len(records)  # every report states dozens of measured values
+
+
+def test_required_literals_are_the_mandatory_words_of_a_phrase() -> None:
+    import re
+
+    from ecgr1.verify.extract import _required_literals
+
+    flags = re.IGNORECASE
+    got = _required_literals(re.compile(r"Left[\s\-]*ventricular hypertrophy", flags))
+    assert got == ("left", "ventricular hypertrophy")
+    assert _required_literals(re.compile(r"(?:LVH|RVH)", flags)) == ()  # alternatives
+    assert _required_literals(re.compile(r"QRS(?: complex)?", flags)) == ("qrs",)  # optional
+    # a text without a phrase's mandatory words is not scanned for it, and nothing is lost
+    assert [c.concept for c in extract_claims("LEFT-VENTRICULAR HYPERTROPHY")] == ["lvh"]

@@ -59,6 +59,8 @@ class _Phrase:
     hedged: bool = False
     sign: int = 0
     concepts: tuple[str, ...] = ()
+    # lower-case words every match contains: a text without one of them is not scanned
+    literals: tuple[str, ...] = ()
 
 
 @dataclass
@@ -95,11 +97,47 @@ def _alternation(patterns: list[str], macros: dict[str, str]) -> re.Pattern[str]
     return re.compile(_word(f"(?:{body})"), _FLAGS)
 
 
+def _required_literals(regex: re.Pattern[str]) -> tuple[str, ...]:
+    """Runs of at least three literal characters that every match of ``regex`` contains (the
+    mandatory skeleton of the pattern, lower-cased). Only an optimisation: scanning a text for
+    421 patterns dominates extraction, and most patterns' words are absent from a given text.
+    Empty when the pattern cannot be analysed (the phrase is then always scanned)."""
+    try:
+        from re import _constants as sre_c
+        from re import _parser as sre_parse
+
+        tree = sre_parse.parse(regex.pattern, regex.flags)
+    except Exception:  # a private module of the standard library: never let it break reading
+        return ()
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if len(run) >= 3:
+            out.append("".join(run).lower())
+        run.clear()
+
+    def walk(seq: Any) -> None:
+        for op, av in seq:
+            if op is sre_c.LITERAL:
+                run.append(chr(av))
+            elif op is sre_c.SUBPATTERN:  # a group that occurs exactly once
+                walk(av[-1])
+            else:  # alternatives, repeats, classes, assertions: nothing is certain
+                flush()
+
+    walk(tree)
+    flush()
+    return tuple(out)
+
+
 def _phrase(concept: str | None, item: Any, macros: dict[str, str]) -> _Phrase:
     spec = item if isinstance(item, dict) else {"pattern": item}
+    regex = re.compile(_word(f"(?:{_expand(spec['pattern'], macros)})"), _FLAGS)
     return _Phrase(
         concept=concept,
-        regex=re.compile(_word(f"(?:{_expand(spec['pattern'], macros)})"), _FLAGS),
+        regex=regex,
+        literals=_required_literals(regex),
         qualifier=spec.get("qualifier"),
         negated=bool(spec.get("negated", False)),
         hedged=bool(spec.get("hedged", False)),
@@ -178,7 +216,13 @@ class _Text:
 
 def _find_phrases(text: str, phrases: list[_Phrase]) -> list[tuple[int, int, _Phrase]]:
     """All phrase matches, overlaps resolved longest-first (then earliest)."""
-    found = [(m.start(), m.end(), p) for p in phrases for m in p.regex.finditer(text)]
+    lowered = text.lower()
+    found = [
+        (m.start(), m.end(), p)
+        for p in phrases
+        if all(word in lowered for word in p.literals)
+        for m in p.regex.finditer(text)
+    ]
     found = [(s + len(text[s:e]) - len(text[s:e].lstrip()), e, p) for s, e, p in found]
     found.sort(key=lambda f: (-(f[1] - f[0]), f[0]))
     taken: list[tuple[int, int, _Phrase]] = []
