@@ -89,3 +89,10 @@ def test_score_against_an_interpretation_directly(measured):
     assert consistency_score(f"QRS {measured[2]} ms", interp) == 1.0
     assert consistency_score("QRS 200 ms", interp) == 0.0
     assert consistency_score("QRS 200 ms", None) == NO_CHECKABLE_CLAIMS_SCORE
+
+
+def test_repeating_a_true_claim_does_not_dilute_a_false_one(measured):
+    interp = ecgr1.interpret_record(ecgr1.simulate("normal", seed=0).record).interpretation
+    once = consistency_score(f"QRS 200 ms. QRS {measured[2]} ms.", interp)
+    padded = consistency_score("QRS 200 ms. " + f"QRS {measured[2]} ms. " * 10, interp)
+    assert once == padded == 0.5

@@ -53,8 +53,25 @@ def test_non_str_raises_type_error_and_odd_str_never_raises() -> None:
         extract_claims(None)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         extract_claims(b"sinus rhythm")  # type: ignore[arg-type]
-    for odd in ["(((", "QRS", "in V", "V1-", "1e999 ms", "\x00\uffff", "PR " * 500, "~~~ ≥≥ °°"]:
-        assert isinstance(extract_claims(odd), list)
+    odd_texts = ["(((", "QRS", "in V", "V1-", "1e999 ms", "\x00\uffff", "PR " * 500, "~~~ ≥≥ °°",
+                 "QRS 1e308 ms", "<think><think></answer>", "No " * 2000 + "LBBB"]  # fmt: skip
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an internal failure warns: it must not happen here
+        for odd in odd_texts:
+            assert isinstance(extract_claims(odd), list)
+
+
+def test_an_internal_failure_warns_and_reads_nothing(monkeypatch) -> None:
+    import ecgr1.verify.extract as ex
+
+    def broken(text):
+        raise KeyError("lexicon")
+
+    monkeypatch.setattr(ex, "_extract", broken)
+    with pytest.warns(RuntimeWarning, match="claim extraction failed"):
+        assert ex.extract_claims("QRS 120 ms") == []
 
 
 # --------------------------------------------------------------------------- numeric claims
@@ -360,3 +377,63 @@ def test_required_literals_are_the_mandatory_words_of_a_phrase() -> None:
     assert _required_literals(re.compile(r"QRS(?: complex)?", flags)) == ("qrs",)  # optional
     # a text without a phrase's mandatory words is not scanned for it, and nothing is lost
     assert [c.concept for c in extract_claims("LEFT-VENTRICULAR HYPERTROPHY")] == ["lvh"]
+
+
+# --------------------------------------------------------------------------- review cases
+
+
+def _polar(text: str) -> list[tuple[str, bool]]:
+    return [(c.concept, c.negated) for c in extract_claims(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("No LBBB, RBBB or LVH.", [("lbbb", True), ("rbbb", True), ("lvh", True)]),
+        ("Absence of atrial fibrillation and atrial flutter.",
+         [("atrial_fibrillation", True), ("atrial_flutter", True)]),
+        ("No ST-segment elevation, depression or T wave inversion.",
+         [("st_elevation", True), ("st_depression", True), ("t_wave_inversion", True)]),
+        # a denial does not run onto a normal finding
+        ("Sinus rhythm, no LVH, normal axis.",
+         [("sinus_rhythm", False), ("lvh", True), ("normal_axis", False)]),
+        ("AF: absent", [("atrial_fibrillation", True)]),
+        ("RBBB (absent)", [("rbbb", True)]),
+        ("LBBB is unlikely.", [("lbbb", True)]),
+        ("Not consistent with LBBB.", [("lbbb", True)]),
+    ],
+)  # fmt: skip
+def test_denials_run_down_lists_and_checklists(text, expected) -> None:
+    assert _polar(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "If the QTc were 500 ms, this would be long QT.",
+        "A QTc above 500 ms would indicate high risk.",
+        "Tachycardia is defined as a heart rate over 100 bpm.",
+        "Previous QRS 160 ms.",
+        "Respiratory rate 16.",
+        "Pacing rate 60 bpm.",
+        "Flutter rate 300/min.",
+    ],
+)
+def test_values_that_are_not_about_this_record_are_not_claims(text) -> None:
+    assert [c for c in extract_claims(text) if c.kind == "numeric"] == []
+
+
+def test_hedges_reach_values_and_leads_follow_a_denial() -> None:
+    (c,) = extract_claims("Possible QTc 480 ms.")
+    assert c.hedged and c.value == 480.0
+    (c,) = extract_claims("ST elevation is not seen in V5-V6.")
+    assert (c.concept, c.negated, c.leads) == ("st_elevation", True, ("V5", "V6"))
+
+
+def test_a_sentence_of_thousands_of_findings_is_read_in_linear_time() -> None:
+    import time
+
+    t0 = time.perf_counter()
+    claims = extract_claims("no ST elevation or " * 2000)
+    assert len(claims) == 2000 and all(c.negated for c in claims)
+    assert time.perf_counter() - t0 < 10  # it took minutes before the look-back was bounded

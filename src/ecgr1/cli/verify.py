@@ -35,8 +35,12 @@ from ecgr1.errors import ECGR1Error, InvalidInputError, OutputError
 # huge --text never import the verifier): texts longer than this are refused.
 MAX_TEXT_CHARS = 200_000
 MAX_ROW_CHARS = 8 * MAX_TEXT_CHARS  # a row holds the text, the prompt and some metadata
-# Never in a real record path; in an error line they could drive the user's terminal.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Never in a real record path; in an error line they could drive the user's terminal. The set
+# of the view (ecgr1.verify.view.UNSAFE_CHARS) plus tab and newline, kept here so that --help
+# never imports the verifier.
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 
 DESCRIPTION = """\
 Find the checkable claims of an ECG interpretation text (rate, rhythm, intervals, axis,
@@ -318,7 +322,8 @@ def _render(result: Any, fmt: str, color: bool) -> str:
     from ecgr1.verify import view
 
     if fmt == "json":
-        return json.dumps(result.to_dict(), ensure_ascii=False, indent=1) + "\n"
+        # ASCII JSON: the text is untrusted and stdout may be a terminal
+        return result.to_json(indent=1, ensure_ascii=True) + "\n"
     if fmt == "html":
         return view.to_html(result)
     return view.to_text(result, color=color)
@@ -497,7 +502,9 @@ def _run_rows(args: argparse.Namespace) -> int:
         elif fmt == "json":
             out = {"row_index": row.index, "line": row.line, "row_id": row_id, "ecg": ref}
             out.update(result.to_dict())
-            sink.write(json.dumps(out, ensure_ascii=False) + "\n")
+            from ecgr1.measure.result import _clean  # NaN -> null: always valid JSON
+
+            sink.write(json.dumps(_clean(out), ensure_ascii=True, allow_nan=False) + "\n")
         else:
             from ecgr1.verify.view import terminal_safe
 

@@ -25,8 +25,10 @@ tokens (letter runs, numbers, ``%``, comparison signs), so spacing, case and pun
 matter (``"QRS 120ms"`` matches ``"qrs 120 ms"``, ``"ST-elevation"`` matches ``"ST elevation"``);
 a phrase is found when its token sequence occurs contiguously in the paragraph's.
 
-:func:`consistency_score` (0..1): 1 - contradicted / checkable for the completion's claims
-checked against the row's measured ECG (:mod:`ecgr1.verify`); 0.5 when nothing is checkable.
+:func:`consistency_score` (0..1): 1 - contradicted / checkable for the completion's distinct
+claims checked against the row's measured ECG (:mod:`ecgr1.verify`); 0.5 when nothing is
+checkable. A repeated claim counts once, so repeating true sentences cannot dilute a false one
+(adding *different* true claims still raises the score: weigh it with the other rewards).
 :class:`ConsistencyReward` (name ``consistency``) measures each row's ECG once and caches it.
 
 :func:`format_reward`, :func:`diagnosis_reward` and :func:`evidence_reward` are the TRL-style
@@ -351,10 +353,17 @@ def consistency_score(completion: str, interpretation: Any) -> float:
     :data:`NO_CHECKABLE_CLAIMS_SCORE` when no claim is checkable (or there is no ECG)."""
     from ecgr1.verify.api import verify_interpretation
 
-    summary = verify_interpretation(interpretation, completion).summary()
-    if not summary["checkable"]:
+    # one vote per distinct claim: repeating a true sentence must not dilute a false one
+    verdicts = {}
+    for v in verify_interpretation(interpretation, completion).verdicts:
+        c = v.claim
+        key = (c.concept, c.leads, c.negated, c.value, c.upper, c.comparator, c.qualifier)
+        if v.verdict != "not_checkable":
+            verdicts[key] = min(verdicts.get(key, v.verdict), v.verdict)  # "contradicted" wins
+    if not verdicts:
         return NO_CHECKABLE_CLAIMS_SCORE
-    return 1.0 - summary["contradicted"] / summary["checkable"]
+    contradicted = sum(v == "contradicted" for v in verdicts.values())
+    return 1.0 - contradicted / len(verdicts)
 
 
 class ConsistencyReward:

@@ -246,7 +246,7 @@ class RecordChecker:
 
     # ---- criteria
 
-    def _eval_spec(self, spec: CriterionSpec) -> Tri:
+    def eval_spec(self, spec: CriterionSpec) -> Tri:
         """The criterion's outcome; with the sex unknown and a sex-specific threshold, an
         outcome only when both sexes' thresholds agree."""
         sexes = [self.interp.sex]
@@ -266,9 +266,9 @@ class RecordChecker:
         if self.normalised and not _scale_free(spec):
             return None
         if descriptive and _categorical_also(spec):
-            return self._eval_spec(_without_categories(spec))
+            return self.eval_spec(_without_categories(spec))
         res = self.interp.criteria.get(cid)
-        return res.met if res is not None else self._eval_spec(spec)
+        return res.met if res is not None else self.eval_spec(spec)
 
     def robust(
         self, cid: str, factor: float, hedged: bool = False, descriptive: bool = False
@@ -279,16 +279,16 @@ class RecordChecker:
         if key not in self._robust:
             spec = self.table.criteria[cid]
             spec = _without_categories(spec) if descriptive else spec
-            self._robust[key] = self._robust_spec(spec, factor, hedged)
+            self._robust[key] = self.robust_spec(spec, factor, hedged)
         return self._robust[key]
 
-    def _robust_spec(self, spec: CriterionSpec, factor: float, hedged: bool) -> Tri:
+    def robust_spec(self, spec: CriterionSpec, factor: float, hedged: bool) -> Tri:
         if self.normalised and not _scale_free(spec):
             return None
         f = factor * (self.tol.hedge_factor if hedged else 1.0)
-        if self._eval_spec(_moved_spec(spec, self.tol, f, True, self.n_leads)) is True:
+        if self.eval_spec(_moved_spec(spec, self.tol, f, True, self.n_leads)) is True:
             return True
-        if self._eval_spec(_moved_spec(spec, self.tol, f, False, self.n_leads)) is False:
+        if self.eval_spec(_moved_spec(spec, self.tol, f, False, self.n_leads)) is False:
             return False
         return None
 
@@ -370,6 +370,9 @@ def _verdict_from(
     claim: Claim, nominal: Tri, robust: Tri, decidable: bool, measured: bool = True
 ) -> tuple[str, str]:
     """(verdict, reason) of a categorical claim from its nominal and robust truth."""
+    if claim.negated and not decidable:
+        # criteria that cannot rule a finding out cannot support its denial either
+        return "not_checkable", f"{C.REASON_NOT_DEFINED}: the criteria are specific, not sensitive"
     if claim.negated:
         if nominal is False:
             return "supported", "the protocol's criteria are not met"
@@ -416,16 +419,24 @@ def _evidence(rc: RecordChecker, expr: Any) -> list[dict[str, Any]]:
 
 def _lead_specs(
     rc: RecordChecker, check: ConceptCheck, lead: str, descriptive: bool
-) -> CriterionSpec | None:
-    """The first criterion of the concept's lead family that tests ``lead`` (without its
-    category conditions when ``descriptive``)."""
+) -> list[CriterionSpec]:
+    """For each of the concept's lead families, its first criterion that tests ``lead``, made a
+    one-lead test (without its category conditions when ``descriptive``). "Ischaemia in V4-V6"
+    is ST elevation, ST depression or T inversion there: every family counts."""
+    out = []
     for pattern in check.leads:
         for cid in fnmatch.filter(rc.table.criteria, pattern):
             spec = rc.table.criteria[cid]
             if spec.leads and lead in spec.leads:
                 spec = _without_categories(spec) if descriptive else spec
-                return dataclasses.replace(spec, leads=[lead], min_leads=1)
-    return None
+                out.append(dataclasses.replace(spec, leads=[lead], min_leads=1))
+                break
+    return out
+
+
+def _any(values: list[Tri]) -> Tri:
+    """Kleene "or"."""
+    return True if True in values else (None if None in values else False)
 
 
 def _check_leads(rc: RecordChecker, claim: Claim, check: ConceptCheck) -> ClaimVerdict:
@@ -434,31 +445,23 @@ def _check_leads(rc: RecordChecker, claim: Claim, check: ConceptCheck) -> ClaimV
     criterion, and is contradicted when so many fail it beyond the tolerance that two cannot."""
     descriptive = check.descriptive and not claim.negated
     specs = {ld: _lead_specs(rc, check, ld, descriptive) for ld in claim.leads}
-    specs = {ld: s for ld, s in specs.items() if s is not None and ld in rc.m.leads}
+    specs = {ld: s for ld, s in specs.items() if s and ld in rc.m.leads}
     if not specs:
         return ClaimVerdict(
             claim,
             "not_checkable",
             f"{C.REASON_LEAD_MISSING}: no criterion for this finding in {', '.join(claim.leads)}",
         )
-    factor = check.tolerance_factor
-    nominal = {ld: rc._eval_spec(s) for ld, s in specs.items()}
-    robust = {ld: rc._robust_spec(s, factor, claim.hedged) for ld, s in specs.items()}
-    if rc.normalised and not all(_scale_free(s) for s in specs.values()):
+    if rc.normalised and not all(_scale_free(x) for s in specs.values() for x in s):
         return ClaimVerdict(claim, "not_checkable", C.REASON_AMPLITUDE)
-    min_leads = min(2, len(specs))
-    yes = sum(v is True for v in nominal.values())
-    clearly_not = sum(v is False for v in robust.values())
-    if claim.negated:
-        verdict = "supported" if yes < min_leads and None not in nominal.values() else None
-        if sum(v is True for v in robust.values()) >= min_leads and check.decidable:
-            verdict = "contradicted"
-    else:
-        verdict = "supported" if yes >= min_leads else None
-        if len(specs) - clearly_not < min_leads and check.decidable:
-            verdict = "contradicted"
-    measured = {ld: (s.quantity[0], lead_value(rc.m, ld, s.quantity[0])) for ld, s in specs.items()}
-    shown = {ld: (round(v, 3) if isinstance(v, float) else v) for ld, (_, v) in measured.items()}
+    factor = check.tolerance_factor
+    nominal = {ld: _any([rc.eval_spec(x) for x in s]) for ld, s in specs.items()}
+    robust = {
+        ld: _any([rc.robust_spec(x, factor, claim.hedged) for x in s]) for ld, s in specs.items()
+    }
+    verdict, yes = _lead_verdict(claim, check, nominal, robust)
+    first = {ld: s[0].quantity[0] for ld, s in specs.items()}
+    shown = {ld: _rounded(lead_value(rc.m, ld, q)) for ld, q in first.items()}
     if verdict is None:
         reason = (
             f"{C.REASON_NOT_DEFINED}: the criteria are specific, not sensitive"
@@ -468,6 +471,28 @@ def _check_leads(rc: RecordChecker, claim: Claim, check: ConceptCheck) -> ClaimV
         return ClaimVerdict(claim, "not_checkable", reason, measured=shown)
     reason = f"{yes} of {len(specs)} named leads meet the protocol's criterion"
     return ClaimVerdict(claim, verdict, reason, measured=shown)
+
+
+def _lead_verdict(
+    claim: Claim, check: ConceptCheck, nominal: dict[str, Tri], robust: dict[str, Tri]
+) -> tuple[str | None, int]:
+    """(verdict or None, number of leads meeting the criterion) by the two-lead rule. A finding
+    that is not decidable is neither contradicted nor supported when denied."""
+    min_leads = min(2, len(nominal))
+    yes = sum(v is True for v in nominal.values())
+    if not check.decidable:
+        return ("supported" if yes >= min_leads and not claim.negated else None), yes
+    if claim.negated:
+        if sum(v is True for v in robust.values()) >= min_leads:
+            return "contradicted", yes
+        return ("supported" if yes < min_leads and None not in nominal.values() else None), yes
+    if len(robust) - sum(v is False for v in robust.values()) < min_leads:
+        return "contradicted", yes
+    return ("supported" if yes >= min_leads else None), yes
+
+
+def _rounded(value: Any) -> Any:
+    return round(value, 3) if isinstance(value, float) else value
 
 
 def check_categorical(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
@@ -574,7 +599,11 @@ def check_numeric(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
     if claim.leads:
         bad = [ld for ld in claim.leads if ld in rc.m.leads and not lead_usable(rc.m, ld)]
         values = {ld: v for ld, v in values.items() if ld not in bad}
-    got = {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
+    got = {
+        k: float(v)
+        for k, v in values.items()
+        if isinstance(v, (int, float)) and math.isfinite(float(v))  # a NaN is not a measurement
+    }
     if not got:
         return ClaimVerdict(claim, "not_checkable", f"{C.REASON_NOT_MEASURED}: {claim.concept}")
     loose = claim.hedged or claim.approximate

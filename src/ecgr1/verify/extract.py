@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,12 @@ _SENTENCE_END = re.compile(r"(?<!\d)\.(?!\d)|[\n!?]|</?\w+>")
 
 
 # --------------------------------------------------------------------------- the lexicon
+
+
+# How far back (characters) a cue before a finding is looked for, and a "which excludes ..."
+# list cue: beyond any real clause, and it keeps a sentence of thousands of findings linear.
+CUE_REACH = 400
+LIST_REACH = 800
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,8 @@ class _Lexicon:
     comparators: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
     # (group word alone, group word with its "chest leads" tail, leads)
     groups: list[tuple[str, re.Pattern[str], tuple[str, ...]]] = field(default_factory=list)
+    # concepts a denial or hedge does not reach across a comma list (normal findings)
+    list_excluded: frozenset[str] = frozenset()
 
 
 def _expand(pattern: str, macros: dict[str, str]) -> str:
@@ -182,8 +192,11 @@ def load_lexicon() -> _Lexicon:
         "skip_to_sentence_end",
         "reference_cues",
         "scope_joiners",
+        "list_joiners",
     ):
         lex.cues[key] = _alternation(raw[key], mac)
+    lex.list_excluded = frozenset(raw["list_scope_excludes"])
+    raw["foreign_words"]["_set"] = {str(w).lower() for w in raw["foreign_words"]["words"]}
     lex.cues["breaks"] = re.compile("|".join(raw["clause_breaks"]) + r"|[;:]", _FLAGS)
     lex.cues["formula"] = re.compile(
         r"\(\s*(?:" + "|".join(f"(?P<{k}>{v})" for k, v in raw["formula_qualifiers"].items())
@@ -226,8 +239,15 @@ def _find_phrases(text: str, phrases: list[_Phrase]) -> list[tuple[int, int, _Ph
     found = [(s + len(text[s:e]) - len(text[s:e].lstrip()), e, p) for s, e, p in found]
     found.sort(key=lambda f: (-(f[1] - f[0]), f[0]))
     taken: list[tuple[int, int, _Phrase]] = []
+    starts: list[int] = []  # starts of the taken spans, sorted (they never overlap)
+    ends: list[int] = []
     for f in found:
-        if f[1] > f[0] and all(f[1] <= t[0] or f[0] >= t[1] for t in taken):
+        i = bisect.bisect_right(starts, f[0])
+        clear_left = i == 0 or ends[i - 1] <= f[0]
+        clear_right = i == len(starts) or f[1] <= starts[i]
+        if f[1] > f[0] and clear_left and clear_right:
+            starts.insert(i, f[0])
+            ends.insert(i, f[1])
             taken.append(f)
     return sorted(taken, key=lambda f: f[0])
 
@@ -458,11 +478,20 @@ def _numeric_claim(t: _Text, start: int, end: int, concept: str, phrase: _Phrase
         leads = _leads_before(t, start)
         if not leads:
             return None
+    # a value named as a definition, a condition or an earlier tracing is no claim about this
+    # record ("defined as a rate over 100 bpm", "if the QTc were 500 ms", "previous QRS")
+    if _cue_before(t, "hypothetical_pre", start, [], lex) or _cue_after(
+        t, "hypothetical_post", end, [], lex
+    ):
+        return None
+    hedged = _cue_before(t, "hedge_pre", start, [], lex) or _cue_after(
+        t, "hedge_post", end, [], lex
+    )
     return Claim(
         text=t.s[start:end], start=start, end=end, kind="numeric", category=spec["category"],
         concept=concept, value=conv[0], upper=conv[1], comparator=val.comparator,
         unit=_CANONICAL_UNIT[spec["dim"]], leads=leads, approximate=pre.approximate,
-        qualifier=pre.qualifier or phrase.qualifier,
+        qualifier=pre.qualifier or phrase.qualifier, hedged=hedged,
     )  # fmt: skip
 
 
@@ -561,23 +590,45 @@ def _numeric_at(t: _Text, start: int, end: int, phrase: _Phrase, lex: _Lexicon) 
 
 def _numeric_claims(t: _Text, skip: list[tuple[int, int]], lex: _Lexicon) -> list[Claim]:
     claims: list[Claim] = []
+    read = _Spans()
+    skipped = _Spans(skip)
     for start, end, phrase in _find_phrases(t.s, lex.numeric_phrases):
         # a name inside a claim already read ("QTc" of "QT/QTc 458/409 ms") is not read again
-        if phrase.concept is None or _inside(start, skip) or _inside(start, _spans(claims)):
+        if phrase.concept is None or start in skipped or start in read:
             continue
-        claims += _numeric_at(t, start, end, phrase, lex)
+        new = _numeric_at(t, start, end, phrase, lex)
+        claims += new
+        read.add((c.start, c.end) for c in new)
     return claims
 
 
-def _spans(claims: list[Claim]) -> list[tuple[int, int]]:
-    return [(c.start, c.end) for c in claims]
+class _Spans:
+    """Character spans answering "is this position inside one?" in logarithmic time (texts
+    can hold thousands of findings)."""
+
+    def __init__(self, spans: Any = ()) -> None:
+        self._spans: list[tuple[int, int]] = []
+        self._starts: list[int] = []
+        self._max_end: list[int] = []  # max end of the spans up to each index
+        self.add(spans)
+
+    def add(self, spans: Any) -> None:
+        for a, b in sorted(spans):
+            if self._starts and a < self._starts[-1]:  # out of order (rare): rebuild
+                self._spans = sorted([*self._spans, (a, b)])
+                self._starts = [s for s, _ in self._spans]
+                self._max_end = list(itertools.accumulate((e for _, e in self._spans), max))
+                continue
+            self._spans.append((a, b))
+            self._starts.append(a)
+            self._max_end.append(max(b, self._max_end[-1]) if self._max_end else b)
+
+    def __contains__(self, pos: int) -> bool:
+        i = bisect.bisect_right(self._starts, pos) - 1
+        return i >= 0 and self._max_end[i] > pos
 
 
 # --------------------------------------------------------------------------- categorical claims
-
-
-def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
-    return any(a <= pos < b for a, b in spans)
 
 
 def _skip_regions(t: _Text, lex: _Lexicon) -> list[tuple[int, int]]:
@@ -588,22 +639,27 @@ def _skip_regions(t: _Text, lex: _Lexicon) -> list[tuple[int, int]]:
     ]
 
 
-def _gap_ok(gap: str, findings_in_gap: int, lex: _Lexicon) -> bool:
-    """A cue reaches a finding across ``gap`` when no clause break is in it, and across earlier
-    findings only by "or"/"nor" ("no ST elevation or T wave inversion")."""
+def _gap_ok(gap: str, findings_in_gap: int, lex: _Lexicon, lists: bool = False) -> bool:
+    """A cue reaches a finding across ``gap`` when no clause break separates the cue from the
+    first finding, and across earlier findings only by "or"/"nor" ("no ST elevation or T wave
+    inversion"); with ``lists`` also by commas and "and" ("no LBBB, RBBB or LVH")."""
     parts = gap.split("\x00")
-    if any(lex.cues["breaks"].search(p) for p in parts):
+    if lex.cues["breaks"].search(parts[0]):
         return False
     if findings_in_gap == 0:
         return True
-    return all(lex.cues["scope_joiners"].fullmatch(p.strip()) for p in parts[1:])
+    joiners = lex.cues["list_joiners" if lists else "scope_joiners"]
+    return all(joiners.fullmatch(p.strip()) for p in parts[1:])
 
 
 def _masked(t: _Text, a: int, b: int, spans: list[tuple[int, int]]) -> tuple[str, int]:
-    """``text[a:b]`` with every finding span in it replaced by one NUL; and their count."""
+    """``text[a:b]`` with every finding span in it replaced by one NUL; and their count
+    (``spans`` sorted by start)."""
     out, pos, n = [], a, 0
-    for s, e in spans:
-        if s >= a and e <= b:
+    for s, e in spans[bisect.bisect_left(spans, (a, a)) :]:
+        if s >= b:
+            break
+        if e <= b:
             out.append(t.s[pos:s] + "\x00")
             pos, n = e, n + 1
     out.append(t.s[pos:b])
@@ -611,18 +667,24 @@ def _masked(t: _Text, a: int, b: int, spans: list[tuple[int, int]]) -> tuple[str
 
 
 def _cue_before(
-    t: _Text, key: str, start: int, spans: list[tuple[int, int]], lex: _Lexicon
+    t: _Text,
+    key: str,
+    start: int,
+    spans: list[tuple[int, int]],
+    lex: _Lexicon,
+    lists: bool = False,
 ) -> bool:
-    s0, _ = t.sentence(start)
+    # The look-back is bounded so that a sentence of thousands of findings stays linear.
+    s0 = max(t.sentence(start)[0], start - CUE_REACH)
     for m in reversed(list(lex.cues[key].finditer(t.s, s0, start))):
         gap, n = _masked(t, m.end(), start, spans)
-        if _gap_ok(gap, n, lex):
+        if _gap_ok(gap, n, lex, lists):
             return True
     return False
 
 
 def _cue_after(t: _Text, key: str, end: int, spans: list[tuple[int, int]], lex: _Lexicon) -> bool:
-    _, s1 = t.sentence(end)
+    s1 = min(t.sentence(end)[1], end + CUE_REACH)
     m = lex.cues[key].search(t.s, end, s1)
     if m is None:
         return False
@@ -632,7 +694,7 @@ def _cue_after(t: _Text, key: str, end: int, spans: list[tuple[int, int]], lex: 
 
 def _list_negated(t: _Text, start: int, lex: _Lexicon) -> bool:
     """ "which excludes A, B; C or D": the cue's scope is the rest of its sentence."""
-    s0, _ = t.sentence(start)
+    s0 = max(t.sentence(start)[0], start - LIST_REACH)
     return lex.cues["negation_list"].search(t.s, s0, start) is not None
 
 
@@ -650,9 +712,12 @@ def _polarity(t: _Text, start: int, end: int, spans: list, phrase: _Phrase, lex:
         t, "hedge_post", end, spans, lex) or _cue_inside(t, "hedge_pre", start, end, lex)  # fmt: skip
     if phrase.negated:
         return True, hedged, hypo
+    # "No LBBB, RBBB or LVH": a denial runs down a list, but not onto a normal finding ("no
+    # LVH, normal axis" denies only the LVH)
+    lists = phrase.concept not in lex.list_excluded
     negated = not over and (
         _list_negated(t, start, lex)
-        or _cue_before(t, "negation_pre", start, spans, lex)
+        or _cue_before(t, "negation_pre", start, spans, lex, lists)
         or _cue_after(t, "negation_post", end, spans, lex)
     )
     return negated, hedged, hypo
@@ -665,7 +730,19 @@ def _categorical_leads(t: _Text, start: int, end: int, concept: str, lex: _Lexic
     leads, stop = _leads_after(t.s, end, lex)
     if leads:
         return leads, stop
+    # "ST elevation is not seen in V5-V6": the leads follow the denial
+    cue = lex.cues["negation_post"].match(t.s, _skip_space(t.s, end))
+    if cue is not None:
+        leads, stop = _leads_after(t.s, cue.end(), lex)
+        if leads:
+            return leads, stop
     return _territory_before(t.s, start, lex) or _sentence_lead_frame(t, start), end
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
 
 
 def _sentence_lead_frame(t: _Text, start: int) -> tuple[str, ...]:
@@ -679,9 +756,9 @@ def _sentence_lead_frame(t: _Text, start: int) -> tuple[str, ...]:
 
 
 def _categorical_claims(t: _Text, skip: list, numeric: list[Claim], lex: _Lexicon) -> list[Claim]:
-    taken = [(c.start, c.end) for c in numeric]
+    taken, skipped = _Spans((c.start, c.end) for c in numeric), _Spans(skip)
     found = [f for f in _find_phrases(t.s, lex.categorical_phrases)
-             if not _inside(f[0], skip) and not any(a <= f[0] < b for a, b in taken)]  # fmt: skip
+             if f[0] not in skipped and f[0] not in taken]  # fmt: skip
     spans = [(s, e) for s, e, _p in found]
     out: list[Claim] = []
     for start, end, phrase in found:
@@ -732,8 +809,8 @@ def _is_foreign(text: str, lex: _Lexicon) -> bool:
 def extract_claims(text: str) -> list[Claim]:
     """The checkable claims of an ECG interpretation text, sorted by start.
 
-    Never raises on a ``str`` (an internal error yields ``[]``: a verifier that crashes on odd
-    prose helps nobody); a non-``str`` raises :class:`TypeError`.
+    Never raises on a ``str`` (an internal error yields ``[]`` with a :class:`RuntimeWarning`: a
+    verifier that crashes on odd prose helps nobody); a non-``str`` raises :class:`TypeError`.
 
     >>> [c.concept for c in extract_claims("Sinus rhythm. Left anterior fascicular block.")]
     ['sinus_rhythm', 'lafb']
@@ -742,14 +819,18 @@ def extract_claims(text: str) -> list[Claim]:
         raise TypeError(f"extract_claims needs a str, not {type(text).__name__}")
     try:
         return _extract(text)
-    except Exception:  # noqa: BLE001 - the contract is "never raises on any str"
+    except Exception as exc:  # noqa: BLE001 - the contract is "never raises on any str"
+        # ... but a bug must not pass silently as "no claims": say it (tests fail on it)
+        warnings.warn(
+            f"claim extraction failed ({type(exc).__name__}: {exc}); no claims were read",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return []
 
 
 def _extract(text: str) -> list[Claim]:
     lex = load_lexicon()
-    spec = lex.raw["foreign_words"]
-    spec.setdefault("_set", {str(w).lower() for w in spec["words"]})
     if not text.strip() or _is_foreign(text, lex):
         return []
     t = _Text(text)

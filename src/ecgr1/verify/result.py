@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ecgr1.measure.result import _clean
 from ecgr1.verify.claims import ClaimVerdict
 
 
@@ -82,5 +83,6 @@ class VerificationResult:
         }
 
     def to_json(self, **dumps: Any) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, **dumps)
+        """:meth:`to_dict` as JSON text (a non-finite number becomes null: always valid JSON)."""
+        dumps.setdefault("ensure_ascii", False)
+        return json.dumps(_clean(self.to_dict()), allow_nan=False, **dumps)

@@ -53,8 +53,10 @@ _RANK = {"supported": 0, "not_checkable": 1, "contradicted": 2}
 _ANSI = {"supported": "\x1b[32m", "contradicted": "\x1b[1;31m", "not_checkable": "\x1b[33m"}
 _ANSI_DIM, _ANSI_BOLD, _ANSI_RESET = "\x1b[2m", "\x1b[1m", "\x1b[0m"
 
-# C0 controls except tab/newline, DEL, C1 controls, bidirectional embeddings/overrides/isolates.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 controls except tab/newline, DEL, C1 controls, bidirectional marks, embeddings, overrides
+# and isolates, and the Unicode line/paragraph separators.
+UNSAFE_CHARS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")
 
 
 # --------------------------------------------------------------------------- shared helpers
