@@ -355,19 +355,14 @@ def _recall(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def summarise_verdicts(verdicts: list[Any]) -> dict[str, Any]:
-    """Counts of a list of verdicts: claims, checkable, supported, contradicted and the
-    false-contradiction rate = contradicted / checkable (None when nothing is checkable)."""
-    n = len(verdicts)
-    sup = sum(v.verdict == "supported" for v in verdicts)
-    con = sum(v.verdict == "contradicted" for v in verdicts)
-    chk = sup + con
-    return {
-        "claims": n,
-        "checkable": chk,
-        "supported": sup,
-        "contradicted": con,
-        "rate": con / chk if chk else None,
-    }
+    """The verifier's own counts (:func:`ecgr1.verify.result.summarise`: claims, checkable,
+    supported, contradicted) with ``rate`` = contradicted / checkable, which on true texts is
+    the false-contradiction rate."""
+    from ecgr1.verify.result import summarise
+
+    out = summarise(verdicts)
+    out["rate"] = out.pop("hallucination_rate")
+    return out
 
 
 def by_category(verdicts: list[Any]) -> dict[str, dict[str, Any]]:
