@@ -96,3 +96,22 @@ def test_repeating_a_true_claim_does_not_dilute_a_false_one(measured):
     once = consistency_score(f"QRS 200 ms. QRS {measured[2]} ms.", interp)
     padded = consistency_score("QRS 200 ms. " + f"QRS {measured[2]} ms. " * 10, interp)
     assert once == padded == 0.5
+
+
+@pytest.mark.parametrize(("size", "expected"), [(1, 3), (2, 2)])
+def test_the_cache_keeps_the_most_recently_used_ecgs(ecg_root, monkeypatch, size, expected):
+    import ecgr1.verify.api as api
+
+    calls = []
+    real = api.interpretation_for
+
+    def counting(data, **kw):
+        if isinstance(data, str):
+            calls.append(data)
+        return real(data, **kw)
+
+    monkeypatch.setattr(api, "interpretation_for", counting)
+    reward = ConsistencyReward(str(ecg_root), cache_size=size)
+    for ecg in ("sub/normal0", "sub/lbbb0", "sub/normal0"):
+        reward(["QRS 90 ms"], ecgr1_ecg=[[ecg]])
+    assert len(calls) == expected

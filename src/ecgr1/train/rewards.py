@@ -51,6 +51,7 @@ import json
 import os
 import re
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -380,7 +381,7 @@ class ConsistencyReward:
     def __init__(self, ecg_root: str | None = None, cache_size: int = 4096) -> None:
         self.ecg_root = ecg_root
         self.cache_size = cache_size
-        self._cache: dict[str, Any] = {}
+        self._cache: OrderedDict[str, Any] = OrderedDict()  # least recently used first
 
     def interpretation(self, ecg_paths: Any) -> Any:
         """The cached protocol interpretation of a row's first ECG, or None."""
@@ -391,13 +392,15 @@ class ConsistencyReward:
             return None
         # one cache entry per file however the rows spell its path ("a/../b", "./b")
         key = os.path.normpath(str(Path(self.ecg_root) / paths[0]) if self.ecg_root else paths[0])
-        if key not in self._cache:
-            if len(self._cache) >= self.cache_size:
-                self._cache.pop(next(iter(self._cache)))
-            try:
-                self._cache[key] = interpretation_for(key)[0]
-            except (ECGR1Error, OSError):
-                self._cache[key] = None  # unreadable: neutral, like a row without an ECG
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        if len(self._cache) >= self.cache_size:
+            self._cache.popitem(last=False)
+        try:
+            self._cache[key] = interpretation_for(key)[0]
+        except (ECGR1Error, OSError):
+            self._cache[key] = None  # unreadable: neutral, like a row without an ECG
         return self._cache[key]
 
     def __call__(self, completions: list[Any], **kwargs: Any) -> list[float]:

@@ -633,7 +633,8 @@ def _numeric_verdict(
             verdict = "not_checkable"
     else:
         # Several candidates (QTc by an unnamed formula): the claim stands if any agrees.
-        best = min(got, key=lambda k: abs(got[k] - (claim.value or 0.0)))
+        diff = _axis_diff if claim.concept in AXIS_QUANTITIES else (lambda a, b: a - b)
+        best = min(got, key=lambda k: abs(diff(got[k], claim.value or 0.0)))
         measured = round(got[best], 3)
         if any(o == "supported" for o in outcomes.values()):
             verdict = "supported"

@@ -101,7 +101,7 @@ class ClaimVerdict:
     claim: Claim
     verdict: str
     reason: str = ""
-    measured: Any = None  # a number, {lead: number}, or a short text ("statement made")
+    measured: Any = None  # a number, {lead: number}, or "criteria met"/"criteria not met"/...
     tolerance: float | None = None
     unit: str | None = None  # unit of ``measured`` and ``tolerance``
     evidence: list[dict[str, Any]] = field(default_factory=list)  # criteria consulted
