@@ -276,3 +276,13 @@ def test_a_denial_of_st_depression_keeps_the_ischaemic_shape_condition():
     assert check_claims([cat("st_depression", leads=leads)], got)[0].verdict == "supported"
     denial = check_claims([cat("st_depression", leads=leads, negated=True)], got)[0]
     assert denial.verdict == "supported"
+
+
+def test_an_affirmed_t_inversion_describes_a_negative_t_wave():
+    # simulated normal: T in V1 is slightly negative (about -0.03 mV), upright in V2-V4
+    leads_v1, leads_ant = ("V1",), ("V2", "V3", "V4")
+    assert verdict(cat("t_wave_inversion", leads=leads_v1)) == "supported"
+    assert verdict(cat("t_wave_inversion", leads=leads_ant)) == "contradicted"
+    assert verdict(cat("t_wave_inversion", leads=leads_ant), "t_inversion") == "supported"
+    # a denial keeps the table's -0.1 mV: "no T wave inversion in V1" is not contradicted
+    assert verdict(cat("t_wave_inversion", leads=leads_v1, negated=True)) == "supported"

@@ -69,6 +69,7 @@ class ConceptCheck:
     qualifiers: dict[str, Any] = field(default_factory=dict)
     decidable: bool = True
     descriptive: bool = False  # criteria without their category conditions (ST shape)
+    descriptive_threshold: float | None = None  # and this threshold (T inversion: T < 0)
     amplitude: bool = False
     tolerance_factor: float = 1.0
 
@@ -107,6 +108,7 @@ def parse_checks(data: dict[str, Any], table: CriteriaTable) -> CheckTable:
             qualifiers=dict(row.get("qualifiers") or {}),
             decidable=bool(row.get("decidable", True)),
             descriptive=bool(row.get("descriptive", False)),
+            descriptive_threshold=row.get("descriptive_threshold"),
             amplitude=bool(row.get("amplitude", False)),
             tolerance_factor=float(row.get("tolerance_factor", 1.0)),
         )
@@ -200,8 +202,22 @@ def _moved_spec(
     )
 
 
-def _categorical_also(spec: CriterionSpec) -> bool:
-    return any(c.operator in CATEGORY_OPERATORS for c in spec.also)
+@dataclass(frozen=True)
+class Description:
+    """How an affirmed descriptive claim reads its criteria: without their category conditions
+    and, when ``threshold`` is set, with that threshold ("T waves inverted": T below 0 mV,
+    where the table's statement asks -0.1 mV)."""
+
+    threshold: float | None = None
+
+
+def _described(spec: CriterionSpec, d: Description | None) -> CriterionSpec:
+    if d is None:
+        return spec
+    spec = _without_categories(spec)
+    if d.threshold is not None and spec.operator in ("<", "<=", ">", ">="):
+        spec = dataclasses.replace(spec, threshold=d.threshold, variants=[])
+    return spec
 
 
 def _without_categories(spec: CriterionSpec) -> CriterionSpec:
@@ -241,7 +257,7 @@ class RecordChecker:
         # leads the record was measured from (the engine's error grows with fewer leads)
         usable = [ld for ld in self.m.leads if lead_usable(self.m, ld)]
         self.n_leads = len(usable) or len(self.m.leads)
-        self._robust: dict[tuple[str, float, bool, bool], Tri] = {}
+        self._robust: dict[tuple[str, float, bool, Description | None], Tri] = {}
         self.inapplicable = self._inapplicable()
 
     # ---- criteria
@@ -258,27 +274,31 @@ class RecordChecker:
         }
         return outcomes.pop() if len(outcomes) == 1 else None
 
-    def nominal(self, cid: str, descriptive: bool = False) -> Tri:
-        """The criterion at the table's thresholds (as the protocol evaluated it); a
-        ``descriptive`` check drops its category conditions (the ST shape of ischaemic
-        depression): "ST depression" describes the measurement, not its interpretation."""
+    def nominal(self, cid: str, description: Description | None = None) -> Tri:
+        """The criterion at the table's thresholds (as the protocol evaluated it), or as a
+        descriptive claim reads it (:class:`Description`): "ST depression" describes the
+        measurement, not its interpretation."""
         spec = self.table.criteria[cid]
         if self.normalised and not _scale_free(spec):
             return None
-        if descriptive and _categorical_also(spec):
-            return self.eval_spec(_without_categories(spec))
+        described = _described(spec, description)
+        if described != spec:
+            return self.eval_spec(described)
         res = self.interp.criteria.get(cid)
         return res.met if res is not None else self.eval_spec(spec)
 
     def robust(
-        self, cid: str, factor: float, hedged: bool = False, descriptive: bool = False
+        self,
+        cid: str,
+        factor: float,
+        hedged: bool = False,
+        description: Description | None = None,
     ) -> Tri:
         """True when met even with the threshold moved against it by the tolerance, False
         when not met even with it moved in its favour, None otherwise."""
-        key = (cid, factor, hedged, descriptive)
+        key = (cid, factor, hedged, description)
         if key not in self._robust:
-            spec = self.table.criteria[cid]
-            spec = _without_categories(spec) if descriptive else spec
+            spec = _described(self.table.criteria[cid], description)
             self._robust[key] = self.robust_spec(spec, factor, hedged)
         return self._robust[key]
 
@@ -418,7 +438,7 @@ def _evidence(rc: RecordChecker, expr: Any) -> list[dict[str, Any]]:
 
 
 def _lead_specs(
-    rc: RecordChecker, check: ConceptCheck, lead: str, descriptive: bool
+    rc: RecordChecker, check: ConceptCheck, lead: str, description: Description | None
 ) -> list[CriterionSpec]:
     """For each of the concept's lead families, its first criterion that tests ``lead``, made a
     one-lead test (without its category conditions when ``descriptive``). "Ischaemia in V4-V6"
@@ -428,7 +448,7 @@ def _lead_specs(
         for cid in fnmatch.filter(rc.table.criteria, pattern):
             spec = rc.table.criteria[cid]
             if spec.leads and lead in spec.leads:
-                spec = _without_categories(spec) if descriptive else spec
+                spec = _described(spec, description)
                 out.append(dataclasses.replace(spec, leads=[lead], min_leads=1))
                 break
     return out
@@ -443,8 +463,8 @@ def _check_leads(rc: RecordChecker, claim: Claim, check: ConceptCheck) -> ClaimV
     """A finding stated in named leads, decided lead by lead with the table's "two leads"
     rule: it holds when at least two of the named leads (the one, if one is named) meet the
     criterion, and is contradicted when so many fail it beyond the tolerance that two cannot."""
-    descriptive = check.descriptive and not claim.negated
-    specs = {ld: _lead_specs(rc, check, ld, descriptive) for ld in claim.leads}
+    description = _description(check, claim)
+    specs = {ld: _lead_specs(rc, check, ld, description) for ld in claim.leads}
     specs = {ld: s for ld, s in specs.items() if s and ld in rc.m.leads}
     if not specs:
         return ClaimVerdict(
@@ -495,6 +515,14 @@ def _rounded(value: Any) -> Any:
     return round(value, 3) if isinstance(value, float) else value
 
 
+def _description(check: ConceptCheck, claim: Claim) -> Description | None:
+    """How the claim reads its criteria: descriptively when affirmed (a denial keeps the
+    table's categories and thresholds: readers deny the clinical finding)."""
+    if not check.descriptive or claim.negated:
+        return None
+    return Description(check.descriptive_threshold)
+
+
 def check_categorical(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
     """Verdict of a categorical claim (see the module docstring)."""
     check = rc.checks.concepts.get(claim.concept)
@@ -510,11 +538,11 @@ def check_categorical(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
     if claim.leads and check.leads:
         return _check_leads(rc, claim, check)
     expr = check.qualifiers.get(claim.qualifier or "", check.holds)
-    descriptive = check.descriptive and not claim.negated  # a denial keeps the categories
-    nominal = rc.evaluate(expr, lambda cid: rc.nominal(cid, descriptive))
+    description = _description(check, claim)
+    nominal = rc.evaluate(expr, lambda cid: rc.nominal(cid, description))
 
     def robust_leaf(cid: str) -> Tri:
-        return rc.robust(cid, check.tolerance_factor, claim.hedged, descriptive)
+        return rc.robust(cid, check.tolerance_factor, claim.hedged, description)
 
     robust = rc.evaluate(expr, robust_leaf)
     if check.refuted_by is not None and not claim.negated and robust is not True:
@@ -522,7 +550,7 @@ def check_categorical(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
         robust = False if refuted is True else (None if robust is False else robust)
     if check.refuted_by is not None and claim.negated and nominal is None:
         # "no LVH": what refutes the finding also supports its denial
-        absent = rc.evaluate(check.refuted_by, lambda cid: rc.nominal(cid, descriptive))
+        absent = rc.evaluate(check.refuted_by, lambda cid: rc.nominal(cid, description))
         nominal = False if absent is True else nominal
     consulted = _criteria_of(rc, expr)
     if check.refuted_by is not None:
