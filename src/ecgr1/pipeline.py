@@ -147,6 +147,9 @@ def measure_record(
         result = _unusable_result(record, exc)
     if record.metadata.get("amplitude_normalised"):
         result.quality.amplitude_normalised = True
+    # What the reader noticed (a repaired NaN, a guessed unit, rescaled leads) travels with the
+    # measurements, so that every output made from them says it.
+    result.warnings = list(dict.fromkeys([*record.warnings, *result.warnings]))
     if age is not None:
         result.age = age
     if sex is not None:

@@ -243,6 +243,28 @@ def emit(line: str, file: Any = None) -> None:
     tqdm.write(line, file=file or sys.stdout)
 
 
+def positive_seconds(text: str) -> float:
+    """``--seconds``: a finite duration above zero (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a duration above 0 s, not {text}")
+    return value
+
+
+def age_years(text: str) -> float:
+    """``--age``: years from 0 to 130 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an age in years: {text!r}") from None
+    if not 0 <= value < 130:
+        raise argparse.ArgumentTypeError(f"an age in years is 0 to 130, not {text}")
+    return value
+
+
 def add_read_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     """Add the options that tell readers what a bare array cannot (rate, leads, units).
 

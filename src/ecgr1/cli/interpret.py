@@ -18,10 +18,14 @@ from typing import Any
 
 from ecgr1.cli._batch import (
     add_command,
+    add_read_options,
+    age_years,
     batch_exit_status,
     find_inputs,
     output_errors,
     output_folder,
+    positive_seconds,
+    read_options,
     run_batch,
 )
 
@@ -42,7 +46,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="record files, folders or globs")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.add_argument("--out", metavar="DIR", help="write one file per record here (else stdout)")
-    p.add_argument("--age", type=float, help="patient age in years (overrides the record)")
+    p.add_argument("--age", type=age_years, help="patient age in years (overrides the record)")
     p.add_argument("--sex", choices=("M", "F"), help="patient sex (overrides the record)")
     p.add_argument(
         "--style",
@@ -53,7 +57,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed for --style varied")
     p.add_argument(
         "--seconds",
-        type=float,
+        type=positive_seconds,
         default=None,
         help="analyse only the first N seconds of each record (default: the whole record)",
     )
@@ -76,6 +80,7 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="option passed to the engine (repeatable), e.g. model_dir=/path for a model engine",
     )
+    add_read_options(p)
 
 
 def _safe_name(record_id: str) -> str:
@@ -102,12 +107,13 @@ def run(args: argparse.Namespace) -> int:
             raise ECGR1Error(f"model folder not found: {args.model}")
         args.engine = "model"
         options["model_dir"] = args.model
+    read = read_options(args)  # --fs/--leads/--units for array inputs
     items = find_inputs(args.paths)
     out_dir = output_folder(args.out, "--out") if args.out else None
     multiple = len(items) > 1
 
     def one(item: str) -> None:
-        record = first_seconds(read_record(item), args.seconds)
+        record = first_seconds(read_record(item, **read), args.seconds)
         result = interpret_record(
             record,
             engine=args.engine,

@@ -9,11 +9,13 @@ from pathlib import Path
 
 from ecgr1.cli._batch import (
     add_command,
+    add_read_options,
     batch_exit_status,
     emit,
     find_inputs,
     output_errors,
     output_folder,
+    read_options,
     run_batch,
 )
 
@@ -42,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--annotations", type=Path, metavar="DIR", help="write WFDB annotations, one file per lead"
     )
+    add_read_options(p)
 
 
 def _summary(res) -> str:  # noqa: ANN001 - MeasurementResult
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from ecgr1.measure.annotations import write_annotations
     from ecgr1.pipeline import measure_record
 
+    read = read_options(args)  # --fs/--leads/--units for array inputs
     paths = find_inputs(args.paths)
     json_dir = output_folder(args.json_dir, "--json-dir") if args.json_dir else None
     ann_dir = output_folder(args.annotations, "--annotations") if args.annotations else None
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
     def one(path: str) -> None:
         # A signal that cannot be measured gives an "unusable" result: a result, not a failure.
-        res, warnings = measure_record(read_record(path))
+        res, warnings = measure_record(read_record(path, **read))
         for warning in warnings:
             emit(f"ecgr1 measure: warning: {path}: {warning}", file=sys.stderr)
         with output_errors():

@@ -22,6 +22,7 @@ from ecgr1.cli._batch import (
     add_command,
     add_debug_option,
     add_read_options,
+    age_years,
     batch_exit_status,
     emit,
     os_error_text,
@@ -108,7 +109,7 @@ def register(subparsers: Any) -> None:
         "for --rows: one line per row), html (a self-contained page)",
     )
     p.add_argument("--out", metavar="FILE", help="write the output to this file (else stdout)")
-    p.add_argument("--age", type=float, help="patient age in years (overrides the record)")
+    p.add_argument("--age", type=age_years, help="patient age in years (overrides the record)")
     p.add_argument("--sex", choices=("M", "F"), help="patient sex (overrides the record)")
     add_read_options(p)
     add_debug_option(p)

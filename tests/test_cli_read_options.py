@@ -1,0 +1,56 @@
+"""measure and interpret read arrays like info and render do (--fs/--leads/--units), validate
+--age and --seconds, and the reader's warnings travel into the measurement JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import ecgr1
+from ecgr1.cli import main
+
+
+@pytest.fixture()
+def npy(tmp_path):
+    """A simulated 12-lead ECG saved as a bare array (samples x leads, mV): no rate inside."""
+    record = ecgr1.simulate("normal", seed=0).record
+    signal = np.array(record.signal, dtype=float)
+    signal = signal if signal.shape[0] > signal.shape[1] else signal.T
+    signal[100:110, 0] = np.nan  # a gap the reader repairs, and says so
+    path = tmp_path / "sim.npy"
+    np.save(path, signal)
+    return path, record.fs
+
+
+@pytest.mark.parametrize("command", ["measure", "interpret"])
+def test_arrays_need_and_take_fs(npy, capsys, command):
+    path, fs = npy
+    assert main([command, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "--fs" in err and len(err.strip().splitlines()) == 1
+    extra = ["--format", "json"] if command == "interpret" else []
+    assert main([command, str(path), "--fs", str(fs), *extra]) == 0
+    out = json.loads(capsys.readouterr().out)
+    measured = out if command == "measure" else out["measurements"]
+    assert round(measured["global"]["heart_rate_bpm"]) == 72
+
+
+def test_reader_warnings_travel_into_the_measurement_json(npy, capsys):
+    path, fs = npy
+    assert main(["measure", str(path), "--fs", str(fs)]) == 0
+    warnings = json.loads(capsys.readouterr().out)["warnings"]
+    assert any("NaN" in w or "non-finite" in w for w in warnings), warnings
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--age", "-5"], ["--age", "200"], ["--seconds", "0"], ["--seconds", "nan"]],
+)
+def test_interpret_refuses_impossible_age_and_duration(npy, capsys, args):
+    path, fs = npy
+    with pytest.raises(SystemExit) as stop:
+        main(["interpret", str(path), "--fs", str(fs), *args])
+    assert stop.value.code == 2
+    assert "error: argument" in capsys.readouterr().err
