@@ -54,3 +54,15 @@ def test_interpret_refuses_impossible_age_and_duration(npy, capsys, args):
         main(["interpret", str(path), "--fs", str(fs), *args])
     assert stop.value.code == 2
     assert "error: argument" in capsys.readouterr().err
+
+
+def test_a_missing_optional_extra_is_named_with_its_install_command(tmp_path, capsys, monkeypatch):
+    import sys
+
+    for name in [m for m in sys.modules if m == "torch" or m.startswith(("torch.", "ecgr1.model"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "torch", None)  # "import torch" now fails: not installed
+    assert main(["model", "init-tiny", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err]
+    assert "pip install 'ecgr1[train]'" in err and "torch" in err and "Traceback" not in err

@@ -44,6 +44,21 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+# Third-party packages of the optional extras (pyproject.toml) -> the extra that installs them:
+# a command that needs one says how to get it instead of failing with a traceback.
+OPTIONAL_EXTRAS: dict[str, str] = {
+    "torch": "train",
+    "transformers": "train",
+    "trl": "train",
+    "peft": "train",
+    "accelerate": "train",
+    "datasets": "train",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "neurokit2": "bench",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every available subcommand."""
     parser = argparse.ArgumentParser(
@@ -84,6 +99,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         _error(args.command, str(exc))
+        return EXIT_USAGE
+    except ModuleNotFoundError as exc:  # an optional extra that is not installed
+        extra = OPTIONAL_EXTRAS.get((exc.name or "").partition(".")[0])
+        if extra is None or debug:
+            if debug:
+                raise
+            _error(args.command, internal_error_text(exc))
+            return EXIT_SOME_FAILED
+        _error(
+            args.command,
+            f"this needs the optional package {exc.name!r}: pip install 'ecgr1[{extra}]'",
+        )
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
