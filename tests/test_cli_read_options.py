@@ -66,3 +66,20 @@ def test_a_missing_optional_extra_is_named_with_its_install_command(tmp_path, ca
     err = capsys.readouterr().err.strip()
     assert err.splitlines() == [err]
     assert "pip install 'ecgr1[train]'" in err and "torch" in err and "Traceback" not in err
+
+
+def test_annotations_carry_the_beat_classes_and_read_back_with_wfdb(tmp_path, capsys):
+    import wfdb
+
+    from ecgr1.io.writers import write_wfdb
+
+    write_wfdb(ecgr1.simulate("pvc", seed=0).record, tmp_path, "pvc0")
+    out = tmp_path / "ann"
+    assert main(["measure", str(tmp_path / "pvc0.hea"), "--annotations", str(out)]) == 0
+    measured = json.loads(capsys.readouterr().out)
+    classes = [b["beat_class"] for b in measured["beats"]]
+    assert "premature_ventricular" in classes
+    ann = wfdb.rdann(str(out / "pvc0"), "ii")
+    qrs = [s for s in ann.symbol if s not in ("(", ")", "p", "t")]
+    expected = ["V" if c == "premature_ventricular" else "N" for c in classes]
+    assert qrs == expected

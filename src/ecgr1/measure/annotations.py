@@ -1,8 +1,11 @@
 """WFDB annotation files of the delineation, one per lead, in the LUDB/ecgpuwave convention.
 
-Each wave is written as three marks: ``(`` onset, a peak symbol (``p`` P wave, ``N`` QRS, ``t`` T
-wave) and ``)`` offset; the annotator (file extension) is the lower-case lead name, so
-``wfdb.rdann(str(out_dir / record_id), "ii")`` reads lead II back.
+Each wave is written as three marks: ``(`` onset, a peak symbol (``p`` P wave, the beat's WFDB
+code at the QRS peak, ``t`` T wave) and ``)`` offset; the annotator (file extension) is the
+lower-case lead name, so ``wfdb.rdann(str(out_dir / record_id), "ii")`` reads lead II back. The
+QRS code is the beat's class as the engine found it (:data:`BEAT_CODES`: ``N`` normal/dominant,
+``V`` premature ventricular, ``A`` premature supraventricular, ``/`` paced, ``Q``
+unclassifiable), so a beat the JSON calls a PVC is a ``V`` in the annotation file too.
 """
 
 from __future__ import annotations
@@ -15,16 +18,26 @@ import wfdb
 from ecgr1.measure.result import MeasurementResult
 
 _WAVES = (("p", "p"), ("qrs", "N"), ("t", "t"))
+# Beat classes of MeasurementResult.beats -> WFDB beat annotation codes (MIT-BIH convention).
+BEAT_CODES: dict[str, str] = {
+    "dominant": "N",
+    "premature_ventricular": "V",
+    "premature_supraventricular": "A",
+    "paced": "/",
+    "other": "Q",
+}
 
 
 def lead_annotation_marks(
     fiducials: dict[str, list[int | None]],
     n_samples: int | None = None,
+    beat_codes: list[str] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Sorted sample indices and symbols of one lead's marks (waves without a peak are skipped).
 
     With ``n_samples``, marks outside the record (e.g. the onset of a P wave cut by the start of
-    the recording) are left out: a WFDB annotation must lie inside its record.
+    the recording) are left out: a WFDB annotation must lie inside its record. ``beat_codes``
+    (one per beat, as :data:`BEAT_CODES`) replace the plain ``N`` at each QRS peak.
 
     Example
     -------
@@ -48,7 +61,10 @@ def lead_annotation_marks(
             f = off[b] if b < len(off) else None
             if inside(o) and o < pk:
                 marks.append((int(o), 0, "("))
-            marks.append((int(pk), 1, peak_symbol))
+            symbol = peak_symbol
+            if wave == "qrs" and beat_codes is not None and b < len(beat_codes):
+                symbol = beat_codes[b]
+            marks.append((int(pk), 1, symbol))
             if inside(f) and f > pk:
                 marks.append((int(f), 2, ")"))
     marks.sort()
@@ -70,7 +86,10 @@ def write_annotations(result: MeasurementResult, out_dir: str | Path) -> list[Pa
         if not fid:
             continue
         n_samples = int(round(result.duration_s * result.fs))
-        samples, symbols = lead_annotation_marks(fid, n_samples)
+        codes = [BEAT_CODES.get(b.beat_class, "Q") for b in result.beats]
+        # the per-lead fiducials are indexed like the beats; anything else keeps plain "N"
+        aligned = len(fid.get("qrs_peak") or []) == len(codes)
+        samples, symbols = lead_annotation_marks(fid, n_samples, codes if aligned else None)
         if samples.size == 0:
             continue
         ext = lead.lower()
