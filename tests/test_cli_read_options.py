@@ -83,3 +83,14 @@ def test_annotations_carry_the_beat_classes_and_read_back_with_wfdb(tmp_path, ca
     qrs = [s for s in ann.symbol if s not in ("(", ")", "p", "t")]
     expected = ["V" if c == "premature_ventricular" else "N" for c in classes]
     assert qrs == expected
+
+
+def test_render_refuses_an_unknown_highlight_lead(tmp_path, capsys):
+    from ecgr1.io.writers import write_wfdb
+
+    write_wfdb(ecgr1.simulate("normal", seed=0).record, tmp_path, "n0")
+    rec = str(tmp_path / "n0.hea")
+    assert main(["render", rec, "--out", str(tmp_path / "img"), "--highlight", "II,V7"]) == 2
+    err = capsys.readouterr().err
+    assert "V7" in err and len(err.strip().splitlines()) == 1
+    assert main(["render", rec, "--out", str(tmp_path / "img"), "--highlight", "ii,avf"]) == 0

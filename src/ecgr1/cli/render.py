@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     """Render every path; returns the exit status of docs/cli.md."""
     from ecgr1.errors import InvalidInputError
     from ecgr1.io import read_record
-    from ecgr1.io.leads import canonical_lead_name
+    from ecgr1.io.leads import STANDARD_LEADS, canonical_lead_name
     from ecgr1.render import AugmentConfig, render_record
     from ecgr1.render.augment import AUGMENTATIONS
 
@@ -134,6 +134,11 @@ def run(args: argparse.Namespace) -> int:
     config = AugmentConfig(ops=ops)
     # Canonical names so that "avf" or "V 1" outline the same cells as "aVF" and "V1".
     highlight = [canonical_lead_name(h.strip()) for h in args.highlight.split(",") if h.strip()]
+    unknown = [h for h in highlight if h not in STANDARD_LEADS]
+    if unknown:
+        raise InvalidInputError(
+            f"--highlight: unknown lead(s) {', '.join(unknown)}; use {', '.join(STANDARD_LEADS)}"
+        )
     first_seed = None if args.augment is None else (args.seed if args.augment < 0 else args.augment)
     records = find_inputs(args.paths)
     out_dir = output_folder(args.out, "--out")
