@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -507,6 +508,34 @@ def interval_agreement(
         "n": int(d.size),
         "n_missing": int((has_ref & ~np.isfinite(mea)).sum()),
     }
+
+
+# QTDB analysis windows (the measure and verify benchmarks share them): 10 s, starting 1.5 s
+# before the first mark a window is responsible for; detections within 1 s of an edge dropped.
+QTDB_WINDOW_S = 10.0
+QTDB_LEAD_IN_S = 1.5
+QTDB_KEEP_MARGIN_S = 1.0
+
+
+def qtdb_q1c_windows(base: str) -> tuple[Any, list[Wave], list[tuple[int, int, int, int]]]:
+    """``(header, q1c waves, windows)`` of the QTDB record at ``base`` (path without extension):
+    the windows of :func:`cover_with_windows` over cardiologist 1's marks."""
+    import wfdb
+
+    header = wfdb.rdheader(base)
+    fs = float(header.fs)
+    ann = wfdb.rdann(base, "q1c")
+    waves = parse_waves(ann.sample, ann.symbol)
+    marks = marks_from_waves(waves)
+    all_marks = np.concatenate([v for v in marks.values() if len(v)])
+    windows = cover_with_windows(
+        all_marks,
+        header.sig_len,
+        window=int(round(QTDB_WINDOW_S * fs)),
+        lead_in=int(round(QTDB_LEAD_IN_S * fs)),
+        margin=int(round(QTDB_KEEP_MARGIN_S * fs)),
+    )
+    return header, waves, windows
 
 
 def cover_with_windows(

@@ -41,9 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _scoring as sc  # noqa: E402
 
 LUDB_LEAD_FILES = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
-QTDB_WINDOW_S = 10.0
-QTDB_LEAD_IN_S = 1.5
-QTDB_KEEP_MARGIN_S = 1.0
 RR_SKIP_FACTOR = 1.6  # an RR gap this many times the median is a skipped beat, not an RR
 
 REF_KEYS = (
@@ -128,19 +125,8 @@ def qtdb_windows(qtdb_dir: Path, name: str) -> list[dict[str, Any]]:
     import wfdb
 
     base = str(Path(qtdb_dir) / name)
-    header = wfdb.rdheader(base)
+    header, waves, windows = sc.qtdb_q1c_windows(base)
     fs = float(header.fs)
-    ann = wfdb.rdann(base, "q1c")
-    waves = sc.parse_waves(ann.sample, ann.symbol)
-    marks = sc.marks_from_waves(waves)
-    all_marks = np.concatenate([v for v in marks.values() if len(v)])
-    windows = sc.cover_with_windows(
-        all_marks,
-        header.sig_len,
-        window=int(round(QTDB_WINDOW_S * fs)),
-        lead_in=int(round(QTDB_LEAD_IN_S * fs)),
-        margin=int(round(QTDB_KEEP_MARGIN_S * fs)),
-    )
     atr_peaks = None
     if (Path(qtdb_dir) / f"{name}.atr").exists():
         atr = wfdb.rdann(base, "atr")

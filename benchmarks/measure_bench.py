@@ -104,9 +104,8 @@ CRITERIA_P_ABSENT_FRACTION = 0.75
 CRITERIA_SPEED_MEDIAN_MS = 20.0
 
 ECGPUWAVE_ROW = "ecgpuwave (QTDB .pu0/.pu1 files)"
-QTDB_WINDOW_S = 10.0
-QTDB_LEAD_IN_S = 1.5  # signal before the first mark a window is responsible for
-QTDB_KEEP_MARGIN_S = 1.0  # detections this close to a window edge are not kept
+# the QTDB windows (10 s, 1.5 s lead-in, 1 s kept from the edges) are _scoring's
+QTDB_WINDOW_S = sc.QTDB_WINDOW_S
 
 # neurokit2 output key -> fiducial kind
 NK_KEYS = {
@@ -448,18 +447,9 @@ def run_qtdb(
                 f"\rQTDB {k + 1}/{len(names)} ({rec_name})   ", end="", file=sys.stderr, flush=True
             )
         base = str(qtdb_dir / rec_name)
-        header = wfdb.rdheader(base)
+        header, waves, windows = sc.qtdb_q1c_windows(base)
         fs = float(header.fs)
-        ann = wfdb.rdann(base, "q1c")
-        expert = sc.marks_from_waves(sc.parse_waves(ann.sample, ann.symbol))
-        all_marks = np.concatenate([v for v in expert.values() if len(v)])
-        windows = sc.cover_with_windows(
-            all_marks,
-            header.sig_len,
-            window=int(round(QTDB_WINDOW_S * fs)),
-            lead_in=int(round(QTDB_LEAD_IN_S * fs)),
-            margin=int(round(QTDB_KEEP_MARGIN_S * fs)),
-        )
+        expert = sc.marks_from_waves(waves)
         n_windows += len(windows)
         merged: dict[str, dict[str, list[np.ndarray]]] = {m: {} for m in variants}
         for start, stop, lo, hi in windows:

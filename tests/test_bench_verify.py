@@ -273,7 +273,7 @@ def test_ludb_text_states_the_expert_reference(ludb_dir, rec_id):
 def test_qtdb_window_text_matches_window(qtdb_dir):
     wins = vt.qtdb_windows(qtdb_dir, "sel100")
     w = wins[0]
-    assert w["stop"] - w["start"] == int(vt.QTDB_WINDOW_S * w["fs"])
+    assert w["stop"] - w["start"] == int(vt.sc.QTDB_WINDOW_S * w["fs"])
     ref = w["reference"]
     assert ref["rate_source"] == "atr"
     assert 60 < ref["heart_rate_bpm"] < 90 and 60 < ref["qrs_duration_ms"] < 120
