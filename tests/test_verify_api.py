@@ -141,3 +141,21 @@ def test_spans_point_into_the_text_as_given():
     (v,) = ecgr1.verify(out, text).verdicts
     assert text[v.claim.start : v.claim.end] == v.claim.text == "PR interval 300 ms"
     assert v.verdict == "contradicted" and v.to_dict()["measured"] == pytest.approx(164, abs=8)
+
+
+def test_a_file_with_leads_rescaled_per_lead_has_uncalibrated_voltages(tmp_path):
+    from ecgr1.io.writers import write_wfdb
+    from ecgr1.pipeline import measure_record
+
+    record = ecgr1.simulate("lvh", seed=0).record
+    signal = np.array(record.signal, dtype=float)
+    axis = 1 if signal.shape[1] > signal.shape[0] else 0  # the samples axis
+    span = signal.max(axis=axis, keepdims=True) - signal.min(axis=axis, keepdims=True)
+    record.signal = signal / span  # every lead 1 mV peak to peak, as LUDB stores them
+    write_wfdb(record, tmp_path, "rescaled")
+    path = tmp_path / "rescaled.hea"
+    measured, _ = measure_record(ecgr1.read_record(path))
+    assert measured.quality.amplitude_normalised
+    assert any("normalised" in w for w in measured.warnings)
+    (v,) = ecgr1.verify(path, "Left ventricular hypertrophy.").verdicts
+    assert v.verdict == "not_checkable" and v.reason.startswith("amplitudes not calibrated")

@@ -145,11 +145,7 @@ def measure_record(
     except MeasurementError as exc:
         warnings.append(f"measurement failed: {exc}")
         result = _unusable_result(record, exc)
-    if record.metadata.get("amplitude_normalised"):
-        result.quality.amplitude_normalised = True
-    # What the reader noticed (a repaired NaN, a guessed unit, rescaled leads) travels with the
-    # measurements, so that every output made from them says it.
-    result.warnings = list(dict.fromkeys([*record.warnings, *result.warnings]))
+    measure_engine.carry_record_notes(result, record)
     if age is not None:
         result.age = age
     if sex is not None:

@@ -182,6 +182,16 @@ def measure(
     return res
 
 
+def carry_record_notes(result: MeasurementResult, record: ECGRecord) -> MeasurementResult:
+    """Mark ``result`` with what the reader noticed about ``record``: amplitudes rescaled per
+    lead in the source file (absolute voltages are unreliable), and the reader's warnings (a
+    repaired NaN, a guessed unit), so that every output made from the measurements says it."""
+    if record.metadata.get("amplitude_normalised"):
+        result.quality.amplitude_normalised = True
+    result.warnings = list(dict.fromkeys([*record.warnings, *result.warnings]))
+    return result
+
+
 def _new_result(record: ECGRecord, age: float | None, sex: str | None) -> MeasurementResult:
     """An empty result for ``record``; age and sex default to the record's metadata."""
     return MeasurementResult(

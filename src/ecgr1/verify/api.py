@@ -70,8 +70,7 @@ def interpretation_for(
         measured = measure_engine.measure(record, age=age, sex=sex, config=table.measure_config())
     except MeasurementError as exc:
         return None, [f"the record could not be measured ({exc.message})"]
-    if record.metadata.get("amplitude_normalised"):
-        measured.quality.amplitude_normalised = True
+    measure_engine.carry_record_notes(measured, record)
     return interpret(measured, table=table, age=age, sex=sex), []
 
 
