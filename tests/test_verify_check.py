@@ -196,6 +196,10 @@ def test_an_unusable_record_checks_nothing():
 
 
 def test_undecidable_findings_are_never_contradicted():
+    # nor is their denial supported: criteria that cannot rule a finding out cannot confirm
+    # "no ischaemia"
+    assert verdict(cat("ischemia", negated=True), "normal") == "not_checkable"
+    assert verdict(cat("myocardial_infarction", negated=True), "normal") == "not_checkable"
     assert verdict(cat("myocardial_infarction"), "normal") == "not_checkable"
     assert verdict(cat("myocardial_infarction", leads=("II", "III", "aVF")), "normal") == (
         "not_checkable"
