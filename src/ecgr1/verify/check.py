@@ -538,20 +538,7 @@ def check_categorical(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
     if claim.leads and check.leads:
         return _check_leads(rc, claim, check)
     expr = check.qualifiers.get(claim.qualifier or "", check.holds)
-    description = _description(check, claim)
-    nominal = rc.evaluate(expr, lambda cid: rc.nominal(cid, description))
-
-    def robust_leaf(cid: str) -> Tri:
-        return rc.robust(cid, check.tolerance_factor, claim.hedged, description)
-
-    robust = rc.evaluate(expr, robust_leaf)
-    if check.refuted_by is not None and not claim.negated and robust is not True:
-        refuted = rc.evaluate(check.refuted_by, robust_leaf)
-        robust = False if refuted is True else (None if robust is False else robust)
-    if check.refuted_by is not None and claim.negated and nominal is None:
-        # "no LVH": what refutes the finding also supports its denial
-        absent = rc.evaluate(check.refuted_by, lambda cid: rc.nominal(cid, description))
-        nominal = False if absent is True else nominal
+    nominal, robust = _truth(rc, check, claim, expr)
     consulted = _criteria_of(rc, expr)
     if check.refuted_by is not None:
         consulted += _criteria_of(rc, check.refuted_by)
@@ -563,6 +550,29 @@ def check_categorical(rc: RecordChecker, claim: Claim) -> ClaimVerdict:
     return ClaimVerdict(
         claim, verdict, reason, measured=_measured_text(nominal), evidence=_evidence(rc, expr)
     )
+
+
+def _truth(rc: RecordChecker, check: ConceptCheck, claim: Claim, expr: Any) -> tuple[Tri, Tri]:
+    """(nominal, robust) truth of a finding's expression for this claim. ``refuted_by``,
+    where given, is what contradicts an affirmed claim, and what supports a denial the
+    expression alone cannot decide ("no LVH" without the sex for the Cornell product)."""
+    description = _description(check, claim)
+
+    def nominal_leaf(cid: str) -> Tri:
+        return rc.nominal(cid, description)
+
+    def robust_leaf(cid: str) -> Tri:
+        return rc.robust(cid, check.tolerance_factor, claim.hedged, description)
+
+    nominal, robust = rc.evaluate(expr, nominal_leaf), rc.evaluate(expr, robust_leaf)
+    if check.refuted_by is None:
+        return nominal, robust
+    if not claim.negated and robust is not True:
+        refuted = rc.evaluate(check.refuted_by, robust_leaf)
+        robust = False if refuted is True else (None if robust is False else robust)
+    if claim.negated and nominal is None:
+        nominal = False if rc.evaluate(check.refuted_by, nominal_leaf) is True else None
+    return nominal, robust
 
 
 def _measured_text(nominal: Tri) -> str:
