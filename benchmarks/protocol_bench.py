@@ -6,10 +6,11 @@ Usage::
     python benchmarks/protocol_bench.py --dataset cpsc --seconds 10
     python benchmarks/protocol_bench.py --json out.json  # also write every prediction
 
-Scoring goes through SNOMED CT: each dataset label is mapped to its code (CPSC 2018 through the
-PhysioNet/CinC Challenge 2021 mapping in ``../shared/data/formats``, whose equivalences, e.g.
-complete RBBB 713427006 = RBBB 59118001, are honoured), and a statement counts for a label when
-its ``code`` is one of the label's codes.
+Scoring goes through the package's label table (``ecgr1.corpus.labels``, data in
+``src/ecgr1/corpus/labels.yaml``): each dataset label maps to a concept (CPSC 2018 classes through
+the PhysioNet/CinC Challenge 2021 SNOMED CT mapping, whose equivalences, e.g. complete RBBB
+713427006 = RBBB 59118001, the table honours), and a class is predicted when the positive
+statements support its concept.
 
 CPSC 2018 (A0001-A0075): per-class precision / recall / F1 and macro-F1 over the nine
 classes; "Normal" is predicted when a sinus-family rhythm is stated and none of the other
@@ -34,87 +35,31 @@ from typing import Any
 import numpy as np
 from _common import data_root, markdown_table
 
+from ecgr1.corpus.labels import concepts_of_statements, map_labels, primary_rhythm, snomed_codes
 from ecgr1.io import first_seconds, read_record
 from ecgr1.pipeline import interpret_record
 
 CPSC_CLASSES = ("Normal", "AF", "I-AVB", "LBBB", "RBBB", "PAC", "PVC", "STD", "STE")
-# CPSC 2018 label -> abbreviation of the PhysioNet/CinC Challenge 2021 SNOMED CT mapping
-# (../shared/data/formats/physionet_challenge2021_evaluation/dx_mapping_*.csv): the mapping's
-# "CPSC" column counts these nine rows only, with exactly the CPSC 2018 class sizes (918 NSR,
-# 1221 AF, 722 IAVB, 236 LBBB, 1857 RBBB, 616 PAC, 700 VEB, 869 STD, 220 STE).
-CPSC_TO_CHALLENGE = {
-    "Normal": "NSR",
-    "AF": "AF",
-    "I-AVB": "IAVB",
-    "LBBB": "LBBB",
-    "RBBB": "RBBB",
-    "PAC": "PAC",
-    "PVC": "VEB",
-    "STD": "STD",
-    "STE": "STE",
-}
-# Narrower SNOMED CT concepts a CPSC class includes, beyond the codes the Challenge scores as
-# the same diagnosis (read from the mapping's notes): CPSC's RBBB (59118001, right bundle branch
-# block) does not separate complete from incomplete block; its PVC class is "ventricular
-# ectopics" (164884008), of which premature ventricular contractions are the kind stated here.
-CPSC_NARROWER = {
-    "RBBB": {"713427006", "713426002"},
-    "PVC": {"427172004", "17338001"},
-}
-# CPSC "Normal" is sinus rhythm with none of the eight abnormal classes; a sinus rhythm at a
-# rate outside 60-100 bpm, or with sinus arrhythmia, is still "Normal" there.
-SINUS_CODES = {"426783006", "426177001", "427084000", "427393009"}
 
 
-def challenge_mapping(root: Path) -> tuple[dict[str, str], dict[str, set[str]]]:
-    """(abbreviation -> SNOMED CT code, code -> codes scored as the same diagnosis) from the
-    Challenge 2021 mapping files in ``root/formats``."""
-    import csv
-    import re
-
-    folder = root / "formats" / "physionet_challenge2021_evaluation"
-    by_abbrev: dict[str, str] = {}
-    same: dict[str, set[str]] = {}
-    for name in ("dx_mapping_scored.csv", "dx_mapping_unscored.csv"):
-        path = folder / name
-        if not path.exists():
-            raise FileNotFoundError(f"Challenge 2021 SNOMED CT mapping not found: {path}")
-        with path.open(newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                code = row["SNOMEDCTCode"].strip()
-                by_abbrev.setdefault(row["Abbreviation"].strip(), code)
-                pair = re.findall(r"\b(\d{6,})\b", row.get("Notes") or "")
-                if len(pair) == 2 and "same diagnosis" in (row.get("Notes") or ""):
-                    group = same.setdefault(pair[0], {pair[0]}) | same.setdefault(
-                        pair[1], {pair[1]}
-                    )
-                    for c in group:
-                        same[c] = group
-    return by_abbrev, same
+def _concept(vocabulary: str, label: str) -> str:
+    """The label table's concept of one source label (exactly one)."""
+    mapped = map_labels(vocabulary, [label]).mapped
+    if len(mapped) != 1:
+        raise ValueError(f"{vocabulary} label {label!r} must map to exactly one concept")
+    return mapped[0].concept
 
 
-def cpsc_label_codes(root: Path) -> dict[str, str]:
-    """The Challenge's SNOMED CT code of each CPSC 2018 label."""
-    by_abbrev, _ = challenge_mapping(root)
-    return {cls: by_abbrev[abbrev] for cls, abbrev in CPSC_TO_CHALLENGE.items()}
+# CPSC 2018 class -> concept of the package's label table (ecgr1/corpus/labels.yaml: through the
+# PhysioNet/CinC Challenge 2021 SNOMED CT mapping, whose equivalences are honoured there).
+CPSC_CONCEPTS = {c: _concept("cpsc", c) for c in CPSC_CLASSES}
 
 
-def cpsc_class_codes(root: Path) -> dict[str, set[str]]:
-    """SNOMED CT codes whose statement counts as each CPSC class."""
-    _, same = challenge_mapping(root)
-    out = {}
-    for cls, code in cpsc_label_codes(root).items():
-        out[cls] = set(same.get(code, {code})) | CPSC_NARROWER.get(cls, set())
-    out["Normal"] |= SINUS_CODES
-    return out
-
-
-def cpsc_predicted(codes: set[str], class_codes: dict[str, set[str]]) -> set[str]:
-    """CPSC classes predicted by a record's statement codes ("Normal" only alone)."""
-    out = {c for c, members in class_codes.items() if c != "Normal" and codes & members}
-    if not out and codes & class_codes["Normal"]:
-        out.add("Normal")
-    return out
+def cpsc_predicted(statement_ids: set[str]) -> set[str]:
+    """CPSC classes predicted by a record's positive statements ("Normal" only alone: a
+    sinus-family rhythm with none of the other eight classes, the table's CPSC rule)."""
+    supported = concepts_of_statements(statement_ids, vocabulary="cpsc")
+    return {c for c, concept in CPSC_CONCEPTS.items() if concept in supported}
 
 
 def positive_calls(statements: Any) -> list[Any]:
@@ -148,9 +93,7 @@ def prf_row(tp: int, fp: int, fn: int) -> dict[str, Any]:
 
 
 def run_cpsc(root: Path, seconds: float | None) -> dict[str, Any]:
-    """Predict every CPSC record and score the nine classes (through SNOMED CT codes)."""
-    class_codes = cpsc_class_codes(root)
-    label_codes = cpsc_label_codes(root)
+    """Predict every CPSC record and score the nine classes (through the label table)."""
     rows = []
     t0 = time.perf_counter()
     for hea in sorted((root / "cpsc2018").glob("A*.hea")):
@@ -166,8 +109,8 @@ def run_cpsc(root: Path, seconds: float | None) -> dict[str, Any]:
             {
                 "id": rec.record_id,
                 "truth": sorted(truth),
-                "truth_codes": sorted(label_codes[x] for x in truth if x in label_codes),
-                "pred": sorted(cpsc_predicted(codes, class_codes)),
+                "truth_codes": sorted(c for x in truth for c in snomed_codes("cpsc", x)),
+                "pred": sorted(cpsc_predicted(ids)),
                 "statements": sorted(ids),
                 "statement_codes": sorted(codes),
                 "duration_s": rec.duration_s,
@@ -206,52 +149,41 @@ LUDB_RHYTHMS = (
     "Atrial fibrillation",
     "Atrial flutter",
 )
-# LUDB label -> (ludb.csv column, item, SNOMED CT codes whose statement counts as it; the pairs
-# the Challenge 2021 mapping scores as one diagnosis are both listed).
+# The LUDB labels scored as findings -> concept of the label table (ludb.csv item -> concept in
+# ecgr1/corpus/labels.yaml; a record has the label when one of its items maps to the concept).
 LUDB_LABELS = {
-    "1st degree AV block": ("Conduction abnormalities", "I degree av block", {"270492004"}),
-    "complete RBBB": (
-        "Conduction abnormalities",
-        "Complete right bundle branch block",
-        {"713427006", "59118001"},
-    ),
-    "complete LBBB": (
-        "Conduction abnormalities",
-        "Complete left bundle branch block",
-        {"733534002", "164909002"},
-    ),
-    "incomplete RBBB": (
-        "Conduction abnormalities",
-        "Incomplete right bundle branch block",
-        {"713426002"},
-    ),
-    "LAFB": ("Conduction abnormalities", "Left anterior hemiblock", {"445118002"}),
-    "LVH": ("Hypertrophies", "Left ventricular hypertrophy", {"164873001"}),
+    "1st degree AV block": _concept("ludb", "I degree av block"),
+    "complete RBBB": _concept("ludb", "Complete right bundle branch block"),
+    "complete LBBB": _concept("ludb", "Complete left bundle branch block"),
+    "incomplete RBBB": _concept("ludb", "Incomplete right bundle branch block"),
+    "LAFB": _concept("ludb", "Left anterior hemiblock"),
+    "LVH": _concept("ludb", "Left ventricular hypertrophy"),
 }
-
-
-def _has_item(cell: str, item: str) -> bool:
-    """Whether a ludb.csv cell (items one per line) lists ``item`` exactly (case-insensitive)."""
-    return item.lower() in {x.strip().lower() for x in cell.split("\n")}
-
-
-# LUDB rhythm label -> SNOMED CT code, in the order a record's primary rhythm is chosen.
-LUDB_RHYTHM_CODES = (
-    ("Atrial flutter", "164890007"),
-    ("Atrial fibrillation", "164889003"),
-    ("Sinus tachycardia", "427084000"),
-    ("Sinus bradycardia", "426177001"),
-    ("Sinus arrhythmia", "427393009"),
-    ("Sinus rhythm", "426783006"),
+# LUDB diagnosis columns of ludb.csv (items one per line).
+LUDB_ITEM_COLUMNS = (
+    "Rhythms",
+    "Electric axis of the heart",
+    "Conduction abnormalities",
+    "Extrasystolies",
+    "Hypertrophies",
+    "Cardiac pacing",
+    "Ischemia",
+    "Non-specific repolarization abnormalities",
+    "Other states",
 )
+# Concept of each scored LUDB rhythm label (the primary rhythm is chosen by the table's order).
+LUDB_RHYTHM_LABELS = {_concept("ludb", label): label for label in LUDB_RHYTHMS}
 
 
-def predicted_rhythm(codes: set[str]) -> str:
-    """The single primary rhythm label (LUDB vocabulary) from statement SNOMED CT codes."""
-    for label, code in LUDB_RHYTHM_CODES:
-        if code in codes:
-            return label
-    return "other"
+def ludb_concepts(row: Any) -> set[str]:
+    """Concepts of the items a ludb.csv row lists (items one per line in each column)."""
+    items = [x for col in LUDB_ITEM_COLUMNS for x in str(row.get(col, "")).split("\n")]
+    return set(map_labels("ludb", items).concepts)
+
+
+def predicted_rhythm(statement_ids: set[str]) -> str:
+    """The single primary rhythm label (LUDB vocabulary) from the positive statement ids."""
+    return LUDB_RHYTHM_LABELS.get(primary_rhythm(concepts_of_statements(statement_ids)), "other")
 
 
 def _spearman(x: list[float], y: list[float]) -> float:
@@ -297,8 +229,8 @@ def rate_limit_sensitivity(
             if row["rhythm"] not in LUDB_RHYTHMS:
                 continue
             interp = interpret(res.measurements, table=table)
-            codes = {s.code for s in positive_calls(interp.statements) if s.code}
-            hits.append(predicted_rhythm(codes) == row["rhythm"])
+            ids = {s.id for s in positive_calls(interp.statements)}
+            hits.append(predicted_rhythm(ids) == row["rhythm"])
         out[f"{limit:g}"] = float(np.mean(hits)) if hits else math.nan
     return out
 
@@ -320,7 +252,8 @@ def run_ludb(root: Path) -> dict[str, Any]:
         res = interpret_record(rec)
         results.append(res)
         ids = scored_ids(res)
-        codes = scored_codes(res)
+        supported = concepts_of_statements(ids)
+        truth = ludb_concepts(row)
         rhythm = row["Rhythms"].split("\n")[0].strip()
         rhythm = "Atrial flutter" if rhythm.startswith("Atrial flutter") else rhythm
         axis_text = row["Electric axis of the heart"].split(":")[-1].strip().lower()
@@ -328,14 +261,11 @@ def run_ludb(root: Path) -> dict[str, Any]:
             {
                 "id": row["ID"],
                 "rhythm": rhythm,
-                "pred_rhythm": predicted_rhythm(codes),
+                "pred_rhythm": predicted_rhythm(ids),
                 "axis_class": axis_text,
                 "qrs_axis_deg": res.measurements.global_.qrs_axis_deg,
                 "heart_rate_bpm": res.measurements.global_.heart_rate_bpm,
-                "labels": {
-                    k: (_has_item(row[v[0]], v[1]), bool(codes & v[2]))
-                    for k, v in LUDB_LABELS.items()
-                },
+                "labels": {k: (c in truth, c in supported) for k, c in LUDB_LABELS.items()},
                 "statements": sorted(ids),
             }
         )
