@@ -31,6 +31,9 @@ checkable. A repeated claim counts once, so repeating true sentences cannot dilu
 (adding *different* true claims still raises the score: weigh it with the other rewards).
 :class:`ConsistencyReward` (name ``consistency``) measures each row's ECG once and caches it.
 
+The ``solution`` parser (:class:`Solution`, :func:`parse_solution`, :func:`split_labels`) lives
+in :mod:`ecgr1.report.solution` (the corpus checker uses it too) and is re-exported here.
+
 :func:`format_reward`, :func:`diagnosis_reward` and :func:`evidence_reward` are the TRL-style
 wrappers ``(completions, solution, **kwargs) -> list[float | None]`` that accept plain-text or
 conversational completions.
@@ -59,6 +62,11 @@ from pathlib import Path
 from typing import Any
 
 from ecgr1.errors import ECGR1Error
+from ecgr1.report.solution import (  # noqa: F401  (re-exported: one definition, in report)
+    Solution,
+    parse_solution,
+    split_labels,
+)
 from ecgr1.report.steps import STEP_KEYS, STEP_TITLES  # noqa: F401  (re-exported; one definition)
 
 N_STEPS = len(STEP_KEYS)
@@ -67,26 +75,7 @@ _THINK_RE = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 _ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 # "**Step 3: Chamber Hypertrophy & Voltage**" (bold markers optional, title free text)
 _STEP_HEADER_RE = re.compile(r"^[ \t]*(?:\*\*)?[ \t]*Step[ \t]*(\d+)[ \t]*:[^\n]*$", re.MULTILINE)
-_SOL_ANSWER_RE = re.compile(r"<\|answer\|>(.*?)<\|/answer\|>", re.DOTALL)
-_SOL_EVIDENCE_RE = re.compile(
-    r"<\|key_diagnostic_evidence\|>(.*?)<\|/key_diagnostic_evidence\|>", re.DOTALL
-)
-_SOL_KEY_RE = re.compile(r"(step_[1-6]_[a-z_]+?)\s*:")
 _EVIDENCE_TOKEN_RE = re.compile(r"[a-z]+|\d+(?:\.\d+)?|[%<>=+]")
-
-
-@dataclass
-class Solution:
-    """A parsed RL ``solution`` string.
-
-    Attributes
-    ----------
-    labels : reference diagnosis labels, as written (not normalised).
-    evidence : step key -> list of key-evidence phrases (steps without evidence are absent).
-    """
-
-    labels: list[str] = field(default_factory=list)
-    evidence: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,52 +99,6 @@ class ParsedCompletion:
     answer: str | None = None
     trailing: str = ""
     leading: str = ""
-
-
-def parse_solution(solution: str) -> Solution:
-    """Parse the RL ``solution`` string of interchange.md §1.
-
-    Parameters
-    ----------
-    solution : ``<|answer|>l1; l2<|/answer|><|key_diagnostic_evidence|>step_1_...: e1; e2
-        step_2_...: e3 ...<|/key_diagnostic_evidence|>``. Either part may be missing.
-
-    Returns
-    -------
-    Solution with the labels and the evidence phrases per step key.
-
-    Example
-    -------
-    >>> s = parse_solution("<|answer|>AF<|/answer|><|key_diagnostic_evidence|>"
-    ...     "step_1_technical_rate_rhythm: irregular RR; no P waves "
-    ...     "step_5_electrolytes_qt: QTc 440 ms<|/key_diagnostic_evidence|>")
-    >>> s.labels, s.evidence["step_1_technical_rate_rhythm"]
-    (['AF'], ['irregular RR', 'no P waves'])
-    """
-    solution = solution or ""
-    answer = _SOL_ANSWER_RE.search(solution)
-    labels = split_labels(answer.group(1)) if answer else []
-    evidence: dict[str, list[str]] = {}
-    block = _SOL_EVIDENCE_RE.search(solution)
-    if block:
-        text = block.group(1)
-        keys = list(_SOL_KEY_RE.finditer(text))
-        for i, match in enumerate(keys):
-            end = keys[i + 1].start() if i + 1 < len(keys) else len(text)
-            phrases = [p.strip() for p in text[match.end() : end].split(";")]
-            phrases = [p for p in phrases if p and p.lower() not in ("none", "n/a", "-")]
-            if phrases:
-                evidence.setdefault(match.group(1), []).extend(phrases)
-    return Solution(labels=labels, evidence=evidence)
-
-
-def split_labels(text: str) -> list[str]:
-    """Split an answer into labels on ``;`` (and newlines); empty pieces are dropped.
-
-    >>> split_labels(" sinus rhythm ;LAD;; ")
-    ['sinus rhythm', 'LAD']
-    """
-    return [p.strip() for p in re.split(r"[;\n]", text or "") if p.strip()]
 
 
 def parse_completion(text: str) -> ParsedCompletion:
