@@ -301,6 +301,24 @@ def test_list_negation_of_protocol_reports() -> None:
     ]  # fmt: skip
 
 
+def test_varied_report_phrasing_negates_its_lists() -> None:
+    # the report writer's varied style says "arguing against" where the plain one says
+    # "which excludes": the denial runs down the list the same way
+    text = "Fraction of beats with P waves 1.00, arguing against atrial fibrillation or junctional rhythm."
+    cat = [(c.concept, c.negated) for c in extract_claims(text) if c.kind == "categorical"]
+    assert cat == [("atrial_fibrillation", True), ("junctional_rhythm", True)]
+
+
+def test_labels_attributed_to_an_annotation_are_not_claims() -> None:
+    # a corpus row names a dataset label the measurements do not support: the text attributes
+    # it to the source, so it is not asserted, however long the list
+    text = (
+        "The source annotation lists atrial fibrillation, left ventricular hypertrophy and "
+        "complete right bundle branch block. Sinus rhythm is present."
+    )
+    assert [(c.concept, c.negated) for c in extract_claims(text)] == [("sinus_rhythm", False)]
+
+
 def test_withheld_statements_and_hypotheticals_are_not_claims() -> None:
     assert extract_claims("Statements withheld by precedence: low QRS voltage (rescaled).") == []
     assert extract_claims("Precordial T waves assessed for tenting (hyperkalaemia).") == []

@@ -56,6 +56,7 @@ OPTIONAL_EXTRAS: dict[str, str] = {
     "fastapi": "serve",
     "uvicorn": "serve",
     "neurokit2": "bench",
+    "ray": "ray",
 }
 
 

@@ -176,3 +176,30 @@ def join_labels(labels: list[str], conj: str = "or") -> str:
 def quantity_name(quantity: str) -> str:
     """Clinical display name of a quantity."""
     return QUANTITY_NAMES.get(quantity, quantity.replace("_", " "))
+
+
+def evidence_text(evidence: list[Any]) -> str:
+    """Evidence as report text: ``QRS duration 146 ms (≥ 120 ms); R' amplitude 0.45 mV in V1
+    (≥ 0.05 mV)``. Entries of one criterion and quantity are grouped; a threshold that was not
+    reached is written "not ≥ 120 ms"."""
+    groups: dict[tuple[str | None, str, str], list[Any]] = {}
+    for ev in evidence:
+        thr = fmt_threshold(ev.operator, ev.threshold, ev.unit)
+        groups.setdefault((ev.criterion, ev.quantity, thr), []).append(ev)
+    parts = []
+    for (_, quantity, thr), evs in groups.items():
+        name = quantity_name(quantity)
+        if any(e.leads for e in evs):
+            vals = join_words(
+                [f"{fmt_value(e.value, e.unit, e.quantity)} in {join_leads(e.leads)}" for e in evs]
+            )
+        else:
+            vals = join_words([fmt_value(e.value, e.unit, e.quantity) for e in evs])
+        categorical = any(isinstance(e.value, (str, bool)) for e in evs)
+        if thr and not categorical:
+            # A failed leaf of a "not" clause: say the threshold was not reached.
+            thr = thr if any(e.met for e in evs) else f"not {thr}"
+            parts.append(f"{name} {vals} ({thr})")
+        else:
+            parts.append(f"{name} {vals}")
+    return "; ".join(parts)

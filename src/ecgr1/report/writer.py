@@ -19,6 +19,7 @@ from ecgr1.protocol.table import CriteriaTable, load_table
 from ecgr1.protocol.types import Evidence, Exclusion, Interpretation, Statement
 from ecgr1.report.format import (
     NEGATED_OP_TEXT,
+    evidence_text,
     fmt_threshold,
     fmt_value,
     join_labels,
@@ -164,31 +165,7 @@ class _Writer:
         return join_words(parts) if parts else None
 
     def evidence_text(self, evidence: list[Evidence]) -> str:
-        """``QRS duration 146 ms (≥ 120 ms); R' amplitude 0.45 mV in V1 (≥ 0.05 mV)``."""
-        groups: dict[tuple[str | None, str, str], list[Evidence]] = {}
-        for ev in evidence:
-            thr = fmt_threshold(ev.operator, ev.threshold, ev.unit)
-            groups.setdefault((ev.criterion, ev.quantity, thr), []).append(ev)
-        parts = []
-        for (_, quantity, thr), evs in groups.items():
-            name = quantity_name(quantity)
-            if any(e.leads for e in evs):
-                vals = join_words(
-                    [
-                        f"{fmt_value(e.value, e.unit, e.quantity)} in {join_leads(e.leads)}"
-                        for e in evs
-                    ]
-                )
-            else:
-                vals = join_words([fmt_value(e.value, e.unit, e.quantity) for e in evs])
-            categorical = any(isinstance(e.value, (str, bool)) for e in evs)
-            if thr and not categorical:
-                # A failed leaf of a "not" clause: say the threshold was not reached.
-                thr = thr if any(e.met for e in evs) else f"not {thr}"
-                parts.append(f"{name} {vals} ({thr})")
-            else:
-                parts.append(f"{name} {vals}")
-        return "; ".join(parts)
+        return evidence_text(evidence)
 
     def statement_sentence(self, s: Statement) -> str:
         prefix = CERTAINTY_PREFIX.get(s.certainty, "")

@@ -184,6 +184,7 @@ def load_lexicon() -> _Lexicon:
         "negation_pre",
         "negation_post",
         "negation_list",
+        "attribution_list",
         "hedge_pre",
         "hedge_post",
         "hedge_over_negation",
@@ -692,10 +693,11 @@ def _cue_after(t: _Text, key: str, end: int, spans: list[tuple[int, int]], lex: 
     return n == 0 and not lex.cues["breaks"].search(gap)
 
 
-def _list_negated(t: _Text, start: int, lex: _Lexicon) -> bool:
-    """ "which excludes A, B; C or D": the cue's scope is the rest of its sentence."""
+def _list_cue(t: _Text, key: str, start: int, lex: _Lexicon) -> bool:
+    """A cue whose scope is the rest of its sentence ("which excludes A, B; C or D", "the
+    annotation lists A and B") earlier in the finding's sentence."""
     s0 = max(t.sentence(start)[0], start - LIST_REACH)
-    return lex.cues["negation_list"].search(t.s, s0, start) is not None
+    return lex.cues[key].search(t.s, s0, start) is not None
 
 
 def _cue_inside(t: _Text, key: str, start: int, end: int, lex: _Lexicon) -> bool:
@@ -705,8 +707,9 @@ def _cue_inside(t: _Text, key: str, start: int, end: int, lex: _Lexicon) -> bool
 
 def _polarity(t: _Text, start: int, end: int, spans: list, phrase: _Phrase, lex: _Lexicon):
     """(negated, hedged, hypothetical) of the finding at [start, end)."""
-    hypo = _cue_before(t, "hypothetical_pre", start, spans, lex) or _cue_after(
-        t, "hypothetical_post", end, spans, lex)  # fmt: skip
+    hypo = (_cue_before(t, "hypothetical_pre", start, spans, lex)
+            or _cue_after(t, "hypothetical_post", end, spans, lex)
+            or _list_cue(t, "attribution_list", start, lex))  # fmt: skip
     over = _cue_after(t, "hedge_over_negation", end, spans, lex)
     hedged = phrase.hedged or over or _cue_before(t, "hedge_pre", start, spans, lex) or _cue_after(
         t, "hedge_post", end, spans, lex) or _cue_inside(t, "hedge_pre", start, end, lex)  # fmt: skip
@@ -716,7 +719,7 @@ def _polarity(t: _Text, start: int, end: int, spans: list, phrase: _Phrase, lex:
     # LVH, normal axis" denies only the LVH)
     lists = phrase.concept not in lex.list_excluded
     negated = not over and (
-        _list_negated(t, start, lex)
+        _list_cue(t, "negation_list", start, lex)
         or _cue_before(t, "negation_pre", start, spans, lex, lists)
         or _cue_after(t, "negation_post", end, spans, lex)
     )

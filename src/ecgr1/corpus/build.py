@@ -1,0 +1,297 @@
+"""``ecgr1 corpus build``: dataset trees → SFT, RL and test rows, locally or on Ray.
+
+The driver lists every source's entries (cheap: tables and headers, no signals), removes the
+same ECG reached through two sources, assigns splits, then hands shards of records to the
+engine (:mod:`ecgr1.corpus.engine`), whose workers run :func:`ecgr1.corpus.rows.process_task`.
+At the end it writes the modality-missing and ECGBench-style test files and ``manifest.json``.
+
+Output folder::
+
+    out/
+      sft_train.jsonl  sft_test.jsonl  rl_train.jsonl  rl_test.jsonl
+      sft_test_ecg_missing25.jsonl ... sft_test_image_missing100.jsonl
+      ecgbench/<source>_<kind>.jsonl       multi-label or single-choice test files
+      images/<source>/<record_id>.png      paths in rows are relative to out/ (--image-root)
+      ecg/<link>/...                       links to each source tree; objects.ecg is relative
+                                           to out/ecg (--ecg-root); HDF5 sources exported here
+      shards/ plan.json manifest.json
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ecgr1.corpus.config import CorpusConfig
+from ecgr1.corpus.engine import Task, run_tasks
+from ecgr1.corpus.rows import ECG_DIR, BuildSettings, process_task
+from ecgr1.corpus.types import SourceEntry
+from ecgr1.errors import InvalidInputError, OutputError
+
+#: Row kinds the workers write (``<kind>_<split>.jsonl``).
+ROW_KINDS: tuple[str, ...] = ("sft", "rl")
+
+
+def list_entries(
+    specs: Sequence[str], options: dict[str, dict[str, Any]] | None = None
+) -> tuple[list[SourceEntry], list[tuple[Any, tuple[Any, ...]]]]:
+    """Every entry of every source, each marked with the adapter that listed it (its
+    ``origin``); also the opened sources with their origins.
+
+    ``options`` gives adapter options per kind (e.g. ``{"ptbxl": {"rate": 100}}``).
+    """
+    from ecgr1.corpus.sources import open_sources
+
+    entries: list[SourceEntry] = []
+    sources = []
+    for source in open_sources(list(specs), options):
+        opts = dict((options or {}).get(source.kind, {}))
+        origin = (source.kind, str(source.root), tuple(sorted(opts.items())))
+        sources.append((source, origin))
+        entries.extend(replace(e, origin=origin) for e in source.entries())
+    return entries, sources
+
+
+def label_counts(entries: Sequence[SourceEntry]) -> dict[str, dict[str, Any]]:
+    """Per source: answer labels mapped, source labels unmapped or ignored (never silently
+    dropped), and records with no label that maps (they get no row)."""
+    from ecgr1.corpus.labels import map_labels
+
+    out: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        mapping = map_labels(entry.vocabulary, entry.labels)
+        c = out.setdefault(
+            entry.source,
+            {"mapped": Counter(), "unmapped": Counter(), "ignored": Counter(), "no_label": 0},
+        )
+        c["mapped"].update(mapping.names)
+        c["unmapped"].update(mapping.unmapped)
+        c["ignored"].update(mapping.ignored)
+        c["no_label"] += not mapping.names
+    return {
+        source: {k: dict(sorted(v.items())) if isinstance(v, Counter) else v for k, v in c.items()}
+        for source, c in sorted(out.items())
+    }
+
+
+def ecg_links(
+    sources: Sequence[tuple[Any, tuple[Any, ...]]], out_dir: Path
+) -> dict[tuple[Any, ...], str]:
+    """One link under ``out/ecg`` per source tree (``ptbxl``, ``challenge``, ``challenge2``...;
+    stable for a given source list). Sources whose records are exported (HDF5) get none."""
+    links: dict[tuple[Any, ...], str] = {}
+    used: Counter[str] = Counter()
+    base = out_dir / ECG_DIR
+    base.mkdir(parents=True, exist_ok=True)
+    for source, origin in sources:
+        name = source.kind if not used[source.kind] else f"{source.kind}{used[source.kind] + 1}"
+        used[source.kind] += 1
+        target = base / name
+        if hasattr(source, "export_wfdb"):
+            continue  # records are exported under out/ecg/<kind>/, no link
+        if target.is_symlink() and os.readlink(target) != str(source.root):
+            raise OutputError(f"{target} links to another tree ({os.readlink(target)})")
+        elif not target.is_symlink():
+            if target.exists():
+                raise OutputError(f"{target} exists and is not a link to {source.root}")
+            target.symlink_to(Path(source.root).resolve(), target_is_directory=True)
+        links[origin] = name
+    return links
+
+
+def build_corpus(
+    sources: Sequence[str],
+    out_dir: str | Path,
+    config: CorpusConfig | None = None,
+    *,
+    engine: str = "local",
+    workers: int = 1,
+    address: str | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+    source_options: dict[str, dict[str, Any]] | None = None,
+    rephrase: Any = None,
+    limit: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Build a corpus; returns the manifest (also written to ``out/manifest.json``).
+
+    Example
+    -------
+    >>> import tempfile, sys; sys.path.insert(0, "tests")
+    >>> from corpus_fixtures import make_ludb_tree  # doctest: +SKIP
+    >>> root = make_ludb_tree(tempfile.mkdtemp())  # doctest: +SKIP
+    >>> m = build_corpus([f"ludb:{root}"], tempfile.mkdtemp())  # doctest: +SKIP
+    >>> m["records"]["written"] > 0  # doctest: +SKIP
+    True
+    """
+    from ecgr1.corpus.manifest import write_manifest
+    from ecgr1.corpus.splits import assign_splits, deduplicate
+
+    config = config or CorpusConfig()
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    entries, opened = list_entries(sources, source_options)
+    listed = Counter(e.source for e in entries)
+    kept, dropped = deduplicate(entries)
+    kept = sorted(kept, key=lambda e: e.uid)
+    if limit is not None:
+        kept = kept[:limit]
+    if not kept:
+        raise InvalidInputError(f"no records found in {', '.join(sources)}")
+    splits = assign_splits(kept, seed=config.seed, test_fraction=config.test_fraction)
+    tasks = [Task(entry=e, split=splits[e.uid]) for e in kept]
+    out.mkdir(parents=True, exist_ok=True)
+    settings = BuildSettings(
+        config=config, out_dir=str(out), ecg_links=ecg_links(opened, out), rephrase=rephrase
+    )
+    listing_s = time.perf_counter() - t0
+    summary = run_tasks(
+        tasks,
+        functools.partial(process_task, settings=settings),
+        out,
+        engine=engine,
+        workers=workers,
+        address=address,
+        shard_size=config.shard_size,
+        resume=resume,
+        progress=progress,
+        plan_info={
+            "config": config.to_dict(),
+            "sources": list(sources),
+            "rephrase": _rephrase_info(rephrase),
+        },
+    )
+    files = finalize(out, config, log=log)
+    extra = {
+        "config": config.to_dict(),
+        "sources": list(sources),
+        "ecg_root": str((out / ECG_DIR).resolve()),
+        "image_root": str(out.resolve()),
+        "listed": dict(sorted(listed.items())),
+        "source_labels": label_counts(kept),
+        "duplicates_removed": dropped,
+        "files": files,
+        "listing_s": listing_s,
+        "rephrase": _rephrase_info(rephrase),
+    }
+    path = write_manifest(out, summary, extra)
+    import json
+
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _rephrase_info(rephrase: Any) -> dict[str, Any] | None:
+    if rephrase is None:
+        return None
+    return {"url": rephrase.url, "model": rephrase.model}
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    import json
+
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _write_rows(path: Path, rows: list[dict[str, Any]]) -> int:
+    import json
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return len(rows)
+
+
+def finalize(
+    out: Path, config: CorpusConfig, log: Callable[[str], None] | None = None
+) -> dict[str, int]:
+    """Write the modality-missing variants and the ECGBench files; returns rows per file."""
+    from ecgr1.corpus.splits import missing_variants
+
+    files: dict[str, int] = {}
+    for kind in ROW_KINDS:
+        for split in ("train", "test"):
+            path = out / f"{kind}_{split}.jsonl"
+            if path.exists():
+                files[path.name] = sum(1 for line in path.open(encoding="utf-8") if line.strip())
+    for kind in ROW_KINDS:
+        rows = _read_rows(out / f"{kind}_test.jsonl")
+        if rows:
+            written = missing_variants(
+                rows, f"{kind}_test", out, seed=config.seed, percents=config.missing_percents
+            )
+            files.update({Path(path).name: len(rows) for path in written})
+    if config.ecgbench:
+        files.update(write_ecgbench(out, config))
+    return dict(sorted(files.items()))
+
+
+#: ECGBench-style test sets (interchange.md §4). Multi-label: source -> (set name, the label
+#: vocabulary whose names are the options); PTB-XL asks for its five superclasses.
+MULTILABEL_SETS: dict[str, tuple[str, str]] = {
+    "ptbxl": ("ptbxl_superclass", "ptbxl_superclass"),
+    "cpsc2018": ("cpsc2018", "cpsc"),
+    "code15": ("code15", "code15"),
+}
+#: Single-choice sets: the options are drawn from the other labels of the same source.
+SINGLE_CHOICE_SOURCES: tuple[str, ...] = ("chapman_shaoxing", "georgia")
+
+
+def labels_in_vocabulary(vocabulary: str) -> Callable[[dict[str, Any]], list[str]]:
+    """A row's source labels as names of ``vocabulary`` (a narrower label counts for the
+    broader one: a Challenge-coded complete RBBB is CPSC's "RBBB")."""
+    from ecgr1.corpus.labels import get_concept, map_labels, vocabulary_concepts, with_broader
+
+    wanted = vocabulary_concepts(vocabulary)
+
+    def key(row: dict[str, Any]) -> list[str]:
+        meta = row["meta"]
+        mapping = map_labels(meta["vocabulary"], meta["source_labels"])
+        concepts = with_broader(m.concept for m in mapping.mapped) & wanted
+        return sorted(get_concept(c).name for c in concepts)
+
+    return key
+
+
+def write_ecgbench(out: Path, config: CorpusConfig) -> dict[str, int]:
+    """ECGBench-style files from the SFT test rows, under ``out/ecgbench`` (sets with no row
+    are not written)."""
+    from ecgr1.corpus.labels import PTBXL_SUPERCLASSES, candidate_names
+    from ecgr1.corpus.splits import ecgbench_multilabel, ecgbench_single_choice
+
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for row in _read_rows(out / "sft_test.jsonl"):
+        by_source.setdefault(row["meta"]["source"], []).append(row)
+    made: dict[str, list[dict[str, Any]]] = {}
+    for source, (name, vocabulary) in MULTILABEL_SETS.items():
+        rows = by_source.get(source, [])
+        if vocabulary == "ptbxl_superclass":
+            made[f"{name}_multilabel"] = ecgbench_multilabel(
+                rows, list(PTBXL_SUPERCLASSES), name, label_key="meta.superclasses"
+            )
+        else:
+            made[f"{name}_multilabel"] = ecgbench_multilabel(
+                rows, candidate_names(vocabulary), name, label_key=labels_in_vocabulary(vocabulary)
+            )
+    for source in SINGLE_CHOICE_SOURCES:
+        rows = by_source.get(source, [])
+        made[f"{source}_single_choice"] = ecgbench_single_choice(
+            rows, seed=config.seed, set_name=source
+        )
+    files: dict[str, int] = {}
+    for name, rows in made.items():
+        if rows:
+            (out / "ecgbench").mkdir(exist_ok=True)
+            files[f"ecgbench/{name}.jsonl"] = _write_rows(out / "ecgbench" / f"{name}.jsonl", rows)
+    return files
