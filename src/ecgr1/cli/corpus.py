@@ -91,35 +91,125 @@ def _percents(text: str) -> tuple[int, ...]:
 
 def _register_build(sub: Any) -> None:
     p = add_command(sub, "build", _run_build, help="build a corpus", description=BUILD_DESCRIPTION)
-    p.add_argument("--source", action="append", default=[], metavar="KIND:PATH", help="a dataset tree (repeatable)")
-    p.add_argument("--config", metavar="FILE.yaml", help="sources, out and settings in a file (options given here win)")
+    p.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="KIND:PATH",
+        help="a dataset tree (repeatable)",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE.yaml",
+        help="sources, out and settings in a file (options given here win)",
+    )
     p.add_argument("--out", metavar="DIR", help="output folder")
-    p.add_argument("--engine", choices=("local", "ray"), default=None, help="local process pool (default) or Ray")
-    p.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: start a local Ray for the run)")
-    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: the CPU count)")
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default=None,
+        help="local process pool (default) or Ray",
+    )
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="Ray cluster address (default: start a local Ray for the run)",
+    )
+    p.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: the CPU count)"
+    )
     p.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
     p.add_argument("--seed", type=int, help="seed of every random choice (default 0)")
-    p.add_argument("--seconds", type=positive_seconds, help="window analysed and rendered (default 10 s)")
-    p.add_argument("--test-fraction", type=float, help="patients held out where there is no official test fold (default 0.1)")
-    p.add_argument("--no-images", dest="images", action="store_false", default=None, help="rows without images")
+    p.add_argument(
+        "--seconds", type=positive_seconds, help="window analysed and rendered (default 10 s)"
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        help="patients held out where there is no official test fold (default 0.1)",
+    )
+    p.add_argument(
+        "--no-images", dest="images", action="store_false", default=None, help="rows without images"
+    )
     p.add_argument("--dpi", type=float, help="image resolution (default 100)")
-    p.add_argument("--layouts", type=_layouts, metavar="NAME=SHARE,...", help="layout mix (default 3x4+II=0.55,3x4=0.15,6x2=0.15,12x1=0.15)")
+    p.add_argument(
+        "--layouts",
+        type=_layouts,
+        metavar="NAME=SHARE,...",
+        help="layout mix (default 3x4+II=0.55,3x4=0.15,6x2=0.15,12x1=0.15)",
+    )
     p.add_argument("--augment-share", type=float, help="share of images augmented (default 0.1)")
-    p.add_argument("--style", choices=("varied", "deterministic"), help="report phrasing (default varied)")
-    p.add_argument("--disagreement", choices=("keep", "flag", "drop"), help="rows with source labels the measurements do not support (default flag)")
-    p.add_argument("--missing-percents", type=_percents, metavar="25,50,100", help="modality-missing variants of the test files")
-    p.add_argument("--no-ecgbench", dest="ecgbench", action="store_false", default=None, help="skip the ECGBench-style test files")
+    p.add_argument(
+        "--style", choices=("varied", "deterministic"), help="report phrasing (default varied)"
+    )
+    p.add_argument(
+        "--disagreement",
+        choices=("keep", "flag", "drop"),
+        help="rows with source labels the measurements do not support (default flag)",
+    )
+    p.add_argument(
+        "--missing-percents",
+        type=_percents,
+        metavar="25,50,100",
+        help="modality-missing variants of the test files",
+    )
+    p.add_argument(
+        "--no-ecgbench",
+        dest="ecgbench",
+        action="store_false",
+        default=None,
+        help="skip the ECGBench-style test files",
+    )
     p.add_argument("--shard-size", type=int, metavar="N", help="records per shard (default 64)")
-    p.add_argument("--ptbxl-rate", type=int, choices=(100, 500), help="PTB-XL records100 or records500 (default 500)")
-    p.add_argument("--rephrase", metavar="URL", help="OpenAI-compatible endpoint that rewrites each report (verified; rejected on any contradiction)")
+    p.add_argument(
+        "--ptbxl-rate",
+        type=int,
+        choices=(100, 500),
+        help="PTB-XL records100 or records500 (default 500)",
+    )
+    p.add_argument(
+        "--rephrase",
+        metavar="URL",
+        help="OpenAI-compatible endpoint that rewrites each report (verified; rejected on any contradiction)",
+    )
     p.add_argument("--rephrase-model", metavar="NAME", help="model name for --rephrase")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N records (by id), for a trial run")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: when stderr is a terminal)")
+    p.add_argument(
+        "--limit", type=int, metavar="N", help="only the first N records (by id), for a trial run"
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: when stderr is a terminal)",
+    )
     add_debug_option(p)
 
 
-CONFIG_FIELDS = ("seed", "seconds", "test_fraction", "images", "dpi", "layouts", "augment_share", "style", "disagreement", "missing_percents", "ecgbench", "shard_size")
-RUN_FIELDS = ("sources", "out", "engine", "address", "workers", "ptbxl_rate", "rephrase", "rephrase_model", "limit")
+CONFIG_FIELDS = (
+    "seed",
+    "seconds",
+    "test_fraction",
+    "images",
+    "dpi",
+    "layouts",
+    "augment_share",
+    "style",
+    "disagreement",
+    "missing_percents",
+    "ecgbench",
+    "shard_size",
+)
+RUN_FIELDS = (
+    "sources",
+    "out",
+    "engine",
+    "address",
+    "workers",
+    "ptbxl_rate",
+    "rephrase",
+    "rephrase_model",
+    "limit",
+)
 
 
 def build_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
@@ -189,11 +279,16 @@ def _report_build(manifest: dict[str, Any], out: Any) -> int:
         reason = " ".join(str(failure.get("reason", "")).splitlines())
         print(f"ecgr1 corpus build: error: {failure.get('uid')}: {reason}", file=sys.stderr)
     if len(failures) > SHOWN_FAILURES:
-        print(f"ecgr1 corpus build: {len(failures) - SHOWN_FAILURES} more failures in {out}/manifest.json", file=sys.stderr)
+        print(
+            f"ecgr1 corpus build: {len(failures) - SHOWN_FAILURES} more failures in {out}/manifest.json",
+            file=sys.stderr,
+        )
     files = manifest.get("files", {})
     for name, n in files.items():
         print(f"{out}/{name}: {n} rows")
-    written = sum(n for name, n in files.items() if name.startswith("sft_") and "missing" not in name)
+    written = sum(
+        n for name, n in files.items() if name.startswith("sft_") and "missing" not in name
+    )
     print(f"{written} records written, {len(failures)} failed; manifest: {out}/manifest.json")
     internal = any(f.get("internal") for f in failures)
     if failures and not written:
@@ -209,12 +304,23 @@ def _path_map(text: str) -> tuple[str, str]:
 
 
 def _register_check(sub: Any) -> None:
-    p = add_command(sub, "check", _run_check, help="validate interchange rows", description=CHECK_DESCRIPTION)
+    p = add_command(
+        sub, "check", _run_check, help="validate interchange rows", description=CHECK_DESCRIPTION
+    )
     p.add_argument("rows", nargs="+", metavar="ROWS.jsonl")
     p.add_argument("--ecg-root", metavar="DIR", help="root of relative objects.ecg paths")
     p.add_argument("--image-root", metavar="DIR", help="root of relative image paths")
-    p.add_argument("--path-map", type=_path_map, action="append", default=[], metavar="OLD=NEW", help="rewrite absolute path prefixes (repeatable)")
-    p.add_argument("--no-files", dest="check_files", action="store_false", help="skip the file checks")
+    p.add_argument(
+        "--path-map",
+        type=_path_map,
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="rewrite absolute path prefixes (repeatable)",
+    )
+    p.add_argument(
+        "--no-files", dest="check_files", action="store_false", help="skip the file checks"
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
     add_debug_option(p)
 
@@ -233,7 +339,12 @@ def _run_check(args: argparse.Namespace) -> int:
         check_files=args.check_files,
     )
     if args.format == "json":
-        print(json.dumps({"ok": report.ok, "rows": report.rows, "problems": report.counts_by_kind()}, sort_keys=True))
+        print(
+            json.dumps(
+                {"ok": report.ok, "rows": report.rows, "problems": report.counts_by_kind()},
+                sort_keys=True,
+            )
+        )
     else:
         print(report.summary_text())
     return EXIT_OK if report.ok else EXIT_SOME_FAILED
@@ -253,5 +364,9 @@ def _run_stats(args: argparse.Namespace) -> int:
         if not os.path.isfile(path):
             raise InvalidInputError("no such rows file", path)
     stats = corpus_stats(args.rows)
-    print(json.dumps(stats, indent=1, sort_keys=True) if args.format == "json" else stats_markdown(stats))
+    print(
+        json.dumps(stats, indent=1, sort_keys=True)
+        if args.format == "json"
+        else stats_markdown(stats)
+    )
     return EXIT_OK
