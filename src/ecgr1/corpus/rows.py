@@ -106,19 +106,28 @@ def ecg_path(entry: SourceEntry, record: Any, settings: BuildSettings) -> str:
     return source_of(entry).export_wfdb(entry, record, Path(settings.out_dir) / ECG_DIR)
 
 
-def measure_and_interpret(record: Any, entry: SourceEntry) -> tuple[Any, Any]:
+def measure_and_interpret(
+    record: Any, entry: SourceEntry, timings: dict[str, float] | None = None
+) -> tuple[Any, Any]:
     """The record's measurements and the protocol's interpretation (the entry's age and sex;
-    the packaged criteria table). A record that cannot be measured raises MeasurementError,
-    which the build logs as a failure: a corpus row needs measured evidence."""
+    the packaged criteria table); ``timings`` gets the seconds of "measure" and "protocol".
+    A record that cannot be measured raises MeasurementError, which the build logs as a
+    failure: a corpus row needs measured evidence."""
     from ecgr1.measure import engine as measure_engine
     from ecgr1.protocol import interpret
     from ecgr1.protocol.table import load_table
 
+    timings = {} if timings is None else timings
     table = load_table()
     sex = {"male": "M", "female": "F"}.get(entry.sex or "", entry.sex)
+    t = time.perf_counter()
     measured = measure_engine.measure(record, age=entry.age, sex=sex, config=table.measure_config())
     measure_engine.carry_record_notes(measured, record)
-    return measured, interpret(measured, table=table, age=entry.age, sex=sex)
+    timings["measure"] = time.perf_counter() - t
+    t = time.perf_counter()
+    interp = interpret(measured, table=table, age=entry.age, sex=sex)
+    timings["protocol"] = time.perf_counter() - t
+    return measured, interp
 
 
 def _messages(settings: BuildSettings, question: str, answer: str | None) -> list[dict]:
@@ -169,9 +178,7 @@ def process_task(task: Task, settings: BuildSettings) -> dict[str, Any]:
         # No answer can be written: skipped by rule (counted in the manifest), not a failure.
         summary = {"labels": [], "counts": {"skipped:no source label": 1}}
         return {"rows": {}, "summary": summary, "timings": timings}
-    t = time.perf_counter()
-    measured, interp = measure_and_interpret(record, entry)
-    timings["measure"] = time.perf_counter() - t
+    measured, interp = measure_and_interpret(record, entry, timings)
     t = time.perf_counter()
     seed = int.from_bytes(hashlib.sha256(f"{cfg.seed}|{entry.uid}".encode()).digest()[:4], "big")
     report, agreement = annotated_report(
