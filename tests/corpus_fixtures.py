@@ -151,14 +151,14 @@ CHALLENGE_RECORDS: tuple[dict[str, Any], ...] = (
          dx=("426783006",), source="ptbxl_challenge", dedup_key="ptbxl:1",
          seed=10),  # the PTB-XL fixture's ecg_id 1 signal
     dict(record_id="E00001", folder="georgia", pattern="normal", age=None, sex="Female",
-         dx=("164889003",), source="georgia", dedup_key=None),  # mislabelled on purpose
+         dx=("164889003",), source="georgia", dedup_key="challenge:E00001"),  # mislabelled on purpose
     dict(record_id="JS00001", folder="chapman_shaoxing", pattern="atrial_fibrillation",
          age=85, sex="Male", dx=("164889003", "59118001"), source="chapman_shaoxing",
-         dedup_key=None),
+         dedup_key="challenge:JS00001"),
     dict(record_id="JS10647", folder="ningbo", pattern="sinus_bradycardia", age=4,
-         sex="Male", dx=("426177001",), source="ningbo", dedup_key=None),
+         sex="Male", dx=("426177001",), source="ningbo", dedup_key="challenge:JS10647"),
     dict(record_id="Q0001", folder="cpsc_2018_extra", pattern="av_block_1", age=53,
-         sex=None, dx=None, source="cpsc_extra", dedup_key=None),
+         sex=None, dx=None, source="cpsc_extra", dedup_key="challenge:Q0001"),
 )  # fmt: skip
 _CHALLENGE_DATES = "05-May-2020 14:50:55"
 

@@ -74,7 +74,8 @@ def _all_rows(out: Path) -> list[dict]:
 def test_rows_pass_the_checker_with_their_files(corpus: tuple[Path, dict]) -> None:
     out, _ = corpus
     files = [out / f"{kind}_{split}.jsonl" for kind in ("sft", "rl") for split in ("train", "test")]
-    files += sorted(out.glob("*_missing*.jsonl"))
+    files += sorted(out.glob("*_missing*.jsonl")) + sorted((out / "ecgbench").glob("*.jsonl"))
+    assert len(files) > 4 + 12
     report = check_rows(files, ecg_root=out / "ecg", image_root=out)
     assert report.ok, report.summary_text()
     assert report.rows > 40 and report.evidence_checked > 100
@@ -347,3 +348,61 @@ def test_shared_data_corpus_checks_and_trains_on_the_tiny_model(
                        "--batch-size", "2", "--num-generations", "2", "--max-completion-length", "8",
                        "--no-mask-truncated-completions", *roots]) == 0  # fmt: skip
     assert len(json.loads(capsys.readouterr().out)["rewards"]) == 1
+
+
+def test_cli_reports_failed_records_and_exits_1(tmp_path: Path, capsys) -> None:
+    tree = make_ludb_tree(tmp_path, n=3)
+    (tree / "data" / "3.dat").unlink()  # one record cannot be read
+    out = tmp_path / "out"
+    status = ecgr1_main(["corpus", "build", "--source", f"ludb:{tree}", "--out", str(out),
+                         "--workers", "1", "--no-progress"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "ecgr1 corpus build: error: ludb_3:" in captured.err
+    assert "2 records written, 1 failed" in captured.out
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [f["uid"] for f in manifest["run"]["failures"]] == ["ludb_3"]
+
+
+def test_config_file_values_are_checked(tmp_path: Path, trees: list[str], capsys) -> None:
+    config = tmp_path / "corpus.yaml"
+    config.write_text(f"sources: [{trees[2]}]\nout: {tmp_path / 'o'}\ndpi: high\n")
+    assert ecgr1_main(["corpus", "build", "--config", str(config)]) == 2
+    assert "dpi = 'high' is not a valid value" in capsys.readouterr().err
+    config.write_text(f"sources: {trees[2]}\nout: {tmp_path / 'o'}\n")
+    assert ecgr1_main(["corpus", "build", "--config", str(config)]) == 2
+    assert "must be a list" in capsys.readouterr().err
+
+
+def _rewritten(request: dict) -> str:
+    """A faithful rewrite of the report in the request (connectives only)."""
+    report = request["messages"][-1]["content"].split("\n\n", 1)[1]
+    body, answer = report[: report.rindex("<answer>")], report[report.rindex("<answer>") :]
+    for old, new in (("Findings support ", "The measurements support "),
+                     ("This supports ", "The measurements support "),
+                     ("Synthesising the findings: ", "Taken together: ")):  # fmt: skip
+        body = body.replace(old, new)
+    return body + answer
+
+
+def test_rephrased_rows_are_verified_and_keep_their_evidence(tmp_path: Path) -> None:
+    from fake_openai import FakeOpenAI
+
+    from ecgr1.corpus.rephrase import RephraseConfig
+
+    tree = make_ptbxl_tree(tmp_path, n=6)
+    with FakeOpenAI(_rewritten) as server:
+        rephrase = RephraseConfig(server.url, "fake", backoff_s=0.0, seed=1)
+        out = tmp_path / "out"
+        manifest = build_corpus([f"ptbxl:{tree}"], out, CorpusConfig(style="deterministic"),
+                                workers=1, progress=False, rephrase=rephrase)  # fmt: skip
+    counts = manifest["run"]["counts"]
+    # every record was rewritten, those whose dataset label the signal contradicts included:
+    # the answer had to be copied, so it does not count against the rewrite
+    assert counts.get("rephrase:accepted") == manifest["run"]["records_ok"] == 6
+    rows = _rows(out / "sft_train.jsonl") + _rows(out / "sft_test.jsonl")
+    assert any(r["agreement"]["unsupported"] for r in rows)
+    assert all("The measurements support " in r["messages"][-1]["content"] for r in rows)
+    files = [out / f"{k}_{s}.jsonl" for k in ("sft", "rl") for s in ("train", "test")]
+    report = check_rows(files, ecg_root=out / "ecg", image_root=out)
+    assert report.ok and report.evidence_checked > 0, report.summary_text()

@@ -357,7 +357,7 @@ def test_challenge_prefixes():
     ]  # fmt: skip
     assert source_of("X0001") == source_of("sel100") == "challenge"
     assert dedup_key_of("HR21425") == "ptbxl:21425" and dedup_key_of("A0075") == "cpsc2018:A0075"
-    assert dedup_key_of("JS00001") is None
+    assert dedup_key_of("JS00001") == "challenge:JS00001"  # the same record in two trees
 
 
 def test_challenge_skips_headers_without_mat(tmp_path):
@@ -573,7 +573,7 @@ def test_real_challenge_trees(folder):
         elif name == "cpsc2018":
             assert e.dedup_key == f"cpsc2018:{e.record_id}"
         else:
-            assert e.dedup_key is None
+            assert e.dedup_key == f"challenge:{e.record_id}"
     record = source.read(entries[0])
     assert record.fs == (1000 if name == "ptb" else 500) and record.leads == STANDARD
 

@@ -231,6 +231,8 @@ def build_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
             run[key] = value
     if not run.get("sources"):
         raise InvalidInputError("no --source KIND:PATH given (nor sources: in --config)")
+    if not isinstance(run["sources"], list) or not all(isinstance(x, str) for x in run["sources"]):
+        raise InvalidInputError("sources: in --config must be a list of KIND:PATH strings")
     if not run.get("out"):
         raise InvalidInputError("no --out DIR given (nor out: in --config)")
     if run.get("workers") is not None and int(run["workers"]) < 1:
@@ -250,7 +252,9 @@ def _run_build(args: argparse.Namespace) -> int:
         from ecgr1.corpus.rephrase import RephraseConfig
 
         # Six-step reports run to ~8,000 characters: a rewrite cut at max_tokens is rejected.
-        rephrase = RephraseConfig(url=run["rephrase"], model=run["rephrase_model"], max_tokens=4096)
+        rephrase = RephraseConfig(
+            url=run["rephrase"], model=run["rephrase_model"], max_tokens=4096, seed=config.seed
+        )
     options = {"ptbxl": {"rate": int(run["ptbxl_rate"])}} if run.get("ptbxl_rate") else None
     with output_errors():
         manifest = build_corpus(
@@ -274,7 +278,7 @@ SHOWN_FAILURES = 10
 
 
 def _report_build(manifest: dict[str, Any], out: Any) -> int:
-    failures = manifest.get("failures", [])
+    failures = manifest["run"]["failures"]
     for failure in failures[:SHOWN_FAILURES]:
         reason = " ".join(str(failure.get("reason", "")).splitlines())
         print(f"ecgr1 corpus build: error: {failure.get('uid')}: {reason}", file=sys.stderr)

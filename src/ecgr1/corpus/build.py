@@ -122,14 +122,14 @@ def build_corpus(
 ) -> dict[str, Any]:
     """Build a corpus; returns the manifest (also written to ``out/manifest.json``).
 
+    Workers are spawned processes: a script that calls this needs the usual
+    ``if __name__ == "__main__":`` guard.
+
     Example
     -------
-    >>> import tempfile, sys; sys.path.insert(0, "tests")
-    >>> from corpus_fixtures import make_ludb_tree  # doctest: +SKIP
-    >>> root = make_ludb_tree(tempfile.mkdtemp())  # doctest: +SKIP
-    >>> m = build_corpus([f"ludb:{root}"], tempfile.mkdtemp())  # doctest: +SKIP
-    >>> m["records"]["written"] > 0  # doctest: +SKIP
-    True
+    >>> manifest = build_corpus(["ludb:/data/ludb"], "corpus/", workers=8)  # doctest: +SKIP
+    >>> manifest["run"]["records_ok"], manifest["files"]["sft_train.jsonl"]  # doctest: +SKIP
+    (200, 180)
     """
     from ecgr1.corpus.manifest import write_manifest
     from ecgr1.corpus.splits import assign_splits, deduplicate
@@ -166,6 +166,7 @@ def build_corpus(
             "config": config.to_dict(),
             "sources": list(sources),
             "rephrase": _rephrase_info(rephrase),
+            "source_options": source_options or {},
         },
     )
     files = finalize(out, config, log=log)

@@ -44,8 +44,8 @@
 Rules
 -----
 * Which assistant turns are *structured*: with ``assistant_format="auto"`` (default) those that
-  contain ``<think>``, ``</think>``, ``<answer>`` or ``</answer>``, and every assistant turn of
-  a row with a ``solution``; other turns are free text (the published ECG-Grounding rows) and
+  contain ``<think>`` or ``</think>``, and every assistant turn of a row with a ``solution``
+  (an answer-only turn, as in ECGBench-style reference rows, is not); other turns are free text (the published ECG-Grounding rows) and
   their format is not checked. ``"structured"`` checks every assistant turn, ``"free"`` none.
 * Evidence phrases are checked against the row's own structured assistant turn; when it has
   none, against the first row with the same id in another of the given files (e.g. the SFT file
@@ -105,7 +105,8 @@ ROLES = ("system", "user", "assistant")
 N_STEPS = len(STEP_KEYS)
 MAX_EVIDENCE_WORDS = 3
 
-_STRUCTURE_MARKS = ("<think>", "</think>", "<answer>", "</answer>")
+# An answer-only turn ("<answer>B</answer>", ECGBench reference rows) is not the six-step format.
+_STRUCTURE_MARKS = ("<think>", "</think>")
 # Anything that looks like a step header (to find the steps), and the exact §2 form.
 _LOOSE_HEADER_RE = re.compile(r"^[ \t]*(?:\*\*)?[ \t]*Step[ \t]*(\d+)[ \t]*:[^\n]*$", re.MULTILINE)
 _STRICT_HEADER_RE = re.compile(r"^\*\*Step ([1-9]\d*): [^*\n]*[^*\s][^*\n]*\*\*[ \t]*$")

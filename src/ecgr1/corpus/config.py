@@ -117,11 +117,26 @@ class CorpusConfig:
     @classmethod
     def from_mapping(cls, data: dict[str, Any], where: str = "config") -> CorpusConfig:
         """Settings from a mapping (a YAML file); unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
         if unknown:
             raise InvalidInputError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+        for name, value in data.items():
+            if not _fits(value, getattr(cls(), name)):
+                raise InvalidInputError(f"{where}: {name} = {value!r} is not a valid value")
         return cls(**data)
+
+
+def _fits(value: Any, default: Any) -> bool:
+    """Whether a setting read from YAML has the type of its default (ints allowed for floats;
+    the value's range is checked by the config itself)."""
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, (tuple, list)):
+        return isinstance(value, (tuple, list))
+    return isinstance(value, type(default))
 
 
 def load_build_file(path: str | Path) -> dict[str, Any]:

@@ -456,7 +456,11 @@ def check_rewrite(
         return None, f"structure: the verifier refused the text ({exc})", []
     numeric = any(v.claim.kind == "numeric" for v in result.verdicts)
     problems += _number_problems(original, checked, numeric, min_numbers_kept)
-    wrong = result.contradicted()
+    # The <answer> is the original's verbatim (else a structure problem): its labels may be a
+    # dataset's that the measurements do not support (corpus rows record that as agreement),
+    # so a rewrite is judged on the text it changed, not on the answer it had to copy.
+    answer_at = checked.rfind("<answer>") if _answer_of(checked) == answer else len(checked)
+    wrong = [v for v in result.contradicted() if v.claim.start < answer_at]
     contradicted = [v.claim.text for v in wrong]
     if wrong:
         details = [f"{v.claim.text!r} ({v.reason})" for v in wrong]

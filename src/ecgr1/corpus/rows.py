@@ -170,14 +170,14 @@ def process_task(task: Task, settings: BuildSettings) -> dict[str, Any]:
     """Read, measure, interpret, write and render one record; return its rows and summary."""
     entry, cfg = task.entry, settings.config
     timings: dict[str, float] = {}
-    t = time.perf_counter()
-    record = first_seconds(source_of(entry).read(entry), cfg.seconds)
-    timings["read"] = time.perf_counter() - t
     mapping = map_labels(entry.vocabulary, entry.labels)
     if not mapping.names:
         # No answer can be written: skipped by rule (counted in the manifest), not a failure.
         summary = {"labels": [], "counts": {"skipped:no source label": 1}}
         return {"rows": {}, "summary": summary, "timings": timings}
+    t = time.perf_counter()
+    record = first_seconds(source_of(entry).read(entry), cfg.seconds)
+    timings["read"] = time.perf_counter() - t
     measured, interp = measure_and_interpret(record, entry, timings)
     t = time.perf_counter()
     seed = int.from_bytes(hashlib.sha256(f"{cfg.seed}|{entry.uid}".encode()).digest()[:4], "big")
@@ -193,7 +193,7 @@ def process_task(task: Task, settings: BuildSettings) -> dict[str, Any]:
         "counts": counts,
     }
     if rephrase is not None:
-        counts["rephrase:" + ("accepted" if rephrase.accepted else "rejected")] = 1
+        counts["rephrase:" + ("accepted" if rephrase.accepted else f"rejected:{rephrase.kind}")] = 1
         summary["rephrase"] = {"accepted": rephrase.accepted, "reason": rephrase.reason}
     if agreement.unsupported and cfg.disagreement == "drop":
         counts["dropped:unsupported label"] = 1
@@ -215,7 +215,7 @@ def process_task(task: Task, settings: BuildSettings) -> dict[str, Any]:
     common: dict[str, Any] = {
         "images": [image] if image else [],
         "objects": {"ecg": [ecg]},
-        "labels": list(mapping.names),
+        "labels": report.labels,
         "agreement": agreement.to_dict(),
         "meta": _meta(entry, task.split, mapping, measured),
     }
@@ -247,7 +247,7 @@ def _meta(entry: SourceEntry, split: str, mapping: Any, measured: Any) -> dict[s
     }
     if entry.fold is not None:
         meta["fold"] = entry.fold
-    if "superclasses" in entry.extra:
+    if entry.extra.get("superclasses") is not None:
         meta["superclasses"] = list(entry.extra["superclasses"])
     if "machine" in entry.extra:
         meta["machine"] = dict(entry.extra["machine"])

@@ -250,7 +250,10 @@ def annotated_report(
     last = report.steps[-1]
     extra = " ".join(reconciliation(interp, mapping, agreement, table))
     steps = report.steps[:-1] + [replace(last, paragraph=f"{last.paragraph} {extra}".strip())]
-    names = mapping.names
+    # A hedged source statement ("Possible right atrial abnormality") stays hedged in the answer.
+    names = list(
+        dict.fromkeys(f"possible {m.name}" if m.hedged else m.name for m in mapping.mapped)
+    )
     return Report(
         steps=steps, narrative=annotated_narrative(interp, agreement, names), labels=names
     ), agreement

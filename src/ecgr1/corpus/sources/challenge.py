@@ -84,10 +84,12 @@ def source_of(record_id: str) -> str:
 
 
 def dedup_key_of(record_id: str) -> str | None:
-    """``cpsc2018:A0001`` for CPSC 2018 copies, ``ptbxl:<ecg_id>`` for PTB-XL copies.
+    """``cpsc2018:A0001`` for CPSC 2018 copies, ``ptbxl:<ecg_id>`` for PTB-XL copies, else
+    ``challenge:<id>`` (the same record in two Challenge trees, e.g. the 2020 and 2021
+    releases, is one ECG).
 
     >>> dedup_key_of("HR00001"), dedup_key_of("A0042"), dedup_key_of("E00001")
-    ('ptbxl:1', 'cpsc2018:A0042', None)
+    ('ptbxl:1', 'cpsc2018:A0042', 'challenge:E00001')
     """
     m = _ID_RE.match(record_id)
     if not m:
@@ -97,7 +99,7 @@ def dedup_key_of(record_id: str) -> str | None:
         return f"cpsc2018:{record_id}"
     if prefix == "HR":
         return f"ptbxl:{int(m.group(2))}"
-    return None
+    return f"challenge:{record_id}"
 
 
 def vocabulary_of(labels: tuple[str, ...] | list[str]) -> str:
