@@ -237,6 +237,36 @@ def test_manifest_counts_sources_duplicates_and_unmapped_labels(corpus: tuple[Pa
         == manifest["files"]["sft_train.jsonl"] + manifest["files"]["sft_test.jsonl"]
     )
     assert run["agreement"]["records_with"]["unsupported"] >= 4
+    # MIMIC-IV-ECG machine intervals are reported beside ours (ours minus the machine's)
+    check = manifest["machine_cross_check"]
+    assert set(check) >= {"qrs_duration_ms", "qt_interval_ms", "qrs_axis_deg"}
+    assert (
+        1 <= check["qrs_duration_ms"]["n"] <= 6 and abs(check["qrs_duration_ms"]["mean_diff"]) < 60
+    )
+
+
+def test_machine_cross_check_differences() -> None:
+    from ecgr1.corpus.build import machine_cross_check
+
+    rows = [{"meta": {"machine": {"qrs_ms": 100, "qrs_axis_deg": 170},
+                      "measured": {"qrs_duration_ms": 110, "qrs_axis_deg": -170}}},
+            {"meta": {"machine": {"qrs_ms": 90, "qrs_axis_deg": None},
+                      "measured": {"qrs_duration_ms": 86, "qrs_axis_deg": 10}}},
+            {"meta": {"source": "ptbxl"}}]  # fmt: skip
+    check = machine_cross_check(rows)
+    assert check["qrs_duration_ms"] == {
+        "n": 2,
+        "mean_diff": 3.0,
+        "sd_diff": 9.9,
+        "mean_abs_diff": 7.0,
+    }
+    # axes: -170 and 170 degrees are 20 degrees apart, not 340
+    assert check["qrs_axis_deg"] == {
+        "n": 1,
+        "mean_diff": 20.0,
+        "sd_diff": None,
+        "mean_abs_diff": 20.0,
+    }
 
 
 def test_cli_usage_errors(tmp_path: Path, trees: list[str], capsys) -> None:
@@ -406,3 +436,17 @@ def test_rephrased_rows_are_verified_and_keep_their_evidence(tmp_path: Path) -> 
     files = [out / f"{k}_{s}.jsonl" for k in ("sft", "rl") for s in ("train", "test")]
     report = check_rows(files, ecg_root=out / "ecg", image_root=out)
     assert report.ok and report.evidence_checked > 0, report.summary_text()
+
+
+def test_cli_stats_counts_labels_and_agreement(corpus: tuple[Path, dict], capsys) -> None:
+    out, _ = corpus
+    files = [str(out / "sft_train.jsonl"), str(out / "sft_test.jsonl")]
+    assert ecgr1_main(["corpus", "stats", *files, "--format", "json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    rows = _all_rows(out)
+    assert stats["rows"] == len(rows)
+    af = sum("atrial fibrillation" in r["labels"] for r in rows)
+    assert stats["labels"]["atrial fibrillation"] == af
+    assert stats["rows_with_unsupported"] == sum(bool(r["agreement"]["unsupported"]) for r in rows)
+    assert ecgr1_main(["corpus", "stats", *files]) == 0
+    assert f"| atrial fibrillation | {af} |" in capsys.readouterr().out

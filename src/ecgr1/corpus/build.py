@@ -23,7 +23,7 @@ import functools
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,49 @@ def label_counts(entries: Sequence[SourceEntry]) -> dict[str, dict[str, Any]]:
         source: {k: dict(sorted(v.items())) if isinstance(v, Counter) else v for k, v in c.items()}
         for source, c in sorted(out.items())
     }
+
+
+#: MIMIC-IV-ECG machine measurement (``meta.machine``) -> our record-level value
+#: (``meta.measured``), compared in the manifest's ``machine_cross_check``.
+MACHINE_PAIRS: dict[str, str] = {
+    "rr_ms": "rr_interval_ms",
+    "pr_ms": "pr_interval_ms",
+    "qrs_ms": "qrs_duration_ms",
+    "qt_ms": "qt_interval_ms",
+    "p_axis_deg": "p_axis_deg",
+    "qrs_axis_deg": "qrs_axis_deg",
+    "t_axis_deg": "t_axis_deg",
+}
+
+
+def machine_cross_check(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Our measurement minus the machine's, per quantity: n, mean, SD and mean absolute
+    difference over the rows that carry both (axes as the signed angle between them)."""
+    import numpy as np
+
+    diffs: dict[str, list[float]] = {}
+    for row in rows:
+        machine, ours = row["meta"].get("machine"), row["meta"].get("measured")
+        if not machine or not ours:
+            continue
+        for theirs_key, ours_key in MACHINE_PAIRS.items():
+            a, b = ours.get(ours_key), machine.get(theirs_key)
+            if a is None or b is None:
+                continue
+            d = float(a) - float(b)
+            if theirs_key.endswith("_deg"):
+                d = (d + 180.0) % 360.0 - 180.0
+            diffs.setdefault(ours_key, []).append(d)
+    out = {}
+    for key, values in diffs.items():
+        v = np.asarray(values)
+        out[key] = {
+            "n": int(v.size),
+            "mean_diff": round(float(v.mean()), 2),
+            "sd_diff": round(float(v.std(ddof=1)), 2) if v.size > 1 else None,
+            "mean_abs_diff": round(float(np.abs(v).mean()), 2),
+        }
+    return out
 
 
 def ecg_links(
@@ -170,6 +213,8 @@ def build_corpus(
         },
     )
     files = finalize(out, config, log=log)
+    # streamed: a MIMIC-scale train file does not fit in memory as dicts
+    written = (r for split in ("train", "test") for r in _iter_rows(out / f"sft_{split}.jsonl"))
     extra = {
         "config": config.to_dict(),
         "sources": list(sources),
@@ -181,6 +226,7 @@ def build_corpus(
         "files": files,
         "listing_s": listing_s,
         "rephrase": _rephrase_info(rephrase),
+        "machine_cross_check": machine_cross_check(written),
     }
     path = write_manifest(out, summary, extra)
     import json
@@ -194,13 +240,19 @@ def _rephrase_info(rephrase: Any) -> dict[str, Any] | None:
     return {"url": rephrase.url, "model": rephrase.model}
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
+def _iter_rows(path: Path) -> Iterator[dict[str, Any]]:
     import json
 
     if not path.exists():
-        return []
+        return
     with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    return list(_iter_rows(path))
 
 
 def _write_rows(path: Path, rows: list[dict[str, Any]]) -> int:
