@@ -118,7 +118,7 @@ def test_infer_writes_one_row_per_input(tiny_dir, rows_file, tmp_path, capsys):
         assert set(r) >= {"id", "response", "labels", "model", "config"}
         assert isinstance(r["response"], str) and "error" not in r
         assert r["config"]["max_new_tokens"] == 3 and r["config"]["do_sample"] is False
-    assert got[0]["labels"] == "Sinus rhythm; Normal ECG"
+    assert got[0]["labels"] == ["Sinus rhythm", "Normal ECG"]
     assert got[1]["labels"] is None
     # resume: nothing left to do, nothing rewritten
     assert (

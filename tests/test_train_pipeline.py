@@ -211,7 +211,8 @@ def test_sft_grpo_infer_flow(
         assert isinstance(r["response"], str) and r["model"] == str(grpo)
         assert r["config"]["max_new_tokens"] == 4 and r["config"]["do_sample"] is False
         reference = in_rows[r["id"]]["messages"][-1]["content"]
-        assert r["labels"] == reference.split("<answer>")[1].split("</answer>")[0]
+        answer = reference.split("<answer>")[1].split("</answer>")[0]
+        assert r["labels"] == [x.strip() for x in answer.split(";")]
 
 
 def _cpsc_root() -> Path:

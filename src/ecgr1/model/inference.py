@@ -19,11 +19,17 @@ import numpy as np
 from ecgr1.errors import ECGR1Error, InvalidInputError, ModelError
 
 __all__ = [
+    "DEFAULT_MAX_NEW_TOKENS",
     "DEFAULT_PROMPT",
+    "ECGR1_MAX_NEW_TOKENS",
     "GenerationSettings",
+    "default_max_new_tokens",
+    "done_ids",
     "generate_batch",
     "generate_interpretation",
     "interpretation_row",
+    "is_ecgr1_config",
+    "prediction_row",
     "run_inference",
 ]
 
@@ -32,22 +38,34 @@ DEFAULT_PROMPT = (
     "generate a clinical diagnosis that is supported by the observed evidence."
 )
 
+#: Generation budget of a folder that says nothing (no generation config, not ECG-R1).
+DEFAULT_MAX_NEW_TOKENS = 1024
+#: The reference ECG-R1 inference budget (its six-step reasoning is cut short at 1024).
+ECGR1_MAX_NEW_TOKENS = 2048
+
 
 class GenerationSettings(dict):
-    """Generation options recorded in every output row (``config``)."""
+    """Generation options recorded in every output row (``config``).
+
+    ``max_new_tokens=None`` means "from the model folder": :func:`run_inference` resolves it
+    with :func:`default_max_new_tokens` and records where the number came from in
+    ``max_new_tokens_from``.
+    """
 
     def __init__(
         self,
-        max_new_tokens: int = 1024,
+        max_new_tokens: int | None = DEFAULT_MAX_NEW_TOKENS,
         do_sample: bool = False,
         temperature: float | None = None,
         top_p: float | None = None,
         repetition_penalty: float | None = None,
         backend: str = "hf",
         system_prompt: str | None = None,
+        max_new_tokens_from: str | None = None,
     ) -> None:
         super().__init__(
-            max_new_tokens=int(max_new_tokens),
+            max_new_tokens=None if max_new_tokens is None else int(max_new_tokens),
+            max_new_tokens_from=max_new_tokens_from,
             do_sample=bool(do_sample),
             temperature=temperature,
             top_p=top_p,
@@ -58,10 +76,9 @@ class GenerationSettings(dict):
 
     def hf_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``model.generate``."""
-        kw: dict[str, Any] = {
-            "max_new_tokens": self["max_new_tokens"],
-            "do_sample": self["do_sample"],
-        }
+        kw: dict[str, Any] = {"do_sample": self["do_sample"]}
+        if self["max_new_tokens"] is not None:  # None: the model's generation config decides
+            kw["max_new_tokens"] = self["max_new_tokens"]
         if self["do_sample"]:
             for key in ("temperature", "top_p"):
                 if self[key] is not None:
@@ -180,6 +197,124 @@ def generate_interpretation(
 # file-level inference
 
 
+def _read_json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object file, or None when it is absent or not a readable JSON object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_ecgr1_config(config: dict[str, Any]) -> bool:
+    """Whether a ``config.json`` is an ECG-R1 model's: it carries the ECG fields that
+    :func:`ecgr1.model.modeling.set_ecg_config` writes (``ecg_token_id``, ``ecg_model_config``)
+    or names an ECG-R1 architecture (the reference folders and their vLLM plugin).
+
+    >>> is_ecgr1_config({"model_type": "qwen3_vl", "ecg_token_id": 151669})
+    True
+    >>> is_ecgr1_config({"model_type": "qwen3_vl", "architectures": ["Qwen3VLForConditionalGeneration"]})
+    False
+    """
+    if any(config.get(key) is not None for key in ("ecg_token_id", "ecg_model_config")):
+        return True
+    archs = config.get("architectures") or []
+    return isinstance(archs, list) and any("ecgr1" in str(a).lower() for a in archs)
+
+
+def default_max_new_tokens(model_dir: str | Path) -> tuple[int, str]:
+    """The generation budget a model folder asks for, and where it came from.
+
+    In order: ``max_new_tokens`` of the folder's ``generation_config.json``; 2048
+    (:data:`ECGR1_MAX_NEW_TOKENS`, the reference setting) for an ECG-R1 folder
+    (:func:`is_ecgr1_config`); else 1024 (:data:`DEFAULT_MAX_NEW_TOKENS`). A PEFT adapter folder
+    without its own answer is looked up in its local base model. Reads JSON only (no torch).
+
+    >>> import tempfile
+    >>> default_max_new_tokens(tempfile.mkdtemp())
+    (1024, 'default')
+    """
+    folder = Path(model_dir)
+    for _ in range(4):  # an adapter's base may itself be an adapter; never loop forever
+        gen = _read_json_object(folder / "generation_config.json") or {}
+        value = gen.get("max_new_tokens")
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value, "generation_config.json"
+        config = _read_json_object(folder / "config.json")
+        if config is not None:
+            if is_ecgr1_config(config):
+                return ECGR1_MAX_NEW_TOKENS, "ECG-R1 folder"
+            break
+        adapter = _read_json_object(folder / "adapter_config.json") or {}
+        base = adapter.get("base_model_name_or_path")
+        if not isinstance(base, str) or not base or not Path(base).is_dir():
+            break
+        folder = Path(base)
+    return DEFAULT_MAX_NEW_TOKENS, "default"
+
+
+def prediction_row(
+    row: dict[str, Any],
+    response: str,
+    *,
+    model: str,
+    engine: str,
+    config: dict[str, Any],
+    error: str | None = None,
+) -> dict[str, Any]:
+    """The interchange.md section-4 output row of one input row.
+
+    The input's ``id``, ``messages`` (as given, a reference assistant turn included),
+    ``images`` and ``objects`` are kept so that evaluators can pair and re-read the row;
+    ``response`` is the generated text ("" for a row that failed, which also gets ``error``);
+    ``labels`` the reference labels as a list (the row's ``labels``, else its assistant
+    ``<answer>``, else its RL solution's answer, as :func:`ecgr1.evaluate.rows.reference_labels`
+    reads them; None when unknown); ``model``, ``engine`` and ``config`` say what wrote it.
+
+    >>> r = prediction_row({"id": 7, "messages": [{"role": "assistant",
+    ...     "content": "<answer>AF; LBBB</answer>"}]}, "x", model="m", engine="model", config={})
+    >>> r["id"], r["images"], r["objects"], r["labels"]
+    (7, [], {'ecg': []}, ['AF', 'LBBB'])
+    """
+    from ecgr1.evaluate.rows import reference_labels
+
+    objects = row.get("objects")
+    out: dict[str, Any] = {
+        "id": row.get("id"),
+        "messages": row.get("messages") if row.get("messages") is not None else [],
+        "images": row.get("images") if row.get("images") is not None else [],
+        "objects": objects if objects is not None else {"ecg": []},
+        "response": response,
+        "labels": reference_labels(row),
+        "model": model,
+        "engine": engine,
+        "config": config,
+    }
+    if error is not None:
+        out["error"] = error
+    return out
+
+
+def done_ids(out: str | Path) -> set[str]:
+    """The ids already written to an output file (for ``resume``); none when it is absent."""
+    p = Path(out)
+    done: set[str] = set()
+    if not p.exists():
+        return done
+    for no, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            raise InvalidInputError(
+                f"line {no}: not JSON: cannot resume from this file", str(p)
+            ) from None
+        if isinstance(row, dict):
+            done.add(str(row.get("id")))
+    return done
+
+
 def _vllm_generate(
     model_dir: str,
     rows: list[dict],
@@ -247,28 +382,34 @@ def run_inference(
     progress: bool | None = None,
     model: Any = None,
     processor: Any = None,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """Generate for every row of ``data`` and write interchange.md section-4 rows to ``out``.
 
-    Each output row: ``id``, ``response``, ``labels`` (reference answer from the row's
-    assistant ``<answer>`` or RL ``solution``; None if unknown), ``model`` (folder), ``config``
-    (generation settings); rows that fail get ``response`` "" and an ``error``. With
+    One output row per input row, in input order (:func:`prediction_row`: the input's ``id``,
+    ``messages``, ``images`` and ``objects``, then ``response``, ``labels``, ``model`` (the
+    folder), ``engine`` ("model") and ``config`` (the generation settings used)). A row that
+    fails gets ``response`` "" and an ``error``. Without ``settings`` (or with
+    ``max_new_tokens`` None in them) the budget comes from the folder
+    (:func:`default_max_new_tokens`). ``limit``: only the first N rows of ``data``. With
     ``resume`` the ids already in ``out`` are skipped and new rows appended.
 
     Returns a summary: ``{"rows", "written", "skipped", "failed", "seconds"}``.
     """
     from tqdm import tqdm
 
-    from ecgr1.model.data import read_jsonl, reference_answer
+    from ecgr1.model.data import read_jsonl
 
-    s = settings or GenerationSettings()
+    s = GenerationSettings(max_new_tokens=None)
+    if settings is not None:
+        s.update(settings)
+    if s["max_new_tokens"] is None:
+        s["max_new_tokens"], s["max_new_tokens_from"] = default_max_new_tokens(model_dir)
     rows = read_jsonl(data)
+    if limit is not None:
+        rows = rows[: max(0, int(limit))]
     out_p = Path(out)
-    done: set[str] = set()
-    if resume and out_p.exists():
-        for line in out_p.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                done.add(str(json.loads(line).get("id")))
+    done = done_ids(out_p) if resume else set()
     todo = [r for r in rows if str(r.get("id")) not in done]
     if model is None or processor is None:
         if s["backend"] == "vllm":
@@ -286,15 +427,9 @@ def run_inference(
     with out_p.open("a" if resume else "w", encoding="utf-8") as fh:
 
         def emit(row: dict[str, Any], response: str, error: str | None = None) -> None:
-            rec = {
-                "id": row.get("id"),
-                "response": response,
-                "labels": reference_answer(row),
-                "model": str(model_dir),
-                "config": dict(s),
-            }
-            if error is not None:
-                rec["error"] = error
+            rec = prediction_row(
+                row, response, model=str(model_dir), engine="model", config=dict(s), error=error
+            )
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
             fh.flush()
 
