@@ -309,13 +309,20 @@ def test_cli_build_killed_and_resumed_gives_the_same_rows(
     out, _ = corpus
     killed = tmp_path / "killed"
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
-    for delay in (2.5, 4.0):
+    done = killed / "shards" / "done"
+    for _ in range(2):  # kill once after the first shard, once further on
+        before = len(list(done.glob("*.json"))) if done.exists() else 0
         proc = subprocess.Popen(_build_cmd(trees, killed, "--resume"), env=env,
                                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(delay)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if done.exists() and len(list(done.glob("*.json"))) > before:
+                break
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        total = json.loads((killed / "plan.json").read_text())["shards"]
+        assert before < len(list(done.glob("*.json"))) < total  # the kill landed mid-run
     # a new run into the folder of an unfinished one is refused
     refused = subprocess.run(_build_cmd(trees, killed), env=env, capture_output=True, text=True)
     assert refused.returncode == 2 and "--resume" in refused.stderr

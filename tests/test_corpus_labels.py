@@ -266,9 +266,12 @@ def test_mimic_unknown_phrases_are_unmapped_and_counted() -> None:
     m = map_labels("mimic", ["Pulmonary disease pattern", "", None, float("nan"), "Sinus rhythm"])
     assert m.unmapped == ["Pulmonary disease pattern"]
     assert m.names == ["sinus rhythm"]
-    # a phrase only partly explained is listed as mapped AND unmapped (never silently dropped)
+    # a phrase only partly explained maps to nothing (the rest may reverse it) and is counted
     m = map_labels("mimic", ["Sinus rhythm with bifascicular block"])
-    assert m.names == ["sinus rhythm"] and m.unmapped == ["Sinus rhythm with bifascicular block"]
+    assert m.names == [] and m.unmapped == ["Sinus rhythm with bifascicular block"]
+    for denial in ("No ST elevation", "Atrial fibrillation no longer present", "Q waves not present"):
+        m = map_labels("mimic", [denial])
+        assert m.mapped == [] and m.unmapped == [denial], denial
     # words are anchored: "abnormal ECG" is not "normal ECG"
     assert map_labels("mimic", ["Abnormal ECG"]).names == []
 
@@ -489,3 +492,18 @@ def test_markdown_lists_every_concept_and_pattern() -> None:
 def test_docstring_examples() -> None:
     result = doctest.testmod(labels, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 10 and result.failed == 0
+
+
+def test_translate_labels_into_another_vocabulary() -> None:
+    from ecgr1.corpus.labels import translate_labels
+
+    # the Challenge codes CPSC "Normal" as sinus rhythm and "PVC" as ventricular ectopics
+    assert translate_labels("snomed", ["426783006"], "cpsc") == ["normal ECG"]
+    assert translate_labels("snomed", ["164884008"], "cpsc") == ["premature ventricular contractions"]
+    # a narrower concept counts for the broader class; "Normal" only without another class
+    assert translate_labels("snomed", ["426783006", "713427006"], "cpsc") == [
+        "right bundle branch block"
+    ]
+    assert translate_labels("cpsc", ["AF", "I-AVB"], "cpsc") == [
+        "atrial fibrillation", "first degree AV block"
+    ]  # fmt: skip

@@ -56,14 +56,20 @@ def test_native_ptbxl_wins_over_challenge_copy_in_either_order():
         ]
 
 
-def test_equal_rank_copies_keep_the_first_listed():
-    first = entry("cpsc2018", "A0001", key="cpsc2018:A0001", path="/native/A0001")
-    second = entry("cpsc2018", "A0001", key="cpsc2018:A0001", path="/cinc/A0001")
-    kept, dropped = deduplicate([first, second])
-    assert kept == [first]
-    assert dropped[0]["path"] == "/cinc/A0001" and dropped[0]["kept_path"] == "/native/A0001"
-    kept, _ = deduplicate([second, first])
-    assert kept == [second]
+def test_equal_rank_copies_are_chosen_whatever_the_source_order():
+    from dataclasses import replace
+
+    coded = entry("cpsc2018", "A0001", key="cpsc2018:A0001", path="/a/cinc/A0001")
+    native = replace(coded, path="/z/native/A0001", vocabulary="cpsc")  # the text labels
+    for order in ([coded, native], [native, coded]):
+        kept, dropped = deduplicate(order)
+        assert kept == [native]
+        assert (
+            dropped[0]["path"] == "/a/cinc/A0001" and dropped[0]["kept_path"] == "/z/native/A0001"
+        )
+    # same vocabulary: the smaller path, in either order
+    other = replace(coded, path="/b/A0001")
+    assert deduplicate([other, coded])[0] == [coded] == deduplicate([coded, other])[0]
 
 
 def test_entries_without_dedup_key_are_all_kept():
@@ -314,3 +320,16 @@ def test_single_choice_candidates_and_too_few():
     assert out.skipped == {"no_candidate_label": 5}
     too_many = ecgbench_single_choice(rows, seed=0, n_options=9)
     assert len(too_many) == 0 and too_many.skipped["too_few_distractors"] == 8
+
+
+def test_streamed_variants_choose_the_same_rows_as_in_memory(tmp_path):
+    from ecgr1.corpus.splits import missing_variants, missing_variants_of_file, write_jsonl
+
+    rows = [{"id": f"r{i}", "messages": [{"role": "user", "content": "<ecg><image>\nQ"}],
+             "images": [f"{i}.png"], "objects": {"ecg": [f"e{i}"]}} for i in range(23)]  # fmt: skip
+    src = write_jsonl(rows, tmp_path / "t.jsonl")
+    a = missing_variants(rows, "t", tmp_path / "mem", seed=5, percents=(25, 50))
+    b = missing_variants_of_file(src, "t", tmp_path / "stream", seed=5, percents=(25, 50))
+    assert [p.name for p in a] == [p.name for p in b]
+    for pa, pb in zip(a, b):
+        assert pa.read_bytes() == pb.read_bytes()

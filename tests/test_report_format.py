@@ -280,3 +280,13 @@ def test_real_record_reports_are_grounded(cpsc2018_dir, record: str) -> None:
     for _, paragraph in steps:
         assert all(x in allowed for x in numbers_in(paragraph)), paragraph
         check_lead_attribution(interp, paragraph)
+
+
+def test_every_criterion_quantity_has_a_clinical_name() -> None:
+    # a quantity without a display name reaches reports (and corpus rows) as its raw id, e.g.
+    # "underlying rr irregularity" or "s duration eff ms"
+    from ecgr1.protocol.table import load_table
+    from ecgr1.report.format import QUANTITY_NAMES
+
+    quantities = {q for c in load_table().criteria.values() for q in c.quantity}
+    assert sorted(quantities - set(QUANTITY_NAMES)) == []

@@ -317,6 +317,14 @@ def test_labels_attributed_to_an_annotation_are_not_claims() -> None:
         "complete right bundle branch block. Sinus rhythm is present."
     )
     assert [(c.concept, c.negated) for c in extract_claims(text)] == [("sinus_rhythm", False)]
+    # ...but the attribution ends where the text speaks for itself again
+    for text in (
+        "The source annotation lists RBBB, and the measurements show LVH and ST elevation in V1.",
+        "The tracing, labelled as abnormal, shows LVH and ST elevation in V1.",
+        "The source annotation lists RBBB; LVH and ST elevation in V1.",
+    ):
+        concepts = [c.concept for c in extract_claims(text) if not c.negated]
+        assert {"lvh", "st_elevation"} <= set(concepts), text
 
 
 def test_withheld_statements_and_hypotheticals_are_not_claims() -> None:

@@ -235,8 +235,12 @@ def build_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
         raise InvalidInputError("sources: in --config must be a list of KIND:PATH strings")
     if not run.get("out"):
         raise InvalidInputError("no --out DIR given (nor out: in --config)")
-    if run.get("workers") is not None and int(run["workers"]) < 1:
-        raise InvalidInputError(f"--workers must be at least 1, got {run['workers']}")
+    for key in ("workers", "limit", "ptbxl_rate"):
+        value = run.get(key)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise InvalidInputError(f"{key} must be a whole number of at least 1, got {value!r}")
     if bool(run.get("rephrase")) != bool(run.get("rephrase_model")):
         raise InvalidInputError("--rephrase and --rephrase-model go together")
     return run, config
@@ -295,8 +299,9 @@ def _report_build(manifest: dict[str, Any], out: Any) -> int:
     )
     print(f"{written} records written, {len(failures)} failed; manifest: {out}/manifest.json")
     internal = any(f.get("internal") for f in failures)
-    if failures and not written:
-        return EXIT_USAGE if not internal else EXIT_SOME_FAILED
+    if not written and not internal:
+        print("ecgr1 corpus build: error: no row written (see manifest.json)", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_SOME_FAILED if failures else EXIT_OK
 
 

@@ -54,7 +54,15 @@ def list_entries(
         opts = dict((options or {}).get(source.kind, {}))
         origin = (source.kind, str(source.root), tuple(sorted(opts.items())))
         sources.append((source, origin))
-        entries.extend(replace(e, origin=origin) for e in source.entries())
+        try:
+            entries.extend(replace(e, origin=origin) for e in source.entries())
+        except (ValueError, TypeError, KeyError) as exc:
+            # a table cell the layout does not allow (an id that is not a number, an empty
+            # subject_id...): the tree is not in its published form
+            raise InvalidInputError(
+                f"unreadable {source.kind} table entry ({type(exc).__name__}: {exc})",
+                str(source.root),
+            ) from None
     return entries, sources
 
 
@@ -185,6 +193,8 @@ def build_corpus(
     kept, dropped = deduplicate(entries)
     kept = sorted(kept, key=lambda e: e.uid)
     if limit is not None:
+        if limit < 1:
+            raise InvalidInputError(f"limit must be at least 1, got {limit}")
         kept = kept[:limit]
     if not kept:
         raise InvalidInputError(f"no records found in {', '.join(sources)}")
@@ -251,10 +261,6 @@ def _iter_rows(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    return list(_iter_rows(path))
-
-
 def _write_rows(path: Path, rows: list[dict[str, Any]]) -> int:
     import json
 
@@ -270,7 +276,7 @@ def finalize(
     out: Path, config: CorpusConfig, log: Callable[[str], None] | None = None
 ) -> dict[str, int]:
     """Write the modality-missing variants and the ECGBench files; returns rows per file."""
-    from ecgr1.corpus.splits import missing_variants
+    from ecgr1.corpus.splits import missing_variants_of_file
 
     files: dict[str, int] = {}
     for kind in ROW_KINDS:
@@ -279,12 +285,13 @@ def finalize(
             if path.exists():
                 files[path.name] = sum(1 for line in path.open(encoding="utf-8") if line.strip())
     for kind in ROW_KINDS:
-        rows = _read_rows(out / f"{kind}_test.jsonl")
-        if rows:
-            written = missing_variants(
-                rows, f"{kind}_test", out, seed=config.seed, percents=config.missing_percents
+        test = out / f"{kind}_test.jsonl"
+        n = files.get(test.name, 0)
+        if n:
+            written = missing_variants_of_file(
+                test, f"{kind}_test", out, seed=config.seed, percents=config.missing_percents
             )
-            files.update({Path(path).name: len(rows) for path in written})
+            files.update({Path(path).name: n for path in written})
     if config.ecgbench:
         files.update(write_ecgbench(out, config))
     return dict(sorted(files.items()))
@@ -302,17 +309,13 @@ SINGLE_CHOICE_SOURCES: tuple[str, ...] = ("chapman_shaoxing", "georgia")
 
 
 def labels_in_vocabulary(vocabulary: str) -> Callable[[dict[str, Any]], list[str]]:
-    """A row's source labels as names of ``vocabulary`` (a narrower label counts for the
-    broader one: a Challenge-coded complete RBBB is CPSC's "RBBB")."""
-    from ecgr1.corpus.labels import get_concept, map_labels, vocabulary_concepts, with_broader
-
-    wanted = vocabulary_concepts(vocabulary)
+    """A row's source labels as names of ``vocabulary`` (see
+    :func:`ecgr1.corpus.labels.translate_labels`)."""
+    from ecgr1.corpus.labels import translate_labels
 
     def key(row: dict[str, Any]) -> list[str]:
         meta = row["meta"]
-        mapping = map_labels(meta["vocabulary"], meta["source_labels"])
-        concepts = with_broader(m.concept for m in mapping.mapped) & wanted
-        return sorted(get_concept(c).name for c in concepts)
+        return translate_labels(meta["vocabulary"], meta["source_labels"], vocabulary)
 
     return key
 
@@ -323,9 +326,11 @@ def write_ecgbench(out: Path, config: CorpusConfig) -> dict[str, int]:
     from ecgr1.corpus.labels import PTBXL_SUPERCLASSES, candidate_names
     from ecgr1.corpus.splits import ecgbench_multilabel, ecgbench_single_choice
 
+    wanted = set(MULTILABEL_SETS) | set(SINGLE_CHOICE_SOURCES)
     by_source: dict[str, list[dict[str, Any]]] = {}
-    for row in _read_rows(out / "sft_test.jsonl"):
-        by_source.setdefault(row["meta"]["source"], []).append(row)
+    for row in _iter_rows(out / "sft_test.jsonl"):  # streamed: only the sets' sources are kept
+        if row["meta"]["source"] in wanted:
+            by_source.setdefault(row["meta"]["source"], []).append(row)
     made: dict[str, list[dict[str, Any]]] = {}
     for source, (name, vocabulary) in MULTILABEL_SETS.items():
         rows = by_source.get(source, [])

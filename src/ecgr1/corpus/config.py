@@ -90,7 +90,12 @@ class CorpusConfig:
         if self.shard_size < 1:
             raise InvalidInputError(f"shard_size must be at least 1, got {self.shard_size}")
         self._check_layouts()
-        self.missing_percents = tuple(int(p) for p in self.missing_percents)
+        try:
+            self.missing_percents = tuple(int(p) for p in self.missing_percents)
+        except (TypeError, ValueError):
+            raise InvalidInputError(
+                f"missing percents must be whole numbers, got {self.missing_percents!r}"
+            ) from None
         if any(not 0 < p <= 100 for p in self.missing_percents):
             raise InvalidInputError("missing percents must be in 1..100")
 

@@ -717,10 +717,13 @@ def map_labels(vocabulary: str, labels: Iterable[str] | str) -> LabelMapping:
     for label in _labels(labels):
         if vocabulary == "mimic":
             pairs, leftover = _match_phrase(table.path, label)
-            out.mapped.extend(_mapped(table, label, cid, hedged) for cid, hedged in pairs)
             if leftover:
+                # Words the table does not explain may reverse the finding ("No ST elevation",
+                # "AF no longer present", "... - normal variant"): the phrase maps to nothing.
                 out.unmapped.append(label)
-            elif not pairs:
+            elif pairs:
+                out.mapped.extend(_mapped(table, label, cid, hedged) for cid, hedged in pairs)
+            else:
                 out.ignored.append(label)
             continue
         entry = _lookup(table, vocabulary, label)
@@ -844,6 +847,30 @@ def snomed_codes(vocabulary: str, label: str) -> tuple[str, ...]:
         return (labels[0],)
     cids = map_labels(vocabulary, labels[:1]).concepts
     return tuple(dict.fromkeys(code for cid in cids for code in table.concepts[cid].codes))
+
+
+def translate_labels(vocabulary: str, labels: Iterable[str], target: str) -> list[str]:
+    """A record's labels in ``vocabulary`` as the answer names of ``target`` (sorted): through
+    the concepts (a narrower one counts for a broader one: complete RBBB is CPSC's "RBBB"), and
+    for SNOMED CT codes also through the code a target label is pinned to (the Challenge codes
+    CPSC's "Normal" as sinus rhythm 426783006 and its "PVC" as ventricular ectopics 164884008).
+
+    >>> translate_labels("snomed", ["426783006"], "cpsc"), translate_labels("snomed", ["713427006"], "cpsc")
+    (['normal ECG'], ['right bundle branch block'])
+    """
+    table = load_label_table()
+    labels = _labels(labels)
+    wanted = set(table.vocabulary_concepts(target))
+    concepts = with_broader(m.concept for m in map_labels(vocabulary, labels).mapped) & wanted
+    names = {table.concepts[c].name for c in concepts}
+    if vocabulary == "snomed" and target in table.vocabularies:
+        for entry in table.vocabularies[target].values():
+            if entry.code and entry.code in labels:
+                names |= {table.concepts[c].name for c in entry.concepts}
+    rule = table.normal_rules.get(target)
+    if rule is not None and len(names) > 1:
+        names.discard(table.concepts[rule[0]].name)  # "Normal" means none of the others
+    return sorted(names)
 
 
 def ptbxl_superclasses(scp_codes: Mapping[str, Any] | Iterable[str]) -> list[str]:

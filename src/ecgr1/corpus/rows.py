@@ -142,10 +142,15 @@ def _messages(settings: BuildSettings, question: str, answer: str | None) -> lis
 def _rephrased(text: str, result: Any, entry: SourceEntry, settings: BuildSettings) -> tuple:
     if settings.rephrase is None:
         return text, None
-    key = id(settings.rephrase)
+    # One client per worker and configuration (the config is a frozen, hashable value: every
+    # shard unpickles a new copy of it, so an identity key would open a pool per shard).
+    key = settings.rephrase
     if key not in _REPHRASERS:
         from ecgr1.corpus.rephrase import Rephraser
 
+        for old in _REPHRASERS.values():
+            old.close()
+        _REPHRASERS.clear()
         _REPHRASERS[key] = Rephraser(settings.rephrase)
     outcome = _REPHRASERS[key].rephrase(text, result, record_id=entry.uid)
     return outcome.text, outcome

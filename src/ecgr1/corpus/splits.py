@@ -7,9 +7,9 @@ De-duplication (:func:`deduplicate`)
     its PhysioNet/CinC Challenge copy ``HR<ecg_id>``; CPSC 2018 and its Challenge copies). One
     is kept: the lowest :func:`source_rank` (native before Challenge copy: ``ptbxl`` = 0 beats
     ``ptbxl_challenge`` = 1; any other source named ``*_challenge`` ranks 1, every other source
-    0); between equal ranks (e.g. two ``cpsc2018`` trees) the first in the input order wins. The
-    input order is stable: adapters yield entries sorted by record id and the build lists the
-    native trees before the Challenge trees. Entries without a ``dedup_key`` are always kept.
+    0); between equal ranks (e.g. two ``cpsc2018`` trees) the copy with the dataset's own labels
+    (CPSC's text classes) beats one recoded to SNOMED CT, then the smaller path: the result
+    never depends on the order of the sources. Entries without a ``dedup_key`` are kept.
 
 Train/test (:func:`assign_splits`)
     * Native PTB-XL (``source == "ptbxl"`` with a ``fold``): the official stratified folds,
@@ -50,10 +50,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,13 @@ def source_rank(source: str) -> int:
     return 1 if source.endswith("_challenge") else 0
 
 
+def _preference(entry: SourceEntry) -> tuple[int, int, str]:
+    """Lower wins: the source's rank, then a copy with the dataset's own labels (CPSC 2018's
+    text classes) over one recoded to SNOMED CT, then the path: never the order of the
+    ``--source`` options."""
+    return (source_rank(entry.source), entry.vocabulary == "snomed", entry.path)
+
+
 def deduplicate(entries: Iterable[SourceEntry]) -> tuple[list[SourceEntry], list[dict]]:
     """Keep one entry per ``dedup_key`` (rule in the module docstring).
 
@@ -121,7 +129,7 @@ def deduplicate(entries: Iterable[SourceEntry]) -> tuple[list[SourceEntry], list
         if key is None:
             continue
         j = best.get(key)
-        if j is None or source_rank(entry.source) < source_rank(entries[j].source):
+        if j is None or _preference(entry) < _preference(entries[j]):
             best[key] = i
     kept: list[SourceEntry] = []
     dropped: list[dict] = []
@@ -230,29 +238,61 @@ def missing_modality(
     >>> sum(not r["objects"]["ecg"] for r in out), rows[0]["objects"]["ecg"]
     (2, ['a'])
     """
-    _modality_tag(modality)
-    if not isinstance(percent, int) or not 0 <= percent <= 100:
-        raise ValueError(f"percent must be an integer in 0..100, got {percent!r}")
-    k = n_missing(len(rows), percent)
-    order = sorted(
-        range(len(rows)),
-        key=lambda i: (_unit(seed, modality, rows[i].get("id", "")), i),
-    )
-    chosen = set(order[:k])
+    chosen = missing_indices([row.get("id", "") for row in rows], modality, percent, seed)
     return [
         drop_modality(row, modality) if i in chosen else copy.deepcopy(row)
         for i, row in enumerate(rows)
     ]
 
 
+def missing_indices(ids: Sequence[Any], modality: str, percent: int, seed: int) -> set[int]:
+    """Positions of the rows that lose ``modality``: the :func:`n_missing` ones with the
+    smallest seeded hash of their id (needs the ids only, so a file can be streamed)."""
+    _modality_tag(modality)
+    if not isinstance(percent, int) or not 0 <= percent <= 100:
+        raise ValueError(f"percent must be an integer in 0..100, got {percent!r}")
+    k = n_missing(len(ids), percent)
+    order = sorted(range(len(ids)), key=lambda i: (_unit(seed, modality, ids[i]), i))
+    return set(order[:k])
+
+
 def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> Path:
-    """Write rows as JSONL (UTF-8, one object a line); returns the path."""
+    """Write rows as JSONL (UTF-8, one object a line), atomically; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
     return path
+
+
+def _stream(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def missing_variants_of_file(
+    path: str | Path, base_name: str, out_dir: str | Path, seed: int,
+    percents: Sequence[int] = (25, 50, 100),
+) -> list[Path]:  # fmt: skip
+    """:func:`missing_variants` of a JSONL file, streamed (memory: the ids, not the rows); the
+    same rows are chosen as for the file's rows in memory."""
+    ids = [row.get("id", "") for row in _stream(Path(path))]
+    written = []
+    for modality in ("ecg", "image"):
+        for percent in percents:
+            chosen = missing_indices(ids, modality, percent, seed)
+            rows = (
+                drop_modality(row, modality) if i in chosen else row
+                for i, row in enumerate(_stream(Path(path)))
+            )
+            name = f"{base_name}_{modality}_missing{percent:02d}.jsonl"
+            written.append(write_jsonl(rows, Path(out_dir) / name))
+    return written
 
 
 def missing_variants(

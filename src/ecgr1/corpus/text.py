@@ -8,8 +8,8 @@ source label as if it were measured:
 - *supported*: a positive protocol statement supports the label;
 - *unsupported*: the protocol assesses the label and did not state it: the text attributes the
   label to the source annotation and cites the measurements that speak against it (and for it);
-- *unassessed*: no protocol statement can support the label (e.g. an old infarction): attributed
-  to the source annotation, with no evidence claimed;
+- *unassessed*: the protocol has no statement for the label (e.g. an old infarction, LUDB's
+  "vertical" axis class): attributed to the source annotation, with no evidence claimed;
 - *extra*: the protocol states a finding the source vocabulary can express but the source did
   not list: the reasoning keeps it, the final step says the annotation does not list it.
 """
@@ -205,8 +205,8 @@ def reconciliation(
         s.append(_unsupported_sentence(name, by_name[name].statements, interp, table))
     if agreement.unassessed:
         s.append(
-            f"The source annotation lists {join_words(agreement.unassessed)}, which these "
-            "measurements do not assess; it is given as the dataset's label."
+            f"The source annotation lists {join_words(agreement.unassessed)}, for which the "
+            "protocol has no criterion; it is given as the dataset's label."
         )
     if agreement.extra:
         s.append(
@@ -225,7 +225,7 @@ def annotated_narrative(interp: Interpretation, agreement: Agreement, names: lis
         text += f" at a ventricular rate of {rate.value:g} bpm." if rate else "."
     elif rate:
         text += f" The measured ventricular rate is {rate.value:g} bpm."
-    not_measured = agreement.unsupported + agreement.unassessed
+    not_measured = agreement.unsupported
     if not_measured:
         text += (
             f" The source annotation lists {join_words(not_measured)} without support from "

@@ -72,6 +72,13 @@ QUANTITY_NAMES = {
     "pr_progression": "PR behaviour",
     "pacing_spikes_detected": "pacing spikes",
     "quality_overall": "overall quality",
+    "amplitude_normalised": "amplitude normalisation",
+    "n_limb_leads_measured": "limb leads measured",
+    "n_precordial_leads_measured": "precordial leads measured",
+    "premature_ventricular_qrs_ms": "QRS duration of the premature ventricular complexes",
+    "s_duration_eff_ms": "S duration",
+    "st_slope_mv_per_s": "ST slope",
+    "underlying_rr_irregularity": "underlying RR pattern",
 }
 
 OP_TEXT = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}

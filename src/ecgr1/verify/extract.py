@@ -185,6 +185,7 @@ def load_lexicon() -> _Lexicon:
         "negation_post",
         "negation_list",
         "attribution_list",
+        "attribution_stops",
         "hedge_pre",
         "hedge_post",
         "hedge_over_negation",
@@ -700,6 +701,14 @@ def _list_cue(t: _Text, key: str, start: int, lex: _Lexicon) -> bool:
     return lex.cues[key].search(t.s, s0, start) is not None
 
 
+def _attributed(t: _Text, start: int, lex: _Lexicon) -> bool:
+    """A finding in the list an attribution names ("the source annotation lists A, B and C"),
+    not past where the text speaks for itself again ("…, and the measurements show D")."""
+    s0 = max(t.sentence(start)[0], start - LIST_REACH)
+    found = list(lex.cues["attribution_list"].finditer(t.s, s0, start))
+    return bool(found) and not lex.cues["attribution_stops"].search(t.s, found[-1].end(), start)
+
+
 def _cue_inside(t: _Text, key: str, start: int, end: int, lex: _Lexicon) -> bool:
     """A cue inside the finding's own words ("ST segments are slightly depressed")."""
     return lex.cues[key].search(t.s, start, end) is not None
@@ -709,7 +718,7 @@ def _polarity(t: _Text, start: int, end: int, spans: list, phrase: _Phrase, lex:
     """(negated, hedged, hypothetical) of the finding at [start, end)."""
     hypo = (_cue_before(t, "hypothetical_pre", start, spans, lex)
             or _cue_after(t, "hypothetical_post", end, spans, lex)
-            or _list_cue(t, "attribution_list", start, lex))  # fmt: skip
+            or _attributed(t, start, lex))  # fmt: skip
     over = _cue_after(t, "hedge_over_negation", end, spans, lex)
     hedged = phrase.hedged or over or _cue_before(t, "hedge_pre", start, spans, lex) or _cue_after(
         t, "hedge_post", end, spans, lex) or _cue_inside(t, "hedge_pre", start, end, lex)  # fmt: skip
