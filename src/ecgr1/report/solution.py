@@ -27,6 +27,7 @@ Example
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -174,3 +175,20 @@ def format_solution(labels: Sequence[str], evidence: Mapping[str, Sequence[str]]
         raise ValueError(f"unknown evidence keys {sorted(unknown)}; expected {STEP_KEYS}")
     body = " ".join(f"{key}: {'; '.join(evidence[key])}" for key in STEP_KEYS if evidence.get(key))
     return f"{ANSWER_OPEN}{'; '.join(labels)}{ANSWER_CLOSE}{EVIDENCE_OPEN}{body}{EVIDENCE_CLOSE}"
+
+
+def normalise_text(text: str) -> str:
+    """Lower case, NFKC, non-alphanumerics (except ``%``) to spaces, collapse whitespace: the
+    form in which diagnosis labels are compared (the diagnosis reward, ECGBench scoring).
+
+    Single letters separated by spaces are joined (``"a v block"`` -> ``"av block"``) so that
+    ``A-V`` and ``AV`` agree.
+
+    >>> normalise_text("  1st-Degree  A-V block. "), normalise_text("ST/T change")
+    ('1st degree av block', 'st t change')
+    """
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    text = re.sub(r"[^0-9a-z%]+", " ", text).strip()
+    # join runs of single letters ("a v" -> "av") that punctuation split apart
+    text = re.sub(r"\b([a-z])\s(?=[a-z]\b)", r"\1", text)
+    return re.sub(r"\s+", " ", text)

@@ -64,6 +64,7 @@ from typing import Any
 from ecgr1.errors import ECGR1Error
 from ecgr1.report.solution import (  # noqa: F401  (re-exported: one definition, in report)
     Solution,
+    normalise_text,
     parse_solution,
     split_labels,
 )
@@ -130,22 +131,6 @@ def parse_completion(text: str) -> ParsedCompletion:
         parsed.answer = answer.group(1).strip()
         parsed.trailing = after[answer.end() :]
     return parsed
-
-
-def normalise_text(text: str) -> str:
-    """Lower case, NFKC, non-alphanumerics (except ``%``) to spaces, collapse whitespace.
-
-    Single letters separated by spaces are joined (``"a v block"`` -> ``"av block"``) so that
-    ``A-V`` and ``AV`` agree.
-
-    >>> normalise_text("  1st-Degree  A-V block. ")
-    '1st degree av block'
-    """
-    text = unicodedata.normalize("NFKC", text or "").lower()
-    text = re.sub(r"[^0-9a-z%]+", " ", text).strip()
-    # join runs of single letters ("a v" -> "av") that punctuation split apart
-    text = re.sub(r"\b([a-z])\s(?=[a-z]\b)", r"\1", text)
-    return re.sub(r"\s+", " ", text)
 
 
 @lru_cache(maxsize=1)
