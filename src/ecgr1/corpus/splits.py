@@ -382,6 +382,9 @@ def _bench_row(
             "split": meta.get("split"),
             "set": set_name,
             "task": task,
+            # what an engine needs to read the record as the corpus did (age/sex thresholds)
+            "age": meta.get("age"),
+            "sex": meta.get("sex"),
         },
     }
 
