@@ -33,8 +33,9 @@ STAGE_ORDER: tuple[frozenset[str], ...] = (
 )
 
 # Leaf modules every stage may import; they import no stage themselves (``_callable`` makes the
-# measure and simulate packages callable).
-FOUNDATION = frozenset({"errors", "paths", "_callable"})
+# measure and simulate packages callable; ``llm`` is the OpenAI-compatible chat client of the
+# corpus rephrasing and the LLM judge).
+FOUNDATION = frozenset({"errors", "paths", "_callable", "llm"})
 
 # ``ecgr1/__init__.py`` may import any stage, and any module may import it (``__version__``):
 # Python runs it before every submodule anyway, so naming it adds no dependency.

@@ -184,6 +184,9 @@ def _register_grounding(sub: Any) -> None:
     p.add_argument("--judge", required=True, metavar="URL|protocol",
                    help="OpenAI-compatible endpoint (e.g. http://127.0.0.1:8000/v1), or 'protocol' (offline)")  # fmt: skip
     p.add_argument("--judge-model", metavar="NAME", help="model name at the endpoint")
+    p.add_argument("--judge-prompt", metavar="PATH",
+                   help="ECG-R1's interpretation_evaluation_prompt.txt (default: the copy in "
+                   "../shared/data/formats/ecg-r1_prompts)")  # fmt: skip
     p.add_argument("--ecg-root", metavar="DIR", help="root of objects.ecg (protocol judge)")
     p.add_argument(
         "--concurrency", type=int, default=4, metavar="N", help="requests in flight (default 4)"
@@ -204,11 +207,12 @@ def _register_grounding(sub: Any) -> None:
 def _run_grounding(args: argparse.Namespace) -> int:
     from ecgr1.evaluate import grounding
 
-    preds, refs = _rows(args.pred, args.limit), _rows(args.ref, args.limit)
+    # --limit counts pairs here (judging is what costs), so both files are read whole
+    preds, refs = _rows(args.pred, None), _rows(args.ref, None)
     judge = grounding_judge(args)
     result = grounding.evaluate_grounding(
         preds, refs, judge, reference_compatible=args.reference_compatible,
-        progress=sys.stderr.isatty(),
+        limit=args.limit, progress=sys.stderr.isatty(),
     )  # fmt: skip
     _paired_or_usage(result["pairing"]["pairs"])
     _finish(args, "grounding", result, grounding.to_markdown(result))
@@ -217,6 +221,8 @@ def _run_grounding(args: argparse.Namespace) -> int:
 
 def grounding_judge(args: argparse.Namespace) -> Any:
     """The judge the options name (validated before any row is judged)."""
+    if args.limit is not None and args.limit < 1:
+        raise InvalidInputError(f"--limit must be at least 1, got {args.limit}")
     if args.judge == "protocol":
         from ecgr1.evaluate.protocol_judge import ProtocolJudge
 
@@ -230,5 +236,5 @@ def grounding_judge(args: argparse.Namespace) -> Any:
     cache = args.cache or (os.path.join(args.out, "judge-cache") if args.out else None)
     return LLMJudge(
         url=args.judge, model=args.judge_model, concurrency=args.concurrency, cache_dir=cache,
-        timeout_s=args.timeout,
+        timeout_s=args.timeout, template_path=args.judge_prompt,
     )  # fmt: skip

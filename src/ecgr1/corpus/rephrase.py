@@ -25,7 +25,8 @@ endpoint: a refused connection, a timeout, a 5xx or 429 (retried with exponentia
 4xx, a body over the byte cap or one that is not a chat completion with a string content all
 give an outcome that is not accepted, with a reason ``"endpoint: ..."``. A record that cannot
 be measured is not sent at all (``"unverifiable: ..."``: nothing could check the rewrite).
-:class:`RephraseStats` counts outcomes by kind for the manifest.
+:class:`RephraseStats` counts outcomes by kind for the manifest. The HTTP client (retries,
+timeouts, size cap, parsing) is :mod:`ecgr1.llm`'s, shared with the LLM judge.
 
 Example
 -------
@@ -39,7 +40,6 @@ True
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import re
@@ -48,11 +48,16 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
-
-import httpx
 
 from ecgr1.errors import ECGR1Error
+from ecgr1.llm import (
+    ChatClient,
+    ChatConfig,
+    ChatRequest,
+    Completion,
+    config_problems,
+    endpoint_url,
+)
 from ecgr1.report import STEP_TITLES
 from ecgr1.verify.api import interpretation_for, verify_interpretation
 from ecgr1.verify.extract import extract_claims
@@ -81,8 +86,6 @@ API_KEY_ENV = "ECGR1_REPHRASE_API_KEY"
 #: endpoint is then not called).
 REJECTION_KINDS: tuple[str, ...] = ("endpoint", "structure", "contradiction", "unverifiable")
 
-MAX_RETRY_AFTER_S = 60.0  # a Retry-After header is honoured up to this
-_ERROR_EXCERPT_CHARS = 200  # of an error body, quoted (sanitised) in the reason
 _LISTED = 5  # claims / numbers named in a reason before "and N more"
 
 _STEP_HEADERS = "\n".join(f"**Step {i}: {t}**" for i, t in enumerate(STEP_TITLES, start=1))
@@ -176,65 +179,12 @@ class RephraseConfig:
 
 
 def _config_problems(c: RephraseConfig) -> list[str]:
-    problems = []
-    problems += _url_problems(c.url)
-    if not isinstance(c.model, str) or not c.model.strip() or len(c.model) > 256:
-        problems.append("model must be a non-empty name (at most 256 characters)")
-    elif _has_control(c.model):
-        problems.append("model must not contain control characters")
-    if c.api_key is not None and (
-        not isinstance(c.api_key, str) or not c.api_key or _has_control(c.api_key)
-    ):
-        problems.append("api_key must be a non-empty string without control characters")
-    if not _is_real(c.temperature) or not 0 <= c.temperature <= 2:
-        problems.append(f"temperature must be a number from 0 to 2, not {c.temperature!r}")
-    if not _is_int(c.max_tokens) or c.max_tokens < 1:
-        problems.append(f"max_tokens must be a positive integer, not {c.max_tokens!r}")
-    if not _is_real(c.timeout_s) or c.timeout_s <= 0:
-        problems.append(f"timeout_s must be a positive number, not {c.timeout_s!r}")
-    if not _is_int(c.max_retries) or not 0 <= c.max_retries <= 20:
-        problems.append(f"max_retries must be an integer from 0 to 20, not {c.max_retries!r}")
-    if not _is_real(c.backoff_s) or c.backoff_s < 0:
-        problems.append(f"backoff_s must be a number >= 0, not {c.backoff_s!r}")
+    problems = config_problems(c, key_env=API_KEY_ENV)
     if c.seed is not None and not _is_int(c.seed):
         problems.append(f"seed must be an integer or None, not {c.seed!r}")
-    if not _is_int(c.max_response_chars) or c.max_response_chars < 1:
-        problems.append(
-            f"max_response_chars must be a positive integer, not {c.max_response_chars!r}"
-        )
     if not _is_real(c.min_numbers_kept) or not 0 <= c.min_numbers_kept <= 1:
         problems.append(f"min_numbers_kept must be from 0 to 1, not {c.min_numbers_kept!r}")
     return problems
-
-
-def _url_problems(url: Any) -> list[str]:
-    if not isinstance(url, str) or not url or _has_control(url) or url != url.strip():
-        return [f"url must be an http(s) URL, not {url!r}"]
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises ValueError when not a number
-    except ValueError as exc:
-        return [f"url {url!r} is not a valid URL ({exc})"]
-    del port
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return [f"url must start with http:// or https:// and name a host, not {url!r}"]
-    if parts.username is not None or parts.password is not None:
-        return ["url must not contain credentials; give api_key (or $ECGR1_REPHRASE_API_KEY)"]
-    if parts.query or parts.fragment:
-        return [f"url must not have a query or fragment: {url!r}"]
-    return []
-
-
-def endpoint_url(url: str) -> str:
-    """The chat-completions URL for a base URL given with or without ``/v1``.
-
-    >>> endpoint_url("http://localhost:8000"), endpoint_url("https://h/api/v1/")
-    ('http://localhost:8000/v1/chat/completions', 'https://h/api/v1/chat/completions')
-    """
-    base = url.rstrip("/")
-    if not base.endswith("/v1"):
-        base += "/v1"
-    return base + "/chat/completions"
 
 
 def request_seed(seed: int, record_id: str) -> int:
@@ -476,37 +426,6 @@ def check_rewrite(
 # --------------------------------------------------------------------------- the client
 
 
-@dataclass(frozen=True)
-class Completion:
-    """One answer of the endpoint: its content (None when it gave none), finish reason, the
-    failure (``"endpoint: ..."``) and the HTTP requests made."""
-
-    content: str | None
-    finish_reason: Any
-    failure: str | None
-    attempts: int
-
-
-class _EndpointFailure(Exception):
-    def __init__(self, message: str, retryable: bool, retry_after: float | None = None):
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-
-def _excerpt(raw: bytes) -> str:
-    text = raw[: _ERROR_EXCERPT_CHARS * 4].decode("utf-8", "replace")[:_ERROR_EXCERPT_CHARS]
-    return "".join(c if c.isprintable() else " " for c in text).strip()
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    try:
-        value = float(headers.get("retry-after", ""))
-    except ValueError:
-        return None
-    return min(value, MAX_RETRY_AFTER_S) if math.isfinite(value) and value >= 0 else None
-
-
 class Rephraser:
     """Ask an OpenAI-compatible endpoint for rewrites and keep only the verified ones.
 
@@ -524,16 +443,26 @@ class Rephraser:
         if not isinstance(config, RephraseConfig):
             raise ECGR1Error(f"Rephraser needs a RephraseConfig, not {type(config).__name__}")
         self.config = config
-        self.endpoint = endpoint_url(config.url)
-        self._sleep = sleep
-        self._client: httpx.Client | None = None
+        self.client = ChatClient(
+            ChatConfig(
+                config.url,
+                config.model,
+                api_key=config.api_key,
+                temperature=config.temperature,
+                max_tokens=config.max_tokens,
+                timeout_s=config.timeout_s,
+                max_retries=config.max_retries,
+                backoff_s=config.backoff_s,
+                max_response_chars=config.max_response_chars,
+            ),
+            sleep=sleep,
+        )
+        self.endpoint = self.client.endpoint
 
     # -- lifecycle
     def close(self) -> None:
         """Close the connection pool (a later call opens a new one)."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self.client.close()
 
     def __enter__(self) -> Rephraser:
         return self
@@ -541,92 +470,26 @@ class Rephraser:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_client"] = None
-        return state
-
     # -- the request
-    def request_body(self, report_text: str, *, record_id: str) -> dict[str, Any]:
-        """The JSON body sent for one report (the same for the same inputs and config)."""
+    def _request(self, report_text: str, record_id: str) -> ChatRequest:
         c = self.config
-        body: dict[str, Any] = {
-            "model": c.model,
-            "messages": [
+        return ChatRequest(
+            [
                 {"role": "system", "content": SYSTEM_PROMPT},
                 {"role": "user", "content": USER_PROMPT.format(report=report_text)},
             ],
-            "temperature": c.temperature,
-            "max_tokens": c.max_tokens,
-            "n": 1,
-            "stream": False,
-            "user": str(record_id),
-        }
-        if c.seed is not None:
-            body["seed"] = request_seed(c.seed, str(record_id))
-        return body
+            user=str(record_id),
+            seed=None if c.seed is None else request_seed(c.seed, str(record_id)),
+        )
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.config.api_key:
-            headers["Authorization"] = f"Bearer {self.config.api_key}"
-        return headers
-
-    def _post_once(self, payload: bytes) -> tuple[str, Any]:
-        """One attempt: the completion's content and finish reason, or :class:`_EndpointFailure`."""
-        c = self.config
-        if self._client is None:
-            self._client = httpx.Client(follow_redirects=False)
-        cap = c.max_response_chars * 6 + 65_536  # JSON escapes take up to 6 bytes a character
-        deadline = time.monotonic() + c.timeout_s
-        try:
-            with self._client.stream(
-                "POST",
-                self.endpoint,
-                content=payload,
-                headers=self._headers(),
-                timeout=httpx.Timeout(c.timeout_s),
-            ) as response:
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > cap:
-                        raise _EndpointFailure(f"the response is larger than {cap:,} bytes", False)
-                    if time.monotonic() > deadline:
-                        raise _EndpointFailure(f"no complete answer within {c.timeout_s:g} s", True)
-                    chunks.append(chunk)
-                status, headers = response.status_code, response.headers
-        except httpx.TimeoutException:
-            raise _EndpointFailure(f"no complete answer within {c.timeout_s:g} s", True) from None
-        except httpx.HTTPError as exc:
-            raise _EndpointFailure(f"{type(exc).__name__}: {exc}", True) from None
-        raw = b"".join(chunks)
-        if not 200 <= status < 300:
-            retryable = status == 429 or 500 <= status < 600
-            message = f"HTTP {status}" + (f": {_excerpt(raw)}" if raw else "")
-            raise _EndpointFailure(message, retryable, _retry_after(headers))
-        return _content_of(raw)
+    def request_body(self, report_text: str, *, record_id: str) -> dict[str, Any]:
+        """The JSON body sent for one report (the same for the same inputs and config)."""
+        return self.client.request_body(self._request(report_text, record_id))
 
     def complete(self, report_text: str, *, record_id: str) -> Completion:
         """Ask for one rewrite, retrying transient failures; checks nothing but the shape of
         the response (a chat completion whose content is a string)."""
-        payload = json.dumps(self.request_body(report_text, record_id=record_id)).encode()
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                content, finish_reason = self._post_once(payload)
-                return Completion(content, finish_reason, None, attempts)
-            except _EndpointFailure as failure:
-                if failure.retryable and attempts <= self.config.max_retries:
-                    delay = self.config.backoff_s * 2 ** (attempts - 1)
-                    if failure.retry_after is not None:
-                        delay = max(delay, failure.retry_after)
-                    self._sleep(delay)
-                    continue
-                tries = f" after {attempts} attempts" if attempts > 1 else ""
-                reason = f"endpoint: {failure}{tries} ({self.endpoint})"
-                return Completion(None, None, reason, attempts)
+        return self.client.complete(self._request(report_text, record_id))
 
     # -- the public call
     def rephrase(
@@ -679,23 +542,3 @@ class Rephraser:
             kind = (reason or "structure").split(":", 1)[0]
             return RephraseOutcome(False, report_text, reason, contradicted, attempts, kind=kind)
         return RephraseOutcome(True, text, None, [], attempts, kind=None)
-
-
-def _content_of(raw: bytes) -> tuple[str, Any]:
-    """The message content and finish reason of a chat-completion body (hostile input: parsed
-    as JSON, nothing else)."""
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise _EndpointFailure("the response is not UTF-8 JSON", False) from None
-    try:
-        choice = data["choices"][0]
-        content = choice["message"]["content"]
-    except (KeyError, IndexError, TypeError):
-        raise _EndpointFailure(
-            "the response is not a chat completion (no choices[0].message.content)", False
-        ) from None
-    if not isinstance(content, str):
-        kind = type(content).__name__
-        raise _EndpointFailure(f"the message content is {kind}, not a string", False)
-    return content, choice.get("finish_reason") if isinstance(choice, dict) else None
