@@ -130,3 +130,62 @@ def test_usage_errors(corpus: Path, tmp_path: Path, capsys) -> None:
     bad.write_text(bad.read_text() + "{not json\n")
     assert ecgr1_main(["evaluate", "ecgbench", "--pred", str(bad), "--ref", str(ref)]) == 2
     assert "line 2: not JSON" in capsys.readouterr().err
+
+
+def test_grounding_protocol_judge_on_corpus_references(corpus: Path, tmp_path: Path) -> None:
+    # references: corpus test rows (their texts cite our measurements; answers are the
+    # dataset's labels); predictions: the protocol engine's reports of the same records
+    ref = tmp_path / "ref.jsonl"
+    ref.write_text(
+        "".join(line + "\n" for line in (corpus / "sft_test.jsonl").read_text().splitlines()[:6])
+    )
+    pred = tmp_path / "pred.jsonl"
+    _infer(corpus, ref, pred, "--engine", "protocol")
+    status = ecgr1_main(["evaluate", "grounding", "--pred", str(pred), "--ref", str(ref),
+                         "--judge", "protocol", "--ecg-root", str(corpus / "ecg"),
+                         "--out", str(tmp_path / "eval")])  # fmt: skip
+    assert status == 0
+    result = json.loads((tmp_path / "eval" / "grounding.json").read_text())
+    assert result["counts"]["records"] == 6 and result["counts"]["failed"] == 0
+    overall = result["overall"]
+    # the protocol's own reports are grounded in the measurements it judges them by
+    assert overall["GroundedECGUnderstanding"]["mean"] > 80
+    assert overall["AnalysisRelevance"]["mean"] is None  # not scored offline
+
+
+def test_grounding_llm_judge_through_a_local_endpoint(
+    corpus: Path, tmp_path: Path, shared_data: Path
+) -> None:
+    from fake_openai import FakeOpenAI
+
+    ref = tmp_path / "ref.jsonl"
+    ref.write_text(
+        "".join(line + "\n" for line in (corpus / "sft_test.jsonl").read_text().splitlines()[:3])
+    )
+    pred = tmp_path / "pred.jsonl"
+    _infer(corpus, ref, pred, "--engine", "protocol")
+    reply = (
+        "{'DiagnosisAccuracy': [{'Score': 2, 'Explanation': 'matches [x]'}],"
+        " 'AnalysisCompleteness': [{'Score': 1, 'Explanation': 'rate 60-100 bpm'}],"
+        " 'AnalysisRelevance': [{'Score': 2, 'Explanation': 'ok'}],"
+        " 'LeadEvidenceValidity': [{'Score': 1, 'Explanation': 'ok'}],"
+        " 'GroundedECGUnderstanding': [{'Score': 80, 'Explanation': 'ok'}],"
+        " 'EvidenceBasedReasoning': [{'Score': 70, 'Explanation': 'ok'}],"
+        " 'RealisticDiagnosticProcess': [{'Score': 90, 'Explanation': 'ok'}]}"
+    )
+    args = ["evaluate", "grounding", "--pred", str(pred), "--ref", str(ref), "--judge-model", "fake",
+            "--out", str(tmp_path / "eval"),
+            "--judge-prompt", str(shared_data / "formats/ecg-r1_prompts/interpretation_evaluation_prompt.txt")]  # fmt: skip
+    with FakeOpenAI(lambda request: reply) as server:
+        assert ecgr1_main([*args, "--judge", server.url]) == 0
+        first = server.completion_calls
+        assert ecgr1_main([*args, "--judge", server.url]) == 0  # cached: no new request
+        assert server.completion_calls == first == 3
+    result = json.loads((tmp_path / "eval" / "grounding.json").read_text())
+    assert result["counts"]["parsed"] == 3 and result["counts"]["cached"] == 3
+    assert result["overall"]["Average"]["mean"] == pytest.approx(80.0)
+    with FakeOpenAI(lambda request: "I cannot judge this.") as server:
+        args[args.index(str(tmp_path / "eval"))] = str(tmp_path / "eval2")
+        assert ecgr1_main([*args, "--judge", server.url]) == 1  # unparseable: counted failures
+    failed = json.loads((tmp_path / "eval2" / "grounding.json").read_text())
+    assert failed["counts"]["failed"] == 3
