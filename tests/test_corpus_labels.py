@@ -269,7 +269,11 @@ def test_mimic_unknown_phrases_are_unmapped_and_counted() -> None:
     # a phrase only partly explained maps to nothing (the rest may reverse it) and is counted
     m = map_labels("mimic", ["Sinus rhythm with bifascicular block"])
     assert m.names == [] and m.unmapped == ["Sinus rhythm with bifascicular block"]
-    for denial in ("No ST elevation", "Atrial fibrillation no longer present", "Q waves not present"):
+    for denial in (
+        "No ST elevation",
+        "Atrial fibrillation no longer present",
+        "Q waves not present",
+    ):
         m = map_labels("mimic", [denial])
         assert m.mapped == [] and m.unmapped == [denial], denial
     # words are anchored: "abnormal ECG" is not "normal ECG"
@@ -499,7 +503,9 @@ def test_translate_labels_into_another_vocabulary() -> None:
 
     # the Challenge codes CPSC "Normal" as sinus rhythm and "PVC" as ventricular ectopics
     assert translate_labels("snomed", ["426783006"], "cpsc") == ["normal ECG"]
-    assert translate_labels("snomed", ["164884008"], "cpsc") == ["premature ventricular contractions"]
+    assert translate_labels("snomed", ["164884008"], "cpsc") == [
+        "premature ventricular contractions"
+    ]
     # a narrower concept counts for the broader class; "Normal" only without another class
     assert translate_labels("snomed", ["426783006", "713427006"], "cpsc") == [
         "right bundle branch block"
