@@ -36,6 +36,7 @@ import numpy as np
 from _common import data_root, markdown_table
 
 from ecgr1.corpus.labels import concepts_of_statements, map_labels, primary_rhythm, snomed_codes
+from ecgr1.corpus.sources.ludb import DIAGNOSTIC_COLUMNS
 from ecgr1.io import first_seconds, read_record
 from ecgr1.pipeline import interpret_record
 
@@ -159,25 +160,13 @@ LUDB_LABELS = {
     "LAFB": _concept("ludb", "Left anterior hemiblock"),
     "LVH": _concept("ludb", "Left ventricular hypertrophy"),
 }
-# LUDB diagnosis columns of ludb.csv (items one per line).
-LUDB_ITEM_COLUMNS = (
-    "Rhythms",
-    "Electric axis of the heart",
-    "Conduction abnormalities",
-    "Extrasystolies",
-    "Hypertrophies",
-    "Cardiac pacing",
-    "Ischemia",
-    "Non-specific repolarization abnormalities",
-    "Other states",
-)
 # Concept of each scored LUDB rhythm label (the primary rhythm is chosen by the table's order).
 LUDB_RHYTHM_LABELS = {_concept("ludb", label): label for label in LUDB_RHYTHMS}
 
 
 def ludb_concepts(row: Any) -> set[str]:
     """Concepts of the items a ludb.csv row lists (items one per line in each column)."""
-    items = [x for col in LUDB_ITEM_COLUMNS for x in str(row.get(col, "")).split("\n")]
+    items = [x for col in DIAGNOSTIC_COLUMNS for x in str(row.get(col, "")).split("\n")]
     return set(map_labels("ludb", items).concepts)
 
 

@@ -40,7 +40,6 @@ True
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 import time
@@ -55,6 +54,8 @@ from ecgr1.llm import (
     ChatConfig,
     ChatRequest,
     Completion,
+    _is_int,
+    _is_real,
     config_problems,
     endpoint_url,
 )
@@ -117,18 +118,6 @@ USER_PROMPT = "Rewrite this ECG report following the rules.\n\n{report}"
 
 
 # --------------------------------------------------------------------------- configuration
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(c) in ("Cc", "Cf") for c in text)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ ECGs become the section-3 tensor (12 x 5000 float32 mV, standard lead order, 500
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,20 +33,12 @@ _SOLUTION_ANSWER_RE = re.compile(r"<\|answer\|>(.*?)<\|[/\\]answer\|>", re.DOTAL
 
 def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
     """Yield the rows of a JSONL file (blank lines skipped; bad lines raise with line no.)."""
-    p = Path(path)
-    if not p.exists():
-        raise MissingFileError("no such JSONL file", str(p))
-    with p.open(encoding="utf-8") as fh:
-        for no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidInputError(f"line {no}: not JSON ({exc.msg})", str(p)) from None
-            if not isinstance(row, dict):
-                raise InvalidInputError(f"line {no}: a row must be a JSON object", str(p))
-            yield row
+    from ecgr1.evaluate.rows import iter_rows
+
+    if not Path(path).exists():
+        raise MissingFileError("no such JSONL file", str(path))
+    for _, row in iter_rows(path):
+        yield row
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
