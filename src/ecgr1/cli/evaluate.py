@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from ecgr1.cli._batch import (
@@ -107,6 +109,27 @@ def _finish(args: argparse.Namespace, name: str, result: dict[str, Any], markdow
     print(markdown)
 
 
+@contextlib.contextmanager
+def _progress_bar(unit: str) -> Iterator[Any]:
+    """A ``progress(done, total)`` callback drawing a bar on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(unit=unit, file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield progress
+    finally:
+        bar.close()
+
+
 def _paired_or_usage(n_pairs: int) -> None:
     if n_pairs == 0:
         raise InvalidInputError("no prediction row shares an id with a reference row")
@@ -162,9 +185,11 @@ def _run_modality(args: argparse.Namespace) -> int:
     embedder: Any = None
     if args.embedder is not None:
         embedder = False if args.embedder.lower() == "none" else args.embedder
-    result = evaluate_modality(
-        a, b, embedder=embedder, reference_compatible=args.reference_compatible
-    )
+    with _progress_bar("pairs") as progress:
+        result = evaluate_modality(
+            a, b, embedder=embedder, reference_compatible=args.reference_compatible,
+            progress=progress,
+        )  # fmt: skip
     _paired_or_usage(result["pairing"]["pairs"])
     _finish(args, "modality", result, to_markdown(result))
     return EXIT_OK
