@@ -189,3 +189,16 @@ def test_grounding_llm_judge_through_a_local_endpoint(
         assert ecgr1_main([*args, "--judge", server.url]) == 1  # unparseable: counted failures
     failed = json.loads((tmp_path / "eval2" / "grounding.json").read_text())
     assert failed["counts"]["failed"] == 3
+
+
+def test_limit_takes_reference_rows_and_their_predictions(corpus: Path, tmp_path: Path) -> None:
+    ref = corpus / "ecgbench" / "cpsc2018_multilabel.jsonl"
+    rows = _rows(ref)
+    preds = [{"id": r["id"], "response": r["messages"][-1]["content"]} for r in reversed(rows)]
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text("".join(json.dumps(p) + "\n" for p in preds))
+    assert ecgr1_main(["evaluate", "ecgbench", "--pred", str(pred), "--ref", str(ref),
+                       "--limit", "4", "--out", str(tmp_path)]) == 0  # fmt: skip
+    (result,) = json.loads((tmp_path / "ecgbench.json").read_text())["sets"].values()
+    # the first 4 references, paired with their predictions at the end of the other file
+    assert result["n_rows"] == 4 and result["n_missing"] == 0 and result["macro_f1"] == 1.0

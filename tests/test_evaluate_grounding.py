@@ -941,3 +941,18 @@ def test_a_protocol_judgement_of_a_pair_never_raises(tmp_path):
     (jd,) = judge.judge_many([pair])
     assert not jd.ok and "cannot be read" in jd.failure
     assert judge.describe()["scored"] == list(SCORED)
+
+
+def test_unscorable_criteria_are_not_failures_in_the_lower_bound() -> None:
+    from ecgr1.evaluate.grounding import CRITERIA, _overall_ours
+
+    def record(status, score):
+        crit = {c: {"score": score, "points": None} for c in CRITERIA}
+        return {"status": status, "criteria": crit, "average": None}
+
+    records = [record("ok", 80.0), record("ok", None), record("failed", None)]
+    available = {c: True for c in CRITERIA}
+    out = _overall_ours(records, available)["GroundedECGUnderstanding"]
+    # one scored record (80), one record the judge cannot score, one failure (counts as 0)
+    assert out["mean"] == 80.0 and out["n"] == 1
+    assert out["mean_failures_as_zero"] == 40.0

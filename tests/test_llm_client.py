@@ -372,3 +372,12 @@ def test_the_module_examples_run():
     import ecgr1.llm as module
 
     assert doctest.testmod(module).failed == 0
+
+
+def test_endpoint_paths() -> None:
+    from ecgr1.llm import endpoint_url
+
+    assert endpoint_url("http://127.0.0.1:8000") == "http://127.0.0.1:8000/v1/chat/completions"
+    assert endpoint_url("http://127.0.0.1:8000/v1/") == "http://127.0.0.1:8000/v1/chat/completions"
+    # a provider's own API path is kept (e.g. /api/v3), not given a /v1
+    assert endpoint_url("https://h.example/api/v3") == "https://h.example/api/v3/chat/completions"

@@ -186,13 +186,18 @@ class ChatConfig:
 
 
 def endpoint_url(url: str) -> str:
-    """The chat-completions URL for a base URL given with or without ``/v1``.
+    """The chat-completions URL of a base URL: a bare host gets ``/v1``; a URL with a path is
+    used as given (``/v1``, or a provider's own such as ``/api/v3``).
 
     >>> endpoint_url("http://localhost:8000"), endpoint_url("https://h/api/v1/")
     ('http://localhost:8000/v1/chat/completions', 'https://h/api/v1/chat/completions')
+    >>> endpoint_url("https://ark.example.com/api/v3")
+    'https://ark.example.com/api/v3/chat/completions'
     """
+    from urllib.parse import urlsplit
+
     base = url.rstrip("/")
-    if not base.endswith("/v1"):
+    if urlsplit(base).path in ("", "/"):
         base += "/v1"
     return base + "/chat/completions"
 

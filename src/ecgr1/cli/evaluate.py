@@ -77,7 +77,8 @@ def register(subparsers: Any) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="write <name>.json, .md and .html here")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N rows of each file")
+    p.add_argument("--limit", type=int, metavar="N",
+                   help="only the first N reference rows (grounding: the first N pairs)")  # fmt: skip
     p.add_argument(
         "--reference-compatible",
         action="store_true",
@@ -87,7 +88,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     add_debug_option(p)
 
 
-def _rows(path: str, limit: int | None) -> list[dict[str, Any]]:
+def _rows(path: str, limit: int | None = None) -> list[dict[str, Any]]:
     from ecgr1.evaluate.rows import read_rows
 
     if not os.path.isfile(path):
@@ -95,6 +96,21 @@ def _rows(path: str, limit: int | None) -> list[dict[str, Any]]:
     if limit is not None and limit < 1:
         raise InvalidInputError(f"--limit must be at least 1, got {limit}")
     return read_rows(path, limit=limit)
+
+
+def _limited_pairs(
+    first: str, second: str, limit: int | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The first ``limit`` rows of ``first`` and the rows of ``second`` with their ids (the
+    files need not be in the same order: pairing is by id)."""
+    from ecgr1.evaluate.rows import row_id
+
+    a = _rows(first, limit)
+    b = _rows(second)
+    if limit is not None:
+        ids = {row_id(r) for r in a}
+        b = [r for r in b if row_id(r) in ids]
+    return a, b
 
 
 def _finish(args: argparse.Namespace, name: str, result: dict[str, Any], markdown: str) -> None:
@@ -146,6 +162,9 @@ def _register_ecgbench(sub: Any) -> None:
         metavar="REF.jsonl",
         help="reference rows (labels, options or answer)",
     )
+    p.add_argument("--reference-split", metavar="NAME",
+                   help="with --reference-compatible: the published split the rows are (e.g. "
+                   "ptb-test, cpsc-test, code15-test, csn-test, g12-test), for rows without meta.set")  # fmt: skip
     p.add_argument("--seed", type=int, default=None,
                    help="seed of --reference-compatible's random guesses (default: the script's 42)")  # fmt: skip
     _common(p)
@@ -154,10 +173,11 @@ def _register_ecgbench(sub: Any) -> None:
 def _run_ecgbench(args: argparse.Namespace) -> int:
     from ecgr1.evaluate.ecgbench import evaluate_ecgbench, to_markdown
 
-    preds, refs = _rows(args.pred, args.limit), _rows(args.ref, args.limit)
+    refs, preds = _limited_pairs(args.ref, args.pred, args.limit)
     result = evaluate_ecgbench(
-        preds, refs, reference_compatible=args.reference_compatible, seed=args.seed
-    )
+        preds, refs, reference_compatible=args.reference_compatible, seed=args.seed,
+        reference_split=args.reference_split,
+    )  # fmt: skip
     _paired_or_usage(result["rows"]["pairs"])
     _finish(args, "ecgbench", result, to_markdown(result))
     return EXIT_OK
@@ -181,7 +201,7 @@ def _register_modality(sub: Any) -> None:
 def _run_modality(args: argparse.Namespace) -> int:
     from ecgr1.evaluate.modality import evaluate_modality, to_markdown
 
-    a, b = _rows(args.a, args.limit), _rows(args.b, args.limit)
+    a, b = _limited_pairs(args.a, args.b, args.limit)
     embedder: Any = None
     if args.embedder is not None:
         embedder = False if args.embedder.lower() == "none" else args.embedder
@@ -233,7 +253,7 @@ def _run_grounding(args: argparse.Namespace) -> int:
     from ecgr1.evaluate import grounding
 
     # --limit counts pairs here (judging is what costs), so both files are read whole
-    preds, refs = _rows(args.pred, None), _rows(args.ref, None)
+    preds, refs = _rows(args.pred), _rows(args.ref)
     judge = grounding_judge(args)
     result = grounding.evaluate_grounding(
         preds, refs, judge, reference_compatible=args.reference_compatible,

@@ -22,9 +22,10 @@ prompt's per-item maximum: 2, 1, 2, 2 for the itemised criteria, 100 for the hol
 A record is **parsed** when its judgement has no failure and every criterion is valid (or
 unavailable: a criterion the judge does not score). Everything else is a **failure**, listed
 with its reason. Overall, per criterion: ``mean`` = mean of score_c over the parsed records
-(``n`` of them); ``mean_failures_as_zero`` = the sum of score_c over the parsed records
-divided by parsed + failed records (a failure scores 0: a lower bound); ``points_mean`` the
-mean of points_c over the parsed records. Every criterion has the same denominator.
+(``n`` of them: the offline protocol judge leaves some criteria unscorable on some records,
+which then do not count); ``mean_failures_as_zero`` = the sum of score_c over those records
+divided by their number plus the failed records (a failure scores 0: a lower bound);
+``points_mean`` the mean of points_c over the parsed records.
 
 Reference-compatible (``reference_compatible=True``)
 ----------------------------------------------------
@@ -319,7 +320,7 @@ def evaluate_grounding(
 
 def _overall_ours(records: list[dict[str, Any]], available: dict[str, bool]) -> dict[str, Any]:
     parsed = [r for r in records if r["status"] == "ok"]
-    total = len(records)
+    failed = len(records) - len(parsed)
     out: dict[str, Any] = {}
     for c in CRITERIA:
         if not available[c]:
@@ -331,7 +332,10 @@ def _overall_ours(records: list[dict[str, Any]], available: dict[str, bool]) -> 
             "available": True,
             "mean": sum(values) / len(values) if values else None,
             "n": len(values),
-            "mean_failures_as_zero": sum(values) / total if total else None,
+            # failures count as 0; records where the judge cannot score the criterion do not
+            "mean_failures_as_zero": (
+                sum(values) / (len(values) + failed) if values or failed else None
+            ),
         }
         if c in ITEMISED:
             points = [r["criteria"][c]["points"] for r in parsed]
@@ -344,7 +348,10 @@ def _overall_ours(records: list[dict[str, Any]], available: dict[str, bool]) -> 
             "available": True,
             "mean": sum(values) / len(values) if values else None,
             "n": len(values),
-            "mean_failures_as_zero": sum(values) / total if total else None,
+            # failures count as 0; records where the judge cannot score the criterion do not
+            "mean_failures_as_zero": (
+                sum(values) / (len(values) + failed) if values or failed else None
+            ),
         }
     else:
         out[AVERAGE] = {"available": False, "mean": None, "n": 0}

@@ -505,15 +505,19 @@ class ProtocolJudge:
         }
 
     # -- records
-    def interpretation(self, ref: str) -> tuple[Interpretation | None, list[str]]:
+    def interpretation(
+        self, ref: str, age: float | None = None, sex: str | None = None
+    ) -> tuple[Interpretation | None, list[str]]:
         """The protocol interpretation of the record at ``ref`` (relative to the ECG root) and
-        notes; raises :class:`ECGR1Error` (or OSError) when it cannot be read."""
+        notes, with the row's age and sex when given (as ``ecgr1 infer --engine protocol``
+        reads them); raises :class:`ECGR1Error` (or OSError) when it cannot be read."""
         path = _inside_root(self.ecg_root, ref)
-        if path in self._records:
-            self._records.move_to_end(path)
-            return self._records[path]
-        found = interpretation_for(path, table=self.table)
-        self._records[path] = found
+        key = (path, age, sex)
+        if key in self._records:
+            self._records.move_to_end(key)
+            return self._records[key]
+        found = interpretation_for(path, table=self.table, age=age, sex=sex)
+        self._records[key] = found
         while len(self._records) > self.max_records:
             self._records.popitem(last=False)
         return found
@@ -691,7 +695,7 @@ class ProtocolJudge:
                 pair.id, "no ECG (objects.ecg is empty): the protocol judge needs the record"
             )
         try:
-            interp, notes = self.interpretation(ref)
+            interp, notes = self.interpretation(ref, *_age_sex(pair.ref, pair.pred))
         except (ECGR1Error, OSError, ValueError) as exc:
             return Judgement.failed(pair.id, f"the record {ref!r} cannot be read: {exc}")
         if interp is None:
@@ -715,3 +719,17 @@ class ProtocolJudge:
             if progress is not None:
                 progress(i, len(pairs))
         return out
+
+
+def _age_sex(*rows: dict[str, Any]) -> tuple[float | None, str | None]:
+    """Age and sex from the first row's ``meta`` that gives them (plausible values only)."""
+    for row in rows:
+        meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}
+        age, sex = meta.get("age"), meta.get("sex")
+        age = float(age) if isinstance(age, (int, float)) and 0 <= age < 130 else None
+        sex = (
+            {"m": "M", "male": "M", "f": "F", "female": "F"}.get(str(sex).lower()) if sex else None
+        )
+        if age is not None or sex is not None:
+            return age, sex
+    return None, None
