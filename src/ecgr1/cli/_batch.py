@@ -265,6 +265,22 @@ def age_years(text: str) -> float:
     return value
 
 
+def sex_value(text: str) -> str:
+    """``--sex``: M, F, male or female in any case, as "M" or "F" (argparse type).
+
+    >>> sex_value("female"), sex_value("m")
+    ('F', 'M')
+    >>> sex_value("x")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: a sex is M, F, male or female, not 'x'
+    """
+    value = {"m": "M", "male": "M", "f": "F", "female": "F"}.get(text.strip().lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"a sex is M, F, male or female, not {text!r}")
+    return value
+
+
 def add_read_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     """Add the options that tell readers what a bare array cannot (rate, leads, units).
 
@@ -302,6 +318,13 @@ def add_read_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
         action="store_false",
         help="do not derive missing III/aVR/aVL/aVF from I and II",
     )
+    group.add_argument(
+        "--lead-map",
+        choices=("standard-order",),
+        default=None,
+        help="WFDB records whose leads are named lead_1..lead_12: standard-order reads them as "
+        "I, II, III, aVR, aVL, aVF, V1-V6 (default: kept as named, with a warning)",
+    )
 
 
 def read_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -314,4 +337,6 @@ def read_options(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, f"read_{name}", None)
         if value is not None:
             opts[name] = value
+    if getattr(args, "lead_map", None) is not None:
+        opts["lead_map"] = args.lead_map
     return opts

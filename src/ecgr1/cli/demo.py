@@ -30,7 +30,9 @@ Simulate a 12-lead ECG (or read PATH), measure it, apply the clinical protocol, 
 six-step interpretation, render the ECG with fiducial marks and the leads behind each statement
 highlighted, and write DIR/report.html (self-contained: the image is embedded, nothing is
 loaded from the network), DIR/ecg.png (+ ecg.json sidecar), DIR/report.txt and
-DIR/interpretation.json. The text report is printed on stdout. Works offline.
+DIR/interpretation.json. Warnings raised while reading the record (amplitudes normalised,
+uncalibrated leads, repaired samples, ...) are shown in the HTML report and kept in the JSON
+files. The text report is printed on stdout. Works offline.
 
 Examples:
   ecgr1 demo                                   # normal sinus rhythm -> ecgr1-demo/report.html
@@ -189,9 +191,18 @@ def render_html(
     report: Any | None = None,
     truth: dict[str, Any] | None = None,
     notes: list[str] | None = None,
+    warnings: list[str] | None = None,
 ) -> str:
-    """The self-contained HTML report (no external files, scripts or fonts)."""
+    """The self-contained HTML report (no external files, scripts or fonts).
+
+    The warnings raised while reading the record (and those of the measurements, the
+    interpretation and ``warnings``) are shown in a box above the interpretation.
+    """
+    from ecgr1.render.api import record_warnings
+
     e = html.escape
+    extra = [*(getattr(result, "warnings", None) or []), *(warnings or [])]
+    flags = record_warnings(record, measurements, extra)
     img = base64.b64encode(png).decode("ascii")
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -201,6 +212,8 @@ def render_html(
         "collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;"
         "font-size:.92em}th{background:#f4f4f4}.step h3{margin:.8em 0 .2em}.muted{color:#777}"
         ".answer{font-size:1.15em;background:#fff6e6;padding:.5em .8em;border-left:4px solid #e67800}"
+        ".warnings{background:#fdecea;padding:.3em .8em;border-left:4px solid #c62828}"
+        ".warnings h2{font-size:1.1em;margin:.3em 0}"
         "</style></head><body>",
         f"<h1>ecgr1 demo &mdash; {e(record.record_id)}</h1>",
         f"<p class='muted'>{e(str(record.fs))} Hz, {record.duration_s:.1f} s, leads: "
@@ -208,6 +221,14 @@ def render_html(
     ]
     for note in notes or []:
         parts.append(f"<p class='muted'>Note: {e(note)}</p>")
+    if flags["warnings"]:
+        parts.append(
+            "<div class='warnings' id='warnings' role='alert'><h2>Warnings about this input</h2>"
+            "<p>Raised while reading and measuring the record; findings that depend on what "
+            "they name are less certain.</p><ul>"
+        )
+        parts += [f"<li>{e(text)}</li>" for text in flags["warnings"]]
+        parts.append("</ul></div>")
     if truth:
         p = truth["params"]
         parts.append(
@@ -327,6 +348,7 @@ def run(args: argparse.Namespace) -> int:
         measurements=measurements,
         fiducials=True,
         highlight_leads=highlight,
+        warnings=getattr(result, "warnings", None) or (),
     )
     with output_errors():
         png_path, _ = rendering.save(out / "ecg.png")

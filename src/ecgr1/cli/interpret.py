@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ecgr1.cli._batch import (
+    BATCH_EXIT_STATUS,
     add_command,
     add_read_options,
     age_years,
@@ -27,6 +28,32 @@ from ecgr1.cli._batch import (
     positive_seconds,
     read_options,
     run_batch,
+    sex_value,
+)
+
+DESCRIPTION = (
+    """\
+Measure each record, apply the clinical protocol (criteria table) and write the ECG-R1 six-step
+interpretation. Age and sex come from the record unless --age/--sex are given (they set the
+age- and sex-specific thresholds). PATH may be records, folders (searched recursively) or
+globs; arrays (.npy/.csv) need --fs. --format json gives one object per record: statements
+(SNOMED CT code, label, category, certainty, evidence), excluded differentials, measurements,
+quality, report, answer labels, the RL solution string, and every warning raised while reading
+the record ("warnings"). The protocol: docs/protocol.md.
+
+Examples:
+  ecgr1 interpret ../shared/data/cpsc2018/A0001.hea            six-step report on stdout
+  ecgr1 interpret ../shared/data/ludb/data --format json --out out/   one <id>.json each
+  ecgr1 interpret rec.hea --age 67 --sex female --seconds 10
+  ecgr1 interpret rec.hea --style varied --seed 3              reworded, same facts
+  ecgr1 interpret signal.npy --fs 500                          a bare 12-lead array (mV)
+  ecgr1 interpret rec.hea --model runs/ecgr1-sft/              an ECG-R1 model's text
+
+A record that cannot be measured (too noisy, flat) is interpreted as "poor quality / artifact":
+that is a result, not a failure. A progress bar is shown on stderr when it is a terminal.
+
+"""
+    + BATCH_EXIT_STATUS
 )
 
 
@@ -37,17 +64,18 @@ def register(subparsers: Any) -> None:
         "interpret",
         run,
         help="interpret ECG records: statements with evidence and the 6-step report",
-        description=(
-            "Measure each record, apply the clinical protocol (criteria table) and write the "
-            "ECG-R1 six-step interpretation. Age and sex come from the record unless given."
-        ),
-        formatter_class=argparse.HelpFormatter,  # prose: wrapped to the terminal by argparse
+        description=DESCRIPTION,
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="record files, folders or globs")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.add_argument("--out", metavar="DIR", help="write one file per record here (else stdout)")
     p.add_argument("--age", type=age_years, help="patient age in years (overrides the record)")
-    p.add_argument("--sex", choices=("M", "F"), help="patient sex (overrides the record)")
+    p.add_argument(
+        "--sex",
+        type=sex_value,
+        metavar="M|F",
+        help="patient sex: M, F, male or female (overrides the record)",
+    )
     p.add_argument(
         "--style",
         choices=("deterministic", "varied"),

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ecgr1.cli._batch import (
+    BATCH_EXIT_STATUS,
     add_command,
     add_read_options,
     batch_exit_status,
@@ -19,6 +20,34 @@ from ecgr1.cli._batch import (
     run_batch,
 )
 
+DESCRIPTION = (
+    """\
+Measure every record: heart rate, PR, QRS, QT/QTc, axes, per-lead amplitudes and ST, beat
+classes, rhythm regularity and signal quality (schema: docs/measurements.md). Without
+--json-dir the JSON result of a single record is printed on stdout, and a one-line summary per
+record otherwise. The JSON keeps every warning raised while reading the record ("warnings",
+"quality.amplitude_normalised"). PATH may be records, folders (searched recursively) or globs;
+arrays (.npy/.csv) need --fs.
+
+Examples:
+  ecgr1 measure ../shared/data/cpsc2018/A0001.hea              JSON result on stdout
+  ecgr1 measure ../shared/data/ludb/data --json-dir out/       one <id>.json per record
+  ecgr1 measure rec.hea --annotations ann/                     WFDB annotations (see below)
+  ecgr1 measure signal.npy --fs 500 --leads I,II,V1            a bare array
+
+--annotations DIR writes, per record, one WFDB annotation file per lead (<id>.i, <id>.ii, ...:
+P/QRS/T onsets, peaks and offsets) and the record-level beat file <id>.beats (one mark per beat
+with its class: N normal, V ventricular, S supraventricular premature, / paced, Q unclassified);
+read them with wfdb.rdann("DIR/<id>", "ii") or wfdb.rdann("DIR/<id>", "beats").
+
+A record that cannot be measured (too noisy, flat) gives a result of quality "unusable" and a
+warning: that is a result, not a failure. A progress bar is shown on stderr when it is a
+terminal.
+
+"""
+    + BATCH_EXIT_STATUS
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``measure`` subcommand."""
@@ -27,12 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "measure",
         run,
         help="measure ECG records (intervals, axes, amplitudes, ST, quality)",
-        description=(
-            "Measure every record (one process, progress bar). Without --json-dir the JSON "
-            "result of a single record is printed on stdout and a one-line summary per record "
-            "otherwise. Schema: docs/measurements.md."
-        ),
-        formatter_class=argparse.HelpFormatter,  # prose: wrapped to the terminal by argparse
+        description=DESCRIPTION,
     )
     p.add_argument(
         "paths",
@@ -42,7 +66,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json-dir", type=Path, help="write <id>.json per record here")
     p.add_argument(
-        "--annotations", type=Path, metavar="DIR", help="write WFDB annotations, one file per lead"
+        "--annotations",
+        type=Path,
+        metavar="DIR",
+        help="write WFDB annotations: one file per lead (wave boundaries) and <id>.beats (beat "
+        "classes)",
     )
     add_read_options(p)
 
@@ -64,7 +92,7 @@ def _summary(res) -> str:  # noqa: ANN001 - MeasurementResult
 def run(args: argparse.Namespace) -> int:
     """Measure each path; returns the exit status of docs/cli.md."""
     from ecgr1.io import read_record
-    from ecgr1.measure.annotations import write_annotations
+    from ecgr1.measure.annotations import write_annotations, write_beat_annotations
     from ecgr1.pipeline import measure_record
 
     read = read_options(args)  # --fs/--leads/--units for array inputs
@@ -83,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
                 (json_dir / f"{res.id}.json").write_text(json.dumps(res.to_dict(), indent=1))
             if ann_dir:
                 write_annotations(res, ann_dir)
+                write_beat_annotations(res, ann_dir)
         if single:
             print(json.dumps(res.to_dict(), indent=1))
         else:

@@ -26,7 +26,8 @@ DESCRIPTION = (
 Render each record as a standard paper ECG (1 mm / 5 mm grid, calibration pulse, lead labels;
 25 mm/s and 10 mm/mV unless --speed/--gain say otherwise). Every image gets <name>.json beside
 it: layout, lead boxes in pixels and the pixel <-> (time, mV) mapping (with the homography of
-any augmentation). PATH may be records, folders (searched recursively) or globs. At most 10 s
+any augmentation) and the warnings raised while reading the record (amplitudes normalised,
+uncalibrated leads, repaired samples, ...). PATH may be records, folders (searched recursively) or globs. At most 10 s
 are shown per page (from --start). See docs/render.md.
 
 Examples:
@@ -161,19 +162,21 @@ def run(args: argparse.Namespace) -> int:
                 emit(f"ecgr1 render: warning: {path}: no {src}; rendered without measurements",
                      file=sys.stderr)  # fmt: skip
         leads_to_outline = list(highlight)
+        extra_warnings: list[str] = []  # besides the record's and the measurements' own
         if args.interpret:
             from ecgr1.cli.demo import highlighted_leads
             from ecgr1.pipeline import interpret_record
 
             result = interpret_record(record)
             measurements = result.measurements
+            extra_warnings = list(result.warnings)
             cited = highlighted_leads(result.interpretation)
             leads_to_outline += [lead for lead in cited if lead not in leads_to_outline]
         elif args.measurements:
             from ecgr1.pipeline import measure_record
 
             # As in `ecgr1 measure`: a signal that cannot be measured is drawn as "unusable".
-            measurements, _ = measure_record(record)
+            measurements, extra_warnings = measure_record(record)
         seeds = [None] if first_seed is None else [first_seed + k for k in range(args.copies)]
         for seed in seeds:
             rendering = render_record(
@@ -189,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
                 augment_seed=seed,
                 augment_config=config,
                 start_s=args.start,
+                warnings=extra_warnings,
             )
             stem = record.record_id if seed is None else f"{record.record_id}_aug{seed}"
             with output_errors():

@@ -29,6 +29,7 @@ from ecgr1.cli._batch import (
     output_errors,
     read_options,
     run_batch,
+    sex_value,
 )
 from ecgr1.errors import ECGR1Error, InvalidInputError, OutputError
 
@@ -110,7 +111,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--out", metavar="FILE", help="write the output to this file (else stdout)")
     p.add_argument("--age", type=age_years, help="patient age in years (overrides the record)")
-    p.add_argument("--sex", choices=("M", "F"), help="patient sex (overrides the record)")
+    p.add_argument(
+        "--sex",
+        type=sex_value,
+        metavar="M|F",
+        help="patient sex: M, F, male or female (overrides the record)",
+    )
     add_read_options(p)
     add_debug_option(p)
 

@@ -1,11 +1,22 @@
-"""WFDB annotation files of the delineation, one per lead, in the LUDB/ecgpuwave convention.
+"""WFDB annotation files of the measurement: one per lead (wave boundaries) and one per record
+(beats).
 
-Each wave is written as three marks: ``(`` onset, a peak symbol (``p`` P wave, the beat's WFDB
-code at the QRS peak, ``t`` T wave) and ``)`` offset; the annotator (file extension) is the
-lower-case lead name, so ``wfdb.rdann(str(out_dir / record_id), "ii")`` reads lead II back. The
-QRS code is the beat's class as the engine found it (:data:`BEAT_CODES`: ``N`` normal/dominant,
-``V`` premature ventricular, ``A`` premature supraventricular, ``/`` paced, ``Q``
-unclassifiable), so a beat the JSON calls a PVC is a ``V`` in the annotation file too.
+Per lead, each wave is written as three marks: ``(`` onset, a peak symbol (``p`` P wave, the
+beat's WFDB code at the QRS peak, ``t`` T wave) and ``)`` offset; the annotator (file
+extension) is the lower-case lead name, so ``wfdb.rdann(str(out_dir / record_id), "ii")`` reads
+lead II back (the LUDB/ecgpuwave convention).
+
+Per record (:func:`write_beat_annotations`, annotator :data:`BEAT_ANNOTATOR` = ``beats``), one
+mark per beat at its R peak (the global QRS fiducial of ``MeasurementResult.beats``), in the
+MIT-BIH convention of beat-by-beat files such as ``atr``.
+
+The code of a beat is its class as the engine found it (:data:`BEAT_CODES`), so a beat the JSON
+calls a PVC is a ``V`` in both files: ``N`` dominant (normal), ``V`` premature ventricular,
+``S`` premature supraventricular (the classifier does not tell atrial from junctional origin,
+so MIT-BIH's ``S``, "supraventricular premature or ectopic beat, atrial or nodal", not ``A``),
+``/`` paced, ``Q`` unclassifiable. The fusion codes ``F`` (ventricular and normal) and ``f``
+(paced and normal) are never written: the beat classifier has no fusion class (a fusion beat is
+classed by its shape, usually ``Q`` or ``N``).
 """
 
 from __future__ import annotations
@@ -22,10 +33,11 @@ _WAVES = (("p", "p"), ("qrs", "N"), ("t", "t"))
 BEAT_CODES: dict[str, str] = {
     "dominant": "N",
     "premature_ventricular": "V",
-    "premature_supraventricular": "A",
+    "premature_supraventricular": "S",
     "paced": "/",
     "other": "Q",
 }
+BEAT_ANNOTATOR = "beats"  # the record-level annotation file: <id>.beats
 
 
 def lead_annotation_marks(
@@ -73,10 +85,43 @@ def lead_annotation_marks(
     return samples, symbols
 
 
+def beat_codes(result: MeasurementResult) -> list[str]:
+    """The WFDB code of every beat of ``result`` (:data:`BEAT_CODES`; an unknown class: ``Q``)."""
+    return [BEAT_CODES.get(b.beat_class, "Q") for b in result.beats]
+
+
+def write_beat_annotations(result: MeasurementResult, out_dir: str | Path) -> Path | None:
+    """Write the record-level beat file ``<id>.beats``: one mark per beat at its R peak, whose
+    symbol is the beat's class (:data:`BEAT_CODES`); returns its path (None without beats).
+
+    ``wfdb.rdann(str(out_dir / result.id), "beats")`` reads it back.
+    """
+    n_samples = int(round(result.duration_s * result.fs))
+    marks = sorted(
+        (int(round(b.r_peak_s * result.fs)), code)
+        for b, code in zip(result.beats, beat_codes(result))
+        if b.r_peak_s is not None and 0 <= round(b.r_peak_s * result.fs) < n_samples
+    )
+    if not marks:
+        return None
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    wfdb.wrann(
+        result.id,
+        BEAT_ANNOTATOR,
+        np.array([m[0] for m in marks], dtype=np.int64),
+        symbol=[m[1] for m in marks],
+        fs=result.fs,
+        write_dir=str(out),
+    )
+    return out / f"{result.id}.{BEAT_ANNOTATOR}"
+
+
 def write_annotations(result: MeasurementResult, out_dir: str | Path) -> list[Path]:
     """Write one WFDB annotation file per lead; returns the paths written.
 
-    The record name is ``result.id``; leads without any mark get no file.
+    The record name is ``result.id``; leads without any mark get no file. The record-level
+    beat file is :func:`write_beat_annotations`.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -86,7 +131,7 @@ def write_annotations(result: MeasurementResult, out_dir: str | Path) -> list[Pa
         if not fid:
             continue
         n_samples = int(round(result.duration_s * result.fs))
-        codes = [BEAT_CODES.get(b.beat_class, "Q") for b in result.beats]
+        codes = beat_codes(result)
         # the per-lead fiducials are indexed like the beats; anything else keeps plain "N"
         aligned = len(fid.get("qrs_peak") or []) == len(codes)
         samples, symbols = lead_annotation_marks(fid, n_samples, codes if aligned else None)

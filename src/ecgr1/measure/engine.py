@@ -129,7 +129,9 @@ def measure(
     record = as_record(record, fs=fs, leads=leads, units=units)
     cfg = DEFAULT_CONFIG if config is None else config
     run_atrial = cfg.atrial_analysis if atrial_analysis is None else atrial_analysis
-    res = _new_result(record, age, sex)
+    # The reader's notes first, so that a direct ecgr1.measure(path) says what it noticed
+    # (rescaled amplitudes, repaired samples) as the pipeline's results do.
+    res = carry_record_notes(_new_result(record, age, sex), record)
     g = res.global_
     signal = prepare_signal(record, res, cfg)
     if not signal.usable.any():
@@ -179,7 +181,7 @@ def measure(
     delta_waves(res, mb.signal, mb.glob, det.fs, det.usable, cfg)
     if not g.p_wave_present:
         g.reasons.setdefault("p_wave_present", "no consistent P wave before the QRS complexes")
-    return res
+    return carry_record_notes(res, record)  # again: the quality report was rebuilt since
 
 
 def carry_record_notes(result: MeasurementResult, record: ECGRecord) -> MeasurementResult:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ecgr1.errors import InvalidInputError
+from ecgr1.io.leads import canonical_lead_name
 from ecgr1.io.record import ECGRecord
 from ecgr1.render.augment import AugmentConfig, augment_image, augmented_style
 from ecgr1.render.page import Page, PaperStyle, build_page
@@ -21,6 +24,8 @@ from ecgr1.render.vector import render_pdf, render_svg
 FORMATS: tuple[str, ...] = ("png", "svg", "pdf", "jpg")
 SIDECAR_VERSION = "1.0"
 MAX_DPI = 1200.0
+# The WFDB reader's warning for signals whose header gives no ADC gain (read at the nominal 200).
+_NO_GAIN = re.compile(r"no ADC gain for signal\(s\) (.+?): uncalibrated")
 
 
 @dataclass
@@ -79,6 +84,7 @@ def render_record(
     style: PaperStyle | None = None,
     supersample: int = 1,
     start_s: float = 0.0,
+    warnings: Iterable[str] = (),
 ) -> Rendering:
     """Render one record.
 
@@ -96,6 +102,11 @@ def render_record(
     augment_seed : apply training augmentation with this seed (raster formats only).
     supersample : >1 anti-aliases by drawing larger and downsampling (slower).
     start_s : first second of the record shown (pages show at most 10 s).
+    warnings : more warnings for the sidecar (e.g. those of an interpretation), besides the
+        record's and the measurements' (:func:`record_warnings`).
+
+    The sidecar says what the reader noticed, so that an image never looks more trustworthy
+    than its source: ``warnings``, ``amplitude_normalised`` and ``uncalibrated_leads``.
 
     Example
     -------
@@ -143,6 +154,7 @@ def render_record(
             "highlight_leads": list(highlight_leads),
             "fiducial_overlay": bool(fiducials and measurements is not None),
             "augmentation": None,
+            **record_warnings(record, measurements, warnings),
         }
     )
     if fmt == "svg":
@@ -155,6 +167,40 @@ def render_record(
         sidecar["augmentation"] = aug
         sidecar["width_px"], sidecar["height_px"] = img.size
     return Rendering(page, sidecar, image=img, fmt=fmt)
+
+
+def record_warnings(
+    record: ECGRecord, measurements: Any | None = None, extra: Iterable[str] = ()
+) -> dict[str, Any]:
+    """What limits the trust in a record's picture, for its sidecar.
+
+    ``warnings``: the reader's and standardisation's (``record.warnings``), then those of the
+    measurements and ``extra``, each once and in order; ``amplitude_normalised``: the source
+    rescaled each lead (absolute voltages are unreliable); ``uncalibrated_leads``: leads whose
+    header gave no ADC gain (read at a nominal gain).
+
+    >>> import numpy as np
+    >>> rec = ECGRecord(np.zeros((1, 10)), 500, ["II"], warnings=[
+    ...     "no ADC gain for signal(s) MLII: uncalibrated, WFDB nominal 200 adu/mV used"])
+    >>> notes = record_warnings(rec)
+    >>> notes["uncalibrated_leads"], notes["amplitude_normalised"], len(notes["warnings"])
+    (['II'], False, 1)
+    """
+    quality = getattr(measurements, "quality", None)
+    texts = [*record.warnings, *(getattr(measurements, "warnings", None) or []), *extra]
+    uncalibrated = list(record.metadata.get("uncalibrated_leads") or [])
+    for text in texts:
+        found = _NO_GAIN.search(str(text))
+        if found:
+            uncalibrated += [canonical_lead_name(n.strip()) for n in found.group(1).split(",")]
+    return {
+        "warnings": list(dict.fromkeys(str(t) for t in texts)),
+        "amplitude_normalised": bool(
+            record.metadata.get("amplitude_normalised")
+            or getattr(quality, "amplitude_normalised", False)
+        ),
+        "uncalibrated_leads": list(dict.fromkeys(uncalibrated)),
+    }
 
 
 def pixel_of(sidecar: dict[str, Any], lead: str, t_s: float, value_mv: float,
