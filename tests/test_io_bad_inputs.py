@@ -28,7 +28,10 @@ def _write(
     """A format-16 WFDB record written by hand (so headers can be made wrong on purpose)."""
     n_sig, n = digital.shape
     lines = [f"{name} {n_sig} {fs} {n if n_header is None else n_header}"]
-    lines += [f"{name}.dat 16 {gain}/{units} 16 0 0 0 0 {lead}" for lead in leads]
+    lines += [
+        f"{name}.dat 16 {gain}/{units} 16 0 {int(row[0])} {int(row.sum())} 0 {lead}"
+        for lead, row in zip(leads, digital.astype(np.int64))
+    ]
     lines += [f"#{c}" for c in comments]
     (folder / f"{name}.hea").write_text("\n".join(lines) + "\n")
     raw = digital.T.astype("<i2").tobytes()
@@ -210,3 +213,61 @@ def test_fs_option_never_overrides_a_header(tmp_path: Path) -> None:
     assert any("fs=250 ignored" in w for w in rec.warnings)
     with pytest.raises(TypeError, match="unknown read_record option"):
         read_record(tmp_path / "r.hea", sampling_rate=250)
+
+
+def test_leads_mapped_by_assumption_are_warned(tmp_path: Path) -> None:
+    rec = read_record(_write(tmp_path, "d", _wave(3), ["D1", "D2", "D3"]))
+    assert rec.leads[:3] == ["I", "II", "III"]
+    assert rec.metadata["derived_leads"] == ["aVR", "aVL", "aVF"]
+    assumed = [w for w in rec.warnings if "mapped by assumption" in w]
+    assert len(assumed) == 1 and all(f"D{k} -> " in assumed[0] for k in (1, 2, 3))
+    rec = read_record(_write(tmp_path, "m", _wave(2), ["MLII", "V5"]))
+    assert rec.leads == ["II", "V5"]
+    assert rec.warnings == [
+        "lead name(s) mapped by assumption: MLII -> II (a modified limb lead on torso "
+        "electrodes, as in Holter or Mason-Likar recordings)"
+    ]
+    rec = read_record(_write(tmp_path, "latin", _wave(2), ["DI", "DII"]))
+    assert not any("assumption" in w for w in rec.warnings)  # DI-DIII: the standard's names
+
+
+def test_numbered_lead_names_need_an_explicit_lead_map(tmp_path: Path) -> None:
+    names = [f"lead_{k}" for k in range(1, 13)]
+    hea = _write(tmp_path, "num", _wave(12), names)
+    kept = read_record(hea)
+    assert kept.leads == names
+    assert [w for w in kept.warnings if "numbered" in w or "non-standard" in w] == [
+        f"numbered lead name(s) kept as given: {', '.join(names)}; if they number the standard "
+        "leads in the order I, II, III, aVR, aVL, aVF, V1-V6, read with "
+        "lead_map='standard-order' (CLI: --lead-map standard-order)"
+    ]
+    mapped = read_record(hea, lead_map="standard-order")
+    assert mapped.leads == list(STANDARD_LEADS)
+    np.testing.assert_array_equal(mapped.signal, kept.signal)
+    assert any("mapped to the standard order" in w for w in mapped.warnings)
+    with pytest.raises(ValueError, match="lead_map must be one of"):
+        read_record(hea, lead_map="guess")
+
+
+def test_lead_map_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from ecgr1.cli import main
+
+    hea = _write(tmp_path, "num", _wave(12), [f"lead_{k}" for k in range(1, 13)])
+    assert main(["info", "--json", "--lead-map", "standard-order", str(hea)]) == 0
+    assert json.loads(capsys.readouterr().out)["leads"] == list(STANDARD_LEADS)
+    assert main(["info", "--json", str(hea)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["leads"][0] == "lead_1"
+    assert any("--lead-map standard-order" in w for w in out["warnings"])
+
+
+def test_lead_map_is_reported_as_ignored_for_arrays(tmp_path: Path) -> None:
+    np.save(tmp_path / "a.npy", _wave(2).astype(float) / 200)
+    rec = read_record(tmp_path / "a.npy", fs=500, leads="I,II", lead_map="standard-order")
+    assert any("lead_map='standard-order' ignored" in w for w in rec.warnings)
+    from ecgr1.io.readers import as_record
+
+    rec = as_record(_wave(2) / 200.0, fs=500, leads=["I", "II"], lead_map="standard-order")
+    assert any("lead_map='standard-order' ignored" in w for w in rec.warnings)

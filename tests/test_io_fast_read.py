@@ -159,16 +159,17 @@ def write_record(
     n_sig = sum(f[2].shape[1] for f in files)
     gains = gains or [200.0] * n_sig
     baselines = baselines or [0] * n_sig
-    lines = [f"{name} {n_sig} 250 {n_samples if n_samples is not None else n}"]
+    declared = n_samples if n_samples is not None else n
+    lines = [f"{name} {n_sig} 250 {declared}"]
     k = 0
     for j, (fname, fmt, frames) in enumerate(files):
         lead = b"\x55" * offset if j == 0 else b""
         (folder / fname).write_bytes(lead + PACK[fmt](frames))
         fmt_text = f"{fmt}{fmt_suffix}" + (f"+{offset}" if j == 0 and offset else "")
         for col in range(frames.shape[1]):
-            first = int(frames[0, col])
+            first, checksum = int(frames[0, col]), int(frames[:declared, col].sum())
             lines.append(
-                f"{fname} {fmt_text} {gains[k]:g}({baselines[k]})/mV 12 0 {first} 0 0 sig{k}"
+                f"{fname} {fmt_text} {gains[k]:g}({baselines[k]})/mV 12 0 {first} {checksum} 0 sig{k}"
             )
             k += 1
     (folder / f"{name}.hea").write_text("\n".join(lines) + "\n# a comment\n")
@@ -326,7 +327,8 @@ def _challenge_mat(folder: Path, name: str, val: np.ndarray, fmt_field: str, **s
     scipy.io.savemat(str(folder / f"{name}.mat"), {"val": val}, **savemat)
     lines = [f"{name} {val.shape[0]} 500 {val.shape[1]}"]
     for k in range(val.shape[0]):
-        lines.append(f"{name}.mat {fmt_field} 1000/mV 16 0 {int(val[k, 0])} 0 0 L{k}")
+        checksum = int(val[k].astype(np.int64).sum())
+        lines.append(f"{name}.mat {fmt_field} 1000/mV 16 0 {int(val[k, 0])} {checksum} 0 L{k}")
     (folder / f"{name}.hea").write_text("\n".join(lines) + "\n#Dx: 426783006\n")
     return folder / f"{name}.hea"
 

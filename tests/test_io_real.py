@@ -30,7 +30,7 @@ def _assert_same_as_wfdb(rec, base: Path) -> wfdb.Record:
     gains = np.asarray(ref.adc_gain, dtype=float)
     for k, name in enumerate(ref.sig_name):
         mine = rec.signal[k]
-        assert rec.leads[k].lower() == name.lower() or name in {"MLII"}, (rec.leads[k], name)
+        assert rec.leads[k].lower() == name.lower() or name in {"MLII", "D3"}, (rec.leads[k], name)
         factor = 1e-3 if ref.units[k].lower() in {"uv", "µv"} else 1.0
         # Same samples within half an ADC step (plus float32 rounding of the stored copy).
         tol = 0.5 / gains[k] * factor + 1e-5 * np.nanmax(np.abs(ref.p_signal[:, k]))
@@ -70,6 +70,20 @@ def test_qtdb_two_lead_records_match_wfdb(qtdb_dir: Path) -> None:
         assert rec.fs == 250.0
         if ref.sig_name[0] == "MLII":
             assert rec.leads[0] == "II"
+
+
+def test_qtdb_d3_and_mlii_are_mapped_with_a_warning(qtdb_dir: Path) -> None:
+    """QTDB's European ST-T records name a Holter lead D3 (with D4 beside it in sele0104)."""
+    cases = {"sele0107": ["III", "V4"], "sele0104": ["III", "D4"], "sel100": ["II", "V5"]}
+    for name, leads in cases.items():
+        if not (qtdb_dir / f"{name}.hea").is_file():
+            continue
+        rec = read_record(qtdb_dir / name)
+        _assert_same_as_wfdb(rec, qtdb_dir / name)
+        assert rec.leads == leads
+        (assumed,) = [w for w in rec.warnings if "mapped by assumption" in w]
+        assert ("D3 -> III" if name != "sel100" else "MLII -> II") in assumed
+        assert ("D4" in " ".join(rec.warnings)) == (name == "sele0104")  # D4 kept, as non-standard
 
 
 def test_mitdb_100_matches_wfdb(shared_data: Path) -> None:

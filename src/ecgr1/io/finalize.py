@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ecgr1.errors import InvalidInputError
-from ecgr1.io.leads import LIMB_LEADS, STANDARD_LEADS, canonical_lead_name
+from ecgr1.io.leads import LIMB_LEADS, STANDARD_LEADS, map_lead_names, numbered_lead
 from ecgr1.io.record import ECGRecord
 
 #: Multiply a value in the key's unit by this factor to get millivolts.
@@ -148,6 +148,7 @@ def finalize_record(
     warnings: Sequence[str] = (),
     nan_policy: str = "interpolate",
     derive_leads: bool = True,
+    lead_map: str | None = None,
 ) -> ECGRecord:
     """Turn raw reader output into a checked :class:`ECGRecord` in millivolts.
 
@@ -159,6 +160,8 @@ def finalize_record(
     units : one unit for all leads or one per lead (``mV``, ``uV``/``µV``, ``V``, ``nV``).
     nan_policy : ``"interpolate"`` (default) or ``"zero"``; see :func:`repair_nonfinite`.
     derive_leads : derive missing III/aVR/aVL/aVF (and I or II) from the other limb leads.
+    lead_map : ``"standard-order"`` reads ``lead_1`` ... ``lead_12`` as I ... V6 (see
+        :func:`ecgr1.io.leads.map_lead_names`); None keeps them, with a warning.
 
     Example
     -------
@@ -197,11 +200,14 @@ def finalize_record(
     if converted:
         meta.setdefault("source_units", sorted(converted))
 
-    # Names: canonical spelling, inverted aVR restored, duplicates made unique.
+    # Names: canonical spelling (assumed aliases and numbered names warned), inverted aVR
+    # restored, duplicates made unique.
+    mapped, name_warns = map_lead_names(["" if x is None else str(x) for x in leads], lead_map)
+    warns.extend(name_warns)
     names: list[str] = []
-    for k, raw in enumerate(leads):
-        name = canonical_lead_name("" if raw is None else str(raw)) or f"lead{k + 1}"
-        if name == "-aVR" and "aVR" not in [canonical_lead_name(str(x or "")) for x in leads]:
+    for k, name in enumerate(mapped):
+        name = name or f"lead{k + 1}"
+        if name == "-aVR" and "aVR" not in mapped:
             sig[k] = -sig[k]
             warns.append("lead -aVR inverted and stored as aVR")
             name = "aVR"
@@ -212,7 +218,8 @@ def finalize_record(
             warns.append(f"duplicate lead name {name!r}; second one renamed {new!r}")
             name = new
         names.append(name)
-    unknown = [n for n in names if n not in STANDARD_LEADS]
+    # Numbered names kept as given already have their own warning (map_lead_names).
+    unknown = [n for n in names if n not in STANDARD_LEADS and numbered_lead(n) is None]
     if unknown:
         warns.append(f"non-standard lead name(s) kept as given: {', '.join(unknown)}")
 

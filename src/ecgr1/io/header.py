@@ -24,6 +24,12 @@ BYTES_PER_SAMPLE: dict[int, float] = {
     16: 2, 61: 2, 160: 2, 80: 1, 212: 1.5, 24: 3, 32: 4, 310: 4 / 3, 311: 4 / 3,
 }  # fmt: skip
 
+#: Every storage format the WFDB specification defines (0: null signal, 8: first differences,
+#: 5xx: FLAC). Any other number in a signal line is an error.
+WFDB_FORMATS: frozenset[int] = frozenset(
+    {0, 8, 16, 24, 32, 61, 80, 160, 212, 310, 311, 508, 516, 524}
+)
+
 _GAIN_RE = re.compile(r"^(?P<gain>[^()/]+)(?:\((?P<baseline>[^()]*)\))?(?:/(?P<units>.*))?$")
 _FORMAT_RE = re.compile(
     r"^(?P<fmt>\d+)(?:x(?P<spf>\d+))?(?::(?P<skew>-?\d+))?(?:\+(?P<offset>\d+))?$"
@@ -177,8 +183,10 @@ def parse_header(text: str, path: str = "<header>") -> HeaderInfo:
     )
     if multi:
         return info  # segment lines follow; samples are read by wfdb
-    sig_lines = content[1 : 1 + n_sig]
-    if len(sig_lines) < n_sig:
+    sig_lines = content[1:]
+    if len(sig_lines) != n_sig:
+        # Never guessed: with one signal too many or too few, every signal of a shared data
+        # file would be read from the wrong interleaving.
         raise InvalidInputError(
             f"header declares {n_sig} signals but has {len(sig_lines)} signal lines", path
         )
@@ -194,6 +202,12 @@ def _parse_signal_line(line: str, no: int, path: str) -> SignalSpec:
     m = _FORMAT_RE.match(parts[1])
     if not m:
         raise InvalidInputError(f"header line {no}: invalid storage format {parts[1]!r}", path)
+    if int(m["fmt"]) not in WFDB_FORMATS:
+        raise InvalidInputError(
+            f"header line {no}: unknown WFDB storage format {parts[1]!r} (known: "
+            f"{', '.join(map(str, sorted(WFDB_FORMATS)))})",
+            path,
+        )
     spec = SignalSpec(
         file_name=parts[0],
         fmt=int(m["fmt"]),

@@ -20,6 +20,7 @@ from ecgr1.errors import InvalidInputError, MissingFileError, UnsupportedFormatE
 from ecgr1.io.arrays import MAT_CONVENTIONS, SIGNAL_KEYS, read_array, read_mat
 from ecgr1.io.code15 import code15_entries, read_code15
 from ecgr1.io.layouts import layout_metadata
+from ecgr1.io.leads import LEAD_MAPS
 from ecgr1.io.record import ECGRecord
 from ecgr1.io.wfdb_reader import read_wfdb
 
@@ -30,7 +31,7 @@ FORMATS = ("wfdb", "mat", "array", "code15")
 
 _COMMON = {"nan_policy", "derive_leads"}
 _ACCEPTED: dict[str, set[str]] = {
-    "wfdb": _COMMON,
+    "wfdb": _COMMON | {"lead_map"},
     "mat": _COMMON | {"fs", "leads", "units"},
     "array": _COMMON | {"fs", "leads", "units"},
     "code15": _COMMON | {"exam_id", "index", "exams_csv", "trim_padding", "units"},
@@ -107,6 +108,8 @@ def read_record(path: str | os.PathLike[str], **options: Any) -> ECGRecord:
         ``fs``, ``leads``, ``units`` (arrays and headerless ``.mat``; for self-describing
         formats a different ``fs`` is reported in the warnings, never applied),
         ``nan_policy`` (``"interpolate"`` default, or ``"zero"``), ``derive_leads`` (True),
+        ``lead_map`` (WFDB: ``"standard-order"`` reads lead names ``lead_1`` ... ``lead_12`` as
+        I, II, III, aVR, aVL, aVF, V1-V6; without it they are kept, with a warning),
         ``exam_id``/``index``/``exams_csv``/``trim_padding`` (CODE-15), ``format`` (force one of
         ``wfdb``, ``mat``, ``array``, ``code15``).
 
@@ -151,6 +154,9 @@ def read_record(path: str | os.PathLike[str], **options: Any) -> ECGRecord:
     if p.stat().st_size == 0:
         raise InvalidInputError("empty file", str(p))
 
+    lead_map = options.get("lead_map")
+    if lead_map is not None and lead_map not in LEAD_MAPS:
+        raise ValueError(f"lead_map must be one of {LEAD_MAPS} or None, got {lead_map!r}")
     fmt = options.pop("format", None)
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
@@ -167,6 +173,11 @@ def read_record(path: str | os.PathLike[str], **options: Any) -> ECGRecord:
         record = read_array(target, **kwargs)
     else:
         record = read_code15(target, **kwargs)
+    if ignored.get("lead_map") is not None:
+        record.warnings.append(
+            f"lead_map={ignored['lead_map']!r} ignored: it applies to WFDB records, and this is a "
+            f"{fmt} input (name its leads with leads= / --leads)"
+        )
     fs = ignored.get("fs")
     if fs is not None and float(fs) != record.fs:
         record.warnings.append(
@@ -317,4 +328,11 @@ def as_record(
         )
     from ecgr1.io.arrays import array_record
 
-    return array_record(data, fs=fs, leads=leads, units=units, **read_options)
+    lead_map = read_options.pop("lead_map", None)
+    record = array_record(data, fs=fs, leads=leads, units=units, **read_options)
+    if lead_map is not None:
+        record.warnings.append(
+            f"lead_map={lead_map!r} ignored: it applies to WFDB records, and this is an array "
+            "(name its leads with leads=)"
+        )
+    return record

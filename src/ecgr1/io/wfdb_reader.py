@@ -1,8 +1,10 @@
 """WFDB records (``.hea`` with ``.dat``/``.mat``), PhysioNet/CinC Challenge records included.
 
-The header is always parsed by ecgr1's tolerant parser first, so that missing or truncated data
-files and inconsistent sample counts are reported with a precise message before any sample is
-read. Samples then come from, in this order:
+The header is always parsed by ecgr1's tolerant parser first and checked against the data files
+(:func:`_check_data_files`), so that missing or truncated files and any disagreement in signal
+count, sample count, byte count or storage format are reported with a precise message before
+any sample is read; no reader ever guesses an interleaving. Samples then come from, in this
+order:
 
 1. ecgr1's fast decoder (``np.fromfile``) for single-segment records in storage formats 16, 212
    and 80, one sample per frame, no skew, one or more data files, Challenge ``.mat`` included,
@@ -17,7 +19,8 @@ read. Samples then come from, in this order:
    ``.mat``) and records a warning.
 
 ``engine="wfdb"`` skips step 1 (the behaviour before the fast decoder existed; the tests compare
-the two), ``engine="fast"`` insists on it.
+the two), ``engine="fast"`` insists on it. Whichever reads the samples, each signal's checksum
+is compared with the header's (modulo 2**16); a mismatch is a warning.
 """
 
 from __future__ import annotations
@@ -53,15 +56,104 @@ def record_base(path: str | Path) -> Path:
     return p.with_suffix("") if p.suffix.lower() in {".hea", ".dat", ".mat"} else p
 
 
-def _file_samples(info: HeaderInfo, hea: Path) -> tuple[dict[str, int | None], list[str]]:
-    """Check that every data file exists; return samples-per-signal each file holds."""
+#: Formats whose byte count for a number of samples is exact, so that a size can be checked and
+#: other layouts that fit it named (61 and 160 have the sizes of 16; 310/311 are checked loosely).
+_EXACT_SIZE_FORMATS: frozenset[int] = frozenset({16, 61, 160, 80, 212, 24, 32})
+#: Formats named as alternatives when a data file's size fits another layout exactly.
+_ALTERNATIVE_FORMATS = (16, 80, 212, 24, 32)
+#: MATLAB v4 precision digit -> class of the matrix.
+_MAT4_TYPES = {0: "double", 1: "single", 2: "int32", 3: "int16", 4: "uint16", 5: "uint8"}
+
+
+def _bytes_for(fmt: int, count: int) -> int:
+    """Bytes that ``count`` samples take in format ``fmt`` (212: an odd last sample takes 2)."""
+    if fmt == 212:
+        return 3 * (count // 2) + 2 * (count % 2)
+    return int(count * BYTES_PER_SAMPLE[fmt])
+
+
+def _samples_in(fmt: int, n_bytes: int) -> tuple[int, bool]:
+    """Samples that ``n_bytes`` of format ``fmt`` hold, and whether no byte is left over."""
+    if fmt == 212:
+        count = 2 * (n_bytes // 3) + (1 if n_bytes % 3 == 2 else 0)
+        return count, n_bytes % 3 != 1
+    bps = BYTES_PER_SAMPLE[fmt]
+    count = int(n_bytes // bps)
+    return count, fmt not in _EXACT_SIZE_FORMATS or count * bps == n_bytes
+
+
+def _other_layouts(fmt: int, n_slots: int, n: int, n_bytes: int) -> list[str]:
+    """Other layouts that ``n_bytes`` fit exactly with ``n`` samples per signal: another signal
+    count in the declared format, or the declared signal count in another format."""
+    if fmt not in _EXACT_SIZE_FORMATS or n <= 0:
+        return []
+    out: list[str] = []
+    count, whole = _samples_in(fmt, n_bytes)
+    if whole and count % n == 0 and count // n not in (0, n_slots):
+        out.append(f"{n} samples of {count // n} signals in format {fmt}")
+    same = {fmt if fmt not in (61, 160) else 16}
+    for other in _ALTERNATIVE_FORMATS:
+        if other not in same and _bytes_for(other, n * n_slots) == n_bytes:
+            out.append(f"{n} samples of {n_slots} signal(s) in format {other}")
+    return out
+
+
+def _matlab_val(path: Path, hea: Path) -> tuple[int, int, str | None] | None:
+    """``(rows, columns, class)`` of the ``val`` matrix of a MATLAB file, or None when the file
+    is not a MATLAB file (then its bytes are samples, as WFDB reads them).
+
+    Raises :class:`InvalidInputError` for a MATLAB file without ``val``.
+    """
+    head = np.fromfile(path, dtype="<i4", count=5)
+    v4 = False
+    if head.size == 5:
+        mopt, rows, cols, imag, namlen = (int(x) for x in head)
+        v4 = 0 <= mopt < 60 and mopt % 10 == 0 and imag in (0, 1) and 0 < namlen < 64
+        if v4 and rows >= 0 and cols >= 0:
+            name = np.fromfile(path, dtype=np.uint8, count=namlen, offset=20).tobytes()
+            if name == b"val\x00":
+                return rows, cols, None if imag else _MAT4_TYPES[mopt // 10]
+    with open(path, "rb") as fh:
+        v5 = fh.read(10) == b"MATLAB 5.0"
+    if not (v4 or v5):
+        return None
+    try:
+        from scipy.io import whosmat
+
+        found = {name: (shape, cls) for name, shape, cls in whosmat(str(path))}
+    except Exception:  # noqa: BLE001 - not a MATLAB file after all: its bytes are samples
+        return None
+    if "val" not in found:
+        raise InvalidInputError(
+            f"{path.name!r} is a MATLAB file without a 'val' matrix (it holds "
+            f"{', '.join(sorted(found)) or 'nothing'}), and the header gives no byte offset to "
+            "read it as raw samples",
+            str(hea),
+        )
+    shape, cls = found["val"]
+    if len(shape) != 2:
+        raise InvalidInputError(f"{path.name!r}: 'val' is not a 2-D matrix {shape}", str(hea))
+    return int(shape[0]), int(shape[1]), cls if v5 else None
+
+
+def _check_data_files(info: HeaderInfo, hea: Path) -> list[str]:
+    """Check every data file against the header: present, not empty, one storage format, and a
+    size that holds exactly the declared signals and samples.
+
+    Errors (:class:`InvalidInputError`) where the header and the data disagree in a way that
+    leaves the samples ambiguous (fewer samples than declared, a byte count that is no whole
+    number of frames, a size that fits another signal count or format exactly, a ``.mat`` whose
+    ``val`` matrix has another number of signals or is not int16); a warning where the data
+    hold more samples than declared and nothing else fits (the first ones are read).
+    """
     groups: OrderedDict[str, list[SignalSpec]] = OrderedDict()
     for spec in info.signals:
-        if spec.file_name == "~":
+        if spec.file_name == "~" or spec.fmt == 0:
             continue  # WFDB null signal
         groups.setdefault(spec.file_name, []).append(spec)
-    held: dict[str, int | None] = {}
+    n = info.n_samples or None  # 0 means "not given" in WFDB
     warnings: list[str] = []
+    held_by_file: dict[str, int] = {}
     for name, specs in groups.items():
         data = hea.parent / name
         if not data.is_file():
@@ -71,38 +163,148 @@ def _file_samples(info: HeaderInfo, hea: Path) -> tuple[dict[str, int | None], l
         size = data.stat().st_size
         if size == 0:
             raise InvalidInputError(f"data file {name!r} is empty", str(hea))
-        fmts = {s.fmt for s in specs}
-        if len(fmts) != 1 or next(iter(fmts)) not in BYTES_PER_SAMPLE:
-            held[name] = None
-            continue
-        if name.lower().endswith(".mat") and specs[0].byte_offset == 0:
-            held[name] = None  # a .mat without a declared offset: leave it to the .mat loader
-            continue
-        frame_bytes = BYTES_PER_SAMPLE[specs[0].fmt] * sum(s.samples_per_frame for s in specs)
-        offset = specs[0].byte_offset
-        held[name] = int((size - offset) // frame_bytes) if size > offset else 0
-    return held, warnings
-
-
-def _check_lengths(info: HeaderInfo, held: dict[str, int | None], hea: Path) -> list[str]:
-    warnings: list[str] = []
-    if info.n_samples is None:
-        return warnings
-    for name, n in held.items():
-        if n is None:
-            continue
-        if n < info.n_samples:
+        fmts = sorted({s.fmt for s in specs})
+        if len(fmts) != 1:
             raise InvalidInputError(
-                f"data file {name!r} holds {n} samples per signal but the header declares "
-                f"{info.n_samples} (truncated file or wrong sample count in the header)",
+                f"the signals stored in {name!r} declare different storage formats "
+                f"({', '.join(map(str, fmts))}); one file holds one format",
                 str(hea),
             )
-        if n > info.n_samples:
-            warnings.append(
-                f"data file {name!r} holds {n} samples per signal, the header declares "
-                f"{info.n_samples}; only the first {info.n_samples} were read"
+        fmt = fmts[0]
+        k = len(specs)
+        slots = sum(s.samples_per_frame for s in specs)
+        if name.lower().endswith(".mat") and specs[0].byte_offset == 0:
+            val = _matlab_val(data, hea)
+            if val is not None:
+                rows, cols, cls = val
+                if rows != k:
+                    raise InvalidInputError(
+                        f"{name!r} holds a 'val' matrix of {rows} signals x {cols} samples but "
+                        f"the header lists {k} signals stored in it",
+                        str(hea),
+                    )
+                if cls is not None and cls != "int16":
+                    raise InvalidInputError(
+                        f"{name!r}: 'val' holds {cls} values but the header declares format "
+                        f"{fmt} (int16)",
+                        str(hea),
+                    )
+                held_by_file[name] = cols
+                continue
+        if fmt not in BYTES_PER_SAMPLE:
+            continue  # FLAC (5xx) and first differences (8): read by wfdb, not size-checked
+        n_bytes = max(size - specs[0].byte_offset, 0)
+        count, whole = _samples_in(fmt, n_bytes)
+        held = count // slots
+        whole = whole and count % slots == 0
+        what = f"{k} signal(s) in format {fmt}"
+        if n is not None and held < n:
+            others = _other_layouts(fmt, slots, n, n_bytes) if slots == k else []
+            hint = f"; its size fits exactly {' or '.join(others)}" if others else ""
+            raise InvalidInputError(
+                f"data file {name!r} holds {held} samples per signal but the header declares "
+                f"{n} (truncated file or wrong sample count in the header){hint}",
+                str(hea),
             )
+        if n is not None and (
+            n_bytes == _bytes_for(fmt, n * slots) or (fmt not in _EXACT_SIZE_FORMATS and held == n)
+        ):
+            held_by_file[name] = n
+            continue
+        others = _other_layouts(fmt, slots, n, n_bytes) if n is not None and slots == k else []
+        if others:
+            raise InvalidInputError(
+                f"data file {name!r} ({n_bytes} bytes) does not hold the {n} samples of {what} "
+                f"that the header declares, but its size fits exactly {' or '.join(others)}: the "
+                "header's signal count, format or sample count is wrong (ecgr1 does not guess "
+                "which)",
+                str(hea),
+            )
+        if not whole and fmt in _EXACT_SIZE_FORMATS:
+            raise InvalidInputError(
+                f"data file {name!r} ({n_bytes} bytes) is not a whole number of frames of "
+                f"{what}: the header's signal count or storage format does not match the data",
+                str(hea),
+            )
+        held_by_file[name] = held
+        if n is not None and held > n:  # more samples than declared, nothing else fits
+            warnings.append(
+                f"data file {name!r} holds {held} samples per signal, the header declares "
+                f"{n}; only the first {n} were read"
+            )
+    if n is not None:
+        for name, held in held_by_file.items():
+            if held < n:  # a .mat 'val' matrix (raw files were checked above)
+                raise InvalidInputError(
+                    f"data file {name!r} holds {held} samples per signal but the header declares "
+                    f"{n} (truncated file or wrong sample count in the header)",
+                    str(hea),
+                )
+            if held > n and name.lower().endswith(".mat"):
+                warnings.append(
+                    f"data file {name!r} holds {held} samples per signal, the header declares "
+                    f"{n}; only the first {n} were read"
+                )
+    elif len(set(held_by_file.values())) > 1:
+        counts = ", ".join(f"{name} {held}" for name, held in held_by_file.items())
+        raise InvalidInputError(
+            f"the header gives no sample count and its data files hold different numbers of "
+            f"samples per signal ({counts})",
+            str(hea),
+        )
     return warnings
+
+
+def _checksum_warning(info: HeaderInfo, sums: list[int | None]) -> list[str]:
+    """A warning naming the signals whose sample sum differs from the header's checksum.
+
+    WFDB checksums are the 16-bit sum of a signal's samples, written signed by wfdb and
+    unsigned by others (PTB-XL, CPSC 2021): compared modulo 2**16.
+    """
+    bad = []
+    for k, (spec, total) in enumerate(zip(info.signals, sums)):
+        if spec.checksum is None or total is None:
+            continue
+        if (total - spec.checksum) % 65536:
+            name = spec.description or f"signal {k + 1}"
+            got = (total + 32768) % 65536 - 32768
+            bad.append(f"{name} (header {spec.checksum}, data {got})")
+    if not bad:
+        return []
+    return [
+        f"checksum mismatch in {len(bad)} of {len(info.signals)} signal(s): "
+        f"{', '.join(bad[:4])}{', ...' if len(bad) > 4 else ''}; the data file may be damaged "
+        "or not belong to this header"
+    ]
+
+
+def _digital_sums(info: HeaderInfo, signal: np.ndarray) -> list[int | None]:
+    """Sums of the stored (digital) samples, recovered from physical ones as
+    ``round(value * gain + baseline)`` (exact: the physical values are ``(d - baseline) / gain``
+    in float64), the "no data" value where NaN. None where that cannot be done (several
+    samples per frame, skew, a format without a known "no data" value holding NaN)."""
+    sums: list[int | None] = []
+    for k, spec in enumerate(info.signals):
+        if (
+            spec.checksum is None
+            or spec.samples_per_frame != 1
+            or spec.skew
+            or k >= signal.shape[0]
+            or signal.shape[1] != info.n_samples
+        ):
+            sums.append(None)
+            continue
+        row = signal[k]
+        nan = np.isnan(row)
+        invalid = _INVALID.get(spec.fmt)
+        if nan.any() and invalid is None:
+            sums.append(None)
+            continue
+        digital = np.rint(row * spec.adc_gain + spec.baseline)
+        if nan.any():
+            digital[nan] = invalid
+        sums.append(int(digital.astype(np.int64).sum()))
+    return sums
 
 
 def _unpack_212(raw: np.ndarray, count: int) -> np.ndarray:
@@ -165,6 +367,9 @@ def _read_group(data: Path, specs: list[SignalSpec], n_samples: int | None) -> n
         if val is not None and val.ndim == 2 and val.shape[0] == n_sig:
             digital = val.astype(np.int64)
             return digital[:, :n_samples] if n_samples is not None else digital
+        if specs[0].byte_offset == 0 and _matlab_val(data, data) is not None:
+            # A MATLAB file read from byte 0 would take its header for samples: never.
+            raise InvalidInputError(f"cannot read the 'val' matrix of {data.name!r}", str(data))
     fmt = specs[0].fmt
     raw = np.fromfile(data, dtype=np.uint8)[specs[0].byte_offset :]
     values = _decode(raw, fmt)
@@ -183,7 +388,7 @@ def _read_without_wfdb(info: HeaderInfo, hea: Path) -> tuple[np.ndarray, list[st
         specs = [info.signals[k] for k in idx]
         if len({s.fmt for s in specs}) != 1:
             raise UnsupportedFormatError(f"mixed storage formats in {name!r}", str(hea))
-        digital = _read_group(hea.parent / name, specs, info.n_samples)
+        digital = _read_group(hea.parent / name, specs, info.n_samples or None)
         for j, k in enumerate(idx):
             d = digital[j].astype(np.float64)
             invalid = _INVALID.get(specs[j].fmt)
@@ -337,23 +542,28 @@ def _read_fast_group(group: _FastGroup, n: int) -> np.ndarray:
     return values.reshape(n, len(group.indices))
 
 
-def _read_fast(groups: list[_FastGroup], info: HeaderInfo) -> np.ndarray:
+def _read_fast(groups: list[_FastGroup], info: HeaderInfo) -> tuple[np.ndarray, list[int | None]]:
     """Physical samples (signals, n) float64, computed as wfdb does: the digital value minus
-    the baseline, divided by the gain, in float64; the format's "no data" value becomes NaN."""
+    the baseline, divided by the gain, in float64; the format's "no data" value becomes NaN.
+    Also the sum of each signal's stored samples (for the checksums)."""
     n = int(info.n_samples or 0)
     signal = np.empty((len(info.signals), n), dtype=np.float64)
+    sums: list[int | None] = [None] * len(info.signals)
     for group in groups:
         digital = _read_fast_group(group, n).T  # (signals in the file, n)
         lo, hi = group.indices[0], group.indices[-1] + 1  # a file's signals are consecutive
         specs = info.signals[lo:hi]
         out = signal[lo:hi]
         np.copyto(out, digital)
+        # The stored sums, for the checksums: row sums of the digital values while ``out``
+        # still holds them (float64 sums of integers are exact below 2**53).
+        sums[lo:hi] = [int(x) for x in out.sum(axis=1)]
         out -= np.array([[s.baseline] for s in specs], dtype=np.float64)
         out /= np.array([[s.adc_gain] for s in specs], dtype=np.float64)
         invalid = digital == _INVALID[group.fmt]
         if invalid.any():
             out[invalid] = np.nan
-    return signal
+    return signal, sums
 
 
 def fast_path_reason(path: str | Path) -> str | None:
@@ -423,8 +633,7 @@ def read_wfdb_samples(path: str | Path, *, engine: str = "auto") -> WfdbSamples:
     info = parse_header(text, str(hea))
     warnings: list[str] = []
     if not info.multi_segment:
-        held, w = _file_samples(info, hea)
-        warnings += w + _check_lengths(info, held, hea)
+        warnings += _check_data_files(info, hea)
         uncalibrated = [
             s.description or str(k + 1) for k, s in enumerate(info.signals) if not s.gain_given
         ]
@@ -435,7 +644,7 @@ def read_wfdb_samples(path: str | Path, *, engine: str = "auto") -> WfdbSamples:
             )
     if engine != "wfdb":
         try:
-            signal = _read_fast(_fast_plan(text, info, hea), info)
+            signal, sums = _read_fast(_fast_plan(text, info, hea), info)
         except Exception as exc:  # noqa: BLE001 - whatever the fast decoder doubts, wfdb reads
             if engine == "fast":
                 if isinstance(exc, _NotSure):
@@ -446,6 +655,7 @@ def read_wfdb_samples(path: str | Path, *, engine: str = "auto") -> WfdbSamples:
         else:
             names = [s.description for s in info.signals]
             units = [s.units for s in info.signals]
+            warnings += _checksum_warning(info, sums)
             return WfdbSamples(signal, names, units, info.fs, "fast", warnings, info)
 
     signal = names = units = None
@@ -465,6 +675,8 @@ def read_wfdb_samples(path: str | Path, *, engine: str = "auto") -> WfdbSamples:
         except Exception as exc:  # noqa: BLE001 - any wfdb failure falls back to our decoder
             wfdb_error = exc
     if signal is not None:
+        if not info.multi_segment:
+            warnings += _checksum_warning(info, _digital_sums(info, signal))
         return WfdbSamples(signal, names, units, info.fs, "wfdb", warnings, info)
     if info.multi_segment:
         raise InvalidInputError(f"multi-segment record unreadable by wfdb: {wfdb_error}", str(hea))
@@ -476,6 +688,7 @@ def read_wfdb_samples(path: str | Path, *, engine: str = "auto") -> WfdbSamples:
         raise
     except Exception as exc:  # noqa: BLE001 - corrupt content: report, never crash
         raise InvalidInputError(f"unreadable WFDB data: {exc}", str(hea)) from None
+    warnings += _checksum_warning(info, _digital_sums(info, signal))
     why = "; ".join(info.notes) if info.notes else f"wfdb: {wfdb_error}"
     warnings.append(f"header not accepted by wfdb ({why}); read with ecgr1's tolerant parser")
     return WfdbSamples(signal, names, units, info.fs, "ecgr1", warnings, info)
@@ -488,6 +701,7 @@ def read_wfdb(
     derive_leads: bool = True,
     extra_metadata: dict[str, Any] | None = None,
     engine: str = "auto",
+    lead_map: str | None = None,
 ) -> ECGRecord:
     """Read a WFDB record (any ``.hea`` wfdb accepts, plus Challenge headers it rejects).
 
@@ -499,13 +713,19 @@ def read_wfdb(
     extra_metadata : merged over what the header comments give (dataset tables use this).
     engine : ``"auto"`` (default: ecgr1's fast decoder where it applies, else wfdb), ``"wfdb"``
         or ``"fast"``; see :func:`read_wfdb_samples`. All give the same record where they apply.
+    lead_map : ``"standard-order"``: lead names ``lead_1`` ... ``lead_12`` are I ... V6 (see
+        :func:`ecgr1.io.leads.map_lead_names`); None (default) keeps them, with a warning.
 
     Raises
     ------
     MissingFileError
         The header or a data file it names is absent.
     InvalidInputError
-        Unparseable header, empty/truncated data file, sample count larger than the data.
+        Unparseable header, or a header and data files that disagree: signal lines other than
+        the declared signal count, an unknown storage format, several formats in one file, an
+        empty or truncated data file, a size that is no whole number of frames or that fits
+        another signal count or format exactly, a ``.mat`` whose ``val`` matrix does not match
+        (docs/io.md, "Header checks"). A checksum mismatch is a warning.
 
     Example
     -------
@@ -534,4 +754,5 @@ def read_wfdb(
         warnings=samples.warnings,
         nan_policy=nan_policy,
         derive_leads=derive_leads,
+        lead_map=lead_map,
     )
