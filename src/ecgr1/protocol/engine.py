@@ -9,6 +9,12 @@ Steps (each a function, in this order):
 4. exclusions: criteria checked and found normal that rule out statements not made;
 5. ``normal ECG`` only when nothing but the listed rhythm statements survive.
 
+Before step 2 the input's limits are read (:mod:`ecgr1.protocol.limits`): a statement whose
+needs (leads, lead groups, record length; the table's ``needs``) are not met, or whose
+``requires`` is left undecided by criteria that lacked their leads, is "not assessable": neither
+stated nor excluded, listed in ``Interpretation.not_assessable`` with the reason; and "normal
+ECG" is not stated while anything is not assessable.
+
 The engine never measures a signal: it reads :class:`~ecgr1.measure.MeasurementResult` only.
 """
 
@@ -18,8 +24,14 @@ import fnmatch
 from typing import Any
 
 from ecgr1.io.leads import STANDARD_LEADS
-from ecgr1.measure.engine import measure
+from ecgr1.measure.engine import carry_record_notes, measure
 from ecgr1.measure.result import MeasurementResult
+from ecgr1.protocol.limits import (
+    Assessability,
+    input_limits,
+    length_evidence,
+    summary_sentence,
+)
 from ecgr1.protocol.quantities import (
     global_value,
     lead_usable,
@@ -32,6 +44,7 @@ from ecgr1.protocol.table import (
     CriteriaTable,
     CriterionSpec,
     StatementSpec,
+    expression_ids,
     load_table,
 )
 from ecgr1.protocol.types import (
@@ -40,6 +53,7 @@ from ecgr1.protocol.types import (
     Evidence,
     Exclusion,
     Interpretation,
+    NotAssessable,
     Statement,
     Suppression,
 )
@@ -197,14 +211,25 @@ def evaluate_criterion(
     age: float | None = None,
     sex: str | None = None,
     ranges: dict[str, list[float]] | None = None,
+    *,
+    assess: Assessability | None = None,
 ) -> CriterionResult:
     """Apply one criterion to a measurement result.
 
     Record-level criteria give one evidence entry (plus one per ``also`` condition); per-lead
     criteria give one per measured lead, and are met when at least ``min_leads`` leads pass.
+
+    ``assess`` (the input's limits) leaves out leads that do not count at the criterion's
+    ``lead_level`` (absent, derived, uncalibrated); a criterion that those leads could still
+    have made true, or a record-level one whose quantity lacks what it needs (leads, length), is
+    not evaluable (``met`` None, ``unavailable``), never "not met".
     """
     threshold, certainty = resolve_variant(spec, age, sex)
     if not spec.per_lead:
+        why = None
+        if assess is not None:
+            for q in [*spec.quantity, *(c.quantity for c in spec.also)]:
+                why = why or assess.quantity_why(q)
 
         def get(q: str) -> Any:
             return global_value(m, q, ranges)
@@ -218,6 +243,10 @@ def evaluate_criterion(
             ev.extend(extra)
             met = met and ok if ok is not None else (False if met is False else None)
         reason = None
+        if why is not None:
+            for e in ev:
+                e.met = None
+            return CriterionResult(spec.id, None, ev, certainty, why, unavailable=True)
         if met is None:
             reason = m.global_.reasons.get(qname) or f"{qname} not measured"
         return CriterionResult(spec.id, met, ev, certainty, reason)
@@ -225,7 +254,12 @@ def evaluate_criterion(
     evidence: list[Evidence] = []
     n_met = 0
     n_measured = 0
+    left_out: dict[str, str] = {}  # lead -> why it does not count for this criterion
     for lead in spec.leads or []:
+        why = assess.lead_why(lead, spec.lead_level) if assess is not None else None
+        if why is not None:
+            left_out[lead] = why
+            continue
 
         def get(q: str, lead: str = lead) -> Any:
             return lead_value(m, lead, q, ranges)
@@ -249,6 +283,13 @@ def evaluate_criterion(
             evidence.extend(extra)
     if n_met >= spec.min_leads:
         met: bool | None = True
+    elif left_out and n_met + len(left_out) >= spec.min_leads:
+        # The leads left out could have made it true: undecided, not "not met".
+        by_why: dict[str, list[str]] = {}
+        for lead, why in left_out.items():
+            by_why.setdefault(why, []).append(lead)
+        reason = "; ".join(f"lead(s) {', '.join(v)} {k}" for k, v in by_why.items())
+        return CriterionResult(spec.id, None, evidence, certainty, reason, unavailable=True)
     elif n_measured == 0:
         met = None
     else:
@@ -369,12 +410,16 @@ def _matches(stmt: StatementSpec, patterns: list[str]) -> bool:
 
 def _precedence(
     fired: list[str], results: dict[str, CriterionResult], table: CriteriaTable
-) -> tuple[list[str], list[Suppression], set[str]]:
+) -> tuple[list[str], list[Suppression], set[str], set[str]]:
     """Precedence plus the set of statements made inapplicable by an active rule (these are
-    neither reported nor "excluded": e.g. no PR-based exclusion in atrial fibrillation)."""
+    neither reported nor "excluded": e.g. no PR-based exclusion in atrial fibrillation), and
+    the part of it that is moot whatever the input (rules of an active statement, and rules that
+    withhold everything, ``suppress: ["*"]``), as opposed to rules on the input itself (poor
+    quality, normalised amplitudes)."""
     active = list(fired)
     suppressed: list[Suppression] = []
     inapplicable: set[str] = set()
+    moot: set[str] = set()
     for rule in table.precedence:
         if rule.when in table.statements:
             on = rule.when in active
@@ -384,11 +429,14 @@ def _precedence(
             by = rule.when
         if not on:
             continue
-        inapplicable.update(
+        made = {
             sid
             for sid, spec in table.statements.items()
             if sid != rule.when and sid not in rule.except_ and _matches(spec, rule.suppress)
-        )
+        }
+        inapplicable.update(made)
+        if rule.when in table.statements or "*" in rule.suppress:
+            moot.update(made)
         keep = []
         for sid in active:
             spec = table.statements[sid]
@@ -397,7 +445,7 @@ def _precedence(
             else:
                 keep.append(sid)
         active = keep
-    return active, suppressed, inapplicable
+    return active, suppressed, inapplicable, moot
 
 
 def _exclusions(
@@ -406,6 +454,7 @@ def _exclusions(
     table: CriteriaTable,
     quality_poor: bool,
     inapplicable: set[str] | None = None,
+    not_assessable: set[str] | None = None,
 ) -> list[Exclusion]:
     out: list[Exclusion] = []
     for cid, spec in table.criteria.items():
@@ -418,6 +467,7 @@ def _exclusions(
             for t in targets
             if t not in fired
             and t not in (inapplicable or set())
+            and t not in (not_assessable or set())
             and not (quality_poor and table.statements[t].fine_grained)
         ]
         if not targets:
@@ -493,25 +543,55 @@ def interpret(
     """
     table = table or load_table()
     if not isinstance(measurements, MeasurementResult):
-        measurements = measure(measurements, config=table.measure_config())
+        from ecgr1.io import as_record
+
+        record = as_record(measurements)
+        # The reader's notes (derived or uncalibrated leads, rescaled amplitudes) travel with
+        # the measurements: the input's limits are read from them.
+        measurements = carry_record_notes(measure(record, config=table.measure_config()), record)
     age = age if age is not None else measurements.age
     sex = sex if sex is not None else measurements.sex
     if isinstance(sex, str):
         sex = {"m": "M", "male": "M", "f": "F", "female": "F"}.get(sex.strip().lower())
+    limits = input_limits(measurements)
+    assess = Assessability(limits, table)
     results = {
-        cid: evaluate_criterion(spec, measurements, age, sex, table.plausible_ranges)
+        cid: evaluate_criterion(spec, measurements, age, sex, table.plausible_ranges, assess=assess)
         for cid, spec in table.criteria.items()
     }
+    not_assessable = _not_assessable(results, assess, table)
     fired = [
         sid
         for sid, spec in table.statements.items()
-        if spec.only_with is None and evaluate_expression(spec.requires, results) is True
+        if spec.only_with is None
+        and sid not in not_assessable
+        and evaluate_expression(spec.requires, results) is True
     ]
-    active, suppressed, inapplicable = _precedence(fired, results, table)
+    active, suppressed, inapplicable, moot = _precedence(fired, results, table)
+    # Statements made moot by an active statement's rule (no PR-based block in atrial
+    # fibrillation) or by a rule that withholds everything (an unusable record) are not "not
+    # assessable" either: nothing would have been said about them whatever the leads.
+    for sid in moot:
+        not_assessable.pop(sid, None)
     for sid, spec in table.statements.items():
-        if spec.only_with is None or evaluate_expression(spec.requires, results) is not True:
+        if spec.only_with is None or sid in not_assessable:
             continue
-        if all(other in spec.only_with for other in active):
+        if not all(other in spec.only_with for other in active):
+            continue
+        value = evaluate_expression(spec.requires, results)
+        if value is None and _unavailable_leaves(spec.requires, results):
+            reasons = [results[c].reason or c for c in _unavailable_leaves(spec.requires, results)]
+            not_assessable[sid] = NotAssessable(
+                sid, spec.label, spec.category, "; ".join(dict.fromkeys(reasons))
+            )
+        elif value is True and spec.needs_all_assessable and not_assessable:
+            not_assessable[sid] = NotAssessable(
+                sid,
+                spec.label,
+                spec.category,
+                f"not every finding could be assessed ({limits.describe()})",
+            )
+        elif value is True:
             active.append(sid)
     order = {sid: i for i, sid in enumerate(table.statements)}
     active.sort(key=lambda sid: (table.statements[sid].step, order[sid]))
@@ -523,7 +603,26 @@ def interpret(
     excluded = (
         []
         if unusable is not None and unusable.met is True
-        else _exclusions(results, set(fired) | set(active), table, quality_poor, inapplicable)
+        else _exclusions(
+            results,
+            set(fired) | set(active),
+            table,
+            quality_poor,
+            inapplicable,
+            set(not_assessable),
+        )
+    )
+    limits.short = any(assess.need_why(n) for n, spec in table.needs.items() if spec.length)
+    limits.evidence = length_evidence(limits, table) if limits.short else []
+    applicable = {sid: spec.category for sid, spec in table.statements.items() if sid not in moot}
+    na_list = sorted(not_assessable.values(), key=lambda x: order[x.statement])
+    limits.summary = summary_sentence(
+        limits,
+        na_list,
+        applicable,
+        table.normalised_amplitudes_not_assessable,
+        tuple(n for n, spec in table.needs.items() if spec.length),
+        {sid: spec.label for sid, spec in table.statements.items()},
     )
     return Interpretation(
         id=measurements.id,
@@ -536,4 +635,40 @@ def interpret(
         age=age,
         sex=sex,
         table_version=table.version,
+        not_assessable=na_list,
+        limits=limits,
     )
+
+
+def _unavailable_leaves(expr: Any, results: dict[str, CriterionResult]) -> list[str]:
+    """Criteria of ``expr`` left undecided for want of leads or length."""
+    return [c for c in dict.fromkeys(expression_ids(expr)) if results[c].unavailable]
+
+
+def _not_assessable(
+    results: dict[str, CriterionResult], assess: Assessability, table: CriteriaTable
+) -> dict[str, NotAssessable]:
+    """Statements the input cannot assess: a need of the table unmet, or ``requires`` left
+    undecided by criteria that lacked their leads (a statement that is true anyway is made)."""
+    out: dict[str, NotAssessable] = {}
+    for sid, spec in table.statements.items():
+        unmet = [(n, assess.need_why(n)) for n in spec.needs]
+        unmet = [(n, why) for n, why in unmet if why is not None]
+        if unmet:
+            out[sid] = NotAssessable(
+                sid,
+                spec.label,
+                spec.category,
+                "; ".join(dict.fromkeys(why for _, why in unmet)),
+                [n for n, _ in unmet],
+            )
+            continue
+        if spec.only_with is not None or evaluate_expression(spec.requires, results) is not None:
+            continue
+        leaves = _unavailable_leaves(spec.requires, results)
+        if leaves:
+            reasons = [results[c].reason or c for c in leaves]
+            out[sid] = NotAssessable(
+                sid, spec.label, spec.category, "; ".join(dict.fromkeys(reasons))
+            )
+    return out

@@ -16,12 +16,14 @@ from typing import Any
 import yaml
 
 from ecgr1.errors import InvalidInputError
+from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig, all_keys
 from ecgr1.protocol.quantities import (
     PRECISION,
     is_global_quantity,
     is_known_quantity,
     is_lead_quantity,
+    unit_of,
 )
 from ecgr1.protocol.types import CERTAINTY_ORDER
 
@@ -33,6 +35,11 @@ COUNT_FIELDS = {
 }
 DEFAULT_TABLE = Path(__file__).with_name("criteria.yaml")
 OPERATORS = ("<", "<=", ">", ">=", "==", "!=", "in", "not_in", "between")
+# How strictly a lead must be there for a need (each level includes the ones before it):
+# present (in the record, with signal), recorded (not derived from other leads, e.g. III = II - I),
+# calibrated (its gain known: WFDB gain 0 is read at a nominal gain), absolute (absolute
+# millivolts: also not normalised per lead in the source, when the table's limits say so).
+LEAD_LEVELS = ("present", "recorded", "calibrated", "absolute")
 CATEGORIES = (
     "technical",
     "rhythm",
@@ -81,6 +88,9 @@ class CriterionSpec:
     variants: list[Variant] = field(default_factory=list)
     rules_out_when_met: list[str] = field(default_factory=list)
     rules_out_when_not_met: list[str] = field(default_factory=list)
+    # Per-lead criteria: how a lead must be there to be read (``LEAD_LEVELS``); from the units
+    # unless the row sets ``lead_level`` (see :func:`lead_level_of`).
+    lead_level: str = "present"
     # MeasureConfig keys this criterion is the source of (``section.key`` -> value).
     measure_config: dict[str, float] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -108,6 +118,46 @@ class StatementSpec:
     fine_grained: bool = False
     count: str | None = None
     only_with: list[str] | None = None
+    # Needs (ids in the table's ``needs``) the recording must meet for the statement to be
+    # assessable at all; ``needs_all_assessable``: stated only when nothing else is
+    # "not assessable" (normal ECG).
+    needs: list[str] = field(default_factory=list)
+    needs_all_assessable: bool = False
+
+
+@dataclass
+class LeadGroup:
+    """At least ``min_leads`` of ``leads`` must count at ``level`` (see ``LEAD_LEVELS``).
+
+    ``all_calibrated``: moreover no lead of the group may be uncalibrated (for a quantity the
+    engine computes from every lead of the group, such as the frontal axis fitted to all limb
+    leads: one lead at a wrong gain skews it).
+    """
+
+    leads: list[str]
+    min_leads: int = 1
+    level: str = "present"
+    all_calibrated: bool = False
+
+
+@dataclass
+class NeedSpec:
+    """One row of ``needs``: what the recording must offer (lead groups, all of them; a length).
+
+    ``min_beats`` / ``min_seconds``: a record with fewer detected beats or less signal is
+    "short" for this need.
+    """
+
+    id: str
+    label: str
+    groups: list[LeadGroup] = field(default_factory=list)
+    min_beats: int | None = None
+    min_seconds: float | None = None
+
+    @property
+    def length(self) -> bool:
+        """Whether this need is about the length of the record."""
+        return self.min_beats is not None or self.min_seconds is not None
 
 
 @dataclass
@@ -132,6 +182,11 @@ class CriteriaTable:
     precedence: list[PrecedenceRule]
     path: str = ""
     plausible_ranges: dict[str, list[float]] = field(default_factory=dict)
+    needs: dict[str, NeedSpec] = field(default_factory=dict)
+    # Record-level quantity -> ids of the needs it rests on (global intervals, axis, voltage).
+    quantity_needs: dict[str, list[str]] = field(default_factory=dict)
+    # True: amplitudes normalised per lead in the source fail "absolute" lead needs.
+    normalised_amplitudes_not_assessable: bool = False
 
     def measure_config_values(self) -> dict[str, float]:
         """The ``section.key -> value`` settings this table gives the measurement engine."""
@@ -228,6 +283,38 @@ def _measure_links(cid: str, row: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+_VOLTAGE_UNITS = ("mV", "mV*ms", "mV/s")
+
+
+def _nonzero(threshold: Any) -> bool:
+    if isinstance(threshold, dict):
+        return any(_nonzero(v) for v in threshold.values())
+    if isinstance(threshold, list):
+        return any(_nonzero(v) for v in threshold)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        return False
+    return threshold != 0
+
+
+def lead_level_of(unit: str, threshold: Any, also: list[Condition]) -> str:
+    """How a lead must be there for a per-lead criterion to read it.
+
+    Durations alone (``ms``) only need the lead present (a derived lead has the timing of the
+    leads it is computed from); a size in millivolts compared with a non-zero limit needs a
+    recorded, calibrated lead; anything else read from the waveform's shape (a sign, a ratio, a
+    morphology, a delta wave) needs a recorded lead, not one derived from others.
+
+    >>> lead_level_of("ms", 30, []), lead_level_of("mV", 0.0, []), lead_level_of("mV", 0.1, [])
+    ('present', 'recorded', 'calibrated')
+    """
+    parts = [(unit, threshold)] + [(unit_of(c.quantity), c.threshold) for c in also]
+    if any(u in _VOLTAGE_UNITS and _nonzero(t) for u, t in parts):
+        return "calibrated"
+    if all(u == "ms" for u, _ in parts):
+        return "present"
+    return "recorded"
+
+
 def _criterion(row: dict[str, Any], sources: dict[str, str]) -> CriterionSpec:
     cid = row["id"]
     q = row["quantity"]
@@ -270,6 +357,9 @@ def _criterion(row: dict[str, Any], sources: dict[str, str]) -> CriterionSpec:
         if v.get("certainty") is not None and v["certainty"] not in CERTAINTY_ORDER:
             raise InvalidInputError(f"criterion {cid}: unknown certainty {v['certainty']!r}")
         variants.append(Variant(when, v.get("threshold"), v.get("certainty")))
+    level = row.get("lead_level") or lead_level_of(unit, row["threshold"], also)
+    if level not in LEAD_LEVELS:
+        raise InvalidInputError(f"criterion {cid}: unknown lead_level {level!r}")
     min_leads = int(row.get("min_leads", 1))
     if leads is not None and min_leads > len(leads):
         raise InvalidInputError(f"criterion {cid}: min_leads {min_leads} > {len(leads)} leads")
@@ -283,6 +373,7 @@ def _criterion(row: dict[str, Any], sources: dict[str, str]) -> CriterionSpec:
         source=row["source"],
         leads=leads,
         min_leads=min_leads,
+        lead_level=str(level),
         also=also,
         variants=variants,
         rules_out_when_met=list(row.get("rules_out_when_met") or []),
@@ -290,6 +381,56 @@ def _criterion(row: dict[str, Any], sources: dict[str, str]) -> CriterionSpec:
         measure_config=_measure_links(cid, row),
         raw=row,
     )
+
+
+def _lead_group(owner: str, row: dict[str, Any]) -> LeadGroup:
+    leads = row.get("leads")
+    if not isinstance(leads, list) or not leads:
+        raise InvalidInputError(f"need {owner}: a group needs a list of leads")
+    level = str(row.get("level", "present"))
+    if level not in LEAD_LEVELS:
+        raise InvalidInputError(f"need {owner}: unknown lead level {level!r}")
+    n = int(row.get("min_leads", 1))
+    if not 1 <= n <= len(leads):
+        raise InvalidInputError(f"need {owner}: min_leads {n} for {len(leads)} leads")
+    bad = [str(x) for x in leads if x not in STANDARD_LEADS]
+    if bad:
+        raise InvalidInputError(f"need {owner}: unknown lead(s) {', '.join(bad)}")
+    unknown = set(row) - {"leads", "min_leads", "level", "all_calibrated"}
+    if unknown:
+        raise InvalidInputError(f"need {owner}: unknown group keys {sorted(unknown)}")
+    return LeadGroup([str(x) for x in leads], n, level, bool(row.get("all_calibrated", False)))
+
+
+def _needs(data: dict[str, Any], territories: dict[str, dict[str, Any]]) -> dict[str, NeedSpec]:
+    """The ``needs`` rows, plus one need per territory (two of its leads, calibrated)."""
+    out: dict[str, NeedSpec] = {}
+    for name, terr in territories.items():
+        leads = [str(x) for x in terr["leads"]]
+        out[name] = NeedSpec(
+            name,
+            f"two of the {terr['label']} leads ({', '.join(leads)}), recorded and calibrated",
+            [LeadGroup(leads, min(2, len(leads)), "calibrated")],
+        )
+    for nid, row in (data.get("needs") or {}).items():
+        if nid in territories:
+            raise InvalidInputError(f"need {nid}: a territory of that name is a need already")
+        row = dict(row or {})
+        unknown = set(row) - {"label", "groups", "min_beats", "min_seconds"}
+        if unknown:
+            raise InvalidInputError(f"need {nid}: unknown keys {sorted(unknown)}")
+        groups = [_lead_group(nid, g) for g in row.get("groups") or []]
+        beats, seconds = row.get("min_beats"), row.get("min_seconds")
+        if not groups and beats is None and seconds is None:
+            raise InvalidInputError(f"need {nid}: give lead groups, min_beats or min_seconds")
+        out[nid] = NeedSpec(
+            id=str(nid),
+            label=str(row.get("label") or nid),
+            groups=groups,
+            min_beats=None if beats is None else int(beats),
+            min_seconds=None if seconds is None else float(seconds),
+        )
+    return out
 
 
 def _statement(row: dict[str, Any]) -> StatementSpec:
@@ -314,6 +455,8 @@ def _statement(row: dict[str, Any]) -> StatementSpec:
         fine_grained=bool(row.get("fine_grained", False)),
         count=row.get("count"),
         only_with=row.get("only_with"),
+        needs=[str(x) for x in row.get("needs") or []],
+        needs_all_assessable=bool(row.get("needs_all_assessable", False)),
     )
 
 
@@ -333,7 +476,11 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
         if spec.id in statements:
             raise InvalidInputError(f"duplicate statement id {spec.id!r}")
         statements[spec.id] = spec
+    needs = _needs(data, territories)
     for spec in statements.values():
+        for nid in spec.needs:
+            if nid not in needs:
+                raise InvalidInputError(f"statement {spec.id}: unknown need {nid!r}")
         refs = expression_ids(spec.requires) + list(spec.supports)
         for rule in spec.certainty_by:
             refs += expression_ids(rule["if"])
@@ -372,6 +519,19 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
                 reason=str(row.get("reason", "")),
             )
         )
+    quantity_needs: dict[str, list[str]] = {}
+    for quantity, ids in (data.get("quantity_needs") or {}).items():
+        ids = [ids] if isinstance(ids, str) else list(ids or [])
+        if not is_global_quantity(quantity):
+            raise InvalidInputError(f"quantity_needs: {quantity!r} is not a record-level quantity")
+        for nid in ids:
+            if nid not in needs:
+                raise InvalidInputError(f"quantity_needs: {quantity}: unknown need {nid!r}")
+        quantity_needs[str(quantity)] = [str(x) for x in ids]
+    limits = dict(data.get("limits") or {})
+    unknown_limits = set(limits) - {"normalised_amplitudes_not_assessable"}
+    if unknown_limits:
+        raise InvalidInputError(f"limits: unknown keys {sorted(unknown_limits)}")
     plausible = {}
     for quantity, bounds in (data.get("plausible_ranges") or {}).items():
         if not is_known_quantity(quantity) or not (isinstance(bounds, list) and len(bounds) == 2):
@@ -386,6 +546,11 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
         statements=statements,
         precedence=precedence,
         path=path,
+        needs=needs,
+        quantity_needs=quantity_needs,
+        normalised_amplitudes_not_assessable=bool(
+            limits.get("normalised_amplitudes_not_assessable", False)
+        ),
     )
     # The linked numbers must make a valid measurement configuration: a fraction of 5 or a
     # negative width fails when the table loads, not inside ``measure``.

@@ -53,6 +53,9 @@ class CriterionResult:
     evidence: list[Evidence] = field(default_factory=list)
     certainty: str = "probable"
     reason: str | None = None  # why it could not be evaluated
+    # True when it could not be evaluated because leads it needs are missing, derived or
+    # uncalibrated, or the record is too short (not merely "not measured").
+    unavailable: bool = False
 
     @property
     def met_evidence(self) -> list[Evidence]:
@@ -137,6 +140,118 @@ class Suppression:
         }
 
 
+def join_names(items: list[str]) -> str:
+    """``I, II and V1``."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+@dataclass
+class InputLimits:
+    """What one recording offers the protocol.
+
+    ``leads``: standard leads in the record with signal (all twelve when the result names no
+    lead at all, e.g. a hand-built result); ``missing``: standard leads absent or without signal;
+    ``no_signal``: those in the record but flat or lead-off; ``derived``: computed from other
+    leads; ``uncalibrated``: recorded without a known gain; ``amplitude_normalised``: the source
+    rescaled every lead to one range; ``duration_s``: seconds of signal (zero padding left out);
+    ``n_beats``: beats detected (None when unknown); ``short``: below the length a need asks
+    for; ``summary``: one sentence of what cannot be assessed and why (None when everything can).
+    """
+
+    leads: list[str]
+    missing: list[str] = field(default_factory=list)
+    no_signal: list[str] = field(default_factory=list)
+    derived: list[str] = field(default_factory=list)
+    uncalibrated: list[str] = field(default_factory=list)
+    amplitude_normalised: bool = False
+    duration_s: float | None = None
+    n_beats: int | None = None
+    short: bool = False
+    summary: str | None = None
+    evidence: list[Evidence] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        """Fewer than the twelve standard leads carry recorded, calibrated signal."""
+        return bool(self.missing or self.derived or self.uncalibrated)
+
+    def describe(self, normalised_counts: bool = False) -> str:
+        """``single lead (II)``, ``leads I, II and V1 only; leads III, aVR, aVL and aVF
+        derived from the others``, ``lead II uncalibrated``, ``short record (2 s of signal and 3 beats)``."""
+        parts = []
+        recorded = [ld for ld in self.leads if ld not in self.derived]
+        if self.missing:
+            if len(self.leads) == 1:
+                parts.append(f"single lead ({self.leads[0]})")
+            elif not self.leads:
+                parts.append("no standard lead with signal")
+            else:
+                parts.append(f"leads {join_names(recorded)} only")
+        if self.derived:
+            lead = "lead" if len(self.derived) == 1 else "leads"
+            parts.append(f"{lead} {join_names(self.derived)} derived from the others")
+        if self.uncalibrated:
+            lead = "lead" if len(self.uncalibrated) == 1 else "leads"
+            parts.append(f"{lead} {join_names(self.uncalibrated)} uncalibrated")
+        if self.amplitude_normalised and normalised_counts:
+            parts.append("amplitudes normalised per lead")
+        if self.short:
+            parts.append(f"short record ({self.describe_length()})")
+        return "; ".join(parts)
+
+    def describe_length(self) -> str:
+        """``2 s of signal and 3 beats``."""
+        bits = []
+        if self.duration_s is not None:
+            bits.append(f"{self.duration_s:g} s of signal")
+        if self.n_beats is not None:
+            bits.append(f"{self.n_beats} beat{'' if self.n_beats == 1 else 's'}")
+        return " and ".join(bits) or "length unknown"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (the ``limits`` entry of the interpretation)."""
+        return {
+            "leads": list(self.leads),
+            "missing": list(self.missing),
+            "no_signal": list(self.no_signal),
+            "derived": list(self.derived),
+            "uncalibrated": list(self.uncalibrated),
+            "amplitude_normalised": self.amplitude_normalised,
+            "duration_s": self.duration_s,
+            "n_beats": self.n_beats,
+            "short_record": self.short,
+            "summary": self.summary,
+        }
+
+
+@dataclass
+class NotAssessable:
+    """A statement the input could not assess: neither stated nor excluded.
+
+    ``needs``: the table's needs it lacks (empty when a criterion it rests on could not be
+    evaluated for want of leads); ``reason``: why, in words.
+    """
+
+    statement: str
+    label: str
+    category: str
+    reason: str
+    needs: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (the ``not_assessable`` entries)."""
+        return {
+            "statement": self.statement,
+            "label": self.label,
+            "category": self.category,
+            "needs": list(self.needs),
+            "reason": self.reason,
+        }
+
+
 @dataclass
 class Interpretation:
     """Everything the protocol concluded about one record.
@@ -157,6 +272,10 @@ class Interpretation:
     sex: str | None = None
     engine: str = "protocol"
     table_version: int | None = None
+    # Statements the input could not assess (missing, derived or uncalibrated leads, a short
+    # record), and what the input offered; empty / None for a complete record.
+    not_assessable: list[NotAssessable] = field(default_factory=list)
+    limits: InputLimits | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -180,11 +299,18 @@ class Interpretation:
         return self.observations.get(f"{lead}.{quantity}" if lead else quantity)
 
     def all_evidence(self) -> list[Evidence]:
-        """Every evidence entry: observations, criteria, statements and exclusions."""
+        """Every evidence entry: observations, criteria, statements and exclusions, and the
+        record's length against the length needs."""
         out = list(self.observations.values())
         for res in self.criteria.values():
             out.extend(res.evidence)
+        if self.limits is not None:
+            out.extend(self.limits.evidence)
         return out
+
+    def assessable(self, statement_id: str) -> bool:
+        """False when the input could not assess this statement (see ``not_assessable``)."""
+        return all(x.statement != statement_id for x in self.not_assessable)
 
     def to_json(self, **dumps: Any) -> str:
         """:meth:`to_dict` as JSON text (``dumps`` go to :func:`json.dumps`)."""
@@ -200,4 +326,6 @@ class Interpretation:
             "statements": [s.to_dict() for s in self.statements],
             "excluded": [e.to_dict() for e in self.excluded],
             "suppressed": [s.to_dict() for s in self.suppressed],
+            "not_assessable": [x.to_dict() for x in self.not_assessable],
+            "limits": None if self.limits is None else self.limits.to_dict(),
         }

@@ -44,6 +44,9 @@ class RecordInterpretation:
             "statements": proto["statements"],
             "excluded": proto["excluded"],
             "suppressed": proto["suppressed"],
+            # what the input could not show (partial leads, short, uncalibrated: docs/protocol.md)
+            "not_assessable": proto["not_assessable"],
+            "limits": proto["limits"],
             "measurements": meas,
             "quality": {
                 **(quality or {}),

@@ -248,6 +248,32 @@ class _Writer:
             out.append(f"{join_words(clauses)}, {verb} {join_labels(labels_of[key])}.")
         return out
 
+    # -------------------------------------------------------------- limits of the input
+    def not_assessable(self, steps: tuple[int, ...]) -> list:
+        """The not-assessable entries of statements the table places in ``steps``."""
+        return [x for x in self.i.not_assessable if self.table_step(x.statement) in steps]
+
+    def limits_sentence(self, steps: tuple[int, ...], what: str) -> str:
+        """``Conduction and axis statements are not assessable from this input (single lead
+        (II)), so neither stated nor excluded: a, b and c.`` (the reasons in full are in
+        ``Interpretation.not_assessable``)."""
+        entries = self.not_assessable(steps)
+        if not entries:
+            return ""
+        lim = self.i.limits
+        why = lim.describe(self.table.normalised_amplitudes_not_assessable) if lim else ""
+        labels = join_labels([x.label for x in entries], "and")
+        return (
+            f"{_ucfirst(what)} {'is' if len(entries) == 1 else 'are'} "
+            f"{self.key('not assessable', 1)} from this input"
+            + (f" ({why})" if why else "")
+            + f", so neither stated nor excluded: {labels}."
+        )
+
+    def intervals_assessable(self) -> bool:
+        """Whether the global intervals could be assessed (the ``intervals`` need)."""
+        return not any("intervals" in x.needs for x in self.i.not_assessable)
+
     def take_phrases(self, paragraph: str) -> list[str]:
         chosen: list[str] = []
         for _, phrase in sorted(self.phrases, key=lambda p: p[0]):
@@ -284,6 +310,16 @@ class _Writer:
                 flags.append(f"{lead} ({why})")
             s.append(
                 f"Poor-quality leads: {join_words(flags)}; they are excluded from fine measurements."
+            )
+        lim = self.i.limits
+        if lim is not None and lim.summary:
+            s.append(f"{self.key('Limits of the input', 0)}: {lim.summary}.")
+        if lim is not None and lim.short:
+            s.append(
+                f"The record is {self.key('too short', 0)} for rhythm names: rate-dependent "
+                "names (sinus rhythm, tachycardia, bradycardia or arrhythmia) and arrhythmias "
+                "judged over several beats are withheld, and only the measured rhythm facts "
+                "are given."
             )
         by_quality = [x for x in self.i.suppressed if x.by in ("quality.poor", "quality.unusable")]
         if by_quality:
@@ -396,7 +432,9 @@ class _Writer:
             intervals.append(self.key("QRS " + qrs, 1))
         if intervals:
             sent = f"{self.pick('Intervals:', 'Measured intervals:')} {join_words(intervals)}"
-            if pr is not None and not af:
+            if not self.intervals_assessable():
+                sent += " (in the available leads only, not the global intervals)"
+            elif pr is not None and not af:
                 sent += (
                     f", against a normal PR of {self.thr_value('av.pr_short')} to "
                     f"{self.thr_value('av.pr_prolonged')} and complete bundle branch block from "
@@ -425,6 +463,7 @@ class _Writer:
         for st in self.stmts(2):
             s.append(self.statement_sentence(st))
         s.extend(self.exclusions_for_step(2))
+        s.append(self.limits_sentence((2,), "conduction and axis statements"))
         return " ".join(s)
 
     # -------------------------------------------------------------- step 3
@@ -437,10 +476,10 @@ class _Writer:
         ):
             v = self.val(q)
             if v is not None:
-                parts.append(f"{quantity_name(q)} {v} ({self.thr(cid)})")
+                parts.append(f"{quantity_name(q)} {v}{_paren(self.thr(cid))}")
         ravl = self.val("r_amplitude_mv", "aVL")
         if ravl:
-            parts.append(f"R in aVL {ravl} ({self.thr('lvh.r_avl')})")
+            parts.append(f"R in aVL {ravl}{_paren(self.thr('lvh.r_avl'))}")
         if parts:
             s.append(
                 f"{self.pick('Voltage criteria:', 'Left ventricular voltage:')} {join_words(parts)}."
@@ -493,8 +532,10 @@ class _Writer:
         for st in self.stmts(3):
             s.append(self.statement_sentence(st))
         s.extend(self.exclusions_for_step(3))
-        if not self.stmts(3) and not any(x.startswith("No ") for x in s):
+        limits = self.limits_sentence((3,), "hypertrophy and voltage statements")
+        if not self.stmts(3) and not any(x.startswith("No ") for x in s) and not limits:
             s.append(self.key("No hypertrophy pattern", 3) + " is identified.")
+        s.append(limits)
         return " ".join(s)
 
     # -------------------------------------------------------------- step 4
@@ -578,13 +619,16 @@ class _Writer:
                 f"J-point depression with an up-sloping ST segment ({upsloping}) is not counted "
                 "as ischaemic ST depression."
             )
+        limits = self.limits_sentence((4,), "ST, Q and T statements")
         if missing:
             negated = [self.key("no " + m, 3) for m in missing]
             s.append(
                 "Against the contiguous-lead criteria of the Fourth Universal Definition of "
                 "Myocardial Infarction and the AHA/ACCF/HRS recommendations there is "
-                f"{join_words(negated)}."
+                f"{join_words(negated)}"
+                + (" in the territories that could be assessed." if limits else ".")
             )
+        s.append(limits)
         if self.has("std_lateral") and self.has("lvh"):
             s.append("Lateral ST depression with LVH voltage may represent a strain pattern.")
         return " ".join(s)
@@ -611,7 +655,15 @@ class _Writer:
         s: list[str] = []
         qt = self.val("qt_interval_ms")
         long_ = self.crit("qt.long")
-        if long_ is not None and long_.evidence and long_.evidence[0].value is not None:
+        if long_ is not None and long_.unavailable and long_.evidence:
+            ev = long_.evidence[0]
+            if ev.value is not None:
+                s.append(
+                    f"The QTc measured in the available leads is {fmt_value(ev.value, ev.unit)}, "
+                    "which is not the global QT interval."
+                )
+            s.append(self.limits_sentence((5,), "QT statements"))
+        elif long_ is not None and long_.evidence and long_.evidence[0].value is not None:
             ev = long_.evidence[0]
             qtc = fmt_value(ev.value, ev.unit)
             formula = quantity_name(ev.quantity).replace("QTc (", "").rstrip(")")
@@ -656,6 +708,14 @@ class _Writer:
             )
         else:
             s.append("No diagnostic statement can be made from the available measurements.")
+        lim = self.i.limits
+        if lim is not None and lim.summary:
+            normal_withheld = not self.i.assessable("normal_ecg")
+            s.append(
+                f"What this input cannot show: {lim.summary}"
+                + (f", so the ECG is {self.key('not called normal', 0)}" if normal_withheld else "")
+                + "."
+            )
         ruled = []
         for ex in self.i.excluded:
             for label in ex.labels:
@@ -681,8 +741,12 @@ class _Writer:
         main = [st for st in self.i.statements]
         rate = self.val("heart_rate_bpm")
         lead = self.pick("This ECG shows", "The tracing demonstrates", "Overall, the ECG shows")
+        lim = self.i.limits
+        limits = f" Not assessable from this input: {lim.summary}." if lim and lim.summary else ""
         if not main:
-            return f"{lead} no definite diagnostic findings from the available measurements."
+            return (
+                f"{lead} no definite diagnostic findings from the available measurements." + limits
+            )
         labels = join_words(
             [
                 ("" if x.category == "summary" else CERTAINTY_PREFIX.get(x.certainty, "")) + x.label
@@ -696,7 +760,7 @@ class _Writer:
         ruled = list(dict.fromkeys(label for ex in self.i.excluded for label in ex.labels))[:3]
         if ruled:
             text += f" Measured values argue against {join_words(ruled, 'or')}."
-        return text
+        return text + limits
 
     def build(self) -> Report:
         steps = []
@@ -717,6 +781,11 @@ def _by_reason(sups: list) -> dict[str, list[str]]:
     for sup in sups:
         out.setdefault(sup.reason, []).append(sup.label)
     return out
+
+
+def _paren(text: str) -> str:
+    """`` (text)``, or nothing for empty text."""
+    return f" ({text})" if text else ""
 
 
 def _ucfirst(text: str) -> str:
