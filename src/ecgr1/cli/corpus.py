@@ -58,16 +58,11 @@ def register(subparsers: Any) -> None:
     group = add_command(
         subparsers, "corpus", None, help="build and check instruction corpora from ECG datasets"
     )
-    sub = group.add_subparsers(dest="corpus_command", metavar="ACTION")
-    group.set_defaults(func=lambda args: _no_action(group))
+    # A missing ACTION is a usage error (exit status 2), reported by argparse.
+    sub = group.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
     _register_build(sub)
     _register_check(sub)
     _register_stats(sub)
-
-
-def _no_action(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return EXIT_USAGE
 
 
 def _layouts(text: str) -> dict[str, float]:
