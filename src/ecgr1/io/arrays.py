@@ -82,7 +82,8 @@ def array_record(
 ) -> ECGRecord:
     """Build a checked record from an in-memory array (either orientation).
 
-    Raises :class:`InvalidInputError` when ``fs`` is missing: the rate is never guessed.
+    Raises :class:`InvalidInputError` when ``fs`` is missing (the rate is never guessed), when
+    the array is not numeric or is complex, or when ``units`` is not a unit name.
 
     >>> rec = array_record(np.zeros((1000, 2)), fs=250, leads="I,II", units="uV")
     >>> rec.n_leads, rec.n_samples, rec.fs
@@ -98,6 +99,12 @@ def array_record(
     except (TypeError, ValueError):
         raise InvalidInputError(f"sampling rate {fs!r} is not a number", path) from None
     names = _as_leads(leads)
+    if np.iscomplexobj(array):
+        raise InvalidInputError(
+            "array holds complex numbers: ECG samples are real (casting would drop the "
+            "imaginary part)",
+            path,
+        )
     try:
         arr = np.asarray(array, dtype=np.float64)
     except (TypeError, ValueError):

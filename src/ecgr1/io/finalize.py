@@ -38,6 +38,9 @@ QUALITY_LIMITS: dict[str, float] = {
 
 NAN_POLICIES = ("interpolate", "zero")
 
+#: Largest magnitude a record stores (float32); larger samples are clipped, with a warning.
+FLOAT32_MAX_MV = float(np.finfo(np.float32).max)
+
 
 def unit_factor(unit: str | None) -> float | None:
     """Factor converting ``unit`` to millivolts, None when the unit is not a voltage we know.
@@ -95,6 +98,26 @@ def repair_nonfinite(
     return sig, warnings
 
 
+def clip_to_float32(signal: np.ndarray, leads: Sequence[str]) -> list[str]:
+    """Clip, in place, samples beyond the float32 range a record is stored in (they would
+    become inf silently), returning one warning per lead clipped.
+
+    >>> sig = np.array([[0.0, 1e39]])
+    >>> clip_to_float32(sig, ["I"])
+    ['lead I: 1 sample(s) beyond the float32 range (±3.4e+38 mV) clipped']
+    """
+    big = np.abs(signal) > FLOAT32_MAX_MV
+    if not big.any():
+        return []
+    warnings = [
+        f"lead {leads[k]}: {int(big[k].sum())} sample(s) beyond the float32 range "
+        f"(±{FLOAT32_MAX_MV:.2g} mV) clipped"
+        for k in np.flatnonzero(big.any(axis=1))
+    ]
+    np.clip(signal, -FLOAT32_MAX_MV, FLOAT32_MAX_MV, out=signal)
+    return warnings
+
+
 def derive_limb_leads(
     signal: np.ndarray, leads: list[str]
 ) -> tuple[np.ndarray, list[str], list[str]]:
@@ -134,6 +157,44 @@ def derive_limb_leads(
             derived.append(name)
     order = [n for n in STANDARD_LEADS if n in rows] + [n for n in leads if n not in STANDARD_LEADS]
     return np.stack([rows[n] for n in order]), order, derived
+
+
+def normalised_amplitude_warning(signal: np.ndarray, leads: Sequence[str]) -> str | None:
+    """The warning for amplitudes normalised per lead in the source, or None.
+
+    Normalised copies give every lead the same peak-to-peak range (to within
+    ``normalised_ptp_rel_spread``). One damaged lead (a spike, a step, a flat lead) must not
+    hide it: when at least three leads and 75% of them span the same range, the record is
+    still flagged, and the leads that do not are named.
+
+    >>> sig = np.vstack([np.linspace(0, 1, 50)] * 4)
+    >>> sig[3, 10] += 2.0
+    >>> normalised_amplitude_warning(sig, ["I", "II", "III", "V1"])[:48]
+    '3 of 4 leads span the same 1.000 mV peak-to-peak'
+    """
+    ptp = np.ptp(signal, axis=1) if signal.size else np.zeros(0)
+    if len(ptp) < 3:
+        return None
+    live = ptp > QUALITY_LIMITS["flat_lead_ptp_mv"]
+    if not live.any():
+        return None
+    tol = QUALITY_LIMITS["normalised_ptp_rel_spread"]
+    tail = "amplitudes appear normalised per lead, so absolute voltages are unreliable"
+    if live.all() and float(np.ptp(ptp)) < tol * float(np.median(ptp)):
+        return f"every lead spans the same {float(np.median(ptp)):.3f} mV peak-to-peak: {tail}"
+    # The common range, if any, is the median of the leads that share it (>= 75% of them).
+    ref = float(np.median(ptp[live]))
+    same = live & (np.abs(ptp - ref) <= 0.5 * tol * ref)
+    if same.sum() < 3 or same.sum() < 0.75 * len(ptp):
+        return None
+    ref = float(np.median(ptp[same]))
+    if float(np.ptp(ptp[same])) >= tol * ref:
+        return None
+    others = ", ".join(str(leads[k]) for k in np.flatnonzero(~same))
+    return (
+        f"{int(same.sum())} of {len(ptp)} leads span the same {ref:.3f} mV peak-to-peak "
+        f"(not: {others}, damaged or flat?): {tail}"
+    )
 
 
 def finalize_record(
@@ -184,9 +245,19 @@ def finalize_record(
     meta = dict(metadata or {})
 
     # Units -> mV, lead by lead (WFDB allows a unit per signal).
-    unit_list = [units] * sig.shape[0] if units is None or isinstance(units, str) else list(units)
+    if units is None or isinstance(units, str) or not isinstance(units, (Sequence, np.ndarray)):
+        unit_list = [units] * sig.shape[0]
+    else:
+        unit_list = list(units)
     if len(unit_list) != sig.shape[0]:
         raise InvalidInputError(f"{len(unit_list)} units for {sig.shape[0]} signals", source_path)
+    bad_units = [u for u in unit_list if u is not None and not isinstance(u, str)]
+    if bad_units:
+        raise InvalidInputError(
+            f"units must be a unit name such as 'mV' or 'uV' (one, or one per lead), "
+            f"got {bad_units[0]!r}",
+            source_path,
+        )
     converted: set[str] = set()
     for k, unit in enumerate(unit_list):
         factor = unit_factor(unit)
@@ -195,7 +266,8 @@ def finalize_record(
                 f"lead {leads[k]}: unit {unit!r} is not a voltage unit ecgr1 knows; values kept as is"
             )
         elif factor != 1.0:
-            sig[k] *= factor
+            with np.errstate(over="ignore"):
+                sig[k] *= factor
             converted.add(str(unit))
     if converted:
         meta.setdefault("source_units", sorted(converted))
@@ -225,19 +297,15 @@ def finalize_record(
 
     sig, nan_warns = repair_nonfinite(sig, names, nan_policy)
     warns.extend(nan_warns)
+    warns.extend(clip_to_float32(sig, names))
 
     # Some distributed copies rescale every lead to the same range (each lead's gain chosen so
     # that its peak-to-peak is exactly 1 mV, say). Timing survives, absolute voltage does not:
     # say so, so that voltage criteria are not applied to meaningless millivolts.
-    source_ptp = np.ptp(sig, axis=1) if sig.size else np.zeros(0)
-    if len(source_ptp) >= 3 and float(np.min(source_ptp)) > QUALITY_LIMITS["flat_lead_ptp_mv"]:
-        spread = float(np.ptp(source_ptp) / np.median(source_ptp))
-        if spread < QUALITY_LIMITS["normalised_ptp_rel_spread"]:
-            meta["amplitude_normalised"] = True
-            warns.append(
-                f"every lead spans the same {float(np.median(source_ptp)):.3f} mV peak-to-peak: "
-                "amplitudes appear normalised per lead, so absolute voltages are unreliable"
-            )
+    normalised = normalised_amplitude_warning(sig, names)
+    if normalised:
+        meta["amplitude_normalised"] = True
+        warns.append(normalised)
 
     if derive_leads:
         sig, names, derived = derive_limb_leads(sig, names)
@@ -258,6 +326,7 @@ def finalize_record(
             f"median lead range {float(np.median(ptp)):.1f} mV is implausible for an ECG; "
             "check the units (microvolts stored as millivolts?)"
         )
+    warns.extend(clip_to_float32(sig, names))  # derived leads can add up beyond it
     return ECGRecord(
         signal=sig.astype(np.float32),
         fs=float(fs),

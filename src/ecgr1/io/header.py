@@ -254,20 +254,48 @@ _MITDB_RE = re.compile(r"^(\d{1,3})\s+([MF])\b")
 _UNKNOWN = {"", "unknown", "unknows", "nan", "none", "n/a", "na", "?", "-"}
 
 
+#: Ages outside this range (years) are not plausible and read as unknown.
+AGE_RANGE = (0.0, 130.0)
+
+_PLAIN_NUMBER_RE = re.compile(r"^\+?(\d+(?:\.\d*)?|\.\d+)$")
+
+
 def parse_age(value: Any) -> float | None:
-    """Age in years from a header or table value, or None when unknown."""
-    if value is None:
+    """Age in years from a header or table value, or None when unknown or unreadable.
+
+    Only a plain non-negative number within :data:`AGE_RANGE` (0-130 years) is an age: text
+    such as ``"abc"``, ``"1e9"`` or ``"74 years"`` gives None (:func:`age_warning` says why).
+    Dataset conventions for ages beyond the range (PTB-XL's 300 for "over 89", LUDB's ``>89``)
+    are resolved by the dataset readers before this is called.
+
+    >>> parse_age("74"), parse_age(61.0), parse_age("1e9"), parse_age("abc"), parse_age("NaN")
+    (74, 61, None, None, None)
+    """
+    if value is None or isinstance(value, bool):
         return None
     text = str(value).strip().lower()
     if text in _UNKNOWN:
         return None
-    m = re.match(r"^(\d+(?:\.\d+)?)", text)
-    if not m:
+    if not _PLAIN_NUMBER_RE.match(text):
         return None
-    age = float(m.group(1))
-    if age < 0 or age > 150:
+    age = float(text)
+    if not AGE_RANGE[0] <= age <= AGE_RANGE[1]:
         return None
     return int(age) if age == int(age) else age
+
+
+def age_warning(value: Any) -> str | None:
+    """The reader warning for an age value that is given but unreadable (not a plain number
+    of years within :data:`AGE_RANGE`), None otherwise.
+
+    >>> age_warning("abc")
+    "unreadable age 'abc' in the header: ignored"
+    >>> age_warning("61") is None, age_warning("unknown") is None
+    (True, True)
+    """
+    if value is None or str(value).strip().lower() in _UNKNOWN or parse_age(value) is not None:
+        return None
+    return f"unreadable age {str(value).strip()!r} in the header: ignored"
 
 
 def parse_sex(value: Any) -> str | None:
@@ -282,8 +310,29 @@ def parse_sex(value: Any) -> str | None:
     return None
 
 
-def metadata_from_comments(comments: list[str]) -> dict[str, Any]:
+def sex_warning(value: Any) -> str | None:
+    """The reader warning for a sex value that is given but unreadable, None otherwise.
+
+    >>> sex_warning("MF")
+    "unreadable sex 'MF' in the header: ignored"
+    """
+    if value is None or str(value).strip().lower() in _UNKNOWN or parse_sex(value) is not None:
+        return None
+    return f"unreadable sex {str(value).strip()!r} in the header: ignored"
+
+
+# "Age: 65  Sex: M" (QTDB): a further "key: value" after two or more spaces.
+_MORE_KEYS_RE = re.compile(r"\s{2,}[A-Za-z][A-Za-z ]*:.*$")
+
+
+def metadata_from_comments(
+    comments: list[str], warnings: list[str] | None = None
+) -> dict[str, Any]:
     """Read age, sex and labels from WFDB header comments.
+
+    An age or sex that is given but unreadable (``Age: abc``, ``Sex: MF``, an age outside
+    0-130) is left out of the metadata; when ``warnings`` is a list, a line saying so is
+    appended to it (:func:`age_warning`, :func:`sex_warning`).
 
     Recognised conventions: Challenge (``Age: 74``, ``Sex: Male``, ``Dx: RBBB,AF`` or SNOMED
     codes), LUDB (``<age>: 51``, ``<sex>: F``, ``<diagnoses>:`` then one diagnosis a line) and
@@ -314,9 +363,16 @@ def metadata_from_comments(comments: list[str]) -> dict[str, Any]:
             key = m.group(1).strip().lower()
             value = m.group(2).strip()
             if key == "age":
+                value = _MORE_KEYS_RE.sub("", value)
                 meta["age"] = parse_age(value)
+                note = age_warning(value)
+                if note and warnings is not None:
+                    warnings.append(note)
             elif key in {"sex", "gender"}:
                 meta["sex"] = parse_sex(value)
+                note = sex_warning(value)
+                if note and warnings is not None:
+                    warnings.append(note)
             elif key in {"dx", "diagnosis", "diagnoses"}:
                 if key == "diagnoses" and not value:
                     in_diagnoses = True

@@ -300,10 +300,17 @@ def _digital_sums(info: HeaderInfo, signal: np.ndarray) -> list[int | None]:
         if nan.any() and invalid is None:
             sums.append(None)
             continue
-        digital = np.rint(row * spec.adc_gain + spec.baseline)
+        with np.errstate(over="ignore", invalid="ignore"):
+            digital = np.rint(row * spec.adc_gain + spec.baseline)
         if nan.any():
             digital[nan] = invalid
-        sums.append(int(digital.astype(np.int64).sum()))
+        # Stored samples are at most 32-bit: anything beyond 2**53 (or inf) was not recovered
+        # exactly, and would not fit int64 either, so that checksum is not compared.
+        if not np.all(np.abs(digital) < 2.0**53):
+            sums.append(None)
+            continue
+        # Summed modulo 2**16 (all the checksum keeps), so that no sum overflows int64.
+        sums.append(int((digital.astype(np.int64) % 65536).sum()))
     return sums
 
 
@@ -642,6 +649,16 @@ def read_wfdb_samples(path: str | Path, *, engine: str = "auto") -> WfdbSamples:
                 f"no ADC gain for signal(s) {', '.join(uncalibrated)}: uncalibrated, WFDB nominal "
                 "200 adu/mV used"
             )
+        inverted = [
+            s.description or str(k + 1)
+            for k, s in enumerate(info.signals)
+            if s.gain_given and s.adc_gain < 0
+        ]
+        if inverted:
+            warnings.append(
+                f"negative ADC gain for signal(s) {', '.join(inverted)}: read as given, so these "
+                "leads are inverted (upside down); check the header"
+            )
     if engine != "wfdb":
         try:
             signal, sums = _read_fast(_fast_plan(text, info, hea), info)
@@ -737,7 +754,8 @@ def read_wfdb(
     base = record_base(path)
     samples = read_wfdb_samples(path, engine=engine)
     info = samples.header
-    meta = metadata_from_comments(info.comments)
+    warnings = list(samples.warnings)
+    meta = metadata_from_comments(info.comments, warnings)
     meta["format"] = "wfdb"
     if info.base_date or info.base_time:
         meta["recorded_at"] = " ".join(x for x in (info.base_date, info.base_time) if x)
@@ -751,7 +769,7 @@ def read_wfdb(
         record_id=base.name,
         metadata=meta,
         source_path=str(base.with_name(base.name + ".hea")),
-        warnings=samples.warnings,
+        warnings=warnings,
         nan_policy=nan_policy,
         derive_leads=derive_leads,
         lead_map=lead_map,

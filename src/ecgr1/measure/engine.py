@@ -72,6 +72,12 @@ __all__ = [
     "rr_in_whole_flutter_cycles",
 ]
 
+#: Lowest sampling rate (Hz) a record is measured at; below it :func:`measure` raises
+#: :class:`~ecgr1.errors.MeasurementError` (an "unusable" result in the pipeline). 100 Hz is
+#: the lowest rate of the supported datasets (PTB-XL ``records100``): at 50 Hz the QRS complex
+#: spans a handful of samples and the filters (mains at 50/60 Hz) cannot work.
+MIN_MEASURE_FS = 100.0
+
 # Fields whose reason is the cause when the record cannot be measured at all.
 _FAIL_FIELDS = (
     "heart_rate_bpm",
@@ -112,8 +118,9 @@ def measure(
     Returns the global measurements, per-lead median-beat measurements, beats with their global
     fiducials, quality report and per-lead per-beat fiducials (samples).
 
-    Raises :class:`~ecgr1.errors.MeasurementError` when the record cannot be measured (no
-    usable lead, fewer than two QRS complexes), with the partial result as ``exc.result``;
+    Raises :class:`~ecgr1.errors.MeasurementError` when the record cannot be measured (a
+    sampling rate below :data:`MIN_MEASURE_FS` = 100 Hz, no usable lead, fewer than two QRS
+    complexes), with the partial result as ``exc.result``;
     :func:`ecgr1.interpret_record` turns it into an "unusable" result.
 
     Example
@@ -132,6 +139,12 @@ def measure(
     # The reader's notes first, so that a direct ecgr1.measure(path) says what it noticed
     # (rescaled amplitudes, repaired samples) as the pipeline's results do.
     res = carry_record_notes(_new_result(record, age, sex), record)
+    if not record.fs >= MIN_MEASURE_FS:  # also NaN
+        return _fail(
+            res,
+            f"sampling rate {record.fs:g} Hz is below the {MIN_MEASURE_FS:g} Hz that "
+            "measurement needs (QRS, P and T waves are not resolved)",
+        )
     g = res.global_
     signal = prepare_signal(record, res, cfg)
     if not signal.usable.any():
