@@ -9,6 +9,7 @@ Thresholds live in :data:`QUALITY_THRESHOLDS`.
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import median_filter
 
 from ecgr1.signal.filters import smooth
 from ecgr1.signal.stats import percentile_along
@@ -25,6 +26,15 @@ QUALITY_THRESHOLDS: dict[str, float] = {
     "noise_unusable_rms_mv": 0.2,
     "noise_snr_unusable": 1.5,  # QRS peak-to-peak / (noise rms) below this: unusable
     "wander_ptp_mv": 1.0,  # removed baseline wander flagged from here (peak-to-peak)
+    # Local damage inside an otherwise live lead (:func:`local_damage`).
+    "spike_width_ms": 20.0,  # running-median window: narrower deflections stand out
+    "spike_rel": 1.2,  # spike: excursion above the running median > this x typical QRS span
+    "spike_min_mv": 1.0,  # ... and above this absolute floor
+    "dropout_ms": 1000.0,  # one lead's raw samples exactly constant this long: drop-out
+    "dropout_all_ms": 250.0,  # ... or every live lead constant together this long
+    "burst_window_ms": 500.0,  # windows for the local high-frequency level
+    "burst_rel": 5.0,  # burst: a window's HF level > this x the lead's median window level
+    "burst_min_mv": 0.05,  # ... and above this absolute floor (robust rms, mV)
 }
 
 
@@ -96,6 +106,141 @@ def _lead_features(
     }
 
 
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop indices of the runs of True in a 1-D mask."""
+    d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def _window_robust_level(x: np.ndarray, win: int) -> np.ndarray:
+    """Per row and window of ``win`` samples: robust rms (1.4826 x MAD) of ``x``."""
+    rows, n = x.shape
+    nw = n // win
+    blocks = x[:, : nw * win].reshape(rows, nw, win)[:, :, ::2]  # half the samples: ample
+    med = np.median(blocks, axis=2, keepdims=True)
+    return 1.4826 * np.median(np.abs(blocks - med), axis=2)
+
+
+def _spike_limit(clean: np.ndarray, fs: float) -> np.ndarray:
+    """Per lead: the excursion above which a narrow deflection is a spike, from the typical
+    QRS span (median over 1-s windows of the range of a 3-point running median, which single
+    corrupt samples do not reach)."""
+    th = QUALITY_THRESHOLDS
+    rows, n = clean.shape
+    a, b, c = clean[:, :-2], clean[:, 1:-1], clean[:, 2:]
+    med3 = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+    win = max(1, int(fs))
+    nw = med3.shape[1] // win
+    if nw >= 1:
+        typical = np.median(np.ptp(med3[:, : nw * win].reshape(rows, nw, win), axis=2), axis=1)
+    else:
+        typical = np.ptp(med3, axis=1)
+    return np.maximum(th["spike_rel"] * typical, th["spike_min_mv"])
+
+
+def _spike_residual(clean: np.ndarray, fs: float) -> np.ndarray:
+    """|x - running median| (``spike_width_ms``, odd, >= 3 samples), evaluated exactly only
+    where a cheap screen (x against the mean of the samples half a window away) says it
+    might be large; zero elsewhere."""
+    width = max(3, int(round(QUALITY_THRESHOLDS["spike_width_ms"] * fs / 1000)) | 1)
+    h = width // 2
+    rows, n = clean.shape
+    resid = np.zeros_like(clean)
+    if n <= 2 * h:
+        return resid
+    padded = np.pad(clean, ((0, 0), (h, h)), mode="edge")
+    screen = np.abs(clean - 0.5 * (padded[:, :n] + padded[:, 2 * h :]))
+    floor = QUALITY_THRESHOLDS["spike_min_mv"]
+    r, c = np.nonzero(screen > 0.5 * floor)
+    if r.size > 0.05 * clean.size:
+        resid = np.abs(clean - median_filter(clean, size=(1, width), mode="nearest"))
+        return resid
+    if r.size:
+        idx = c[:, None] + np.arange(width)[None, :]
+        med = np.median(padded[r[:, None], idx], axis=1)
+        resid[r, c] = np.abs(clean[r, c] - med)
+    return resid
+
+
+def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str, str]]:
+    """Damage confined to part of a lead that the whole-record features miss.
+
+    Per lead (rows), a dict flag -> reason for: ``spikes`` (isolated samples far above a
+    running median narrower than a QRS, relative to the lead's typical QRS span: corrupt
+    samples that a detector would count as beats), ``dropout`` (a run of exactly constant
+    raw samples of at least ``dropout_ms`` inside an otherwise live lead) and ``noise_burst``
+    (a window whose robust high-frequency level is many times the lead's usual level). Leads
+    that are flat over the whole record are left to :func:`_judge`. Thresholds live in
+    :data:`QUALITY_THRESHOLDS`.
+    """
+    th = QUALITY_THRESHOLDS
+    rows, n = clean.shape
+    out: list[dict[str, str]] = [{} for _ in range(rows)]
+    if n < max(10, int(fs)):
+        return out
+    # (a) spikes: excursions narrower than a QRS (running median of ~20 ms, >= 3 samples).
+    resid = _spike_residual(clean, fs)
+    hits = resid > _spike_limit(clean, fs)[:, None]
+    # (c) noise bursts: robust level of the second difference per window (works at 100 Hz too).
+    d2 = np.zeros_like(clean)
+    d2[:, 1:-1] = clean[:, 2:] - 2 * clean[:, 1:-1] + clean[:, :-2]
+    bwin = max(8, int(th["burst_window_ms"] * fs / 1000))
+    level = _window_robust_level(d2, bwin) if n >= 2 * bwin else np.zeros((rows, 0))
+    still = np.abs(np.diff(raw, axis=1)) < 1e-6
+    live = np.ptp(raw, axis=1) >= th["flat_ptp_mv"]
+    lead_run = max(2, int(th["dropout_ms"] * fs / 1000))
+    joint_run = max(2, int(th["dropout_all_ms"] * fs / 1000)) if live.sum() >= 2 else 0
+    # Samples inside runs where every live lead is constant at once for >= joint_run.
+    joint = np.zeros(n - 1, np.int64)
+    if joint_run:
+        starts, stops = _runs(still[live].all(axis=0))
+        for a, b in zip(starts, stops):
+            if b - a + 1 >= joint_run:
+                joint[a:b] = 1
+    joint_cum = np.concatenate(([0], np.cumsum(joint)))
+    for k in range(rows):
+        if not live[k]:
+            continue
+        count = int(np.count_nonzero(np.diff(np.flatnonzero(hits[k])) > 1)) + int(hits[k].any())
+        if count:
+            where = np.flatnonzero(hits[k])
+            out[k]["spikes"] = (
+                f"{count} isolated spike(s) up to {resid[k, where].max():.1f} mV (first at "
+                f"{where[0] / fs:.2f} s): narrower than a QRS (artefact, corrupt samples or "
+                "unrecognised pacemaker stimuli)"
+            )
+        # (b) drop-out: raw exactly constant (to 1 nV) for a long run in this lead, or for a
+        # shorter run in every live lead at once (coarsely quantised isoelectric stretches of
+        # one lead reach ~0.5 s in real records; all leads together never ~0.15 s).
+        starts, stops = _runs(still[k])
+        lengths = stops - starts + 1
+        long = lengths >= lead_run
+        long |= (joint_cum[stops] - joint_cum[starts]) > 0
+        if long.any():
+            total = int(np.sum(lengths[long]))
+            if total < 0.9 * n:
+                out[k]["dropout"] = (
+                    f"signal constant (drop-out) over {total / fs:.2f} s, first at "
+                    f"{starts[long][0] / fs:.2f} s"
+                )
+        if level.shape[1] >= 3:
+            lv = level[k]
+            ref = float(np.median(lv))
+            # d2 of white noise has 6x its variance: back to the signal's own rms.
+            worst = int(np.argmax(lv))
+            top = float(lv[worst]) / np.sqrt(6.0)
+            if lv[worst] > th["burst_rel"] * ref and top > th["burst_min_mv"]:
+                n_bad = int(
+                    np.sum((lv > th["burst_rel"] * ref) & (lv / np.sqrt(6.0) > th["burst_min_mv"]))
+                )
+                out[k]["noise_burst"] = (
+                    f"noise burst: {n_bad} window(s) of {bwin / fs:.1f} s with high-frequency "
+                    f"noise about {top * 1000:.0f} uV rms, {lv[worst] / max(ref, 1e-12):.0f}x "
+                    f"the lead's usual level (worst at {worst * bwin / fs:.1f} s)"
+                )
+    return out
+
+
 def _judge(f: dict[str, float]) -> LeadQuality:
     """Flags, reasons and usability of one lead from its features."""
     th = QUALITY_THRESHOLDS
@@ -157,6 +302,13 @@ def assess_quality(
         f = _lead_features(raw, np.atleast_2d(clean), np.atleast_2d(baseline), fs)
         for k, name in enumerate(leads):
             report.leads[name] = _judge({key: float(v[k]) for key, v in f.items()})
+        damage = local_damage(raw, np.atleast_2d(np.asarray(clean, np.float64)), fs)
+        for name, found in zip(leads, damage):
+            q = report.leads[name]
+            for flag, reason in found.items():
+                if q.usable and flag not in q.flags:
+                    q.flags.append(flag)
+                    q.reasons.append(reason)
     n_bad = len(report.poor_leads)
     n = len(leads)
     flagged = sum(1 for q in report.leads.values() if q.flags)
