@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from ecgr1.paths import shared_data_dir
+
+# No network beyond loopback: models and data are never fetched (a missing one is an error or a
+# skip), and a Ray cluster started by a test sends no usage statistics.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
 @pytest.fixture(scope="session")
