@@ -329,12 +329,17 @@ def _register_check(sub: Any) -> None:
     add_debug_option(p)
 
 
+def _require_files(paths: list[str]) -> None:
+    """A rows file that does not exist is a usage error (exit status 2)."""
+    for path in paths:
+        if not os.path.isfile(path):
+            raise InvalidInputError("no such rows file", path)
+
+
 def _run_check(args: argparse.Namespace) -> int:
     from ecgr1.corpus.check import check_rows
 
-    for path in args.rows:
-        if not os.path.isfile(path):
-            raise InvalidInputError("no such rows file", path)
+    _require_files(args.rows)
     report = check_rows(
         args.rows,
         ecg_root=args.ecg_root,
@@ -364,9 +369,7 @@ def _register_stats(sub: Any) -> None:
 def _run_stats(args: argparse.Namespace) -> int:
     from ecgr1.corpus.stats import corpus_stats, stats_markdown
 
-    for path in args.rows:
-        if not os.path.isfile(path):
-            raise InvalidInputError("no such rows file", path)
+    _require_files(args.rows)
     stats = corpus_stats(args.rows)
     print(
         json.dumps(stats, indent=1, sort_keys=True)

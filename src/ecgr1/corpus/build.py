@@ -261,17 +261,6 @@ def _iter_rows(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def _write_rows(path: Path, rows: list[dict[str, Any]]) -> int:
-    import json
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return len(rows)
-
-
 def finalize(
     out: Path, config: CorpusConfig, log: Callable[[str], None] | None = None
 ) -> dict[str, int]:
@@ -324,7 +313,7 @@ def write_ecgbench(out: Path, config: CorpusConfig) -> dict[str, int]:
     """ECGBench-style files from the SFT test rows, under ``out/ecgbench`` (sets with no row
     are not written)."""
     from ecgr1.corpus.labels import PTBXL_SUPERCLASSES, candidate_names
-    from ecgr1.corpus.splits import ecgbench_multilabel, ecgbench_single_choice
+    from ecgr1.corpus.splits import ecgbench_multilabel, ecgbench_single_choice, write_jsonl
 
     wanted = set(MULTILABEL_SETS) | set(SINGLE_CHOICE_SOURCES)
     by_source: dict[str, list[dict[str, Any]]] = {}
@@ -351,5 +340,6 @@ def write_ecgbench(out: Path, config: CorpusConfig) -> dict[str, int]:
     for name, rows in made.items():
         if rows:
             (out / "ecgbench").mkdir(exist_ok=True)
-            files[f"ecgbench/{name}.jsonl"] = _write_rows(out / "ecgbench" / f"{name}.jsonl", rows)
+            write_jsonl(rows, out / "ecgbench" / f"{name}.jsonl")
+            files[f"ecgbench/{name}.jsonl"] = len(rows)
     return files

@@ -64,6 +64,8 @@ def source_of(entry: SourceEntry) -> Any:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    # Whole or absent like the shard files, but without their fsync: an image is rewritten by
+    # a resumed shard anyway, and one fsync per image would cost more than drawing it.
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
