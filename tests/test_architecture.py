@@ -26,8 +26,9 @@ STAGE_ORDER: tuple[frozenset[str], ...] = (
     frozenset({"measure"}),
     frozenset({"protocol"}),
     frozenset({"report"}),
-    frozenset({"verify", "render", "simulate", "corpus", "model", "train", "evaluate", "serve"}),
+    frozenset({"verify", "render", "simulate", "corpus", "model", "train", "evaluate"}),
     frozenset({"pipeline"}),
+    frozenset({"serve"}),  # the web server runs the pipeline, as the CLI does
     frozenset({"cli"}),
     frozenset({"__main__"}),
 )
