@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -395,7 +397,15 @@ def test_build_from_plain_qwen_folder(arch, tmp_path):
         encoder={"width": 16, "layers": 1, "heads": 2},
     )
     assert report["tokens_added"] == 3 and report["embeddings_resized"]
+    # ECG-R1's inference settings are recorded in the folder
+    assert report["ecg_input_convention"] == "reference"
+    assert report["image_tokens"] == [4, 768] and report["max_new_tokens"] == 2048
+    gen = json.loads((tmp_path / "out" / "generation_config.json").read_text())
+    assert gen["max_new_tokens"] == 2048
+    cfg = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert cfg["ecg_input_convention"] == "reference" and "ecg_tower_path" not in cfg
     model, proc = load_model_and_processor(tmp_path / "out")
+    assert (proc.image_min_tokens, proc.image_max_tokens) == (4, 768)
     assert model.config.ecg_token_id == proc.ecg_token_id
     sd = model.state_dict()
     for k, v in base.state_dict().items():

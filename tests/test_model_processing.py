@@ -197,10 +197,16 @@ def test_load_ecg_real_records(ludb_dir, qtdb_dir):
     x = load_ecg(ludb_dir / "data" / "1")
     assert x.shape == (12, 5000) and x.dtype == np.float32
     assert np.isfinite(x).all() and np.abs(x).max() > 0.1  # millivolts, not microvolts
-    # 2-lead 250 Hz record: resampled to 500 Hz, missing leads are zero rows
-    y = load_ecg(qtdb_dir / "sel100")
+    # 2-lead 250 Hz record, standard convention: resampled to 500 Hz, missing leads are zero
+    # rows except the limb leads derivable from two leads
+    y = load_ecg(qtdb_dir / "sel100", convention="standard")
     assert y.shape == (12, 5000)
-    assert (np.abs(y).sum(1) > 0).sum() <= 6  # at most the limb leads derivable from 2 leads
+    assert (np.abs(y).sum(1) > 0).sum() <= 6
+    # the reference convention feeds 12 channels in file order: a 2-lead record is refused
+    with pytest.raises(InvalidInputError, match="exactly 12 leads.*has 2 \\(II, V5\\)"):
+        load_ecg(qtdb_dir / "sel100")
+    with pytest.raises(InvalidInputError, match="unknown ECG input convention"):
+        load_ecg(ludb_dir / "data" / "1", convention="raw")
 
 
 def test_rows_and_roots(ludb_dir, tmp_path):

@@ -31,7 +31,12 @@ Engines:
                               assistant turn is the reference and never shown to the model.
                               Greedy decoding unless --sample. --max-new-tokens defaults from
                               the folder: its generation_config.json, else 2048 for an ECG-R1
-                              folder, else 1024.
+                              folder, else 1024. ECG signals reach the model under the
+                              folder's input convention (--ecg-input replaces it): reference
+                              (published ECG-R1: file lead order, raw samples cropped/padded
+                              to 5000, 12 leads required) or standard (standard order, 500 Hz).
+                              Images are bounded by the folder's tokens per image (ECG-R1:
+                              4..768; --image-min-tokens/--image-max-tokens replace them).
   --engine protocol           the deterministic measure -> protocol -> six-step report of
                               ecgr1 interpret (core install, no --model); reads objects.ecg[0]
                               under --ecg-root (default: the folder of --data), which it may not
@@ -59,6 +64,9 @@ _MODEL_OPTIONS = {
     "backend": "--backend",
     "device": "--device",
     "dtype": "--dtype",
+    "ecg_input": "--ecg-input",
+    "image_min_tokens": "--image-min-tokens",
+    "image_max_tokens": "--image-max-tokens",
 }
 
 
@@ -117,6 +125,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--top-p", type=float, default=None)
     p.add_argument("--backend", choices=("hf", "vllm"), default=None, help="hf (default) or vllm")
+    p.add_argument(
+        "--ecg-input",
+        choices=("reference", "standard"),
+        default=None,
+        help="ECG input convention (default: the folder's; reference for ECG-R1 folders)",
+    )
+    p.add_argument(
+        "--image-min-tokens",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="least LLM tokens per image (default: the folder's; ECG-R1: 4)",
+    )
+    p.add_argument(
+        "--image-max-tokens",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="most LLM tokens per image (default: the folder's; ECG-R1: 768)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: best)")
     p.add_argument("--dtype", default=None, help="bf16, fp16 or fp32 (default: bf16 on GPU)")
     p.add_argument("--resume", action="store_true", help="skip ids already in --out, append")
@@ -187,6 +215,9 @@ def _run_model(args: argparse.Namespace) -> dict[str, Any]:
         dtype=args.dtype,
         resume=args.resume,
         limit=args.limit,
+        ecg_convention=args.ecg_input,
+        image_min_tokens=args.image_min_tokens,
+        image_max_tokens=args.image_max_tokens,
     )
 
 

@@ -17,23 +17,30 @@ Stable API (other modules build on these names; see docs/model.md)
     ``model.model(input_ids=..., ecg_values=...)`` splices too), ``set_ecg_config``,
     ``model_class_for_config``, ``ecg_counts_per_row``, ``slice_ecg_values`` (ECGs of a row
     range, for trainers that chunk batches). Config fields: ``ecg_token_id``, ``ecg_start_token_id``,
-    ``ecg_end_token_id``, ``ecg_projector_type``, ``ecg_model_config``, ``ecg_hidden_size``.
+    ``ecg_end_token_id``, ``ecg_projector_type``, ``ecg_model_config`` (preset name kept),
+    ``ecg_hidden_size``, ``ecg_input_convention``, ``ecg_tower_path`` (when the reference wrote it).
 ``ecgr1.model.processing``
     ``ECGR1Processor``: ``__call__(text, images=None, ecgs=None, padding_side=...)`` ->
     ``input_ids, attention_mask, mm_token_type_ids[, pixel_values, image_grid_thw,
     ecg_values]``; ``apply_chat_template(messages, add_generation_prompt=, system_prompt=)``
     (tags verbatim); ``encode_example(messages, images, ecgs, train=True)`` (labels only on
     assistant turns); ``collate(examples)``; ``prepare_batch(rows, train=True, ecg_root=,
-    image_root=)``; ``.tokenizer``, ``.image_processor``, ``.num_ecg_tokens``,
-    ``.ecg_token_id``. Also ``build_training_example(row, processor, train=True, ...)``,
+    image_root=)``; ``load_media(row, ecg_root=, image_root=)`` (media under the folder's ECG
+    input convention); ``.tokenizer``, ``.image_processor``, ``.num_ecg_tokens``,
+    ``.ecg_token_id``, ``.ecg_convention`` ("reference" | "standard"), ``.image_min_tokens``,
+    ``.image_max_tokens``. Also ``build_training_example(row, processor, train=True, ...)``,
     ``IGNORE_INDEX``.
 ``ecgr1.model.data``
-    ``read_jsonl``/``iter_jsonl``, ``load_ecg(path) -> np.ndarray (12, 5000)``, ``load_image``,
-    ``load_row_media(row, ecg_root=, image_root=) -> (ecgs, images)``, ``reference_answer(row)``.
+    ``read_jsonl``/``iter_jsonl``, ``load_ecg(path, convention="reference") -> np.ndarray
+    (12, 5000)``, ``record_tensor(record, convention)``, ``load_image``,
+    ``load_row_media(row, ecg_root=, image_root=, convention=) -> (ecgs, images)``,
+    ``reference_answer(row)``, ``ECG_CONVENTIONS``.
 ``ecgr1.model.tiny``
-    ``init_tiny(out_dir, arch="qwen3vl"|"qwen2_5vl", preset="tiny"|"small")``.
+    ``init_tiny(out_dir, arch="qwen3vl"|"qwen2_5vl", preset="tiny"|"small",
+    ecg_convention=None, max_new_tokens=None)``.
 ``ecgr1.model`` (this package)
-    ``load_model_and_processor(path, device=None, dtype=None)``, ``add_ecg_tokens(model,
+    ``load_model_and_processor(path, device=None, dtype=None, ecg_convention=None,
+    image_min_tokens=None, image_max_tokens=None)``, ``add_ecg_tokens(model,
     processor)``, ``generate_interpretation(model, processor, record=None, image=None)``,
     ``generate_batch(model, processor, rows, ...)``, ``run_inference(...)``.
 ``ecgr1.model.interpret``

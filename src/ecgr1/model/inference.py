@@ -128,14 +128,13 @@ def generate_batch(
     return [t.strip() for t in processor.batch_decode(new, skip_special_tokens=True)]
 
 
-def _record_tensor(record: Any) -> np.ndarray:
-    from ecgr1.io import ECGRecord, to_model_tensor
-    from ecgr1.model.data import load_ecg
+def _row_ecg(record: Any) -> Any:
+    """A record path or ECGRecord as is (the processor reads it under the folder's input
+    convention); an array checked to be the (12, 5000) model tensor."""
+    from ecgr1.io import ECGRecord
 
-    if isinstance(record, ECGRecord):
-        return to_model_tensor(record)
-    if isinstance(record, (str, Path)):
-        return load_ecg(record)
+    if isinstance(record, (ECGRecord, str, Path)):
+        return record
     arr = np.asarray(record, dtype=np.float32)
     if arr.shape != (12, 5000):
         raise InvalidInputError(f"ECG array must be (12, 5000), got {arr.shape}")
@@ -149,7 +148,7 @@ def interpretation_row(
     if record is None and image is None:
         raise InvalidInputError("give an ECG record, an image, or both")
     tags = ("<ecg>" if record is not None else "") + ("<image>" if image is not None else "")
-    ecgs = [_record_tensor(record)] if record is not None else []
+    ecgs = [_row_ecg(record)] if record is not None else []
     images = []
     if image is not None:
         from ecgr1.model.data import load_image
@@ -170,7 +169,7 @@ def generate_interpretation(
     image: Any = None,
     *,
     prompt: str = DEFAULT_PROMPT,
-    max_new_tokens: int = 1024,
+    max_new_tokens: int | None = None,
     system_prompt: str | None = None,
 ) -> str:
     """The model's interpretation text of one ECG (signal, image or both).
@@ -178,10 +177,12 @@ def generate_interpretation(
     Parameters
     ----------
     model, processor : from :func:`ecgr1.model.load_model_and_processor`.
-    record : an :class:`ecgr1.io.ECGRecord`, a record path, or a ``(12, 5000)`` mV array.
+    record : an :class:`ecgr1.io.ECGRecord`, a record path (both turned into the model tensor
+        under the folder's ECG input convention), or a ``(12, 5000)`` mV array (used as is).
     image : a PIL image or an image path.
     prompt : the user instruction after the media tags.
-    max_new_tokens : generation budget (greedy decoding).
+    max_new_tokens : generation budget (greedy decoding); None: the model's generation config
+        ``max_new_tokens``, else 2048 (ECG-R1's).
     system_prompt : None = the processor's default.
 
     Returns
@@ -189,6 +190,9 @@ def generate_interpretation(
     The generated text (``<think>...</think> ... <answer>...</answer>`` for a trained model).
     """
     row = interpretation_row(record, image, prompt)
+    if max_new_tokens is None:
+        gen = getattr(model, "generation_config", None)
+        max_new_tokens = getattr(gen, "max_new_tokens", None) or ECGR1_MAX_NEW_TOKENS
     settings = GenerationSettings(max_new_tokens=max_new_tokens, system_prompt=system_prompt)
     return generate_batch(model, processor, [row], settings=settings)[0]
 
@@ -331,15 +335,26 @@ def _vllm_generate(
         raise ModelError(
             "backend 'vllm' needs the vllm package (GPU only): pip install vllm"
         ) from None
-    from ecgr1.model.data import load_row_media
-
     # The ECG-R1 vLLM plugin registers its model as "ECGR1ForConditionalGeneration"; our folders
     # name the transformers class, so point vLLM at the plugin's architecture.
+    extra: dict[str, Any] = {}
+    if processor.image_min_tokens or processor.image_max_tokens:
+        # the folder's image token bounds, as the reference passes them (min/max_pixels)
+        unit = (
+            int(getattr(processor.image_processor, "patch_size", 16)) * processor.merge_size
+        ) ** 2
+        pixels = {}
+        if processor.image_min_tokens:
+            pixels["min_pixels"] = int(processor.image_min_tokens) * unit
+        if processor.image_max_tokens:
+            pixels["max_pixels"] = int(processor.image_max_tokens) * unit
+        extra["mm_processor_kwargs"] = pixels
     llm = LLM(
         model=model_dir,
         trust_remote_code=False,
         limit_mm_per_prompt={"image": 1, "ecg": 1},
         hf_overrides={"architectures": ["ECGR1ForConditionalGeneration"]},
+        **extra,
     )
     params = SamplingParams(
         max_tokens=settings["max_new_tokens"],
@@ -348,7 +363,8 @@ def _vllm_generate(
     )
     prompts = []
     for row in rows:
-        ecgs, images = load_row_media(row, ecg_root=ecg_root, image_root=image_root)
+        ecgs, images = processor.load_media(row, ecg_root=ecg_root, image_root=image_root)
+        ecgs = [processor.stack_ecgs([e])[0].numpy() for e in ecgs]
         msgs = [m for m in row.get("messages", []) if m.get("role") != "assistant"]
         text = processor.apply_chat_template(
             msgs, add_generation_prompt=True, system_prompt=settings["system_prompt"]
@@ -383,6 +399,9 @@ def run_inference(
     model: Any = None,
     processor: Any = None,
     limit: int | None = None,
+    ecg_convention: str | None = None,
+    image_min_tokens: int | None = None,
+    image_max_tokens: int | None = None,
 ) -> dict[str, Any]:
     """Generate for every row of ``data`` and write interchange.md section-4 rows to ``out``.
 
@@ -393,6 +412,9 @@ def run_inference(
     ``max_new_tokens`` None in them) the budget comes from the folder
     (:func:`default_max_new_tokens`). ``limit``: only the first N rows of ``data``. With
     ``resume`` the ids already in ``out`` are skipped and new rows appended.
+    ``ecg_convention``, ``image_min_tokens``, ``image_max_tokens`` replace the folder's
+    settings (:func:`ecgr1.model.loading.load_model_and_processor`); the values used are
+    recorded in each row's ``config`` (``ecg_input_convention``, ``image_tokens``).
 
     Returns a summary: ``{"rows", "written", "skipped", "failed", "seconds"}``.
     """
@@ -415,11 +437,25 @@ def run_inference(
         if s["backend"] == "vllm":
             from ecgr1.model.processing import ECGR1Processor
 
-            processor = ECGR1Processor.from_pretrained(model_dir)
+            processor = ECGR1Processor.from_pretrained(
+                model_dir,
+                ecg_convention=ecg_convention,
+                image_min_tokens=image_min_tokens,
+                image_max_tokens=image_max_tokens,
+            )
         else:
             from ecgr1.model.loading import load_model_and_processor
 
-            model, processor = load_model_and_processor(model_dir, device=device, dtype=dtype)
+            model, processor = load_model_and_processor(
+                model_dir,
+                device=device,
+                dtype=dtype,
+                ecg_convention=ecg_convention,
+                image_min_tokens=image_min_tokens,
+                image_max_tokens=image_max_tokens,
+            )
+    s["ecg_input_convention"] = processor.ecg_convention
+    s["image_tokens"] = [processor.image_min_tokens, processor.image_max_tokens]
     out_p.parent.mkdir(parents=True, exist_ok=True)
     show = sys.stderr.isatty() if progress is None else progress
     start = time.perf_counter()

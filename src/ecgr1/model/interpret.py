@@ -45,7 +45,7 @@ def model_engine(
     model_dir: str | None = None,
     image: str | None = None,
     prompt: str = DEFAULT_PROMPT,
-    max_new_tokens: int | str = 1024,
+    max_new_tokens: int | str | None = None,
     device: str | None = None,
     dtype: str | None = None,
     system_prompt: str | None = None,
@@ -58,7 +58,8 @@ def model_engine(
 
     Options (strings from ``--engine-option KEY=VALUE`` are accepted): ``model_dir`` (required),
     ``image`` (path of an image of the same ECG, sent with the signal), ``prompt``,
-    ``max_new_tokens``, ``device``, ``dtype``, ``system_prompt``.
+    ``max_new_tokens`` (default: the folder's, 2048 for ECG-R1), ``device``, ``dtype``,
+    ``system_prompt``. The record reaches the model under the folder's ECG input convention.
     """
     if not model_dir:
         raise ECGR1Error("the model engine needs model_dir=DIR (--engine-option model_dir=DIR)")
@@ -69,7 +70,7 @@ def model_engine(
         record=record,
         image=image,
         prompt=prompt,
-        max_new_tokens=int(max_new_tokens),
+        max_new_tokens=None if max_new_tokens is None else int(max_new_tokens),
         system_prompt=system_prompt,
     )
     answer = [a.strip() for a in (answer_from_text(text) or "").split(";") if a.strip()]

@@ -77,6 +77,9 @@ def load_model_and_processor(
     *,
     attn_implementation: str | None = None,
     ecg_tower_checkpoint: str | Path | None = None,
+    ecg_convention: str | None = None,
+    image_min_tokens: int | None = None,
+    image_max_tokens: int | None = None,
 ) -> tuple[Any, Any]:
     """Load ``(model, processor)`` from a folder, in eval mode, on ``device``.
 
@@ -88,6 +91,13 @@ def load_model_and_processor(
     dtype : torch dtype or name ("bf16", "fp32"; default bf16 on CUDA, fp32 elsewhere).
     attn_implementation : passed to ``from_pretrained`` ("sdpa", "flash_attention_2"...).
     ecg_tower_checkpoint : optional ECG-CoCa checkpoint loaded into the tower afterwards.
+    ecg_convention : ECG input convention ("reference" | "standard") instead of the folder's
+        (config ``ecg_input_convention``; "reference" when absent, as for published ECG-R1).
+    image_min_tokens, image_max_tokens : LLM tokens per image instead of the folder's
+        (ECG-R1: 4 and 768).
+
+    The folder's config fields are kept as written (a preset-name ``ecg_model_config`` stays a
+    string, ``ecg_tower_path`` stays), so saving the model again keeps the reference layout.
     """
     from transformers import AutoConfig
 
@@ -103,7 +113,7 @@ def load_model_and_processor(
     config = AutoConfig.from_pretrained(str(p))
     cls = model_class_for_config(config)
     had_ecg = getattr(config, "ecg_token_id", None) is not None
-    set_ecg_config(config)
+    set_ecg_config(config, ecg_input_convention=ecg_convention)
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
     kwargs: dict[str, Any] = {"config": config}
@@ -113,7 +123,13 @@ def load_model_and_processor(
         model = cls.from_pretrained(str(p), dtype=torch_dtype, **kwargs)
     except TypeError:  # transformers 4.x spells it torch_dtype
         model = cls.from_pretrained(str(p), torch_dtype=torch_dtype, **kwargs)
-    processor = ECGR1Processor.from_pretrained(p, config=config)
+    processor = ECGR1Processor.from_pretrained(
+        p,
+        config=config,
+        ecg_convention=ecg_convention,
+        image_min_tokens=image_min_tokens,
+        image_max_tokens=image_max_tokens,
+    )
     if add_ecg_tokens(model, processor) or not had_ecg:
         logger.warning("%s had no ECG tokens/tower: ECG modules are freshly initialised", p)
     if ecg_tower_checkpoint is not None:

@@ -21,7 +21,15 @@ ECG settings live on the model config as plain attributes (they survive ``save_p
 ``qwen3_vl`` / ``qwen2_5_vl`` so published checkpoints and vLLM see a familiar config):
 ``ecg_token_id``, ``ecg_start_token_id``, ``ecg_end_token_id``, ``ecg_projector_type``,
 ``ecg_model_config`` (dict, or an ECG-CoCa preset name such as ``"coca_ViT-B-32"`` = defaults),
-``ecg_hidden_size``.
+``ecg_hidden_size``, ``ecg_input_convention`` (``"reference"``/``"standard"``, ours; absent in
+the published folders, which means ``"reference"``), and ``ecg_tower_path`` when the reference
+wrote one.
+
+Saved folders keep the reference layout so that ECG-R1's own code and vLLM plugin load them:
+a preset-name ``ecg_model_config`` stays a string (a ViT-B tower with the defaults is written as
+``"coca_ViT-B-32"``; only other shapes need a dict), ``ecg_tower_path`` is kept, and a Qwen3-VL
+model saves ``architectures: ["ECGR1ForConditionalGeneration"]`` (:data:`REFERENCE_ARCHITECTURE`,
+the reference class name its plugin registers) instead of our class name.
 
 Supported transformers versions: 4.57.x and 5.x (tested: 5.24). The cache keyword is
 ``past_key_values`` in 4.x and ``cache`` in 5.x; this module never names it — it forwards
@@ -31,9 +39,11 @@ whatever the caller passed — and reads the cache only through ``_cache_from`` 
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -60,6 +70,7 @@ __all__ = [
     "ECGR1Qwen3VLForConditionalGeneration",
     "ECGR1Qwen3VLModel",
     "MODEL_CLASSES",
+    "REFERENCE_ARCHITECTURE",
     "ecg_counts_per_row",
     "ecg_encoder_config",
     "model_class_for_config",
@@ -68,6 +79,10 @@ __all__ = [
 ]
 
 DEFAULT_PROJECTOR_TYPE = "mlp2x_gelu"
+#: The ECG-CoCa preset name ECG-R1 writes as ``ecg_model_config`` (the ViT-B defaults).
+DEFAULT_ECG_MODEL_CONFIG = "coca_ViT-B-32"
+#: The architecture name of ECG-R1 (Qwen3-VL) folders, as the reference saves them.
+REFERENCE_ARCHITECTURE = "ECGR1ForConditionalGeneration"
 CACHE_KEYWORDS = ("cache", "past_key_values")  # 5.x name first, 4.x name second
 
 
@@ -96,17 +111,38 @@ def set_ecg_config(
     ecg_token_id: int | None = None,
     ecg_start_token_id: int | None = None,
     ecg_end_token_id: int | None = None,
+    ecg_input_convention: str | None = None,
 ) -> Any:
     """Write the ECG fields onto ``config`` (in place; returns it).
 
-    Fields not given keep their current value, or get defaults when absent. After this call
-    ``ecg_model_config`` is always a dict and ``ecg_hidden_size`` equals the encoder width.
+    Fields not given keep their current value, or get defaults when absent (input convention
+    ``"reference"``). A preset-name ``ecg_model_config`` is kept as the string (the reference
+    reads it as an ECG-CoCa config name); a new encoder is written as ``"coca_ViT-B-32"`` when it
+    has the ViT-B defaults, else as a dict. ``ecg_hidden_size`` equals the encoder width.
+
+    Example
+    -------
+    >>> from transformers import Qwen3VLConfig
+    >>> cfg = Qwen3VLConfig()
+    >>> cfg.ecg_model_config = "coca_ViT-B-32"
+    >>> c = set_ecg_config(cfg)
+    >>> c.ecg_model_config, c.ecg_hidden_size, c.ecg_input_convention
+    ('coca_ViT-B-32', 768, 'reference')
     """
-    enc = ECGEncoderConfig.from_any(
-        encoder if encoder is not None else getattr(config, "ecg_model_config", None)
-    )
-    config.ecg_model_config = enc.to_dict()
+    from ecgr1.model.data import check_convention
+
+    current = getattr(config, "ecg_model_config", None)
+    enc = ECGEncoderConfig.from_any(encoder if encoder is not None else current)
+    if encoder is None and isinstance(current, str) and current:
+        pass  # keep the preset name as the reference wrote it
+    elif enc == ECGEncoderConfig():
+        config.ecg_model_config = DEFAULT_ECG_MODEL_CONFIG
+    else:
+        config.ecg_model_config = enc.to_dict()
     config.ecg_hidden_size = enc.width
+    config.ecg_input_convention = check_convention(
+        ecg_input_convention or getattr(config, "ecg_input_convention", None)
+    )
     config.ecg_projector_type = (
         projector_type or getattr(config, "ecg_projector_type", None) or DEFAULT_PROJECTOR_TYPE
     )
@@ -452,6 +488,22 @@ class _ECGGenerationMixin:
             model_kwargs["ecg_values"] = ecg
         return input_ids, model_kwargs
 
+    #: ``architectures`` written to config.json by :meth:`save_pretrained` (None: the class name).
+    saved_architecture: str | None = None
+
+    def save_pretrained(self, save_directory: Any, *args: Any, **kwargs: Any) -> Any:
+        """Stock ``save_pretrained``; then, for Qwen3-VL, ``architectures`` is set to the
+        reference name (``ECGR1ForConditionalGeneration``) in config.json, so that the folder
+        loads in ECG-R1's code and vLLM plugin (this package loads by ``model_type``)."""
+        out = super().save_pretrained(save_directory, *args, **kwargs)
+        path = Path(save_directory) / "config.json"
+        if self.saved_architecture and kwargs.get("is_main_process", True) and path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            data["architectures"] = [self.saved_architecture]
+            path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            self.config.architectures = [self.saved_architecture]
+        return out
+
     def set_ecg_gradient_checkpointing(self, enable: bool = True) -> None:
         """Checkpoint the ECG tower's blocks (HF's switch does not reach plain nn.Modules)."""
         self.model.ecg_tower.set_gradient_checkpointing(enable)
@@ -470,6 +522,7 @@ class ECGR1Qwen3VLForConditionalGeneration(_ECGGenerationMixin, Qwen3VLForCondit
 
     config_class = Qwen3VLConfig
     _backbone_cls = ECGR1Qwen3VLModel
+    saved_architecture = REFERENCE_ARCHITECTURE
 
     def __init__(self, config: Qwen3VLConfig) -> None:
         Qwen3VLForConditionalGeneration.__mro__[1].__init__(self, config)

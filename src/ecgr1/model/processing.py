@@ -13,6 +13,14 @@ Text conventions (interchange.md sections 1 and 3)
   the processor's ``system_prompt`` (ECG-R1's default) unless the messages carry their own or
   ``system_prompt=""`` is passed.
 * Training labels are -100 everywhere except the assistant turns (content + ``<|im_end|>``).
+
+Folder settings (``ecgr1_processor.json``; docs/model.md)
+--------------------------------------------------------
+* ``ecg_input_convention``: ``"reference"`` or ``"standard"`` (:mod:`ecgr1.model.data`); the
+  model config's ``ecg_input_convention`` wins when the folder's config.json has one.
+* ``image_min_tokens`` / ``image_max_tokens``: LLM tokens per image. A folder without
+  ``ecgr1_processor.json`` (a published ECG-R1 or a plain Qwen-VL folder) gets ECG-R1's
+  ``IMAGE_MIN_TOKEN_NUM=4`` / ``IMAGE_MAX_TOKEN_NUM=768``.
 """
 
 from __future__ import annotations
@@ -51,6 +59,10 @@ DEFAULT_SYSTEM_PROMPT = (
     "interpretations."
 )
 PROCESSOR_FILE = "ecgr1_processor.json"
+#: ECG-R1's bounds on LLM tokens per image (``IMAGE_MIN_TOKEN_NUM`` / ``IMAGE_MAX_TOKEN_NUM`` in
+#: its ``register.py``; Qwen3-VL's own preprocessor allows up to 16,384).
+ECGR1_IMAGE_MIN_TOKENS = 4
+ECGR1_IMAGE_MAX_TOKENS = 768
 
 # One media placeholder: a bare tag or an unexpanded single-pad block.
 _MEDIA_RE = re.compile(
@@ -70,12 +82,19 @@ def _is_ecg(match: str) -> bool:
     return match in (ECG_TAG, ECG_START + ECG_PAD + ECG_END)
 
 
-def _as_ecg_tensor(value: Any, leads: int, seq_length: int) -> torch.Tensor:
-    """An ECG given as tensor/array (or record path) -> float32 ``(leads, seq_length)``."""
+def _as_ecg_tensor(value: Any, leads: int, seq_length: int, convention: str) -> torch.Tensor:
+    """An ECG given as tensor/array, record path or ECGRecord -> float32 ``(leads, seq_length)``
+    (paths and records under the folder's input ``convention``)."""
+    from ecgr1.io import ECGRecord
+
     if isinstance(value, (str, Path)):
         from ecgr1.model.data import load_ecg
 
-        value = load_ecg(value, seq_length=seq_length)
+        value = load_ecg(value, seq_length=seq_length, convention=convention)
+    elif isinstance(value, ECGRecord):
+        from ecgr1.model.data import record_tensor
+
+        value = record_tensor(value, convention, seq_length=seq_length, leads=leads)
     t = torch.as_tensor(
         np.asarray(value, dtype=np.float32) if not isinstance(value, torch.Tensor) else value
     ).float()
@@ -118,7 +137,10 @@ class ECGR1Processor:
     system_prompt : default system turn ("" for none).
     ecg_leads, ecg_seq_length : the ECG tensor shape (12, 5000).
     image_min_tokens, image_max_tokens : bounds on LLM tokens per image (None: the image
-        processor's own ``size``). ECG-R1 trained with 4 and 768.
+        processor's own ``size``). ECG-R1 trained with 4 and 768 (:meth:`from_pretrained`
+        gives those to folders that record none).
+    ecg_convention : ECG input convention, ``"reference"`` (default; the published ECG-R1
+        checkpoint's) or ``"standard"``; see :mod:`ecgr1.model.data`.
 
     Example
     -------
@@ -138,7 +160,10 @@ class ECGR1Processor:
         ecg_seq_length: int = 5000,
         image_min_tokens: int | None = None,
         image_max_tokens: int | None = None,
+        ecg_convention: str | None = None,
     ) -> None:
+        from ecgr1.model.data import check_convention
+
         self.tokenizer = tokenizer
         self.image_processor = image_processor
         self.num_ecg_tokens = int(num_ecg_tokens)
@@ -147,6 +172,7 @@ class ECGR1Processor:
         self.ecg_seq_length = int(ecg_seq_length)
         self.image_min_tokens = image_min_tokens
         self.image_max_tokens = image_max_tokens
+        self.ecg_convention = check_convention(ecg_convention)
         self.tokens_added = self.add_ecg_tokens()  # 3 for a plain Qwen-VL tokenizer
         if getattr(self.tokenizer, "pad_token", None) is None:
             self.tokenizer.pad_token = getattr(self.tokenizer, "eos_token", None) or IM_END
@@ -321,7 +347,31 @@ class ECGR1Processor:
         """ECGs (tensors, arrays or record paths) -> ``(n, 12, 5000)`` float32, or None."""
         if not ecgs:
             return None
-        return torch.stack([_as_ecg_tensor(e, self.ecg_leads, self.ecg_seq_length) for e in ecgs])
+        return torch.stack(
+            [
+                _as_ecg_tensor(e, self.ecg_leads, self.ecg_seq_length, self.ecg_convention)
+                for e in ecgs
+            ]
+        )
+
+    def load_media(
+        self,
+        row: dict[str, Any],
+        *,
+        ecg_root: str | Path | None = None,
+        image_root: str | Path | None = None,
+    ) -> tuple[list[Any], list[Any]]:
+        """(ECGs, images) of an interchange row, ECGs read under this folder's input
+        convention (:func:`ecgr1.model.data.load_row_media`)."""
+        from ecgr1.model.data import load_row_media
+
+        return load_row_media(
+            row,
+            ecg_root=ecg_root,
+            image_root=image_root,
+            seq_length=self.ecg_seq_length,
+            convention=self.ecg_convention,
+        )
 
     # ---------------------------------------------------------------------------- encode
     def _mm_types(self, ids: torch.Tensor) -> torch.Tensor:
@@ -577,6 +627,7 @@ class ECGR1Processor:
                     "ecg_seq_length": self.ecg_seq_length,
                     "image_min_tokens": self.image_min_tokens,
                     "image_max_tokens": self.image_max_tokens,
+                    "ecg_input_convention": self.ecg_convention,
                 },
                 indent=2,
             )
@@ -589,26 +640,36 @@ class ECGR1Processor:
         """Load from a model folder (ours, a published ECG-R1 one, or a plain Qwen-VL one).
 
         Settings come from ``ecgr1_processor.json`` when present, else from the model config
-        (``config`` or ``path/config.json``: encoder tokens), else defaults; ``overrides`` win.
+        (``config`` or ``path/config.json``: encoder tokens) with ECG-R1's image token bounds
+        (4..768); ``ecg_input_convention`` comes from the model config when it has one, else
+        from the processor file, else ``"reference"``; ``overrides`` win (None values ignored).
         """
         from transformers import AutoImageProcessor, AutoTokenizer
 
         p = Path(path)
         settings: dict[str, Any] = {}
+        if config is None and (p / "config.json").exists():
+            from transformers import AutoConfig
+
+            config = AutoConfig.from_pretrained(str(p))
         if (p / PROCESSOR_FILE).exists():
             settings.update(json.loads((p / PROCESSOR_FILE).read_text()))
-        elif config is not None or (p / "config.json").exists():
+            if "ecg_input_convention" in settings:
+                settings["ecg_convention"] = settings.pop("ecg_input_convention")
+        else:
+            settings.update(
+                image_min_tokens=ECGR1_IMAGE_MIN_TOKENS, image_max_tokens=ECGR1_IMAGE_MAX_TOKENS
+            )
+        if config is not None and getattr(config, "ecg_input_convention", None):
+            settings["ecg_convention"] = config.ecg_input_convention
+        if config is not None and not (p / PROCESSOR_FILE).exists():
             from ecgr1.model.modeling import ecg_encoder_config
 
-            if config is None:
-                from transformers import AutoConfig
-
-                config = AutoConfig.from_pretrained(str(p))
             enc = ecg_encoder_config(config)
             settings.update(
                 num_ecg_tokens=enc.num_tokens, ecg_leads=enc.leads, ecg_seq_length=enc.seq_length
             )
-        settings.update(overrides)
+        settings.update({k: v for k, v in overrides.items() if v is not None})
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(p))
         except Exception as exc:  # noqa: BLE001 - report as a model-folder problem
@@ -634,11 +695,7 @@ def build_training_example(
     The row's ECG/image entries may be paths (resolved against the roots and loaded) or
     already-loaded tensors/arrays/PIL images.
     """
-    from ecgr1.model.data import load_row_media
-
-    ecgs, images = load_row_media(
-        row, ecg_root=ecg_root, image_root=image_root, seq_length=processor.ecg_seq_length
-    )
+    ecgs, images = processor.load_media(row, ecg_root=ecg_root, image_root=image_root)
     return processor.encode_example(
         row.get("messages") or [],
         images=images,

@@ -288,6 +288,8 @@ def init_tiny(
     *,
     preset: str = "tiny",
     seed: int = 0,
+    ecg_convention: str | None = None,
+    max_new_tokens: int | None = None,
     **overrides: Any,
 ) -> Path:
     """Build and save a random model + processor to ``out_dir``; returns the path.
@@ -298,6 +300,10 @@ def init_tiny(
     arch : ``"qwen3vl"`` or ``"qwen2_5vl"``.
     preset : ``"tiny"`` (CPU tests) or ``"small"`` (~0.3 B parameters, GPU smoke runs).
     seed : torch seed for the random weights.
+    ecg_convention : ECG input convention recorded in the folder ("reference", the default,
+        or "standard").
+    max_new_tokens : generation budget recorded in generation_config.json (None: none
+        recorded, so inference uses the ECG-R1 folder default, 2048).
     overrides : preset entries to change (see :data:`PRESETS`).
 
     Example
@@ -312,7 +318,7 @@ def init_tiny(
     import torch
     from transformers import GenerationConfig
 
-    from ecgr1.model.modeling import model_class_for_config
+    from ecgr1.model.modeling import model_class_for_config, set_ecg_config
     from ecgr1.model.processing import ECGR1Processor
 
     _check_arch(arch)
@@ -321,18 +327,22 @@ def init_tiny(
     p = {**PRESETS.get(preset, {}), **overrides}
     tokenizer = build_tiny_tokenizer(p.get("vocab_size", 640))
     config = tiny_config(arch, tokenizer=tokenizer, preset=preset, **overrides)
+    if ecg_convention is not None:
+        set_ecg_config(config, ecg_input_convention=ecg_convention)
     torch.manual_seed(seed)
     model = model_class_for_config(config)(config)
     model.generation_config = GenerationConfig(
         eos_token_id=config.eos_token_id,
         pad_token_id=config.pad_token_id,
         do_sample=False,
+        **({"max_new_tokens": int(max_new_tokens)} if max_new_tokens else {}),
     )
     model.save_pretrained(out)
     processor = ECGR1Processor(
         tokenizer=tokenizer,
         image_processor=tiny_image_processor(arch, p.get("image_max_tokens", 4)),
         num_ecg_tokens=model.num_ecg_tokens,
+        ecg_convention=config.ecg_input_convention,
     )
     processor.save_pretrained(out)
     (out / "ecgr1_tiny.json").write_text(
