@@ -39,6 +39,7 @@ def test_flags_override_options_file_which_overrides_defaults(tmp_path: Path) ->
     assert grpo.system_prompt == ""  # '' means no system turn, not "use the default"
     assert opts.trainable() == {
         "vision": True,
+        "merger": True,  # follows the vision tower unless set
         "ecg_tower": False,
         "projector": True,
         "llm": True,
@@ -173,3 +174,70 @@ def test_grpo_help_exposes_dapo_options(capsys) -> None:
         assert flag in text, flag
     assert "no KL term (--beta 0)" in text
     assert "dynamic sampling: groups whose weighted total rewards are all equal" in text
+
+
+def test_preset_ecg_r1_sets_the_paper_recipe_and_stays_overridable(tmp_path: Path) -> None:
+    base = ["--model", "m", "--data", "d", "--out", "o", "--preset", "ecg-r1"]
+    _, sft = _parse(["train", "sft", *base])
+    assert (sft.lr, sft.lr_scheduler, sft.warmup, sft.max_length) == (2e-5, "cosine", 0.03, 4096)
+    assert sft.trainable() == {
+        "vision": False,
+        "merger": True,
+        "ecg_tower": False,
+        "projector": True,
+        "llm": True,
+    }
+    assert (sft.modality_dropout, sft.interleave, sft.imd_passes) == (0.5, 0.1, 2)
+    _, rl = _parse(["train", "grpo", *base])
+    assert (rl.loss_type, rl.epsilon, rl.epsilon_high, rl.beta) == ("bnpo", 0.2, 0.30, 0.0)
+    assert (rl.num_generations, rl.max_completion_length) == (6, 2048)
+    assert (rl.temperature, rl.top_k, rl.top_p) == (1.0, 50, 0.9)
+    assert (rl.lr, rl.lr_scheduler, rl.warmup) == (1e-6, "cosine", 0.01)
+    assert rl.dynamic_sampling and rl.max_resample == 3 and rl.mask_truncated_completions
+    assert rl.imd and rl.imd_passes == 2 and rl.reward_mode == "reference"
+    assert not rl.trainable()["ecg_tower"] and rl.trainable()["llm"]
+    # the group fits in any number of processes
+    assert (rl.batch_size * rl.grad_accum) % rl.num_generations == 0
+    # a --config file overrides the preset, a flag overrides both
+    cfg = tmp_path / "rl.yaml"
+    cfg.write_text("num_generations: 12\ntop_k: 20\n")
+    _, mixed = _parse(["train", "grpo", *base, "--config", str(cfg), "--top-k", "5", "--no-imd"])
+    assert (mixed.num_generations, mixed.top_k, mixed.imd) == (12, 5, False)
+    assert mixed.loss_type == "bnpo"  # untouched preset value
+    # the preset can also be named in the options file
+    cfg.write_text("preset: ecg-r1\n")
+    _, from_file = _parse(["train", "grpo", "--model", "m", "--data", "d", "--out", "o",
+                           "--config", str(cfg)])  # fmt: skip
+    assert from_file.num_generations == 6
+
+
+def test_unknown_preset_and_bad_preset_keys_are_clear_errors(tmp_path: Path, capsys) -> None:
+
+    from ecgr1.train.presets import load_preset
+    from ecgr1.train.sft import SFTOptions
+
+    code = main(["train", "sft", "--model", "m", "--data", "d", "--out", "o", "--preset", "paper"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "unknown preset 'paper'" in err[0]
+    # every preset key is an option of its stage (load-time validation)
+    from ecgr1.train.grpo import GRPOOptions
+
+    for name in ("ecg-r1",):
+        load_preset(name, "sft", SFTOptions)
+        load_preset(name, "grpo", GRPOOptions)
+    with pytest.raises(InvalidInputError, match="unknown option"):
+        load_preset("ecg-r1", "grpo", SFTOptions)  # GRPO keys are not SFT options
+
+
+def test_grpo_batch_check_counts_every_process() -> None:
+
+    from ecgr1.train.grpo import GRPOOptions, check_grpo_batch
+
+    defaults = GRPOOptions()
+    for processes in (1, 2, 3, 8):
+        check_grpo_batch(defaults, processes)  # the plain defaults fit any world size
+    # 2 per device x 3 processes = 6 completions: one group of 6 ...
+    check_grpo_batch(GRPOOptions(batch_size=2, num_generations=6), processes=3)
+    # ... which one process alone cannot hold
+    with pytest.raises(InvalidInputError, match=r"2 x 1 x 1 = 2\) must be a multiple"):
+        check_grpo_batch(GRPOOptions(batch_size=2, num_generations=6), processes=1)

@@ -282,6 +282,7 @@ def test_gradients_reach_ecg_encoder_through_grpotrainer(
         data=[str(workdir / "both.jsonl")], out=str(workdir / "grad-grpo"), bf16="false",
         ecg_root=str(_cpsc_root()), image_root=str(workdir), batch_size=4, num_generations=2,
         max_completion_length=6, mask_truncated_completions=False, beta=0.04,
+        max_resample=0,  # dynamic sampling masks the flat group (the refill is tested below)
     )  # fmt: skip
     trainer = build_grpo_trainer(options, model, processor, extra_reward_funcs=[(half_flat, 1.0)])
     trainer.model.train()
@@ -446,3 +447,200 @@ def test_collator_applies_imd_only_in_training(workdir: Path, cpsc2018_dir: Path
     text = processor.decode(briefed(rows[:1])["input_ids"][0], skip_special_tokens=False)
     assert "Be brief." in text
     assert "Be brief." not in processor.decode(batch["input_ids"][0], skip_special_tokens=False)
+
+
+def _grpo_trainer(workdir: Path, reward, **overrides):
+    from ecgr1.train.grpo import GRPOOptions, build_grpo_trainer
+
+    model, processor = _load(workdir)
+    settings = dict(
+        data=[str(workdir / "both.jsonl")], out=str(workdir / "grpo-unit"), bf16="false",
+        ecg_root=str(_cpsc_root()), image_root=str(workdir), batch_size=4, num_generations=2,
+        max_completion_length=4, mask_truncated_completions=False,
+    )  # fmt: skip
+    options = GRPOOptions(**{**settings, **overrides})
+    trainer = build_grpo_trainer(options, model, processor, extra_reward_funcs=[(reward, 1.0)])
+    trainer.model.train()
+    trainer.current_gradient_accumulation_steps = 1
+    return trainer, processor
+
+
+def _first_record_flat(completions, id, **kwargs):  # noqa: A002 - TRL passes the dataset column
+    """Constant reward for the first record's prompts (a flat group), 0/1 spread otherwise."""
+    return [0.0 if i.startswith("A0001") else float(k % 2) for k, i in enumerate(id)]
+
+
+def test_dynamic_sampling_refills_flat_groups_from_fresh_prompts(workdir: Path) -> None:
+    from ecgr1.model.data import load_ecg
+    from ecgr1.train.grpo import MEDIA_KEY
+
+    trainer, _ = _grpo_trainer(workdir, _first_record_flat, max_resample=3)
+    calls = []
+    original = trainer._generate_scored
+    trainer._generate_scored = lambda rows: calls.append([r["id"] for r in rows]) or original(rows)
+    items = [trainer.train_dataset[i] for i in (0, 0, 1, 1)]  # A0001 (flat), A0002
+    inputs = trainer._generate_and_score_completions(items)
+    metrics = trainer._metrics["train"]
+    assert metrics["dynamic_sampling/flat_group_frac"] == [0.5]
+    rounds = int(metrics["dynamic_sampling/resamples"][0])
+    assert rounds >= 1 and len(calls) == 1 + rounds  # one generation round per resample
+    assert all(len(ids) == 4 for ids in calls[1:])  # fresh batches shaped like the sampler's
+    assert metrics["dynamic_sampling/dropped_group_frac"] == [0.0]  # the batch is full again
+    assert (inputs["completion_mask"].sum(dim=1) > 0).all()  # nothing masked
+    assert int(inputs["num_items_in_batch"]) == int(inputs["completion_mask"].sum())
+    # the first record's flat group was replaced: no sample carries its ECG any more
+    first = torch.from_numpy(load_ecg(_cpsc_root() / "A0001"))
+    ecgs = [m["ecg_values"][0].float() for m in inputs[MEDIA_KEY]]
+    assert len(ecgs) == 4 and not any(torch.equal(e, first) for e in ecgs)
+    # the second record's group (never flat) is kept in place, first
+    second = torch.from_numpy(load_ecg(_cpsc_root() / "A0002"))
+    assert all(torch.equal(e, second) for e in ecgs[:2])
+    # every group of the refilled batch has a non-zero advantage spread
+    adv = inputs["advantages"].view(-1, 2)
+    assert ((adv.max(dim=1).values - adv.min(dim=1).values) > 0).all()
+    trainer.compute_loss(trainer.model, inputs).backward()
+
+
+def test_dynamic_sampling_masks_what_resampling_cannot_fill(workdir: Path) -> None:
+    def always_flat(completions, **kwargs):
+        return [0.0] * len(completions)
+
+    trainer, _ = _grpo_trainer(workdir, always_flat, max_resample=2)
+    items = [trainer.train_dataset[i] for i in (0, 0, 1, 1)]
+    inputs = trainer._generate_and_score_completions(items)
+    metrics = trainer._metrics["train"]
+    assert metrics["dynamic_sampling/resamples"] == [2.0]  # gave up after --max-resample
+    assert metrics["dynamic_sampling/dropped_group_frac"] == [1.0]
+    assert int(inputs["completion_mask"].sum()) == 0 and int(inputs["num_items_in_batch"]) == 0
+
+
+def test_imd_in_the_rl_training_forward(workdir: Path) -> None:
+    """With ``imd`` the loss forward sees IMD'd prompts (here: always one modality dropped)
+    while generation saw both; with IMD probabilities 0 the re-encoded prompts equal the
+    generation prompts token for token."""
+    trainer, processor = _grpo_trainer(
+        workdir, _first_record_flat, imd=True, modality_dropout=0.0, interleave=0.0,
+        max_resample=0,
+    )  # fmt: skip
+    items = [trainer.train_dataset[i] for i in (0, 0, 1, 1)]
+    inputs = trainer._generate_and_score_completions(items)
+    same = trainer._with_imd_prompts(inputs)
+    assert torch.equal(same["prompt_ids"], inputs["prompt_ids"])
+    assert torch.equal(same["prompt_mask"], inputs["prompt_mask"])
+
+    trainer.imd = {"modality_dropout": 1.0, "interleave": 0.0, "passes": 2}
+    fed = []
+
+    def spy(module, args, kwargs, output):  # after the media hook has filled kwargs
+        fed.append(
+            {
+                "ids": kwargs["input_ids"].detach().clone(),
+                "ecgs": kwargs["ecg_values"].shape[0] if "ecg_values" in kwargs else 0,
+                "images": kwargs["image_grid_thw"].shape[0] if "image_grid_thw" in kwargs else 0,
+            }
+        )
+
+    handle = trainer.model.register_forward_hook(spy, with_kwargs=True)
+    try:
+        loss = trainer.compute_loss(trainer.model, inputs)
+    finally:
+        handle.remove()
+    loss.backward()
+    assert torch.isfinite(loss)
+    ids = torch.cat([f["ids"] for f in fed])
+    assert ids.shape[0] == 4
+    # every sample kept exactly one modality: its media and its placeholders agree
+    assert sum(f["ecgs"] + f["images"] for f in fed) == 4
+    has_ecg = (ids == processor.ecg_token_id).any(dim=1)
+    has_image = (ids == processor.image_token_id).any(dim=1)
+    assert not (has_ecg & has_image).any() and (has_ecg | has_image).all()
+    assert int(has_ecg.sum()) == sum(f["ecgs"] for f in fed)
+    # generation saw both modalities in every prompt
+    assert (inputs["prompt_ids"] == processor.ecg_token_id).any(dim=1).all()
+    assert (inputs["prompt_ids"] == processor.image_token_id).any(dim=1).all()
+
+
+@pytest.mark.slow
+def test_grpo_plain_defaults_run_on_the_tiny_model(workdir: Path, tmp_path: Path, capsys) -> None:
+    """``ecgr1 train grpo --model --data --out --max-steps 2``: the default batch settings fit
+    together (issue 15); rows carry absolute paths, so no root options are needed. The default
+    completion length is cut to keep the CPU test short (the defaults' batch check is the
+    point; a random tiny model never stops, so every completion runs to the limit)."""
+    rows = []
+    for line in (workdir / "ecg.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        row["objects"]["ecg"] = [str(_cpsc_root() / r) for r in row["objects"]["ecg"]]
+        rows.append(row)
+    data = tmp_path / "rows.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "run"
+    status = ecgr1_main(
+        ["train", "grpo", "--model", str(workdir / "tiny"), "--data", str(data), "--out",
+         str(out), "--max-steps", "2", "--max-completion-length", "8"]
+    )  # fmt: skip
+    assert status == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == 2
+    logged = [h for h in _history(out) if "reward" in h]
+    assert len(logged) == 2
+    # all-zero clinical rewards from a random model: every group flat, resampled, then masked
+    assert all(h["dynamic_sampling/resamples"] == 3 for h in logged)
+    options = json.loads((out / "ecgr1_train_options.json").read_text())
+    assert (options["batch_size"], options["num_generations"]) == (4, 4)
+
+
+def test_merger_switch_trains_the_vision_merger_alone(workdir: Path) -> None:
+    from ecgr1.train.common import set_trainable
+
+    model, _ = _load(workdir)
+    counts = set_trainable(
+        model,
+        {"vision": False, "merger": True, "ecg_tower": False, "projector": True, "llm": True},
+    )
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert counts["merger"] > 0 and counts["vision"] == 0 and counts["ecg_tower"] == 0
+    assert any(".visual.merger." in n for n in trainable)
+    assert any(".visual.deepstack_merger_list." in n for n in trainable)
+    assert not any(".visual.blocks." in n or "patch_embed" in n for n in trainable)
+
+
+def test_ecg_r1_preset_reaches_the_trainers(workdir: Path) -> None:
+    """The preset's values end up in TRL's configs and the model's freezing, not only in the
+    options: cosine schedule with its warm-up share, bnpo/clip/sampling, trainable groups."""
+    from ecgr1.train.common import load_options_file, merge_options, trainable_counts
+    from ecgr1.train.grpo import GRPOOptions, build_grpo_trainer
+    from ecgr1.train.sft import SFTOptions, build_sft_trainer
+
+    base = {"preset": "ecg-r1", "data": [str(workdir / "both.jsonl")], "bf16": "false",
+            "ecg_root": str(_cpsc_root()), "image_root": str(workdir)}  # fmt: skip
+    assert load_options_file(None) == {}
+    sft_options = merge_options(SFTOptions, {}, {**base, "out": str(workdir / "p-sft")}, "sft")
+    model, processor = _load(workdir)
+    sft = build_sft_trainer(sft_options, model, processor)
+    assert sft.args.lr_scheduler_type == "cosine" and sft.args.learning_rate == 2e-5
+    sft.create_optimizer_and_scheduler(num_training_steps=100)
+    lrs = []
+    for _ in range(5):
+        lrs.append(sft.lr_scheduler.get_last_lr()[0])
+        sft.optimizer.step()
+        sft.lr_scheduler.step()
+    assert lrs[0] == 0.0 and lrs[3] == pytest.approx(2e-5)  # 3 warm-up steps of 100
+    counts = trainable_counts(sft.model)
+    assert counts["merger"] > 0 and counts["projector"] > 0 and counts["llm"] > 0
+    assert counts["vision"] == 0 and counts["ecg_tower"] == 0
+    assert sft.data_collator.passes == 2
+
+    grpo_options = merge_options(GRPOOptions, {}, {**base, "out": str(workdir / "p-rl")}, "grpo")
+    model, processor = _load(workdir)
+    rl = build_grpo_trainer(grpo_options, model, processor)
+    args = rl.args
+    assert (args.loss_type, args.epsilon, args.epsilon_high, args.beta) == ("bnpo", 0.2, 0.3, 0.0)
+    assert (args.num_generations, args.max_completion_length) == (6, 2048)
+    assert (args.temperature, args.top_k, args.top_p) == (1.0, 50, 0.9)
+    assert args.mask_truncated_completions and args.lr_scheduler_type == "cosine"
+    assert rl.max_resample == 3 and rl.imd == {"modality_dropout": 0.5, "interleave": 0.1,
+                                               "passes": 2}  # fmt: skip
+    names = [getattr(f, "__module__", "") for f in rl.reward_funcs]
+    assert names == ["ecgr1.train.reference_rewards"] * 3
+    counts = trainable_counts(rl.model)
+    assert counts["llm"] > 0 and not any(counts[g] for g in ("vision", "merger", "ecg_tower",
+                                                             "projector"))  # fmt: skip

@@ -21,9 +21,10 @@ GRPO on TRL's GRPOTrainer with DAPO-style defaults: token-level loss (--loss-typ
 clip-higher (--epsilon 0.2, --epsilon-high 0.28), no KL term (--beta 0), truncated
 completions masked out of the loss, optional soft overlong punishment (--overlong-buffer N),
 and dynamic sampling: groups whose weighted total rewards are all equal carry no advantage and
-are masked out of the loss (DAPO's refill with fresh prompts is not done; the dropped fraction
-is logged as dynamic_sampling/dropped_group_frac). Rewards: format, diagnosis, evidence
-(ecgr1.train.rewards), weighted by --reward-weights. RL rows need a "solution" (interchange.md
+are replaced by groups of fresh prompts (up to --max-resample extra generation rounds; flat
+groups still left are masked out of the loss; logged as dynamic_sampling/*). Rewards: format,
+diagnosis, evidence (--reward-mode ecgr1 or reference), weighted by --reward-weights.
+--preset ecg-r1 applies the paper's settings. RL rows need a "solution" (interchange.md
 section 1). See docs/training.md.
 """
 
@@ -51,6 +52,12 @@ def _common(parser: argparse.ArgumentParser, stage: str) -> None:
     parser.add_argument("--out", default=S, help="output directory (checkpoints + final model)")
     parser.add_argument("--config", default=None, metavar="FILE.yaml", help="options file")
     parser.add_argument(
+        "--preset",
+        default=S,
+        metavar="NAME",
+        help="named settings (ecg-r1: the paper's recipe); --config and flags override them",
+    )
+    parser.add_argument(
         "--system-prompt",
         default=S,
         help="replace every row's system turn ('' for none; default: the row's, else ECG-R1's)",
@@ -63,7 +70,14 @@ def _common(parser: argparse.ArgumentParser, stage: str) -> None:
     parser.add_argument("--batch-size", type=int, default=S, help="per-device batch size")
     parser.add_argument("--grad-accum", type=int, default=S, help="gradient accumulation steps")
     parser.add_argument("--weight-decay", type=float, default=S)
+    parser.add_argument(
+        "--lr-scheduler", default=S, help="learning-rate schedule (linear, cosine, constant...)"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=S, help="warm-up: share of steps if < 1, else steps"
+    )
     _switch(parser, "vision", "train_vision", "the vision tower (default: frozen)")
+    _switch(parser, "merger", "train_merger", "the vision merger(s) (default: as the vision tower)")
     _switch(parser, "ecg-tower", "train_ecg_tower", "the ECG encoder (default: trained)")
     _switch(parser, "projector", "train_projector", "the ECG projector (default: trained)")
     _switch(parser, "llm", "train_llm", "the language model (default: trained)")
@@ -83,6 +97,16 @@ def _common(parser: argparse.ArgumentParser, stage: str) -> None:
     parser.add_argument(
         "--ecg-tower-checkpoint", default=S, metavar="CKPT", help="ECG-CoCa weights for the tower"
     )
+    parser.add_argument(
+        "--modality-dropout", type=float, default=S, help="IMD drop probability (0.5)"
+    )
+    parser.add_argument("--interleave", type=float, default=S, help="IMD swap probability (0.1)")
+    parser.add_argument(
+        "--imd-passes",
+        type=int,
+        default=S,
+        help="IMD passes per sample (1; 2 = the reference's effective 75%% drop / 18%% swap)",
+    )
     parser.set_defaults(stage=stage)
 
 
@@ -99,8 +123,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _common(sft, "sft")
     sft.add_argument("--max-length", type=int, default=S, help="max tokens per example")
-    sft.add_argument("--modality-dropout", type=float, default=S, help="IMD drop probability (0.5)")
-    sft.add_argument("--interleave", type=float, default=S, help="IMD swap probability (0.1)")
 
     grpo = add_command(
         stages,
@@ -115,6 +137,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-completion-length", type=int, default=S, help="tokens per completion (1024)"
     )
     grpo.add_argument("--temperature", type=float, default=S, help="sampling temperature (1.0)")
+    grpo.add_argument("--top-k", type=int, default=S, help="top-k sampling (0: off)")
     grpo.add_argument("--top-p", type=float, default=S, help="nucleus sampling (1.0)")
     grpo.add_argument(
         "--loss-type",
@@ -141,7 +164,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "mask-truncated-completions",
         "exclude truncated completions from the loss (default: on)",
     )
-    _bool_flag(grpo, "dynamic-sampling", "drop groups whose rewards are all equal (default: on)")
+    _bool_flag(
+        grpo,
+        "dynamic-sampling",
+        "replace groups whose rewards are all equal with fresh prompts' groups (default: on)",
+    )
+    grpo.add_argument(
+        "--max-resample",
+        type=int,
+        default=S,
+        help="dynamic sampling: extra generation rounds per batch (3; 0: mask only)",
+    )
+    _bool_flag(grpo, "imd", "apply IMD to the prompts in the training forward (default: off)")
+    grpo.add_argument(
+        "--reward-mode",
+        default=S,
+        choices=["ecgr1", "reference"],
+        help="reward formulas: ecgr1 (default) or the ECG-R1 reference implementation's",
+    )
+    _bool_flag(grpo, "use-vllm", "rollouts with vLLM through TRL (GPU; rows without ECG)")
+    grpo.add_argument(
+        "--vllm-mode", default=S, choices=["colocate", "server"], help="TRL vLLM mode"
+    )
     grpo.add_argument(
         "--overlong-buffer",
         type=int,
@@ -172,11 +216,11 @@ def options_from_args(args: argparse.Namespace) -> tuple[str, Any]:
     if args.stage == "sft":
         from ecgr1.train.sft import SFTOptions
 
-        options = merge_options(SFTOptions, file_options, given)
+        options = merge_options(SFTOptions, file_options, given, stage="sft")
     else:
         from ecgr1.train.grpo import GRPOOptions, parse_reward_weights
 
-        options = merge_options(GRPOOptions, file_options, given)
+        options = merge_options(GRPOOptions, file_options, given, stage="grpo")
         options.reward_weights = parse_reward_weights(options.reward_weights)
     if isinstance(options.data, str):  # a single path in an options file
         options.data = [options.data]

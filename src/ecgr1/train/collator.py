@@ -29,6 +29,7 @@ class ECGR1SFTCollator:
     ----------
     processor : the model helper's ``ECGR1Processor``.
     modality_dropout, interleave : IMD probabilities (see :mod:`ecgr1.train.imd`).
+    passes : IMD passes per row (2 reproduces the reference implementation's effective rates).
     training : apply IMD (True for the training set; False for evaluation batches).
     seed : seed of the IMD random stream (one stream per collator, advanced row by row).
     ecg_root, image_root : roots for relative paths in rows.
@@ -43,6 +44,7 @@ class ECGR1SFTCollator:
     processor: Any
     modality_dropout: float = DEFAULT_MODALITY_DROPOUT
     interleave: float = DEFAULT_INTERLEAVE
+    passes: int = 1
     training: bool = True
     seed: int = 0
     ecg_root: str | Path | None = None
@@ -69,6 +71,7 @@ class ECGR1SFTCollator:
                 rng=self._rng,
                 modality_dropout=self.modality_dropout,
                 interleave=self.interleave,
+                passes=self.passes,
                 training=self.training,
             )
             self.imd_counts["rows"] += 1

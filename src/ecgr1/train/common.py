@@ -18,7 +18,10 @@ logger = logging.getLogger(__name__)
 # Parameter groups that freeze switches act on, recognised by a component of the parameter
 # name (works for the plain model, a PEFT-wrapped one and ModulesToSave copies).
 GROUP_MARKERS = {"visual": "vision", "ecg_tower": "ecg_tower", "ecg_projector": "projector"}
-GROUPS = ("vision", "ecg_tower", "projector", "llm")
+# Inside the vision tower: the patch merger and Qwen3-VL's deepstack mergers (ms-swift's
+# "aligner" of Qwen-VL models), trainable apart from the ViT blocks.
+MERGER_MARKERS = ("merger", "deepstack_merger_list")
+GROUPS = ("vision", "merger", "ecg_tower", "projector", "llm")
 # LLM linear layers that receive LoRA adapters (Qwen2.5/Qwen3 naming). The pattern is a
 # full-match regex so vision/ECG towers, which reuse names such as ``proj``, are never adapted.
 LORA_TARGET_REGEX = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
@@ -39,13 +42,24 @@ def load_options_file(path: str | Path | None) -> dict[str, Any]:
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
-def merge_options(cls: type, file_options: dict[str, Any], cli_options: dict[str, Any]) -> Any:
-    """Build dataclass ``cls``: its defaults, overridden by the file, overridden by the CLI."""
+def merge_options(
+    cls: type,
+    file_options: dict[str, Any],
+    cli_options: dict[str, Any],
+    stage: str | None = None,
+) -> Any:
+    """Build dataclass ``cls``: its defaults, overridden by the preset named by ``preset`` (flag
+    or file key; needs ``stage``), overridden by the file, overridden by the CLI."""
+    from ecgr1.train.presets import load_preset
+
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(file_options) - names)
     if unknown:
         raise InvalidInputError(f"unknown option(s) in options file: {', '.join(unknown)}")
-    merged = {**file_options, **{k: v for k, v in cli_options.items() if k in names}}
+    given = {k: v for k, v in cli_options.items() if k in names}
+    preset = given.get("preset", file_options.get("preset"))
+    preset_options = load_preset(preset, stage, cls) if preset and stage else {}
+    merged = {**preset_options, **file_options, **given}
     return cls(**merged)
 
 
@@ -158,10 +172,20 @@ def decode_row(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def parameter_group(name: str) -> str:
-    """Group of a parameter name: ``vision``, ``ecg_tower``, ``projector`` or ``llm``."""
-    for part in name.split("."):
+    """Group of a parameter name: ``vision``, ``merger``, ``ecg_tower``, ``projector`` or ``llm``.
+
+    >>> parameter_group("model.visual.merger.linear_fc1.weight")
+    'merger'
+    >>> parameter_group("model.visual.blocks.0.attn.qkv.weight")
+    'vision'
+    """
+    parts = name.split(".")
+    for i, part in enumerate(parts):
         if part in GROUP_MARKERS:
-            return GROUP_MARKERS[part]
+            group = GROUP_MARKERS[part]
+            if group == "vision" and any(p in MERGER_MARKERS for p in parts[i + 1 :]):
+                return "merger"
+            return group
     return "llm"
 
 
@@ -215,6 +239,9 @@ def apply_lora(
         for marker, group in GROUP_MARKERS.items()
         if train.get(group) and any(marker in n.split(".") for n, _ in model.named_modules())
     ]
+    if train.get("merger") and not train.get("vision"):
+        present = {p for n, _ in model.named_modules() for p in n.split(".")}
+        modules_to_save += [m for m in MERGER_MARKERS if m in present]
     config = LoraConfig(
         r=r,
         lora_alpha=alpha,
@@ -319,6 +346,17 @@ def checkpointing_args(config_cls: type, enabled: bool) -> dict[str, bool]:
     return {key: enabled}
 
 
+def warmup_args(config_cls: type, warmup: float) -> dict[str, float | int]:
+    """The warm-up setting: a share of the total steps when ``warmup < 1``, else a number of
+    steps. transformers 5.x takes both as ``warmup_steps`` (a float below 1 is a ratio); 4.x
+    has a separate ``warmup_ratio``."""
+    if warmup >= 1:
+        return {"warmup_steps": int(warmup)}
+    if "warmup_ratio" in {f.name for f in fields(config_cls)}:
+        return {"warmup_ratio": float(warmup)}
+    return {"warmup_steps": float(warmup)}
+
+
 def enable_ecg_checkpointing(model: torch.nn.Module, enabled: bool) -> None:
     """Checkpoint the ECG tower's blocks too (HF's switch does not reach plain ``nn.Module``s)."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -375,6 +413,8 @@ def trainer_args(config_cls: type, options: Any, bf16: bool) -> dict[str, Any]:
         "max_steps": options.max_steps,
         "num_train_epochs": options.epochs,
         "learning_rate": options.lr,
+        "lr_scheduler_type": options.lr_scheduler,
+        **warmup_args(config_cls, options.warmup),
         "per_device_train_batch_size": options.batch_size,
         "gradient_accumulation_steps": options.grad_accum,
         **checkpointing_args(config_cls, options.gradient_checkpointing),

@@ -3,8 +3,8 @@
 The algorithm is TRL's (sampling, group-relative advantages, clipped objective with
 ``epsilon``/``epsilon_high``, ``loss_type`` ``dapo``/``grpo``/``dr_grpo``/``bnpo``, ``beta``,
 ``mask_truncated_completions``). TRL 1.x has no ECG modality, no dynamic sampling and does
-the overlong shaping only as a reward function, so :class:`ECGR1GRPOTrainer` overrides exactly
-four methods, each small:
+the overlong shaping only as a reward function, so :class:`ECGR1GRPOTrainer` overrides these
+methods, each small:
 
 ``_generate_and_score_completions``
     Remembers the batch's rows before calling TRL (so the prompt tokenisation can load their
@@ -31,11 +31,15 @@ With ``beta > 0`` the KL reference is a frozen copy of the policy made while the
 built (TRL would reload it through a stock transformers class, see
 :func:`_reference_from_policy`); with LoRA TRL uses the adapter-disabled model as usual.
 
-Dynamic sampling (DAPO) is the thin filter version: groups whose total rewards are all equal
-(zero advantage, no learning signal) get their completion masks zeroed, so they do not dilute the
-token-level ``dapo`` normaliser (``num_items_in_batch`` is recomputed). DAPO's refill (sampling
-more prompts until the batch is full) would need TRL's sampler changed and is not done; the
-fraction of dropped groups is logged as ``dynamic_sampling/dropped_group_frac``.
+Dynamic sampling (DAPO): groups whose total rewards are all equal (zero advantage, no learning
+signal) are replaced by groups generated from fresh prompts, up to ``max_resample`` extra
+generation rounds; flat groups still left get their completion masks zeroed so they do not
+dilute the loss normaliser (``num_items_in_batch`` is recomputed). Logged as
+``dynamic_sampling/flat_group_frac``, ``dynamic_sampling/resamples`` and
+``dynamic_sampling/dropped_group_frac``.
+
+With ``imd`` the prompts of the training forward pass through Interleaved Modality Dropout and
+are re-encoded (:meth:`_with_imd_prompts`), as the reference does; generation sees full prompts.
 
 TRL accepts only a tokenizer or a ``transformers.ProcessorMixin`` as ``processing_class``; the
 ECG-R1 processor is neither, so TRL gets the processor's tokenizer (decoding, padding, eos/pad
@@ -51,9 +55,12 @@ import contextlib
 import copy
 import functools
 import importlib
+import importlib.util
 import json
 import logging
 import math
+import os
+import random
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -63,11 +70,19 @@ import torch
 
 from ecgr1.errors import InvalidInputError
 from ecgr1.train.options import TrainingOptions
-from ecgr1.train.rewards import REWARD_FUNCTIONS, ConsistencyReward
+from ecgr1.train.rewards import (
+    DEFAULT_REWARD_MODE,
+    REWARD_FUNCTIONS,
+    REWARD_MODES,
+    ConsistencyReward,
+    reward_functions,
+)
 
 logger = logging.getLogger(__name__)
 
 MEDIA_KEY = "ecgr1_media"
+# Per-sample prompt rows (messages + media paths), kept for IMD in the training forward.
+ROWS_KEY = "ecgr1_rows"
 # Per-item multimodal tensors handed to the model (concatenated over the samples of a call).
 MEDIA_FIELDS = ("ecg_values", "pixel_values", "image_grid_thw")
 # Special tokens that must never be sampled (a sampled placeholder has no features behind it).
@@ -87,10 +102,13 @@ class GRPOOptions(TrainingOptions):
     """All GRPO settings (CLI flags and options-file keys share these names)."""
 
     lr: float = 1e-6
-    batch_size: int = 2
-    num_generations: int = 8
+    # batch_size x grad_accum x processes must be a multiple of num_generations: 4 x 1 with
+    # 4 generations fits any number of processes
+    batch_size: int = 4
+    num_generations: int = 4
     max_completion_length: int = 1024
     temperature: float = 1.0
+    top_k: int = 0
     top_p: float = 1.0
     loss_type: str = "dapo"
     beta: float = 0.0
@@ -100,12 +118,17 @@ class GRPOOptions(TrainingOptions):
     scale_rewards: str = "group"
     mask_truncated_completions: bool = True
     dynamic_sampling: bool = True
+    max_resample: int = 3
+    imd: bool = False
     overlong_buffer: int = 0
     overlong_weight: float = 1.0
     reward_weights: dict[str, float] = field(
         default_factory=lambda: {"format": 1.0, "diagnosis": 1.0, "evidence": 1.0}
     )
     extra_rewards: list[str] = field(default_factory=list)
+    reward_mode: str = DEFAULT_REWARD_MODE
+    use_vllm: bool = False
+    vllm_mode: str = "colocate"
 
 
 def parse_reward_weights(spec: str | dict[str, float] | None) -> dict[str, float]:
@@ -191,6 +214,54 @@ def _reference_from_policy(policy: Any) -> Iterator[None]:
         grpo_module.create_model_from_path = original
 
 
+def _prompt_row(item: dict[str, Any]) -> dict[str, Any]:
+    """A dataset item as an interchange row holding only the prompt (for :func:`apply_imd`)."""
+    return {
+        "messages": [dict(m) for m in item["prompt"]],
+        "images": list(item.get("ecgr1_images") or []),
+        "objects": {"ecg": list(item.get("ecgr1_ecg") or [])},
+    }
+
+
+def _pad_rows(rows: list[torch.Tensor], value: int | float, left: bool) -> torch.Tensor:
+    width = max(r.shape[-1] for r in rows)
+    padded = []
+    for r in rows:
+        fill = torch.full((r.shape[0], width - r.shape[-1]), value, dtype=r.dtype, device=r.device)
+        padded.append(torch.cat([fill, r] if left else [r, fill], dim=1))
+    return torch.cat(padded, dim=0)
+
+
+def _take_groups(
+    chosen: list[tuple[dict[str, Any], int]], n_gen: int, pad_token_id: int
+) -> dict[str, Any]:
+    """One batch made of groups taken from several scored batches: ``(batch, group index)``
+    pairs, each group the ``n_gen`` consecutive samples at ``index * n_gen``. Per-sample
+    tensors are re-padded (prompt tensors on the left, completion tensors on the right)."""
+    first = chosen[0][0]
+    n_local = first["completion_mask"].shape[0]
+    merged: dict[str, Any] = {}
+    for key, value in first.items():
+        if key == "num_items_in_batch" or value is None:
+            merged[key] = value
+            continue
+        if isinstance(value, torch.Tensor) and value.ndim == 0:
+            merged[key] = value
+            continue
+        if len(value) != n_local:
+            raise ValueError(f"dynamic sampling: cannot regroup batch field {key!r}")
+        parts = [batch[key][g * n_gen : (g + 1) * n_gen] for batch, g in chosen]
+        if isinstance(value, torch.Tensor) and value.ndim == 2:
+            left = key.startswith("prompt")
+            fill = pad_token_id if key in ("prompt_ids", "completion_ids") else 0
+            merged[key] = _pad_rows(parts, fill, left)
+        elif isinstance(value, torch.Tensor):
+            merged[key] = torch.cat(parts, dim=0)
+        else:
+            merged[key] = [item for part in parts for item in part]
+    return merged
+
+
 @functools.lru_cache(maxsize=1)
 def _grpo_trainer_class() -> type:
     """Build the subclass lazily so importing this module does not import TRL."""
@@ -206,7 +277,9 @@ def _grpo_trainer_class() -> type:
             ecg_root: str | None = None,
             image_root: str | None = None,
             dynamic_sampling: bool = True,
+            max_resample: int = 0,
             system_prompt: str | None = None,
+            imd: dict[str, Any] | None = None,
             **kwargs: Any,
         ) -> None:
             kwargs.setdefault("processing_class", ecgr1_processor.tokenizer)
@@ -215,7 +288,13 @@ def _grpo_trainer_class() -> type:
             self.ecgr1_processor = ecgr1_processor
             self.ecg_root, self.image_root = ecg_root, image_root
             self.dynamic_sampling = dynamic_sampling
+            self.max_resample = max_resample
             self.system_prompt = system_prompt
+            # IMD in the training forward: apply_imd keyword arguments, or None (off)
+            self.imd = imd
+            stream = self.args.seed * 1000 + self.accelerator.process_index
+            self._imd_rng = random.Random(stream)
+            self._resample_rng = random.Random(stream + 1)
             self._pending_rows: list[dict[str, Any]] = []
             self._media_feed: list[dict[str, torch.Tensor]] | None = None
             self._last_rewards_per_func: torch.Tensor | None = None
@@ -231,35 +310,46 @@ def _grpo_trainer_class() -> type:
 
         # -- prompts -> ids + media -------------------------------------------------------
         def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+            output = self._generate_scored(inputs)
+            if self.dynamic_sampling and self.model.training:
+                output = self._dynamic_sampling(output)
+            return output
+
+        def _generate_scored(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+            """TRL's generation and scoring of ``inputs``, with each sample's media (and, for
+            IMD in the training forward, its prompt row) attached."""
             self._pending_rows = inputs
             output = super()._generate_and_score_completions(inputs)
             output[MEDIA_KEY] = self._media_feed
-            if self.dynamic_sampling and self.model.training:
-                self._drop_flat_groups(output)
+            if self.imd:
+                output[ROWS_KEY] = [_prompt_row(row) for row in inputs]
             return output
 
-        def _tokenize_prompts(self, prompts: list) -> tuple[list[list[int]], None, dict]:
+        def _encode_prompt(self, prompt: list, row: dict[str, Any]) -> tuple[list[int], dict]:
             from ecgr1.model.data import load_row_media
 
+            media_row = {
+                "objects": {"ecg": list(row.get("ecgr1_ecg") or [])},
+                "images": list(row.get("ecgr1_images") or []),
+            }
+            ecgs, images = load_row_media(
+                media_row, ecg_root=self.ecg_root, image_root=self.image_root
+            )
+            enc = self.ecgr1_processor.encode_example(
+                prompt, images=images, ecgs=ecgs, train=False, system_prompt=self.system_prompt
+            )
+            ids = [int(i) for i in enc["input_ids"]]
+            return ids, {k: enc[k] for k in MEDIA_FIELDS if enc.get(k) is not None}
+
+        def _tokenize_prompts(self, prompts: list) -> tuple[list[list[int]], None, dict]:
             rows = self._pending_rows
             if len(rows) != len(prompts):
                 raise RuntimeError("ECG-R1 GRPO: prompt/row mismatch (tool loops unsupported)")
-            processor = self.ecgr1_processor
             prompt_ids, media, type_rows = [], [], []
             for prompt, row in zip(prompts, rows):
-                media_row = {
-                    "objects": {"ecg": list(row.get("ecgr1_ecg") or [])},
-                    "images": list(row.get("ecgr1_images") or []),
-                }
-                ecgs, images = load_row_media(
-                    media_row, ecg_root=self.ecg_root, image_root=self.image_root
-                )
-                enc = processor.encode_example(
-                    prompt, images=images, ecgs=ecgs, train=False, system_prompt=self.system_prompt
-                )
-                ids = [int(i) for i in enc["input_ids"]]
+                ids, row_media = self._encode_prompt(prompt, row)
                 prompt_ids.append(ids)
-                media.append({k: enc[k] for k in MEDIA_FIELDS if enc.get(k) is not None})
+                media.append(row_media)
                 type_rows.append([self._mm_type_of_token.get(i, 0) for i in ids])
             self._media_feed = media
             fields: dict[str, Any] = self._concat_media(media)
@@ -316,7 +406,37 @@ def _grpo_trainer_class() -> type:
 
         def _compute_loss(self, model, inputs):
             self._media_feed = inputs.get(MEDIA_KEY)
+            if self.imd and self.model.training and inputs.get(ROWS_KEY):
+                inputs = self._with_imd_prompts(inputs)
             return super()._compute_loss(model, inputs)
+
+        def _with_imd_prompts(self, inputs: dict[str, Any]) -> dict[str, Any]:
+            """The micro-batch with every prompt passed through IMD (a modality dropped, the
+            tags swapped) and re-encoded, as the reference template does in the training
+            forward; the completions (sampled from the full prompts) are unchanged."""
+            from ecgr1.train.imd import apply_imd
+
+            ids, media = [], []
+            for row in inputs[ROWS_KEY]:
+                imd_row, _ = apply_imd(row, rng=self._imd_rng, **self.imd)
+                data = {
+                    "ecgr1_ecg": imd_row["objects"]["ecg"],
+                    "ecgr1_images": imd_row["images"],
+                }
+                prompt_ids, row_media = self._encode_prompt(imd_row["messages"], data)
+                ids.append(prompt_ids)
+                media.append(row_media)
+            width = max(len(x) for x in ids)
+            pad = self._tokenizer.pad_token_id
+            device = inputs["prompt_ids"].device
+            prompt_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=device)
+            mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=device)
+            self._media_feed = media
+            return {
+                **inputs,
+                "prompt_ids": prompt_ids,
+                "prompt_mask": mask.to(inputs["prompt_mask"].dtype),
+            }
 
         # -- dynamic sampling -------------------------------------------------------------
         def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
@@ -324,26 +444,87 @@ def _grpo_trainer_class() -> type:
             self._last_rewards_per_func = rewards
             return rewards
 
-        def _drop_flat_groups(self, output: dict[str, Any]) -> None:
+        def _flat_groups(self) -> torch.Tensor:
+            """Global bool per group of the last scored batch: weighted total rewards all equal
+            (zero advantage, no learning signal)."""
             per_func = self._last_rewards_per_func
-            if per_func is None:
-                return
             weights = self.reward_weights.to(per_func.device)
             total = torch.nan_to_num(per_func, nan=0.0) @ weights
             groups = total.view(-1, self.num_generations)
-            flat = (groups.max(dim=1).values - groups.min(dim=1).values) < 1e-6
-            keep = (~flat).repeat_interleave(self.num_generations)
+            return ((groups.max(dim=1).values - groups.min(dim=1).values) < 1e-6).cpu()
+
+        def _dynamic_sampling(self, output: dict[str, Any]) -> dict[str, Any]:
+            """DAPO dynamic sampling: refill the batch's flat groups with groups sampled from
+            fresh prompts (up to ``max_resample`` extra generation rounds), then mask out of the
+            loss any flat group still left."""
+            if self._last_rewards_per_func is None:
+                return output
+            n_gen = self.num_generations
             n_local = output["completion_mask"].shape[0]
-            start = self.accelerator.process_index * n_local
-            local_keep = keep[start : start + n_local].to(output["completion_mask"].device)
-            output["completion_mask"] = output["completion_mask"] * local_keep.unsqueeze(1).int()
+            flat = self._flat_groups()
+            metrics = self._metrics["train"]
+            metrics["dynamic_sampling/flat_group_frac"].append(flat.float().mean().item())
+            resamples = 0
+            if n_local % n_gen == 0 and self.max_resample > 0 and bool(flat.any()):
+                output, still_flat, resamples = self._refill(output, flat)
+                keep = ~still_flat.repeat_interleave(n_gen)
+            else:  # this process's samples of the global groups (a group may span processes)
+                start = self.accelerator.process_index * n_local
+                keep = ~flat.repeat_interleave(n_gen)[start : start + n_local]
+            device = output["completion_mask"].device
+            keep = keep.to(device)
+            output["completion_mask"] = output["completion_mask"] * keep.unsqueeze(1).int()
             mask = output["completion_mask"]
             if "tool_mask" in output:
                 mask = mask * output["tool_mask"]
             output["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
-            self._metrics["train"]["dynamic_sampling/dropped_group_frac"].append(
-                flat.float().mean().item()
-            )
+            counts = torch.tensor([int((~keep).sum()), keep.numel()], device=device)
+            dropped, total = self.accelerator.gather(counts).view(-1, 2).sum(dim=0).tolist()
+            metrics["dynamic_sampling/resamples"].append(float(resamples))
+            metrics["dynamic_sampling/dropped_group_frac"].append(dropped / max(total, 1))
+            if resamples:
+                logger.info(
+                    "dynamic sampling: %d resample round(s); %d of %d samples still in flat "
+                    "groups (masked)",
+                    resamples,
+                    dropped,
+                    total,
+                )
+            return output
+
+        def _fresh_inputs(self, n_groups: int) -> list[dict[str, Any]]:
+            """``n_groups`` prompts drawn from the training set (seeded, per process), each
+            repeated ``num_generations`` times, shaped like the sampler's batches."""
+            dataset = self.train_dataset
+            picks = [self._resample_rng.randrange(len(dataset)) for _ in range(n_groups)]
+            return [dataset[i] for i in picks for _ in range(self.num_generations)]
+
+        def _refill(
+            self, output: dict[str, Any], flat: torch.Tensor
+        ) -> tuple[dict[str, Any], torch.Tensor, int]:
+            n_gen = self.num_generations
+            n_local = output["completion_mask"].shape[0]
+            n_groups = n_local // n_gen
+            n_proc, rank = self.accelerator.num_processes, self.accelerator.process_index
+            kept = [(output, g) for g in range(n_groups) if not flat.view(n_proc, -1)[rank, g]]
+            have = (~flat.view(n_proc, -1)).sum(dim=1)
+            rounds = 0
+            # every process sees the same gathered rewards, so all take the same decision and
+            # run the same number of generation rounds (generation and scoring are collective)
+            while rounds < self.max_resample and bool((have < n_groups).any()):
+                fresh = self._generate_scored(self._fresh_inputs(n_groups))
+                fresh_flat = self._flat_groups().view(n_proc, -1)
+                kept += [(fresh, g) for g in range(n_groups) if not fresh_flat[rank, g]]
+                have = have + (~fresh_flat).sum(dim=1)
+                rounds += 1
+            chosen = kept[:n_groups]
+            still_flat = [False] * len(chosen)
+            originals = [g for g in range(n_groups) if flat.view(n_proc, -1)[rank, g]]
+            for g in originals[: n_groups - len(chosen)]:
+                chosen.append((output, g))
+                still_flat.append(True)
+            merged = _take_groups(chosen, n_gen, self._tokenizer.pad_token_id)
+            return merged, torch.tensor(still_flat, dtype=torch.bool), rounds
 
     return ECGR1GRPOTrainer
 
@@ -351,6 +532,49 @@ def _grpo_trainer_class() -> type:
 def ECGR1GRPOTrainer(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - class-like factory
     """Construct the ECG-aware ``GRPOTrainer`` subclass (see module docstring)."""
     return _grpo_trainer_class()(*args, **kwargs)
+
+
+def world_size() -> int:
+    """Number of training processes (``WORLD_SIZE`` set by torchrun / accelerate launch)."""
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def check_grpo_batch(options: GRPOOptions, processes: int = 1) -> None:
+    """Fail early when the generation batch cannot hold whole groups.
+
+    TRL samples ``batch_size * processes * grad_accum`` completions per optimizer step (its
+    generation batch, ``steps_per_generation`` = ``grad_accum``), in groups of
+    ``num_generations`` completions of one prompt; the total must be a multiple of it.
+
+    >>> check_grpo_batch(GRPOOptions(batch_size=3, grad_accum=2, num_generations=6))
+    >>> check_grpo_batch(GRPOOptions(batch_size=2, num_generations=4), processes=2)
+    """
+    if options.num_generations < 2:
+        raise InvalidInputError("--num-generations must be at least 2 (group-relative advantages)")
+    total = options.batch_size * options.grad_accum * processes
+    if total % options.num_generations:
+        raise InvalidInputError(
+            f"batch_size x grad_accum x processes ({options.batch_size} x {options.grad_accum} "
+            f"x {processes} = {total}) must be a multiple of num_generations "
+            f"({options.num_generations})"
+        )
+
+
+def check_vllm(rows: list[dict[str, Any]]) -> None:
+    """Refuse ``--use-vllm`` where it cannot work, with the reason (see docs/training.md)."""
+    if importlib.util.find_spec("vllm") is None:
+        raise InvalidInputError("--use-vllm needs the vllm package, which is not installed")
+    if not torch.cuda.is_available():
+        raise InvalidInputError("--use-vllm needs a CUDA GPU")
+    with_ecg = [r.get("id", i) for i, r in enumerate(rows) if (r.get("objects") or {}).get("ecg")]
+    if with_ecg:
+        raise InvalidInputError(
+            f"--use-vllm: row {with_ecg[0]!r} carries an ECG signal; TRL's vLLM rollouts send "
+            "token ids and images only, so ECG rows need the default generate path"
+        )
 
 
 def build_grpo_trainer(
@@ -374,25 +598,25 @@ def build_grpo_trainer(
 
     if not options.out:
         raise InvalidInputError("--out is required")
-    if options.num_generations < 2:
-        raise InvalidInputError("--num-generations must be at least 2 (group-relative advantages)")
-    generation_batch = options.batch_size * options.grad_accum
-    if generation_batch % options.num_generations:
+    check_grpo_batch(options, world_size())
+    if options.reward_mode not in REWARD_MODES:
         raise InvalidInputError(
-            f"batch_size*grad_accum ({generation_batch}) must be a multiple of num_generations "
-            f"({options.num_generations})"
+            f"unknown --reward-mode {options.reward_mode!r}; known: {', '.join(REWARD_MODES)}"
         )
     bf16 = resolve_bf16(options.bf16)
     # data problems fail here, before a (possibly 8B) model is loaded
     rows = read_rows(options.data)
     dataset = grpo_dataset(rows)
     check_media_files(rows, ecg_root=options.ecg_root, image_root=options.image_root)
+    if options.use_vllm:
+        check_vllm(rows)
     model, processor = prepare_model(options, bf16, model, processor)
 
     weights = parse_reward_weights(options.reward_weights)
+    mode_funcs = reward_functions(options.reward_mode)
     funcs = [
         # the consistency reward measures the row's ECG, found under the run's ECG root
-        ConsistencyReward(options.ecg_root) if name == "consistency" else REWARD_FUNCTIONS[name]
+        ConsistencyReward(options.ecg_root) if name == "consistency" else mode_funcs[name]
         for name in weights
     ]
     weight_list = list(weights.values())
@@ -414,6 +638,7 @@ def build_grpo_trainer(
         num_generations=options.num_generations,
         max_completion_length=options.max_completion_length,
         temperature=options.temperature,
+        top_k=options.top_k,
         top_p=options.top_p,
         loss_type=options.loss_type,
         beta=options.beta,
@@ -424,6 +649,16 @@ def build_grpo_trainer(
         mask_truncated_completions=options.mask_truncated_completions,
         reward_weights=weight_list,
         log_completions=False,
+        **({"use_vllm": True, "vllm_mode": options.vllm_mode} if options.use_vllm else {}),
+    )
+    imd = (
+        {
+            "modality_dropout": options.modality_dropout,
+            "interleave": options.interleave,
+            "passes": options.imd_passes,
+        }
+        if options.imd
+        else None
     )
     return ECGR1GRPOTrainer(
         model=model,
@@ -435,7 +670,9 @@ def build_grpo_trainer(
         ecg_root=options.ecg_root,
         image_root=options.image_root,
         dynamic_sampling=options.dynamic_sampling,
+        max_resample=options.max_resample,
         system_prompt=options.system_prompt,
+        imd=imd,
     )
 
 

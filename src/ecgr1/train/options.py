@@ -12,6 +12,7 @@ class TrainingOptions:
     ``SFTOptions`` and ``GRPOOptions`` add their own settings and defaults.
     """
 
+    preset: str | None = None
     model: str = ""
     data: list[str] = field(default_factory=list)
     out: str = ""
@@ -23,7 +24,10 @@ class TrainingOptions:
     batch_size: int = 1
     grad_accum: int = 1
     system_prompt: str | None = None
+    lr_scheduler: str = "linear"
+    warmup: float = 0.0
     train_vision: bool = False
+    train_merger: bool | None = None
     train_ecg_tower: bool = True
     train_projector: bool = True
     train_llm: bool = True
@@ -38,11 +42,21 @@ class TrainingOptions:
     logging_steps: int = 1
     save_steps: int = 0
     save_total_limit: int | None = 2
+    # Interleaved Modality Dropout (SFT collator; GRPO training forward with ``imd``)
+    modality_dropout: float = 0.5
+    interleave: float = 0.1
+    imd_passes: int = 1
 
     def trainable(self) -> dict[str, bool]:
-        """Freeze switches as a group -> trainable mapping."""
+        """Freeze switches as a group -> trainable mapping.
+
+        ``merger`` (the vision tower's patch merger and deepstack mergers, ms-swift's
+        "aligner") follows ``train_vision`` unless ``train_merger`` is set.
+        """
+        merger = self.train_vision if self.train_merger is None else self.train_merger
         return {
             "vision": self.train_vision,
+            "merger": bool(merger),
             "ecg_tower": self.train_ecg_tower,
             "projector": self.train_projector,
             "llm": self.train_llm,

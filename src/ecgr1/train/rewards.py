@@ -347,3 +347,24 @@ REWARD_FUNCTIONS = {
     "evidence": evidence_reward,
     "consistency": consistency_reward,
 }
+
+# Reward modes: "ecgr1" (the formulas above, the default) and "reference" (the ECG-R1 reference
+# implementation's formulas, ecgr1.train.reference_rewards); docs/training.md lists the
+# differences. "consistency" is the same in both modes.
+DEFAULT_REWARD_MODE = "ecgr1"
+REWARD_MODES = ("ecgr1", "reference")
+
+
+def reward_functions(mode: str = DEFAULT_REWARD_MODE) -> dict[str, Any]:
+    """Reward name -> TRL reward function for a reward mode (``ecgr1`` or ``reference``).
+
+    >>> sorted(reward_functions("reference"))
+    ['consistency', 'diagnosis', 'evidence', 'format']
+    """
+    if mode == "ecgr1":
+        return dict(REWARD_FUNCTIONS)
+    if mode == "reference":
+        from ecgr1.train import reference_rewards
+
+        return {**reference_rewards.REWARD_FUNCTIONS, "consistency": consistency_reward}
+    raise ValueError(f"unknown reward mode {mode!r}; known: {', '.join(REWARD_MODES)}")

@@ -29,11 +29,8 @@ class SFTOptions(TrainingOptions):
 
     lr: float = 1e-5
     batch_size: int = 1
-    warmup: float = 0.0
     weight_decay: float = 0.0
     max_length: int | None = None
-    modality_dropout: float = 0.5
-    interleave: float = 0.1
 
 
 def build_sft_trainer(options: SFTOptions, model: Any = None, processor: Any = None) -> Any:
@@ -67,7 +64,6 @@ def build_sft_trainer(options: SFTOptions, model: Any = None, processor: Any = N
 
     args = SFTConfig(
         **trainer_args(SFTConfig, options, bf16),
-        warmup_steps=options.warmup,
         weight_decay=options.weight_decay,
         dataset_kwargs={"skip_prepare_dataset": True},
         max_length=None,
@@ -76,6 +72,7 @@ def build_sft_trainer(options: SFTOptions, model: Any = None, processor: Any = N
         processor,
         modality_dropout=options.modality_dropout,
         interleave=options.interleave,
+        passes=options.imd_passes,
         training=True,
         seed=options.seed,
         ecg_root=options.ecg_root,

@@ -1,6 +1,6 @@
 """Training smoke run: random model -> 5 SFT steps with IMD -> 2 GRPO steps -> batched generation.
 
-Run by ``scripts/gpu_smoke.sh`` on a machine with one NVIDIA GPU and no network: a random
+Run by ``scripts/gpu_smoke.sh --small`` on a machine with one NVIDIA GPU and no network: a random
 ``small`` model (about 0.3 B parameters, built from a config, nothing downloaded) in bf16, and
 prints step times, tokens/s and peak GPU memory. ``--tiny`` runs the same code path on CPU with
 the ``tiny`` preset in seconds (tests).
