@@ -57,3 +57,69 @@ def test_ludb_labels_come_from_the_row_items() -> None:
     concepts = pb.ludb_concepts(row)
     assert {pb.LUDB_LABELS[k] for k in ("incomplete RBBB", "LAFB", "LVH")} <= concepts
     assert pb.LUDB_LABELS["complete RBBB"] not in concepts
+
+
+# ---------------------------------------------------------------- cross-source scoring (--data)
+def test_rhythm_within_5_bpm_of_a_limit_counts_as_either_label() -> None:
+    assert pb.rhythm_correct("Sinus rhythm", "Sinus bradycardia", 57.0)
+    assert pb.rhythm_correct("Sinus bradycardia", "Sinus rhythm", 64.0)
+    assert not pb.rhythm_correct("Sinus rhythm", "Sinus bradycardia", 54.0)
+    assert pb.rhythm_correct("Sinus tachycardia", "Sinus rhythm", 96.0)
+    assert not pb.rhythm_correct("Sinus tachycardia", "Sinus rhythm", 94.0)
+    assert not pb.rhythm_correct("Atrial fibrillation", "Sinus rhythm", 60.0)
+
+
+def test_snomed_sources_score_exact_concepts_cpsc_through_broader() -> None:
+    irbbb = pb.predicted_concepts({"incomplete_rbbb"}, "snomed")
+    assert {pb._unit(c) for c in irbbb} == {"713426002"}  # not the Challenge's RBBB class
+    # Complete RBBB is not also the Challenge's unspecified "bundle branch block" (6374002).
+    assert pb.predicted_concepts({"complete_rbbb"}, "snomed") == {"complete_rbbb"}
+    assert "right_bundle_branch_block" in pb.predicted_concepts({"incomplete_rbbb"}, "cpsc")
+    assert pb._unit("complete_rbbb") == "713427006|59118001"
+    assert pb.unit_name("713427006|59118001") == "complete right bundle branch block"
+
+
+def _row(truth: set[str], pred: set[str], hr: float | None = 75.0) -> dict:
+    units = {"164889003", "427084000"}
+    return {"truth": truth, "pred": pred, "expressible": units, "heart_rate_bpm": hr}
+
+
+def test_units_are_scored_per_class_and_rate_classes_skip_the_limit_margin() -> None:
+    af, tach = "164889003", "427084000"
+    rows = [
+        _row({af}, {af}),
+        _row(set(), {af}),
+        _row({af}, set()),
+        _row({tach}, set(), hr=103.0),  # within 5 bpm of 100: either label, not scored
+        _row({tach}, {tach}, hr=120.0),
+    ]
+    t = pb.score_units(rows, [af, tach])
+    assert (t[af]["tp"], t[af]["fp"], t[af]["fn"]) == (1, 1, 1)
+    assert (t[tach]["tp"], t[tach]["fp"], t[tach]["fn"]) == (1, 0, 0)
+    assert abs(pb.macro_f1(t) - (0.5 + 1.0) / 2) < 1e-9
+    # One record's worth: the largest F1 change one record makes (the tachycardia class's only
+    # positive missed: 1 -> 0), over the 2 classes averaged.
+    assert abs(pb.one_record_worth(t) - 1.0 / 2) < 1e-9
+
+
+def test_keep_rule_flags_a_drop_of_more_than_one_record() -> None:
+    before = {"per_source": {"a": {"macro_f1": 0.60, "one_record": 0.05}}}
+    assert pb.compare(before, {"per_source": {"a": {"macro_f1": 0.56}}}) == []
+    assert pb.compare(before, {"per_source": {"a": {"macro_f1": 0.50}}}) == ["a: 0.600 -> 0.500"]
+
+
+def test_every_labelled_source_of_the_shared_data_is_read() -> None:
+    import pytest
+
+    from ecgr1.paths import shared_data_dir
+
+    root = shared_data_dir()
+    if not (root / "extra" / "ptbxl").is_dir():
+        pytest.skip(f"shared data with extra/ptbxl not found at {root}")
+    sources = pb.source_records(root)
+    assert {"cpsc2018", "ludb", "ptbxl", "cinc_georgia"} <= set(sources)
+    ptbxl = {r["hea"].stem: r for r in sources["ptbxl"]}
+    # PTB-XL record 1: NORM 100, LVOLT 0 (likelihood not given), SR 0 -> low QRS voltage.
+    assert "251146004" in ptbxl["00001_hr"]["truth"]
+    a1 = next(r for r in sources["cpsc2018"] if r["hea"].stem == "A0001")
+    assert a1["truth"] == {"right_bundle_branch_block"}

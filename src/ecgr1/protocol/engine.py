@@ -363,6 +363,39 @@ def _certainty(spec: StatementSpec, results: dict[str, CriterionResult], used: l
     return CERTAINTY_ORDER[min(ranks)] if ranks else "possible"
 
 
+def _distance(value: Any, operator: str | None, threshold: Any) -> float | None:
+    """How far a numeric value lies from a criterion's threshold (nearest bound of a range)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if operator == "between" and isinstance(threshold, (list, tuple)) and len(threshold) == 2:
+        return min(abs(value - float(threshold[0])), abs(value - float(threshold[1])))
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        return None
+    return abs(value - float(threshold))
+
+
+def near_threshold(spec: CriterionSpec, result: CriterionResult, margins: dict[str, float]) -> bool:
+    """Whether a criterion's outcome rests on a value within its measurement margin of the
+    threshold (``borderline_margins`` of the table): a record-level value that close, or too
+    few leads clear of it to reach ``min_leads``."""
+    margin = margins.get(spec.id)
+    if result.met is None or margin is None:
+        return False
+    own = [e for e in result.evidence if e.criterion == spec.id and e.quantity in spec.quantity]
+    if not own:
+        return False
+    if not spec.per_lead:
+        d = _distance(own[0].value, own[0].operator, own[0].threshold)
+        return d is not None and d <= margin
+    if not result.met:
+        return False
+    clear = 0
+    for e in own:
+        d = _distance(e.value, e.operator, e.threshold)
+        clear += bool(e.met) and d is not None and d > margin
+    return clear < spec.min_leads
+
+
 def _build_statement(
     spec: StatementSpec,
     results: dict[str, CriterionResult],
@@ -380,12 +413,17 @@ def _build_statement(
         raw = global_value(m, spec.count)
         count = None if raw is None else int(raw)
     sources = list(dict.fromkeys(table.sources[table.criteria[c].source] for c in used))
+    certainty = _certainty(spec, results, used)
+    if spec.category != "summary" and any(
+        near_threshold(table.criteria[c], results[c], table.borderline_margins) for c in used
+    ):
+        certainty = "borderline"
     return Statement(
         id=spec.id,
         label=spec.label,
         code=spec.code,
         category=spec.category,
-        certainty=_certainty(spec, results, used),
+        certainty=certainty,
         step=spec.step,
         evidence=evidence,
         criteria=used,

@@ -185,6 +185,13 @@ def _net_ratio(lm: LeadMeasurements) -> float | None:
     return abs(float(lm.qrs_net_amplitude_mv)) / float(lm.qrs_peak_to_peak_mv)
 
 
+def _signed_net_ratio(lm: LeadMeasurements) -> float | None:
+    """Net QRS over its peak-to-peak size, signed: +1 all upright (R), -1 all negative (QS)."""
+    if lm.qrs_net_amplitude_mv is None or not lm.qrs_peak_to_peak_mv:
+        return None
+    return float(lm.qrs_net_amplitude_mv) / float(lm.qrs_peak_to_peak_mv)
+
+
 DERIVED_LEAD: dict[str, Callable[[LeadMeasurements], Any]] = {
     "r_prime_mv": lambda lm: _absent_is_zero(lm.r_prime_amplitude_mv, _qrs_measured(lm)),
     "q_depth_mv": lambda lm: _absent_is_zero(lm.q_amplitude_mv, _qrs_measured(lm), -1.0),
@@ -193,6 +200,7 @@ DERIVED_LEAD: dict[str, Callable[[LeadMeasurements], Any]] = {
     "s_depth_mv": lambda lm: _absent_is_zero(lm.s_amplitude_mv, _qrs_measured(lm), -1.0),
     "r_to_s_ratio": _r_to_s,
     "qrs_net_ratio": _net_ratio,
+    "qrs_signed_net_ratio": _signed_net_ratio,
     "p_terminal_negative_mv": lambda lm: _absent_is_zero(
         lm.p_negative_amplitude_mv, lm.p_amplitude_mv is not None, -1.0
     ),

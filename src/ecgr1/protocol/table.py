@@ -187,6 +187,9 @@ class CriteriaTable:
     quantity_needs: dict[str, list[str]] = field(default_factory=dict)
     # True: amplitudes normalised per lead in the source fail "absolute" lead needs.
     normalised_amplitudes_not_assessable: bool = False
+    # Criterion id -> margin (the criterion's unit): a statement resting on a value within it
+    # of that criterion's threshold is stated as "borderline" (``borderline_margins``).
+    borderline_margins: dict[str, float] = field(default_factory=dict)
 
     def measure_config_values(self) -> dict[str, float]:
         """The ``section.key -> value`` settings this table gives the measurement engine."""
@@ -230,7 +233,21 @@ def _expand(rows: list[dict[str, Any]], territories: dict[str, dict[str, Any]]) 
             if new.get("leads") == name:
                 new["leads"] = list(terr["leads"])
             out.append(new)
-    return out
+    return [_without_excepted_leads(row) for row in out]
+
+
+def _without_excepted_leads(row: dict[str, Any]) -> dict[str, Any]:
+    """A criterion's ``except_leads`` (leads where the finding is a normal variant, e.g. a Q wave
+    or an inverted T in III) taken out of its lead list, after the territory expansion."""
+    drop = row.get("except_leads")
+    if drop is None:
+        return row
+    if not isinstance(drop, list) or not isinstance(row.get("leads"), list):
+        raise InvalidInputError(f"criterion {row.get('id')}: except_leads needs a list of leads")
+    row = dict(row)
+    row.pop("except_leads")
+    row["leads"] = [lead for lead in row["leads"] if lead not in drop]
+    return row
 
 
 def expression_ids(expr: Any) -> list[str]:
@@ -537,7 +554,14 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
         if not is_known_quantity(quantity) or not (isinstance(bounds, list) and len(bounds) == 2):
             raise InvalidInputError(f"plausible_ranges: bad entry {quantity!r}: {bounds!r}")
         plausible[quantity] = [float(bounds[0]), float(bounds[1])]
+    margins = {}
+    for cid, margin in (data.get("borderline_margins") or {}).items():
+        ok = isinstance(margin, (int, float)) and not isinstance(margin, bool) and margin >= 0
+        if cid not in criteria or not ok:
+            raise InvalidInputError(f"borderline_margins: bad entry {cid!r}: {margin!r}")
+        margins[str(cid)] = float(margin)
     table = CriteriaTable(
+        borderline_margins=margins,
         plausible_ranges=plausible,
         version=int(data.get("version", 1)),
         sources=sources,

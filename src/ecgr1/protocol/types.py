@@ -9,6 +9,12 @@ from typing import Any
 from ecgr1.measure.result import MeasurementResult, _clean
 
 CERTAINTY_ORDER: tuple[str, ...] = ("definite", "probable", "possible", "borderline")
+# Certainties of the findings the answer list states by default. A "borderline" statement rests
+# on a value within the measurement's margin of its threshold (criteria.yaml,
+# borderline_margins): the report states it as borderline, the answer list only when asked for
+# every statement. ("possible" is the table's own certainty of a weaker criterion, e.g. Mobitz
+# II from few dropped beats; the report prefixes it and the answer list keeps it.)
+CONFIDENT_CERTAINTIES: tuple[str, ...] = ("definite", "probable", "possible")
 
 
 @dataclass
@@ -84,6 +90,11 @@ class Statement:
     def answer_label(self) -> str:
         """The ``<answer>`` label: the label, prefixed "borderline" for borderline statements."""
         return f"borderline {self.label}" if self.certainty == "borderline" else self.label
+
+    @property
+    def confident(self) -> bool:
+        """Whether the answer list states it by default (any certainty but "borderline")."""
+        return self.certainty in CONFIDENT_CERTAINTIES
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the ``statements`` entries of ``ecgr1 interpret --format json``)."""
@@ -279,9 +290,14 @@ class Interpretation:
 
     @property
     def labels(self) -> list[str]:
-        """Statement labels in report order (the ``<answer>`` labels; borderline statements are
-        prefixed "borderline")."""
-        return [s.answer_label for s in self.statements]
+        """The ``<answer>`` labels in report order: the confident statements only (no
+        "borderline" one); :meth:`answer_labels` with ``hedged=True`` gives every statement."""
+        return self.answer_labels()
+
+    def answer_labels(self, hedged: bool = False) -> list[str]:
+        """Statement labels in report order. ``hedged``: every statement, borderline ones too
+        (prefixed "borderline"); else the confident ones only."""
+        return [s.answer_label for s in self.statements if hedged or s.confident]
 
     def has(self, statement_id: str) -> bool:
         """Whether a statement with this id survived precedence."""
