@@ -41,8 +41,9 @@ def _headers(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.rglob("*.hea"))
 
 
-def take(out: Path) -> None:
-    """Write ``out/<group>/measure/*.json`` and ``out/<group>/interpret/*.json``."""
+def take(out: Path, commands: tuple[str, ...] = ("measure", "interpret"), workers: int = 1) -> None:
+    """Write ``out/<group>/measure/*.json`` and ``out/<group>/interpret/*.json`` (the
+    ``commands`` asked for; ``measure`` runs with ``--workers workers``)."""
     root = data_root()
     if root is None:
         raise SystemExit(2)
@@ -52,11 +53,15 @@ def take(out: Path) -> None:
         if not files:
             continue
         for command, flag in (("measure", "--json-dir"), ("interpret", "--out")):
+            if command not in commands:
+                continue
             dest = out / name / command
             dest.mkdir(parents=True, exist_ok=True)
             argv = [sys.executable, "-m", "ecgr1", command, *files, flag, str(dest)]
             if command == "interpret":
                 argv += ["--format", "json"]
+            elif workers != 1:
+                argv += ["--workers", str(workers)]
             proc = subprocess.run(argv, env=env, capture_output=True, text=True)
             (out / name / f"{command}.stderr").write_text(proc.stderr)
             print(f"{name} {command}: {len(files)} records, exit {proc.returncode}", flush=True)
@@ -114,13 +119,17 @@ def main() -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_take = sub.add_parser("take", help="write a snapshot")
     p_take.add_argument("out", type=Path)
+    p_take.add_argument(
+        "--commands", default="measure,interpret", help="comma list: measure, interpret"
+    )
+    p_take.add_argument("--workers", type=int, default=1, help="processes for ecgr1 measure")
     p_cmp = sub.add_parser("compare", help="compare two snapshots")
     p_cmp.add_argument("before", type=Path)
     p_cmp.add_argument("after", type=Path)
     p_cmp.add_argument("--limit", type=int, default=20, help="paths shown per file")
     args = parser.parse_args()
     if args.cmd == "take":
-        take(args.out)
+        take(args.out, tuple(c.strip() for c in args.commands.split(",")), args.workers)
         return 0
     return 1 if compare(args.before, args.after, args.limit) else 0
 

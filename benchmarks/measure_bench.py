@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/measure_bench.py [--data DIR] [--records N] [--datasets ludb,qtdb]
         [--methods ecgr1,neurokit2_dwt,neurokit2_prominence] [--out results.json] [--markdown]
+        [--cli-speed] [--p-sources]
 
 Data (from ``--data``, default :func:`ecgr1.paths.shared_data_dir`):
 
@@ -45,6 +46,13 @@ What is scored (rules in ``benchmarks/_scoring.py``; every method goes through t
 5. Speed: wall time per LUDB record (12 leads, 10 s, 500 Hz) of the whole ``measure()`` call for
    ecgr1 and of ``ecg_clean`` + ``ecg_peaks`` + ``ecg_delineate`` over the 12 leads for
    neurokit2, one thread (OMP/MKL/OPENBLAS set to 1 below), same process, same run.
+
+6. ``--cli-speed``: the command line, ``ecgr1 measure`` (read + measure + JSON write) against a
+   neurokit2 process (wfdb read + clean + peaks + prominence delineation of 12 leads), on the
+   first 50 LUDB records, fresh processes on one core, start-up excluded by the difference of a
+   1-record and a 50-record run, median of 3 runs (:func:`run_cli_speed`).
+7. ``--p-sources``: "P waves present" on every AF, flutter and sinus-rhythm record of every
+   labelled source (:func:`run_p_sources`).
 
 If ``ecgr1.measure.engine`` cannot be imported the ecgr1 method is dropped with a warning and the
 neurokit2 methods still run. A method that raises on a record contributes no detections for it
@@ -102,6 +110,12 @@ CRITERIA_SENS = {"qrs_on": 0.99, "qrs_off": 0.99, "p_on": 0.95, "p_off": 0.95, "
 CRITERIA_INTERVAL_SD_MS = {"qrs_duration_ms": 15.0, "qt_interval_ms": 22.0, "pr_interval_ms": 11.0}
 CRITERIA_P_ABSENT_FRACTION = 0.75
 CRITERIA_SPEED_MEDIAN_MS = 20.0
+
+# Issue 19 acceptance (shared LUDB, record level against the median-of-leads reference).
+ISSUE19_INTERVAL_SD_MS = {"qrs_duration_ms": 9.0, "pr_interval_ms": 6.5, "qt_interval_ms": 14.0}
+ISSUE19_MAX_BIAS_MS = 5.0
+ISSUE19_P_PRESENT = 0.98
+ISSUE19_SPEED_MEDIAN_MS = 12.0
 
 ECGPUWAVE_ROW = "ecgpuwave (QTDB .pu0/.pu1 files)"
 # the QTDB windows (10 s, 1.5 s lead-in, 1 s kept from the edges) are _scoring's
@@ -298,6 +312,8 @@ def run_ludb(
     measured_from_leads = {m: [] for m in runners}
     p_absent_records: list[str] = []
     says_no_p = {m: [] for m in runners}
+    p_records: list[str] = []
+    misses_p = {m: [] for m in runners}
     per_record = []
     for k, rec_id in enumerate(ids):
         if progress:
@@ -311,6 +327,8 @@ def run_ludb(
         has_p = any(len(m["p_peak"]) for m in expert_marks.values())
         if not has_p:
             p_absent_records.append(rec_id)
+        else:
+            p_records.append(rec_id)
         row: dict = {"id": rec_id, "expert_p": has_p, "reference_intervals_ms": ref}
         for name, runner in runners.items():
             out, dt, err = timed_run(runner, record)
@@ -335,6 +353,8 @@ def run_ludb(
             )
             if not has_p and out.p_wave_present is False:
                 says_no_p[name].append(rec_id)
+            if has_p and out.p_wave_present is not True:
+                misses_p[name].append(rec_id)
             row[name] = {
                 "seconds": dt,
                 "error": err,
@@ -383,6 +403,12 @@ def run_ludb(
                 "says_no_p": says_no_p[name],
                 "fraction": (
                     len(says_no_p[name]) / len(p_absent_records) if p_absent_records else None
+                ),
+                "n_records_with_p": len(p_records),
+                # Records with P marks where the method does not say "P waves present".
+                "misses_p_on_records_with_p": misses_p[name],
+                "says_p_fraction_on_records_with_p": (
+                    1.0 - len(misses_p[name]) / len(p_records) if p_records else None
                 ),
                 "p_sensitivity_on_records_with_p": tallies_p_records[name].group_sensitivity(
                     P_KINDS
@@ -579,6 +605,48 @@ def criteria(results: dict) -> list[dict]:
             "pass": med is not None and med <= CRITERIA_SPEED_MEDIAN_MS,
         }
     )
+    # Issue 19: record-level intervals toward the Glasgow program, P presence, speed.
+    for iname, limit in ISSUE19_INTERVAL_SD_MS.items():
+        agree = ludb["intervals"][iname]
+        sd, mean = agree["sd_ms"], agree["mean_ms"]
+        rows.append(
+            {
+                "check": f"(issue 19) record {iname} SD ≤ {limit:g} ms",
+                "value": sd,
+                "pass": sd is not None and sd <= limit,
+            }
+        )
+        rows.append(
+            {
+                "check": f"(issue 19) record {iname} bias within ±{ISSUE19_MAX_BIAS_MS:g} ms",
+                "value": mean,
+                "pass": mean is not None and abs(mean) <= ISSUE19_MAX_BIAS_MS,
+            }
+        )
+    says_p = pa.get("says_p_fraction_on_records_with_p")
+    rows.append(
+        {
+            "check": f"(issue 19) P present on ≥ {100 * ISSUE19_P_PRESENT:g} % of records with P",
+            "value": says_p,
+            "pass": says_p is not None and says_p >= ISSUE19_P_PRESENT,
+        }
+    )
+    rows.append(
+        {
+            "check": f"(issue 19) median time ≤ {ISSUE19_SPEED_MEDIAN_MS:g} ms / record",
+            "value": med,
+            "pass": med is not None and med <= ISSUE19_SPEED_MEDIAN_MS,
+        }
+    )
+    speedup = results.get("cli_speed", {}).get("speedup")
+    if speedup is not None:
+        rows.append(
+            {
+                "check": f"(issue 19) command line ≥ {CRITERIA_CLI_SPEEDUP:g}× neurokit2 prominence",
+                "value": speedup,
+                "pass": speedup >= CRITERIA_CLI_SPEEDUP,
+            }
+        )
     return rows
 
 
@@ -653,15 +721,19 @@ def markdown(results: dict) -> str:
             f"### LUDB P absence ({len(absent)} records without any P mark: "
             f"{', '.join(absent) or 'none'})",
             "",
-            "| tool | says “no P” | records | P sensitivity on records with P (%) |",
-            "|---|---|---|---|",
+            "| tool | says “no P” | records | says “P” on records with P "
+            "| records with P it misses | P sensitivity on records with P (%) |",
+            "|---|---|---|---|---|---|",
         ]
         for name, m in ludb["methods"].items():
             pa = m["p_absence"]
             frac = pa["fraction"]
+            n_p, missed = pa.get("n_records_with_p", 0), pa.get("misses_p_on_records_with_p", [])
             lines.append(
                 f"| {name} | {len(pa['says_no_p'])}/{pa['n_records_without_p']}"
                 f" ({_pct(frac, 0)} %) | {', '.join(pa['says_no_p']) or '–'}"
+                f" | {n_p - len(missed)}/{n_p} ({_pct(pa.get('says_p_fraction_on_records_with_p'))} %)"
+                f" | {', '.join(missed) or '–'}"
                 f" | {_pct(pa['p_sensitivity_on_records_with_p'])} |"
             )
         errs = {name: len(m["errors"]) for name, m in ludb["methods"].items() if m["errors"]}
@@ -685,11 +757,15 @@ def markdown(results: dict) -> str:
             k: next(iter(qtdb["methods"].values()))["fiducials"][k]["n_expert"] for k in QTDB_KINDS
         }
         lines += ["", "Expert marks: " + ", ".join(f"{k} {v}" for k, v in n_exp.items())]
+    if results.get("cli_speed"):
+        lines += ["", cli_speed_markdown(results["cli_speed"])]
+    if results.get("p_sources"):
+        lines += ["", p_sources_markdown(results["p_sources"])]
     crit = results.get("criteria")
     if crit:
         lines += [
             "",
-            "### Issue 3 acceptance checks (ecgr1, LUDB)",
+            "### Acceptance checks of issues 3 and 19 (ecgr1, LUDB)",
             "",
             "| check | value | pass |",
             "|---|---|---|",
@@ -698,11 +774,256 @@ def markdown(results: dict) -> str:
             v = c["value"]
             if v is None:
                 vs = "–"
-            elif "sensitivity" in c["check"] or "no P" in c["check"]:
+            elif "sensitivity" in c["check"] or "no P" in c["check"] or "P present" in c["check"]:
                 vs = f"{100 * v:.1f} %"
+            elif "×" in c["check"]:
+                vs = f"{v:.1f}×"
             else:
                 vs = f"{v:.1f}"
             lines.append(f"| {c['check']} | {vs} | {'yes' if c['pass'] else '**no**'} |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- P across sources
+
+# Rhythm labels of every labelled source: atrial fibrillation, atrial flutter, sinus rhythm.
+SNOMED_RHYTHM = {"164889003": "af", "164890007": "flutter", "426783006": "sinus"}
+PTBXL_RHYTHM = {"AFIB": "af", "AFLT": "flutter", "SR": "sinus"}
+P_SOURCES_SECONDS = 10.0  # each record is measured on its first 10 s (an AF episode's first 10 s)
+
+
+def _labelled_records(data: Path) -> list[tuple[str, str, str, Path, int]]:
+    """(source, id, label, record path, first sample) of every record labelled AF, flutter or
+    sinus rhythm: LUDB (``ludb.csv`` Rhythms), CPSC 2018 (``#Dx`` AF / Normal), every
+    ``extra/cinc_*`` tree (``#Dx`` SNOMED CT), PTB-XL (``scp_codes``) and CPSC 2021 (10 s from
+    the start of each ``(AFIB``/``(AFL`` episode of at least 10 s, non-AF records from 0)."""
+    import ast
+    import csv
+    import re
+
+    out: list[tuple[str, str, str, Path, int]] = []
+    lud = data / "ludb" / "ludb.csv"
+    if lud.is_file():
+        for row in csv.DictReader(lud.open()):
+            rh = row["Rhythms"].lower()
+            lab = "af" if "fibrillation" in rh else "flutter" if "flutter" in rh else "sinus"
+            out.append(("ludb", row["ID"], lab, data / "ludb" / "data" / row["ID"], 0))
+
+    def dx(hea: Path) -> list[str]:
+        m = re.search(r"#\s*Dx:\s*(.*)", hea.read_text(errors="replace"))
+        return [c.strip() for c in m.group(1).split(",")] if m else []
+
+    for hea in sorted((data / "cpsc2018").glob("*.hea")):
+        codes = dx(hea)
+        lab = "af" if "AF" in codes else "sinus" if codes == ["Normal"] else None
+        if lab:
+            out.append(("cpsc2018", hea.stem, lab, hea.with_suffix(""), 0))
+    for hea in sorted((data / "extra").glob("cinc_*/*.hea")):
+        labs = {SNOMED_RHYTHM[c] for c in dx(hea) if c in SNOMED_RHYTHM}
+        lab = (
+            "af"
+            if "af" in labs
+            else "flutter"
+            if "flutter" in labs
+            else labs.pop()
+            if labs
+            else None
+        )
+        if lab:
+            out.append((hea.parent.name, hea.stem, lab, hea.with_suffix(""), 0))
+    db = data / "extra" / "ptbxl" / "ptbxl_database.csv"
+    if db.is_file():
+        for row in csv.DictReader(db.open()):
+            labs = {
+                PTBXL_RHYTHM[c] for c in ast.literal_eval(row["scp_codes"]) if c in PTBXL_RHYTHM
+            }
+            lab = (
+                "af"
+                if "af" in labs
+                else "flutter"
+                if "flutter" in labs
+                else labs.pop()
+                if labs
+                else None
+            )
+            if lab:
+                rec = data / "extra" / "ptbxl" / row["filename_hr"]
+                out.append(("ptbxl", row["ecg_id"], lab, rec, 0))
+    for hea in sorted((data / "cpsc2021").glob("*.hea")):
+        base = hea.with_suffix("")
+        ann = wfdb.rdann(str(base), "atr")
+        n_sig = wfdb.rdheader(str(base)).sig_len
+        fs = float(wfdb.rdheader(str(base)).fs)
+        episodes, start = [], None
+        for smp, note in zip(ann.sample, ann.aux_note):
+            if note.startswith(("(AFIB", "(AFL")):
+                start = int(smp) if start is None else start
+            elif note.startswith("(") and start is not None:
+                episodes.append((start, int(smp)))
+                start = None
+        if start is not None:
+            episodes.append((start, n_sig))
+        if not episodes:
+            out.append(("cpsc2021", base.name, "sinus", base, 0))
+        for a, b in episodes:
+            if b - a >= P_SOURCES_SECONDS * fs:
+                out.append(("cpsc2021", f"{base.name}@{a}", "af", base, a))
+    return out
+
+
+def run_p_sources(data: Path) -> dict:
+    """ "P waves present" on every labelled AF, flutter and sinus-rhythm record of every source
+    (first 10 s; LUDB whole). AF and flutter records have no P waves; the LUDB paced records
+    labelled sinus rhythm (45, 111) are listed apart, not scored."""
+    from ecgr1.io import read_record
+    from ecgr1.measure.engine import measure
+
+    paced = {("ludb", "45"), ("ludb", "111")}
+    rows = []
+    for src, rid, lab, path, start in _labelled_records(data):
+        rec = read_record(str(path))
+        n = int(P_SOURCES_SECONDS * rec.fs)
+        if src != "ludb" and rec.n_samples > n:
+            rec = ECGRecord(rec.signal[:, start : start + n], rec.fs, rec.leads, record_id=rid)
+        try:
+            p = bool(measure(rec).global_.p_wave_present)
+        except Exception as exc:  # noqa: BLE001 - reported, not scored
+            p = f"{type(exc).__name__}: {exc}"
+        rows.append({"source": src, "id": rid, "label": lab, "p_wave_present": p,
+                     "paced": (src, rid) in paced})  # fmt: skip
+    return {"records": rows}
+
+
+def p_sources_markdown(ps: dict) -> str:
+    """One row per rhythm label: records, how many say "P present", which."""
+    lines = [
+        "### P waves on the labelled records of every source (first 10 s)",
+        "",
+        "| label | records | say “P present” | which | errors |",
+        "|---|---|---|---|---|",
+    ]
+    for lab in ("af", "flutter", "sinus"):
+        rows = [r for r in ps["records"] if r["label"] == lab and not r["paced"]]
+        yes = [f"{r['source']}:{r['id']}" for r in rows if r["p_wave_present"] is True]
+        no = [f"{r['source']}:{r['id']}" for r in rows if r["p_wave_present"] is False]
+        err = [f"{r['source']}:{r['id']}" for r in rows if isinstance(r["p_wave_present"], str)]
+        which = ", ".join(yes) if lab != "sinus" else "without P: " + (", ".join(no) or "–")
+        lines.append(
+            f"| {lab} | {len(rows)} | {len(yes)} | {which or '–'} | {', '.join(err) or '–'} |"
+        )
+    paced = [r for r in ps["records"] if r["paced"]]
+    lines += ["", "Paced, labelled sinus rhythm (reported, not scored): " + ", ".join(
+        f"{r['source']}:{r['id']} P {'present' if r['p_wave_present'] is True else 'absent'}"
+        for r in paced)]  # fmt: skip
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- CLI speed
+
+CLI_SPEED_RECORDS = 50  # LUDB records of the command-line comparison (issue 19)
+CLI_SPEED_REPEATS = 3  # runs; the median per-record time is reported
+CRITERIA_CLI_SPEEDUP = 5.0  # ecgr1 command line at least this many times faster than neurokit2
+
+
+def neurokit_command_line(paths: list[str]) -> None:
+    """The neurokit2 side of the command-line comparison, run as its own process: per record,
+    ``wfdb.rdrecord`` then ``ecg_clean`` + ``ecg_peaks`` + ``ecg_delineate`` (prominence) on
+    each of the 12 leads; a lead neurokit2 raises on is skipped, as in the accuracy runs."""
+    import neurokit2 as nk
+
+    for path in paths:
+        rec = wfdb.rdrecord(str(Path(path).with_suffix("")))
+        fs = float(rec.fs)
+        for i in range(rec.p_signal.shape[1]):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    clean = nk.ecg_clean(rec.p_signal[:, i], sampling_rate=fs)
+                    _, info = nk.ecg_peaks(clean, sampling_rate=fs)
+                    nk.ecg_delineate(
+                        clean, info["ECG_R_Peaks"], sampling_rate=fs, method="prominence"
+                    )
+            except Exception:  # noqa: BLE001 - the lead counts as delineated (time spent)
+                continue
+
+
+def run_cli_speed(
+    ludb_dir: Path, n_records: int = CLI_SPEED_RECORDS, repeats: int = CLI_SPEED_REPEATS
+) -> dict:
+    """Per-record wall time through the command line: ``ecgr1 measure RECORDS --json-dir D``
+    (read + measure + JSON write) against :func:`neurokit_command_line` (wfdb read + clean +
+    peaks + prominence delineation of 12 leads), each a fresh process on one core (``taskset``
+    where available, one BLAS/OpenMP thread). Interpreter start-up and imports are excluded:
+    per record = (time for ``n_records`` - time for 1) / (``n_records`` - 1). The tools
+    alternate within each of ``repeats`` runs; the median over runs is reported."""
+    import shutil
+    import statistics
+    import subprocess
+    import tempfile
+
+    heads = [str(ludb_dir / "data" / f"{i}.hea") for i in ludb_ids(ludb_dir)[:n_records]]
+    if len(heads) < 2:
+        return {}
+    env = dict(os.environ)
+    pin: list[str] = []
+    if shutil.which("taskset") and hasattr(os, "sched_getaffinity"):
+        pin = ["taskset", "-c", str(min(os.sched_getaffinity(0)))]
+    tools = {
+        "ecgr1": lambda paths, out: [sys.executable, "-m", "ecgr1", "measure", *paths,
+                                     "--json-dir", out],
+        "neurokit2_prominence": lambda paths, out: [sys.executable, str(Path(__file__).resolve()),
+                                                    "--neurokit-command-line", *paths],
+    }  # fmt: skip
+
+    def wall(argv: list[str]) -> float:
+        t0 = time.perf_counter()
+        proc = subprocess.run(pin + argv, env=env, capture_output=True, text=True)
+        elapsed = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv[:4])} ...: exit {proc.returncode}: {proc.stderr}")
+        return elapsed
+
+    runs: dict[str, list[dict]] = {name: [] for name in tools}
+    for _ in range(repeats):
+        for name, cmd in tools.items():
+            with tempfile.TemporaryDirectory() as out:
+                t1 = wall(cmd(heads[:1], out))
+                tn = wall(cmd(heads, out))
+            per = (tn - t1) / (len(heads) - 1)
+            runs[name].append({"t_1_s": t1, "t_n_s": tn, "ms_per_record": 1000.0 * per})
+    med = {n: statistics.median(r["ms_per_record"] for r in v) for n, v in runs.items()}
+    return {
+        "n_records": len(heads),
+        "repeats": repeats,
+        "one_core": bool(pin),
+        "runs": runs,
+        "median_ms_per_record": med,
+        "speedup": med["neurokit2_prominence"] / med["ecgr1"] if med["ecgr1"] > 0 else None,
+    }
+
+
+def cli_speed_markdown(cs: dict) -> str:
+    """The command-line speed table: every run, then the medians and the ratio."""
+    n = cs["n_records"]
+    lines = [
+        f"### Command line, {n} LUDB records (per record = (t{n} − t1) / {n - 1}; "
+        f"{'one core (taskset)' if cs['one_core'] else 'one BLAS thread'})",
+        "",
+        f"| run | ecgr1 t1 / t{n} (s) | ecgr1 ms / record | neurokit2 prominence t1 / t{n} (s) "
+        "| neurokit2 ms / record | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k, (a, b) in enumerate(zip(cs["runs"]["ecgr1"], cs["runs"]["neurokit2_prominence"])):
+        lines.append(
+            f"| {k + 1} | {a['t_1_s']:.2f} / {a['t_n_s']:.2f} | {a['ms_per_record']:.1f} | "
+            f"{b['t_1_s']:.2f} / {b['t_n_s']:.2f} | {b['ms_per_record']:.1f} | "
+            f"{b['ms_per_record'] / a['ms_per_record']:.1f}× |"
+        )
+    med = cs["median_ms_per_record"]
+    lines.append(
+        f"| median | | **{med['ecgr1']:.1f}** | | **{med['neurokit2_prominence']:.1f}** | "
+        f"**{cs['speedup']:.1f}×** |"
+    )
     return "\n".join(lines)
 
 
@@ -752,7 +1073,22 @@ def main(argv: list[str] | None = None) -> int:
         help="comma list of record ids to run (LUDB numbers and/or QTDB names, e.g. 45,sel100)",
     )
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument(
+        "--cli-speed",
+        action="store_true",
+        help="also time the command line against neurokit2 prominence (50 LUDB records, "
+        "3 runs, fresh processes on one core)",
+    )
+    ap.add_argument(
+        "--p-sources",
+        action="store_true",
+        help="also check P presence on the AF, flutter and sinus records of every labelled source",
+    )
+    ap.add_argument("--neurokit-command-line", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.neurokit_command_line:  # the neurokit2 process of --cli-speed
+        neurokit_command_line(args.neurokit_command_line)
+        return 0
 
     data = args.data or shared_data_dir()
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
@@ -799,6 +1135,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             print(f"warning: QTDB not found under {data}", file=sys.stderr)
+    if args.p_sources:
+        results["p_sources"] = run_p_sources(data)
+    if args.cli_speed and (data / "ludb" / "data").is_dir():
+        results["cli_speed"] = run_cli_speed(data / "ludb")
     results["criteria"] = criteria(results)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

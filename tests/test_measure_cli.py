@@ -79,3 +79,48 @@ def test_annotations_leave_out_marks_outside_the_record(tmp_path):
     assert list(ann.sample) == sorted(samples.tolist()) and path.exists()
     # The first P wave keeps its peak and offset; its onset (before sample 0) is dropped.
     assert ann.symbol[:3] == ["p", ")", "("]
+
+
+def test_workers_give_the_output_of_one_process_in_input_order(ludb_dir, tmp_path, capsys):
+    # Real LUDB records with an unreadable header in the middle: the same stdout (in the order
+    # of the inputs), the same one-line error, the same exit status and the same JSON files.
+    junk = tmp_path / "junk.hea"
+    junk.write_text("junk a 500\n")
+    records = [str(ludb_dir / "data" / f"{i}.hea") for i in (1, 3, 5)]
+    paths = [*records[:2], str(junk), records[2]]
+    runs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"json{workers}"
+        status = main(["measure", *paths, "--json-dir", str(out), "--workers", workers])
+        captured = capsys.readouterr()
+        files = {p.name: p.read_text() for p in sorted(out.glob("*.json"))}
+        runs[workers] = (status, captured.out, captured.err, files)
+    assert runs["2"] == runs["1"]
+    status, out, err, files = runs["2"]
+    assert status == 1
+    assert [line.split(":")[0] for line in out.splitlines()] == ["1", "3", "5"]
+    assert len(err.splitlines()) == 1 and err.startswith(f"ecgr1 measure: error: {junk}: ")
+    assert sorted(files) == ["1.json", "3.json", "5.json"]
+
+
+def test_worker_failures_are_counted_as_in_one_process(tmp_path):
+    # int() raises ValueError (a bug's class: internal error), os.stat OSError (unreadable).
+    import os
+
+    from ecgr1.cli._batch import run_batch
+
+    seen: list[tuple[str, int]] = []
+    outcomes = {}
+    for workers in (1, 2):
+        seen.clear()
+        outcomes[workers] = run_batch(
+            ["1", "x", "2", "3"], int, workers=workers, consume=lambda i, r: seen.append((i, r))
+        )
+        assert seen == [("1", 1), ("2", 2), ("3", 3)]
+    assert outcomes[2] == outcomes[1]
+    assert outcomes[2].internal_errors == 1 and outcomes[2].unreadable == 0
+    assert "internal error: ValueError" in outcomes[2].problems[0]
+    missing = [str(tmp_path / "a"), str(tmp_path / "b")]
+    out = run_batch(missing, os.stat, workers=2)
+    assert out.unreadable == 2 and out.internal_errors == 0
+    assert out.problems[0].startswith(f"{missing[0]}: No such file or directory")

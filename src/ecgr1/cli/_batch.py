@@ -146,25 +146,35 @@ def reported_failures(
     except Exception as exc:  # noqa: BLE001 - one input, even a bug, must not stop a batch
         if debug:
             raise
-        if isinstance(exc, (ECGR1Error, OSError)):
+        if isinstance(exc, _ReportedFailure):  # from a worker process: already classified
+            unreadable, text = exc.kind == "unreadable", exc.text
+        else:
+            unreadable, text = isinstance(exc, (ECGR1Error, OSError)), failure_text(item, exc)
+        if unreadable:
             outcome.unreadable += 1
         else:
             outcome.internal_errors += 1
-        text = failure_text(item, exc)
         outcome.problems.append(text)
         tqdm.write(f"{command}: error: {text}", file=sys.stderr)
 
 
 def run_batch(
     items: Iterable[T],
-    fn: Callable[[T], object],
+    fn: Callable[[T], Any],
     *,
     desc: str = "records",
     debug: bool = False,
     command: str = "ecgr1",
+    workers: int = 1,
+    consume: Callable[[T, Any], None] | None = None,
 ) -> BatchOutcome:
     """Call ``fn`` on every item, reporting each failure in one line on stderr and going on.
 
+    ``consume(item, fn(item))``, when given, handles each result in this process, in the
+    order of ``items`` (printing, say). With ``workers`` > 1 ``fn`` runs in that many spawned
+    processes (it must be picklable: a module-level function or a ``functools.partial`` of
+    one), so it must not print; failures are counted and reported exactly as in one process.
+    ``debug`` runs in this process whatever ``workers`` says, so that a traceback is whole.
     A progress bar is shown on stderr when it is a terminal and there is more than one item.
     """
     from tqdm import tqdm
@@ -172,11 +182,107 @@ def run_batch(
     items = list(items)
     outcome = BatchOutcome(len(items))
     quiet = not sys.stderr.isatty() or len(items) < 2
-    with tqdm(items, desc=desc, unit="rec", disable=quiet) as bar:
-        for item in bar:
-            with reported_failures(outcome, item, command=command, debug=debug):
-                fn(item)
+    workers = max(1, min(int(workers), len(items)))
+    with tqdm(total=len(items), desc=desc, unit="rec", disable=quiet) as bar:
+        if workers == 1 or debug:
+            for item in items:
+                with reported_failures(outcome, item, command=command, debug=debug):
+                    result = fn(item)
+                    if consume is not None:
+                        consume(item, result)
+                bar.update()
+        else:
+            for item, (failed, result) in zip(
+                items, _map_in_processes(fn, items, workers), strict=True
+            ):
+                with reported_failures(outcome, item, command=command):
+                    if failed:
+                        result.reraise()
+                    if consume is not None:
+                        consume(item, result)
+                bar.update()
     return outcome
+
+
+def default_workers() -> int:
+    """The cores this process may use (``--workers 0``)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def add_workers_option(parser: argparse.ArgumentParser) -> None:
+    """``--workers N``: records processed in N processes (0: one per core), results in order."""
+
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of processes: {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be 0 (one per core) or more, not {text}")
+        return value or default_workers()
+
+    parser.add_argument(
+        "--workers",
+        type=count,
+        default=1,
+        metavar="N",
+        help="process the records in N processes (0: one per core; default 1); the output "
+        "keeps the order of the inputs",
+    )
+
+
+@dataclass
+class _WorkerFailure:
+    """An input that failed in a worker process: the class of failure and its one-line text,
+    computed there (an exception's attributes do not all survive pickling)."""
+
+    kind: str  # "unreadable" (ECGR1Error, OSError), "output" (OutputError), "internal"
+    text: str
+
+    def reraise(self) -> None:
+        if self.kind == "output":
+            raise OutputError(self.text)
+        raise _ReportedFailure(self.kind, self.text)
+
+
+class _ReportedFailure(Exception):
+    """A worker's failure raised again in the parent, counted as its ``kind`` says."""
+
+    def __init__(self, kind: str, text: str) -> None:
+        super().__init__(text)
+        self.kind, self.text = kind, text
+
+
+def _call_in_worker(fn: Callable[[T], Any], item: T) -> tuple[bool, Any]:
+    """(failed, result or :class:`_WorkerFailure`) of ``fn(item)`` in a worker process."""
+    try:
+        return False, fn(item)
+    except OutputError as exc:
+        return True, _WorkerFailure("output", str(exc))
+    except Exception as exc:  # noqa: BLE001 - reported in the parent, as in one process
+        kind = "unreadable" if isinstance(exc, (ECGR1Error, OSError)) else "internal"
+        return True, _WorkerFailure(kind, failure_text(item, exc))
+
+
+def _map_in_processes(
+    fn: Callable[[T], Any], items: list[T], workers: int
+) -> Iterator[tuple[bool, Any]]:
+    """``_call_in_worker(fn, item)`` for every item in a spawned process pool, in order."""
+    import functools
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunk = max(1, min(8, len(items) // (4 * workers)))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield from pool.map(functools.partial(_call_in_worker, fn), items, chunksize=chunk)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def os_error_text(exc: OSError) -> str:
@@ -322,7 +428,7 @@ def add_read_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
         "--lead-map",
         choices=("standard-order",),
         default=None,
-        help="WFDB records whose leads are named lead_1..lead_12: standard-order reads them as "
+        help="records or arrays whose leads are named lead_1..lead_12: standard-order reads them as "
         "I, II, III, aVR, aVL, aVF, V1-V6 (default: kept as named, with a warning)",
     )
 

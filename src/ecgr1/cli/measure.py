@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ecgr1.cli._batch import (
     BATCH_EXIT_STATUS,
     add_command,
     add_read_options,
+    add_workers_option,
     batch_exit_status,
     emit,
     find_inputs,
@@ -34,6 +38,7 @@ Examples:
   ecgr1 measure ../shared/data/ludb/data --json-dir out/       one <id>.json per record
   ecgr1 measure rec.hea --annotations ann/                     WFDB annotations (see below)
   ecgr1 measure signal.npy --fs 500 --leads I,II,V1            a bare array
+  ecgr1 measure ../shared/data/ludb/data --json-dir out/ --workers 0   on every core
 
 --annotations DIR writes, per record, one WFDB annotation file per lead (<id>.i, <id>.ii, ...:
 P/QRS/T onsets, peaks and offsets) and the record-level beat file <id>.beats (one mark per beat
@@ -72,6 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write WFDB annotations: one file per lead (wave boundaries) and <id>.beats (beat "
         "classes)",
     )
+    add_workers_option(p)
     add_read_options(p)
 
 
@@ -89,35 +95,64 @@ def _summary(res) -> str:  # noqa: ANN001 - MeasurementResult
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Measure each path; returns the exit status of docs/cli.md."""
+@dataclass
+class _Measured:
+    """What measuring one record gives the terminal: its warnings, and its JSON (a single
+    record on stdout) or its one-line summary."""
+
+    warnings: list[str]
+    stdout: str
+
+
+def _measure_one(
+    path: str,
+    read: dict[str, Any],
+    json_dir: Path | None,
+    ann_dir: Path | None,
+    single: bool,
+) -> _Measured:
+    """Read, measure and write the files of one record (in a worker process with --workers):
+    nothing is printed here, the caller prints in the order of the inputs."""
     from ecgr1.io import read_record
     from ecgr1.measure.annotations import write_annotations, write_beat_annotations
     from ecgr1.pipeline import measure_record
 
+    # A signal that cannot be measured gives an "unusable" result: a result, not a failure.
+    res, warnings = measure_record(read_record(path, **read))
+    text = None
+    with output_errors():
+        if json_dir or single:
+            text = json.dumps(res.to_dict(), indent=1)
+        if json_dir:
+            (json_dir / f"{res.id}.json").write_text(text)
+        if ann_dir:
+            write_annotations(res, ann_dir)
+            write_beat_annotations(res, ann_dir)
+    return _Measured(list(warnings), text if single else _summary(res))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure each path; returns the exit status of docs/cli.md."""
     read = read_options(args)  # --fs/--leads/--units for array inputs
     paths = find_inputs(args.paths)
     json_dir = output_folder(args.json_dir, "--json-dir") if args.json_dir else None
     ann_dir = output_folder(args.annotations, "--annotations") if args.annotations else None
     single = len(paths) == 1 and not json_dir
 
-    def one(path: str) -> None:
-        # A signal that cannot be measured gives an "unusable" result: a result, not a failure.
-        res, warnings = measure_record(read_record(path, **read))
-        for warning in warnings:
+    def show(path: str, measured: _Measured) -> None:
+        for warning in measured.warnings:
             emit(f"ecgr1 measure: warning: {path}: {warning}", file=sys.stderr)
-        with output_errors():
-            if json_dir:
-                (json_dir / f"{res.id}.json").write_text(json.dumps(res.to_dict(), indent=1))
-            if ann_dir:
-                write_annotations(res, ann_dir)
-                write_beat_annotations(res, ann_dir)
-        if single:
-            print(json.dumps(res.to_dict(), indent=1))
-        else:
-            print(_summary(res), file=sys.stdout)
+        print(measured.stdout)
 
     outcome = run_batch(
-        paths, one, desc="measure", debug=getattr(args, "debug", False), command="ecgr1 measure"
+        paths,
+        functools.partial(
+            _measure_one, read=read, json_dir=json_dir, ann_dir=ann_dir, single=single
+        ),
+        desc="measure",
+        debug=getattr(args, "debug", False),
+        command="ecgr1 measure",
+        workers=getattr(args, "workers", 1),
+        consume=show,
     )
     return batch_exit_status(outcome)

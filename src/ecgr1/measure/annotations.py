@@ -57,7 +57,7 @@ def lead_annotation_marks(
     >>> s.tolist(), sym
     ([10, 20, 30], ['(', 'N', ')'])
     """
-    marks: list[tuple[int, int, str]] = []
+    waves: list[tuple[int, int | None, str, int | None]] = []  # (peak, onset, symbol, offset)
 
     def inside(v: int | None) -> bool:
         return v is not None and v >= 0 and (n_samples is None or v < n_samples)
@@ -71,17 +71,37 @@ def lead_annotation_marks(
                 continue
             o = on[b] if b < len(on) else None
             f = off[b] if b < len(off) else None
-            if inside(o) and o < pk:
-                marks.append((int(o), 0, "("))
             symbol = peak_symbol
             if wave == "qrs" and beat_codes is not None and b < len(beat_codes):
                 symbol = beat_codes[b]
-            marks.append((int(pk), 1, symbol))
-            if inside(f) and f > pk:
-                marks.append((int(f), 2, ")"))
-    marks.sort()
+            waves.append(
+                (
+                    int(pk),
+                    int(o) if inside(o) and o < pk else None,
+                    symbol,
+                    int(f) if inside(f) and f > pk else None,
+                )
+            )
+    # Each wave's marks in a row, waves in the order of their peaks (the LUDB convention that
+    # readers pair a parenthesis with the adjacent peak by). Where two waves' marks coincide
+    # (a QRS offset on the T onset's sample) the earlier wave's come first; where they cross (a
+    # lead's T onset a few samples before its QRS offset) the later onset is written on the
+    # earlier offset's sample, and an offset beyond the next wave's peak is left out.
+    waves.sort(key=lambda w: w[0])
+    marks: list[tuple[int, str]] = []
+    for pk, o, symbol, f in waves:
+        if marks and marks[-1][0] >= pk:
+            if marks[-1][1] != ")":
+                continue  # two peaks on one sample: the first one stands
+            marks.pop()
+        last = marks[-1][0] if marks else -1
+        if o is not None and max(o, last) < pk:
+            marks.append((max(o, last), "("))
+        marks.append((pk, symbol))
+        if f is not None:
+            marks.append((f, ")"))
     samples = np.array([m[0] for m in marks], dtype=np.int64)
-    symbols = [m[2] for m in marks]
+    symbols = [m[1] for m in marks]
     return samples, symbols
 
 

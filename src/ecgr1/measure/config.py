@@ -85,6 +85,9 @@ PRESENCE: dict[str, float] = {
     "p_consistency": 0.75,
     "p_consistency_irregular": 0.93,  # stricter when the RR intervals are irregular
     "p_consistency_few_leads": 0.6,  # fewer than 6 usable leads, regular RR
+    # P waves of an irregular rhythm need the whole-record atrial analysis to see P waves too,
+    # with at least this many usable leads (with fewer it often cannot see small P waves).
+    "p_confirm_min_leads": 6,
     "wave_min_mv": 0.05,  # smallest Q/R/S deflection named in the morphology string
     "capital_wave_mv": 0.5,  # capital letter (R vs r) from this amplitude
     # A T wave smaller than this is "flat" (no polarity; and the smaller lobe of a biphasic T

@@ -8,8 +8,10 @@ Pipeline (see ``docs/measurements.md``), one module per step:
 2. RR statistics, prematurity and the dominant beats (:mod:`~ecgr1.measure.beat_classes`);
 3. delineation of every beat in every lead and of the median dominant beat; dominant beats are
    kept near the template's boundaries, which averages out noise while still following real
-   beat-to-beat changes; global (CSE) fiducials (:mod:`~ecgr1.measure.fiducials`);
-4. P waves (:mod:`~ecgr1.measure.p_waves`), paced beats, beat classes, record intervals and QTc
+   beat-to-beat changes (not the T end of an irregularly irregular rhythm, whose template is
+   blurred); global (CSE) fiducials (:mod:`~ecgr1.measure.fiducials`);
+4. the whole-record atrial analysis, P waves (:mod:`~ecgr1.measure.p_waves`; with an irregular
+   rhythm confirmed by that analysis), paced beats, beat classes, record intervals and QTc
    (:mod:`~ecgr1.measure.intervals`); atrial activity without P waves
    (:mod:`~ecgr1.measure.flutter`) and the whole-record atrial analysis where it is confident
    (:mod:`~ecgr1.measure.atrial_override`);
@@ -43,6 +45,7 @@ from ecgr1.measure.beat_classes import (
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.measure.detection import detect_beats, prepare_signal
 from ecgr1.measure.fiducials import (
+    P_KEYS,
     delineate_beats,
     global_fiducials,
     global_fiducials_s,
@@ -52,7 +55,7 @@ from ecgr1.measure.fiducials import (
 from ecgr1.measure.flutter import no_p_wave_atrial_fields, rr_in_whole_flutter_cycles
 from ecgr1.measure.intervals import build_beats, qt_correction, rate_fields, record_intervals
 from ecgr1.measure.median_beat import frontal_axes, measure_leads, median_beat
-from ecgr1.measure.p_waves import p_wave_atrial_fields, p_wave_presence
+from ecgr1.measure.p_waves import confirm_p_waves, p_wave_atrial_fields, p_wave_presence
 from ecgr1.measure.pacing import (
     align_anchors_to_pacing,
     atrial_events_before_paced_qrs,
@@ -157,11 +160,17 @@ def measure(
 
     # Delineation, fiducials and P waves.
     dl = delineate_beats(det, groups, cfg)
-    fid = merge_fiducials(dl, det, groups.dominant, cfg)
-    pw = p_wave_presence(det, groups, dl, fid.lead["p_peak"], cfg)
+    fid = merge_fiducials(dl, det, groups.dominant, cfg, irregular=groups.irregular)
+    # The whole-record atrial analysis (P waves anywhere in the cycle, flutter, AV relation)
+    # reads the QRS and T boundaries only; it confirms the P waves of an irregular rhythm and
+    # overrides the beat-locked view where confident (below).
+    glob = global_fiducials(fid, det.pre, cfg)
+    atr = whole_record_atrial_analysis(det, glob, res.lead_names, cfg) if run_atrial else None
+    pw = confirm_p_waves(p_wave_presence(det, groups, dl, fid.lead["p_peak"], cfg), atr)
     g.p_wave_present, g.p_wave_fraction = pw.present, pw.fraction
     fid.keep_p_waves(pw.beat_has_p)
-    glob = global_fiducials(fid, det.pre, cfg)
+    for key in P_KEYS:  # as global_fiducials gives after keep_p_waves
+        glob[key][~pw.beat_has_p] = np.nan
     res.lead_fiducials.update(lead_fiducials_in_samples(fid.lead, det, res.lead_names))
 
     # Beats: pacing, classes, per-beat intervals.
@@ -173,9 +182,7 @@ def measure(
     count_beat_classes(g, classes)
     g.underlying_rr_irregularity = underlying_rr_irregularity(res.beats, config=cfg)
 
-    # Record intervals and atrial activity. The whole-record atrial analysis (P waves anywhere
-    # in the cycle, flutter, AV relation) overrides the beat-locked view only where confident.
-    atr = whole_record_atrial_analysis(det, glob, res.lead_names, cfg) if run_atrial else None
+    # Record intervals and atrial activity.
     dom_idx = np.flatnonzero(groups.dominant | paced)
     p_ms = (glob["p_off"] - glob["p_on"]) / det.ms_detect
     record_intervals(g, res.beats, qrs_ms, groups.dominant, dom_idx, p_ms, pw.present, cfg)

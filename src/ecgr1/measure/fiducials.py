@@ -106,15 +106,28 @@ def delineate_beats(det: Detection, groups: BeatGroups, config: MeasureConfig) -
 
 
 def merge_fiducials(
-    dl: BeatDelineation, det: Detection, dominant: np.ndarray, config: MeasureConfig
+    dl: BeatDelineation,
+    det: Detection,
+    dominant: np.ndarray,
+    config: MeasureConfig,
+    irregular: bool = False,
 ) -> Fiducials:
     """Per-lead fiducials of every beat, kept near the template's and shrunk across leads, and
-    the global QRS boundaries (the spatial-velocity estimate where no lead has one)."""
+    the global QRS boundaries (the spatial-velocity estimate where no lead has one).
+
+    In an irregularly irregular rhythm (``irregular``) every beat keeps its own T end: the
+    median beat averages T waves that follow RR intervals of every length (and fibrillatory
+    waves), so its T end is blurred, typically late, and would pull the dominant beats with it
+    (LUDB 109, atrial fibrillation: QT 150 ms long on the beats after long RR intervals).
+    """
     usable = det.usable
     lead_fid: dict[str, np.ndarray] = {}
     own_fid: dict[str, np.ndarray] = {}  # before shrinkage: each lead's own boundary
     for key in FIDUCIALS:
-        own_fid[key] = _near_template(key, dl, dominant, usable, det.ms_detect, config)
+        tol_ms = config.template_tolerance_ms[key]
+        if irregular and key == "t_off":
+            tol_ms = np.inf  # the beat's own T end (the template's only where it has none)
+        own_fid[key] = _near_template(key, dl, dominant, usable, det.ms_detect * tol_ms)
         lead_fid[key] = _shrink_across_leads(key, own_fid[key], dl.template, usable, config)
     # Global QRS boundaries: the across-lead reference of the per-lead boundaries (robust
     # percentiles, see ``global_percentile``); the spatial-velocity estimate where no lead has one.
@@ -131,14 +144,12 @@ def _near_template(
     dl: BeatDelineation,
     dominant: np.ndarray,
     usable: np.ndarray,
-    ms_detect: float,
-    config: MeasureConfig,
+    tol: float,
 ) -> np.ndarray:
-    """A dominant beat's boundary clipped to within ``template_tolerance_ms`` of the template's
-    (the template's where the beat has none); other beats keep their own. Unusable leads: NaN."""
+    """A dominant beat's boundary clipped to within ``tol`` samples of the template's (the
+    template's where the beat has none); other beats keep their own. Unusable leads: NaN."""
     per_beat = dl.beats.lead[key].copy()
     tmpl = np.repeat(dl.template.lead[key], per_beat.shape[1], axis=1)
-    tol = config.template_tolerance_ms[key] * ms_detect
     merged = np.where(np.isnan(per_beat), tmpl, np.clip(per_beat, tmpl - tol, tmpl + tol))
     merged = np.where(np.isnan(tmpl), per_beat, merged)
     merged[:, ~dominant] = per_beat[:, ~dominant]

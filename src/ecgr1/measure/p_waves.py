@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import fftconvolve, find_peaks
 
+from ecgr1.measure.atrial import AtrialActivity
 from ecgr1.measure.beat_classes import BeatGroups, rr_variability
 from ecgr1.measure.config import MeasureConfig
 from ecgr1.measure.delineate import Delineation
@@ -32,6 +33,11 @@ class PWaves:
     present: bool
     beat_has_p: np.ndarray  # bool per beat; all False when not present
     fraction: float
+    # The ventricular rhythm is irregular (the P windows were held to the stricter consistency
+    # ``presence.p_consistency_irregular``) and at least ``presence.p_confirm_min_leads`` leads
+    # are usable: the P waves want the whole-record analysis's confirmation
+    # (:func:`confirm_p_waves`).
+    needs_confirmation: bool = False
 
 
 def p_wave_presence(
@@ -57,7 +63,8 @@ def p_wave_presence(
     # (sinus arrhythmia, premature beats), while fibrillation/flutter waves do not: demand more.
     pair_dom = dominant[1:] & dominant[:-1]
     cv_dom, _ = rr_variability(groups.rr[pair_dom])
-    if groups.irregular or cv_dom > config.beat["irregular_rr_cv"]:
+    irregular_rr = bool(groups.irregular or cv_dom > config.beat["irregular_rr_cv"])
+    if irregular_rr:
         need_corr = presence["p_consistency_irregular"]
     elif usable.sum() < 6:
         # Few leads: the P window holds less signal and noise lowers every beat's correlation.
@@ -72,7 +79,35 @@ def p_wave_presence(
         beat_has_p[:] = False
     # Leads where the template P is lost in noise keep the multi-lead estimate anyway:
     # annotators mark P in every lead, and the window is already constrained.
-    return PWaves(present=present, beat_has_p=beat_has_p, fraction=fraction)
+    confirm = irregular_rr and int(usable.sum()) >= presence["p_confirm_min_leads"]
+    return PWaves(
+        present=present, beat_has_p=beat_has_p, fraction=fraction, needs_confirmation=confirm
+    )
+
+
+def confirm_p_waves(pw: PWaves, atr: AtrialActivity | None) -> PWaves:
+    """P waves of an irregular ventricular rhythm (``pw.needs_confirmation``) need the
+    whole-record atrial analysis to see P waves too (``atrial_activity == "p_waves"``, at any
+    confidence); otherwise they are not present.
+
+    With an irregular rhythm the beat-locked test alone is weak: in atrial fibrillation the
+    P windows of a few dominant beats can look alike by chance (fine f waves, a locked
+    T-U remnant), whereas the whole-record analysis looks for P waves throughout the cycle.
+    Sinus arrhythmia and premature beats keep their P waves: the whole-record analysis finds
+    them. With fewer than ``presence.p_confirm_min_leads`` usable leads (a 2-lead Holter) that
+    analysis often cannot see small P waves, so its silence is no evidence; and without it
+    (``atrial_analysis=False``) the beat-locked view stands.
+    """
+    if not (pw.present and pw.needs_confirmation) or atr is None:
+        return pw
+    if atr.atrial_activity == "p_waves":
+        return pw
+    return PWaves(
+        present=False,
+        beat_has_p=np.zeros_like(pw.beat_has_p),
+        fraction=0.0,
+        needs_confirmation=True,
+    )
 
 
 def _p_window_correlation(det: Detection, groups: BeatGroups, dl: BeatDelineation) -> np.ndarray:
