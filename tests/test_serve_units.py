@@ -111,8 +111,9 @@ def test_text_parts_of_a_model_answer():
 
 
 def test_events_are_one_json_line_each():
-    event = sse("step", {"n": 1, "text": "two\nlines"}, 2.0)
+    event = sse("step", {"n": 1, "text": "two\nlines"}, 2.0).encode()
     assert event.count(b"\n") == 3 and event.endswith(b"\n\n")
+    assert event.startswith(b"event: step") and b"two\\nlines" in event
     with pytest.raises(ValueError):  # NaN never reaches a browser's JSON.parse
         sse("x", {"v": float("nan")}, 0.0)
 

@@ -162,6 +162,18 @@ def test_reference_accepts_a_backslash_closing_tag():
     assert ref.solution_evidence(sol) == {"step_1_technical_rate_rhythm": ["irregular"]}
 
 
+def test_ecgr1_mode_reads_a_backslash_closing_tag_too():
+    from ecgr1.report.solution import parse_solution
+
+    sol = (
+        "<|answer|>AF; RBBB<|\\answer|><|key_diagnostic_evidence|>step_1_technical_rate_rhythm: "
+        "irregular RR<|\\key_diagnostic_evidence|>"
+    )
+    parsed = parse_solution(sol)
+    assert parsed.labels == ["AF", "RBBB"]
+    assert parsed.evidence == {"step_1_technical_rate_rhythm": ["irregular RR"]}
+
+
 def test_reference_reads_steps_and_evidence_as_written():
     text = "<think>**Step 2** QRS 140 ms **step 1: Rate**\nregular\n**Step 2: again** late</think>"
     # a number written twice keeps the last text; the header's remainder is part of the text

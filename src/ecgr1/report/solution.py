@@ -36,9 +36,11 @@ from ecgr1.report.steps import STEP_KEYS
 ANSWER_OPEN, ANSWER_CLOSE = "<|answer|>", "<|/answer|>"
 EVIDENCE_OPEN, EVIDENCE_CLOSE = "<|key_diagnostic_evidence|>", "<|/key_diagnostic_evidence|>"
 
-_SOL_ANSWER_RE = re.compile(r"<\|answer\|>(.*?)<\|/answer\|>", re.DOTALL)
+# ECG-R1's own reward code also accepts ``<|\answer|>`` (a backslash) as a closing tag, as it
+# occurs in its data; both spellings close the answer and the evidence block.
+_SOL_ANSWER_RE = re.compile(r"<\|answer\|>(.*?)<\|[/\\]answer\|>", re.DOTALL)
 _SOL_EVIDENCE_RE = re.compile(
-    r"<\|key_diagnostic_evidence\|>(.*?)<\|/key_diagnostic_evidence\|>", re.DOTALL
+    r"<\|key_diagnostic_evidence\|>(.*?)<\|[/\\]key_diagnostic_evidence\|>", re.DOTALL
 )
 # The keys parse_solution recognises (steps 1..6; the name part is not checked here).
 _SOL_KEY_RE = re.compile(r"(step_[1-6]_[a-z_]+?)\s*:")

@@ -29,7 +29,8 @@ from typing import Any
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecgr1 import __version__
@@ -414,7 +415,7 @@ def create_app(
         fs: str | None = Form(None),
         units: str | None = Form(None),
         leads: str | None = Form(None),
-    ) -> StreamingResponse:
+    ) -> EventSourceResponse:
         options = engine_options(engine_for(engine, bool(files)), _age(age), _sex(sex))
         rid = request.state.request_id
         stack = AsyncExitStack()
@@ -427,20 +428,22 @@ def create_app(
             await stack.aclose()
             raise
 
-        async def events() -> AsyncIterator[bytes]:
+        async def events() -> AsyncIterator[ServerSentEvent]:
             try:
                 async for chunk in _stream(lease, options, rid):
                     yield chunk
             finally:
                 await stack.aclose()
 
-        return StreamingResponse(
-            events(),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        # sse-starlette writes the events (and flushes each at once); our own keep-alive
+        # comments below, so its pings are off. "\n" line ends, as most SSE examples show.
+        return EventSourceResponse(
+            events(), headers={"Cache-Control": "no-cache"}, ping=None, sep="\n"
         )
 
-    async def _stream(lease: Any, options: dict[str, Any], rid: str) -> AsyncIterator[bytes]:
+    async def _stream(
+        lease: Any, options: dict[str, Any], rid: str
+    ) -> AsyncIterator[ServerSentEvent]:
         inbox = lease.listen()
         task = asyncio.ensure_future(run_job(lease, jobs.interpret, options, True))
         finished = False
@@ -474,7 +477,7 @@ def create_app(
                         yield sse("error", error_body(500, "events lost", rid), time.time())
                     break
                 if not done:
-                    yield b": keep-alive\n\n"
+                    yield ServerSentEvent(comment="keep-alive")
         finally:
             if finished and not task.done():  # the job returns right after its last event
                 await asyncio.wait({task}, timeout=30.0)
@@ -562,14 +565,14 @@ def _stream_error(error: BaseException, config: ServeConfig, rid: str) -> dict[s
     return error_body(500, f"internal error: {type(error).__name__}", rid)
 
 
-def sse(name: str, data: Any, produced: float) -> bytes:
+def sse(name: str, data: Any, produced: float) -> ServerSentEvent:
     """One Server-Sent Event: ``event: NAME`` and the JSON ``data`` (with ``t``, the time it
     was produced), on one line.
 
-    >>> sse("answer", {"labels": ["sinus rhythm"]}, 1.5)
+    >>> sse("answer", {"labels": ["sinus rhythm"]}, 1.5).encode()
     b'event: answer\\ndata: {"labels": ["sinus rhythm"], "t": 1.5}\\n\\n'
     """
     payload = dict(data) if isinstance(data, dict) else {"items": data}
     payload["t"] = produced
     text = json.dumps(payload, ensure_ascii=False, allow_nan=False)
-    return f"event: {name}\ndata: {text}\n\n".encode()
+    return ServerSentEvent(data=text, event=name, sep="\n")

@@ -326,13 +326,13 @@ def _grpo_trainer_class() -> type:
             return output
 
         def _encode_prompt(self, prompt: list, row: dict[str, Any]) -> tuple[list[int], dict]:
-            from ecgr1.model.data import load_row_media
-
             media_row = {
                 "objects": {"ecg": list(row.get("ecgr1_ecg") or [])},
                 "images": list(row.get("ecgr1_images") or []),
             }
-            ecgs, images = load_row_media(
+            # Through the processor, so the folder's ECG input convention (reference/standard)
+            # applies to rollouts exactly as to SFT and inference.
+            ecgs, images = self.ecgr1_processor.load_media(
                 media_row, ecg_root=self.ecg_root, image_root=self.image_root
             )
             enc = self.ecgr1_processor.encode_example(
