@@ -289,7 +289,8 @@ PATTERNS: dict[str, Pattern] = {
         Pattern(
             "lvh",
             "Left ventricular hypertrophy by voltage",
-            ("sinus rhythm", "left ventricular hypertrophy"),
+            # voltage alone, no strain or other Romhilt-Estes support: the weaker statement
+            ("sinus rhythm", "voltage criteria for LVH"),
             defaults={"qrs_ms": 100.0},
             qrs_gain=2.0,
             qrs_z_gain=2.2,
