@@ -789,6 +789,14 @@ def markdown(results: dict) -> str:
 # Rhythm labels of every labelled source: atrial fibrillation, atrial flutter, sinus rhythm.
 SNOMED_RHYTHM = {"164889003": "af", "164890007": "flutter", "426783006": "sinus"}
 PTBXL_RHYTHM = {"AFIB": "af", "AFLT": "flutter", "SR": "sinus"}
+
+
+def _rhythm_label(labels: set[str]) -> str | None:
+    """One rhythm per record: AF, then flutter, then sinus (a record labelled with two counts
+    as the atrial arrhythmia)."""
+    return next((lab for lab in ("af", "flutter", "sinus") if lab in labels), None)
+
+
 P_SOURCES_SECONDS = 10.0  # each record is measured on its first 10 s (an AF episode's first 10 s)
 
 
@@ -820,15 +828,7 @@ def _labelled_records(data: Path) -> list[tuple[str, str, str, Path, int]]:
             out.append(("cpsc2018", hea.stem, lab, hea.with_suffix(""), 0))
     for hea in sorted((data / "extra").glob("cinc_*/*.hea")):
         labs = {SNOMED_RHYTHM[c] for c in dx(hea) if c in SNOMED_RHYTHM}
-        lab = (
-            "af"
-            if "af" in labs
-            else "flutter"
-            if "flutter" in labs
-            else labs.pop()
-            if labs
-            else None
-        )
+        lab = _rhythm_label(labs)
         if lab:
             out.append((hea.parent.name, hea.stem, lab, hea.with_suffix(""), 0))
     db = data / "extra" / "ptbxl" / "ptbxl_database.csv"
@@ -837,15 +837,7 @@ def _labelled_records(data: Path) -> list[tuple[str, str, str, Path, int]]:
             labs = {
                 PTBXL_RHYTHM[c] for c in ast.literal_eval(row["scp_codes"]) if c in PTBXL_RHYTHM
             }
-            lab = (
-                "af"
-                if "af" in labs
-                else "flutter"
-                if "flutter" in labs
-                else labs.pop()
-                if labs
-                else None
-            )
+            lab = _rhythm_label(labs)
             if lab:
                 rec = data / "extra" / "ptbxl" / row["filename_hr"]
                 out.append(("ptbxl", row["ecg_id"], lab, rec, 0))

@@ -204,6 +204,17 @@ def run_batch(
     return outcome
 
 
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: a whole number of 1 or more (counts, token budgets, limits)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
+    return value
+
+
 def default_workers() -> int:
     """The cores this process may use (``--workers 0``)."""
     import os

@@ -15,7 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ecgr1.cli._batch import BatchOutcome, add_command, batch_exit_status, internal_error_text
+from ecgr1.cli._batch import (
+    BatchOutcome,
+    add_command,
+    batch_exit_status,
+    internal_error_text,
+    positive_int,
+)
 from ecgr1.errors import ECGR1Error, InvalidInputError
 
 DESCRIPTION = """\
@@ -70,16 +76,6 @@ _MODEL_OPTIONS = {
 }
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``infer`` subcommand."""
     p = add_command(
@@ -98,12 +94,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", required=True, metavar="JSONL", help="interchange rows")
     p.add_argument("--out", required=True, metavar="JSONL", help="output rows")
-    p.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="only the first N rows of --data (quick runs)")  # fmt: skip
-    p.add_argument("--batch-size", type=_positive_int, default=None, help="rows per batch (4)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="rows per batch (4)")
     p.add_argument(
         "--max-new-tokens",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="generation budget (default: from the model folder, see above)",
@@ -133,14 +129,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--image-min-tokens",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="least LLM tokens per image (default: the folder's; ECG-R1: 4)",
     )
     p.add_argument(
         "--image-max-tokens",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="most LLM tokens per image (default: the folder's; ECG-R1: 768)",

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ecgr1.cli._batch import add_command
+from ecgr1.cli._batch import add_command, positive_int
 
 DESCRIPTION = """\
 Model folder utilities.
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_ecg_input(tiny)
     tiny.add_argument(
         "--max-new-tokens",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="generation budget to record (default: none, i.e. 2048 at inference)",
@@ -64,30 +64,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--dtype", default="bf16", help="saved dtype (bf16, fp16, fp32)")
     _add_ecg_input(build)
     build.add_argument(
-        "--image-min-tokens", type=_positive_int, default=None, metavar="N",
+        "--image-min-tokens", type=positive_int, default=None, metavar="N",
         help="least LLM tokens per image (default 4, ECG-R1's)",
     )  # fmt: skip
     build.add_argument(
-        "--image-max-tokens", type=_positive_int, default=None, metavar="N",
+        "--image-max-tokens", type=positive_int, default=None, metavar="N",
         help="most LLM tokens per image (default 768, ECG-R1's)",
     )  # fmt: skip
     build.add_argument(
-        "--max-new-tokens", type=_positive_int, default=None, metavar="N",
+        "--max-new-tokens", type=positive_int, default=None, metavar="N",
         help="generation budget (default 2048, ECG-R1's)",
     )  # fmt: skip
 
     info = add_command(sub, "info", _info, help="describe a model folder (JSON)")
     info.add_argument("path", metavar="DIR")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
-    return value
 
 
 def _add_ecg_input(parser: argparse.ArgumentParser) -> None:
