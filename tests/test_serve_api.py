@@ -308,3 +308,25 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     except OSError:
         return True
+
+
+def test_local_model_engine_reads_the_signal(tmp_path_factory, cpsc2018_dir):
+    """``--model DIR``: the folder's model gets the uploaded signal and its text is returned
+    verbatim (the same text as generating from the record in this process)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from ecgr1.io import read_record
+    from ecgr1.model import load_model_and_processor
+    from ecgr1.model.inference import generate_interpretation
+    from ecgr1.model.tiny import init_tiny
+
+    folder = tmp_path_factory.mktemp("serve_local")
+    model_dir = init_tiny(folder / "tiny", "qwen3vl", preset="tiny", seed=0, max_new_tokens=6)
+    model, processor = load_model_and_processor(model_dir)
+    expected = generate_interpretation(model, processor, record=read_record(cpsc2018_dir / "A0001"))
+    with ServeProcess(folder, "--model", str(model_dir), "--jobs", "1") as local:
+        response = _post(local, "/v1/interpret", _a0001(cpsc2018_dir))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["engine"] == "model" and body["report"] == expected
+    assert body["measurements"] is not None  # the signal was measured as well
