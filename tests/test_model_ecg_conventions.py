@@ -33,7 +33,7 @@ STANDARD = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5",
 
 
 def reference_load_ecg(path: Path, ecg_seq_length: int = 5000) -> np.ndarray:
-    """ECG-R1's ``load_ecg`` (register.py), re-implemented from its source line by line."""
+    """The behaviour of ECG-R1's ``load_ecg`` (register.py), written independently here."""
     data = wfdb.rdsamp(str(path))[0]
     data[np.isnan(data)] = 0
     data[np.isinf(data)] = 0
