@@ -124,3 +124,24 @@ def test_the_oracle_catches_planted_bugs(oracle: fm.Oracle, monkeypatch) -> None
     outcome = oracle.check(same)
     assert outcome["verdict"] == "traceback"
     assert "KeyError" in outcome["kind"]
+
+
+#: Inputs of ``benchmarks/fuzz.py --seed 0`` that were unflagged corrupted answers before the
+#: quality flags below existed (index: the damage and the flag that now reports it).
+FORMER_FAILURES = {
+    5609: "white noise at 100 Hz: noise measured from the second difference",
+    3117: "60 Hz mains aliased to 40 Hz at 100 Hz: noise",
+    1480: "11-sample burst of pattern bytes in every lead: spikes (short burst)",
+    855: "512 byte flips, one-sample jumps of 0.1-0.4 mV: glitches",
+    7140: "64 byte flips: glitches",
+    3007: "0xFF bytes, every lead at one value for 100 ms: dropout (filler)",
+    3575: "0xFF bytes, every lead frozen for 5 samples: dropout (filler)",
+    4332: "30 mV drift at 0.3 Hz in a wandering lead: baseline_wander_severe",
+}
+
+
+@pytest.mark.parametrize("index", sorted(FORMER_FAILURES))
+def test_former_fuzz_failures_are_flagged(oracle: fm.Oracle, index: int) -> None:
+    mutation = oracle.corpus.draw(index, 0)
+    outcome = oracle.check(mutation)
+    assert outcome["verdict"] in PASSING, f"{FORMER_FAILURES[index]}\n{fm.explain(outcome)}"

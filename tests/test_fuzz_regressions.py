@@ -184,3 +184,29 @@ def test_checksum_of_huge_values_is_skipped_not_an_invalid_cast() -> None:
         sums = _digital_sums(info, sig)
     assert sums[0] is None
     assert sums[1] is not None and (sums[1] - 6) % 65536 == 0
+
+
+# QTDB writes age and sex on one comment line ("#Age: 47  Sex: M").
+@pytest.mark.parametrize(
+    ("line", "age", "sex"),
+    [("Age: 65  Sex: M", 65, "M"), ("age: 61 sex: F", 61, "F"), ("Sex: M Age: 70", 70, "M")],
+)
+def test_age_and_sex_on_one_comment_line(line: str, age: int, sex: str) -> None:
+    found: list[str] = []
+    meta = metadata_from_comments([line], found)
+    assert (meta["age"], meta["sex"], found) == (age, sex, [])
+
+
+def test_dx_after_age_and_sex_on_one_line() -> None:
+    meta = metadata_from_comments(["Age: 65  Sex: M  Dx: AF,RBBB"])
+    assert (meta["age"], meta["sex"], meta["labels"]) == (65, "M", ["AF", "RBBB"])
+
+
+def test_qtdb_record_keeps_its_sex(shared_data: Path) -> None:
+    path = shared_data / "qtdb" / "sele0104"
+    if not path.with_suffix(".hea").exists():
+        pytest.skip("QTDB sele0104 not available")
+    from ecgr1.io import read_record
+
+    rec = read_record(path)
+    assert (rec.metadata["age"], rec.metadata["sex"]) == (47, "M")

@@ -263,11 +263,25 @@ def test_lead_map_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert any("--lead-map standard-order" in w for w in out["warnings"])
 
 
-def test_lead_map_is_reported_as_ignored_for_arrays(tmp_path: Path) -> None:
-    np.save(tmp_path / "a.npy", _wave(2).astype(float) / 200)
-    rec = read_record(tmp_path / "a.npy", fs=500, leads="I,II", lead_map="standard-order")
-    assert any("lead_map='standard-order' ignored" in w for w in rec.warnings)
+def test_lead_map_applies_to_arrays(tmp_path: Path) -> None:
+    numbered = ",".join(f"lead_{k}" for k in range(1, 13))
+    np.save(tmp_path / "a.npy", _wave(12).astype(float) / 200)
+    rec = read_record(tmp_path / "a.npy", fs=500, leads=numbered, lead_map="standard-order")
+    assert rec.leads == list(STANDARD_LEADS)
+    assert any("mapped to the standard order" in w for w in rec.warnings)
+    kept = read_record(tmp_path / "a.npy", fs=500, leads=numbered)
+    assert kept.leads[0] == "lead_1"
+    assert any("--lead-map standard-order" in w for w in kept.warnings)
     from ecgr1.io.readers import as_record
 
-    rec = as_record(_wave(2) / 200.0, fs=500, leads=["I", "II"], lead_map="standard-order")
-    assert any("lead_map='standard-order' ignored" in w for w in rec.warnings)
+    rec = as_record(_wave(12) / 200.0, fs=500, leads=numbered.split(","), lead_map="standard-order")
+    assert rec.leads == list(STANDARD_LEADS)
+    assert not any("ignored" in w for w in rec.warnings)
+
+
+def test_lead_map_applies_to_csv_header_names(tmp_path: Path) -> None:
+    x = _wave(12).astype(float) / 200
+    header = ",".join(f"lead_{k}" for k in range(1, 13))
+    np.savetxt(tmp_path / "a.csv", x.T, delimiter=",", header=header, comments="")
+    rec = read_record(tmp_path / "a.csv", fs=500, lead_map="standard-order")
+    assert rec.leads == list(STANDARD_LEADS)

@@ -342,3 +342,43 @@ def test_every_real_record_passes_the_header_checks(shared_data: Path) -> None:
     for hea in headers:
         warnings = read_wfdb_samples(hea).warnings
         assert [w for w in warnings if not w.startswith("no ADC gain for signal")] == [], hea
+
+
+# A limb lead stored with a wrong ADC gain disagrees in scale with what I and II imply.
+def _cpsc_with_gain(shared_data: Path, tmp_path: Path, line: int, gain: str) -> Path:
+    import shutil
+
+    src = shared_data / "cpsc2018" / "A0011"
+    if not src.with_suffix(".hea").exists():
+        pytest.skip("CPSC 2018 A0011 not available")
+    shutil.copy(src.with_suffix(".mat"), tmp_path / "A0011.mat")
+    lines = src.with_suffix(".hea").read_text().splitlines()
+    lines[line] = lines[line].replace(" 1000/mV ", f" {gain}/mV ")
+    (tmp_path / "A0011.hea").write_text("\n".join(lines) + "\n")
+    return tmp_path / "A0011.hea"
+
+
+def _named(warning: str) -> dict[str, str]:
+    """{lead: scale} from 'limb lead scale disagrees ...: III 2.00x, aVF 0.50x what ...'."""
+    listed = warning.split(": ", 1)[1].split(" what ")[0]
+    return dict(item.split() for item in listed.split(", "))
+
+
+def test_clean_limb_leads_agree_with_einthoven(shared_data: Path) -> None:
+    for rel in ("cpsc2018/A0011", "extra/ptbxl/records500/00000/00001_hr", "qtdb/sel100"):
+        if (shared_data / rel).with_suffix(".hea").exists():
+            rec = read_record(shared_data / rel)
+            assert not any("Einthoven/Goldberger:" in w for w in rec.warnings), rel
+
+
+def test_wrong_gain_of_one_limb_lead_is_warned(shared_data: Path, tmp_path: Path) -> None:
+    rec = read_record(_cpsc_with_gain(shared_data, tmp_path, 3, "500"))  # III at 2x
+    warn = [w for w in rec.warnings if "Einthoven/Goldberger:" in w]
+    assert warn and _named(warn[0]) == {"III": "2.00x"}
+
+
+def test_wrong_gain_of_lead_i_points_at_i_or_ii(shared_data: Path, tmp_path: Path) -> None:
+    rec = read_record(_cpsc_with_gain(shared_data, tmp_path, 1, "200"))  # I at 5x
+    warn = [w for w in rec.warnings if "Einthoven/Goldberger:" in w]
+    assert warn and list(_named(warn[0])) == ["I"]
+    assert 4.9 < float(_named(warn[0])["I"].rstrip("x")) < 5.1

@@ -79,8 +79,12 @@ def array_record(
     nan_policy: str = "interpolate",
     derive_leads: bool = True,
     warnings: Sequence[str] = (),
+    lead_map: str | None = None,
 ) -> ECGRecord:
     """Build a checked record from an in-memory array (either orientation).
+
+    ``lead_map="standard-order"`` reads numbered lead names ``lead_1`` ... ``lead_12`` as
+    I ... V6 (:func:`ecgr1.io.leads.map_lead_names`; a warning says so).
 
     Raises :class:`InvalidInputError` when ``fs`` is missing (the rate is never guessed), when
     the array is not numeric or is complex, or when ``units`` is not a unit name.
@@ -128,6 +132,7 @@ def array_record(
         warnings=warns,
         nan_policy=nan_policy,
         derive_leads=derive_leads,
+        lead_map=lead_map,
     )
 
 
@@ -150,6 +155,7 @@ def read_array(
     units: str | Sequence[str] | None = None,
     nan_policy: str = "interpolate",
     derive_leads: bool = True,
+    lead_map: str | None = None,
 ) -> ECGRecord:
     """Read ``.npy``, ``.npz`` or ``.csv`` samples.
 
@@ -214,6 +220,7 @@ def read_array(
         nan_policy=nan_policy,
         derive_leads=derive_leads,
         warnings=warns,
+        lead_map=lead_map,
     )
 
 
@@ -265,6 +272,7 @@ def read_mat(
     units: str | Sequence[str] | None = None,
     nan_policy: str = "interpolate",
     derive_leads: bool = True,
+    lead_map: str | None = None,
 ) -> ECGRecord:
     """Read a MATLAB ``.mat`` file that has no WFDB header.
 
@@ -322,6 +330,7 @@ def read_mat(
         return array_record(
             mat[key], fs=fs, leads=leads, units=units, record_id=p.stem, source_path=str(p),
             metadata={"format": "mat"}, nan_policy=nan_policy, derive_leads=derive_leads,
+            lead_map=lead_map,
         )  # fmt: skip
     meta["format"] = "mat"
     meta["dataset"] = conv["dataset"]
@@ -342,4 +351,5 @@ def read_mat(
         nan_policy=nan_policy,
         derive_leads=derive_leads,
         warnings=warns,
+        lead_map=lead_map,
     )

@@ -34,6 +34,13 @@ QUALITY_LIMITS: dict[str, float] = {
     "flat_lead_ptp_mv": 0.01,
     "implausible_ptp_mv": 50.0,
     "normalised_ptp_rel_spread": 0.002,
+    # Limb leads against Einthoven/Goldberger (III = II - I, aVR = -(I + II)/2, ...): a lead
+    # whose waveform matches what I and II imply (correlation >= limb_corr_min) but whose
+    # scale is off by more than limb_gain_max (either way) has a wrong gain. Real records:
+    # 0.79-1.05 (correlation >= 0.8); amplitude-normalised copies are not checked.
+    "limb_corr_min": 0.9,
+    "limb_gain_max": 1.5,
+    "limb_min_rms_mv": 0.03,  # ... and the implied lead must be this large (rms)
 }
 
 NAN_POLICIES = ("interpolate", "zero")
@@ -197,6 +204,73 @@ def normalised_amplitude_warning(signal: np.ndarray, leads: Sequence[str]) -> st
     )
 
 
+def _scale_against(rec: np.ndarray, pred: np.ndarray) -> tuple[float, float] | None:
+    """(least-squares scale, correlation) of ``rec`` on ``pred``; None when ``pred`` is too
+    small to judge (rms below ``limb_min_rms_mv``) or either is constant."""
+    pp, rr = float(pred @ pred), float(rec @ rec)
+    if pp <= 0 or rr <= 0 or np.sqrt(pp / pred.size) < QUALITY_LIMITS["limb_min_rms_mv"]:
+        return None
+    return float(rec @ pred) / pp, float(rec @ pred) / np.sqrt(pp * rr)
+
+
+def limb_gain_warning(signal: np.ndarray, leads: Sequence[str]) -> str | None:
+    """A warning when a recorded limb lead disagrees in scale with what the others imply.
+
+    Einthoven (II = I + III) gives each of I, II and III from the other two; Goldberger gives
+    aVR, aVL and aVF from I and II (checked when I and II themselves agree). A lead of the
+    shape implied (correlation at least ``limb_corr_min``) at a scale beyond
+    ``limb_gain_max`` either way was stored or declared with a wrong ADC gain. (A wrong lead
+    distorts the values implied for the others, which then no longer match in shape.)
+
+    >>> t = np.linspace(0, 1, 500)
+    >>> i, ii = np.sin(2 * np.pi * 3 * t), np.cos(2 * np.pi * 2 * t)
+    >>> sig = np.vstack([i, ii, 2.0 * (ii - i)])
+    >>> limb_gain_warning(sig, ["I", "II", "III"])[:62]
+    'limb lead scale disagrees with Einthoven/Goldberger: III 2.00x'
+    """
+    pos = {name: k for k, name in enumerate(leads)}
+    if "I" not in pos or "II" not in pos:
+        return None
+    x = np.asarray(signal, np.float64)
+    lead = {n: x[k] - np.median(x[k]) for n, k in pos.items() if n in LIMB_LEADS}
+    lim = QUALITY_LIMITS
+
+    def off(name: str, pred: np.ndarray) -> str | None:
+        found = _scale_against(lead[name], pred)
+        if found is None:
+            return None
+        scale, corr = found
+        wrong = not (1 / lim["limb_gain_max"] <= scale <= lim["limb_gain_max"])
+        return f"{name} {scale:.2f}x" if corr >= lim["limb_corr_min"] and wrong else None
+
+    one, two = lead["I"], lead["II"]
+    bad: list[str | None] = []
+    if "III" in lead:
+        # Einthoven: the one lead whose rescaling best restores II = I + III is the culprit.
+        three = lead["III"]
+        implied = {"I": two - three, "II": one + three, "III": two - one}
+        rest: dict[str, float] = {}
+        for name, pred in implied.items():
+            found = _scale_against(lead[name], pred)
+            if found and found[1] >= lim["limb_corr_min"]:
+                fixed = {**lead, name: lead[name] / found[0]}
+                rest[name] = float(np.std(fixed["II"] - fixed["I"] - fixed["III"]))
+        if rest:
+            best = min(rest, key=rest.__getitem__)
+            bad = [off(best, implied[best])]
+    if not any(b and b.split()[0] in ("I", "II") for b in bad):  # else aVx implied wrongly
+        implied = {"aVR": -(one + two) / 2, "aVL": one - two / 2, "aVF": two - one / 2}
+        bad += [off(n, p) for n, p in implied.items() if n in lead]
+    found = [b for b in bad if b]
+    if not found:
+        return None
+    return (
+        f"limb lead scale disagrees with Einthoven/Goldberger: {', '.join(found)} what the "
+        "other limb leads imply; an ADC gain in the source is probably wrong, so limb-lead "
+        "voltages are unreliable"
+    )
+
+
 def finalize_record(
     signal: np.ndarray,
     fs: float,
@@ -306,6 +380,12 @@ def finalize_record(
     if normalised:
         meta["amplitude_normalised"] = True
         warns.append(normalised)
+    else:
+        # Recorded limb leads are I and II plus arithmetic: a lead at another scale was stored
+        # (or declared) with a wrong gain.
+        gain = limb_gain_warning(sig, names)
+        if gain:
+            warns.append(gain)
 
     if derive_leads:
         sig, names, derived = derive_limb_leads(sig, names)

@@ -323,6 +323,17 @@ def sex_warning(value: Any) -> str | None:
 
 # "Age: 65  Sex: M" (QTDB): a further "key: value" after two or more spaces.
 _MORE_KEYS_RE = re.compile(r"\s{2,}[A-Za-z][A-Za-z ]*:.*$")
+# Where a second age/sex/dx field starts on the same comment line ("Age: 65  Sex: M", QTDB).
+_NEXT_FIELD_RE = re.compile(r"\s+(?=<?\s*(?:age|sex|gender|dx)\s*>?\s*:)", re.IGNORECASE)
+
+
+def _fields(comment: str) -> list[str]:
+    """One comment line as its ``key: value`` fields: ``"Age: 65  Sex: M"`` gives
+    ``["Age: 65", "Sex: M"]``; a line that does not start with a key stays whole."""
+    text = comment.strip()
+    if not _KEY_RE.match(text):
+        return [text]
+    return [part for part in _NEXT_FIELD_RE.split(text) if part]
 
 
 def metadata_from_comments(
@@ -344,11 +355,13 @@ def metadata_from_comments(
     (51, 'F', ['Rhythm: Sinus rhythm.'])
     >>> metadata_from_comments(["Age: 74", "Sex: Male", "Dx: RBBB,AF"])["labels"]
     ['RBBB', 'AF']
+    >>> m = metadata_from_comments(["Age: 65  Sex: M"])
+    >>> m["age"], m["sex"]
+    (65, 'M')
     """
     meta: dict[str, Any] = {"labels": [], "comments": list(comments)}
     in_diagnoses = False
-    for comment in comments:
-        text = comment.strip()
+    for text in (part for comment in comments for part in _fields(comment)):
         if not text:
             continue
         if in_diagnoses:

@@ -32,8 +32,8 @@ FORMATS = ("wfdb", "mat", "array", "code15")
 _COMMON = {"nan_policy", "derive_leads"}
 _ACCEPTED: dict[str, set[str]] = {
     "wfdb": _COMMON | {"lead_map"},
-    "mat": _COMMON | {"fs", "leads", "units"},
-    "array": _COMMON | {"fs", "leads", "units"},
+    "mat": _COMMON | {"fs", "leads", "units", "lead_map"},
+    "array": _COMMON | {"fs", "leads", "units", "lead_map"},
     "code15": _COMMON | {"exam_id", "index", "exams_csv", "trim_padding", "units"},
 }
 _ALL_OPTIONS = set().union(*_ACCEPTED.values()) | {"format"}
@@ -108,8 +108,9 @@ def read_record(path: str | os.PathLike[str], **options: Any) -> ECGRecord:
         ``fs``, ``leads``, ``units`` (arrays and headerless ``.mat``; for self-describing
         formats a different ``fs`` is reported in the warnings, never applied),
         ``nan_policy`` (``"interpolate"`` default, or ``"zero"``), ``derive_leads`` (True),
-        ``lead_map`` (WFDB: ``"standard-order"`` reads lead names ``lead_1`` ... ``lead_12`` as
-        I, II, III, aVR, aVL, aVF, V1-V6; without it they are kept, with a warning),
+        ``lead_map`` (WFDB, arrays and headerless ``.mat``: ``"standard-order"`` reads lead names
+        ``lead_1`` ... ``lead_12`` as I, II, III, aVR, aVL, aVF, V1-V6; without it they are
+        kept, with a warning; CODE-15 leads are I ... V6 already),
         ``exam_id``/``index``/``exams_csv``/``trim_padding`` (CODE-15), ``format`` (force one of
         ``wfdb``, ``mat``, ``array``, ``code15``).
 
@@ -173,7 +174,7 @@ def read_record(path: str | os.PathLike[str], **options: Any) -> ECGRecord:
         record = read_array(target, **kwargs)
     else:
         record = read_code15(target, **kwargs)
-    if ignored.get("lead_map") is not None:
+    if ignored.get("lead_map") is not None and fmt != "code15":  # CODE-15 leads: I..V6 already
         record.warnings.append(
             f"lead_map={ignored['lead_map']!r} ignored: it applies to WFDB records, and this is a "
             f"{fmt} input (name its leads with leads= / --leads)"
@@ -328,11 +329,4 @@ def as_record(
         )
     from ecgr1.io.arrays import array_record
 
-    lead_map = read_options.pop("lead_map", None)
-    record = array_record(data, fs=fs, leads=leads, units=units, **read_options)
-    if lead_map is not None:
-        record.warnings.append(
-            f"lead_map={lead_map!r} ignored: it applies to WFDB records, and this is an array "
-            "(name its leads with leads=)"
-        )
-    return record
+    return array_record(data, fs=fs, leads=leads, units=units, **read_options)

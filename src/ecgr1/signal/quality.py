@@ -1,4 +1,5 @@
-"""Per-lead signal quality: flat, saturated/clipped, lead-off, noise and baseline wander.
+"""Per-lead signal quality: flat, saturated/clipped, lead-off, noise, baseline wander and
+damage confined to part of a lead (spikes, one-sample glitches, drop-outs, noise bursts).
 
 Every flag comes with a human-readable reason. A lead is ``usable`` = False when its fine
 detail cannot be trusted (flat, lead-off, saturated over a large part, or very noisy); the
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import median_filter
 
-from ecgr1.signal.filters import smooth
+from ecgr1.signal.filters import estimate_baseline, smooth
 from ecgr1.signal.stats import percentile_along
 from ecgr1.signal.types import LeadQuality, QualityReport
 
@@ -26,10 +27,21 @@ QUALITY_THRESHOLDS: dict[str, float] = {
     "noise_unusable_rms_mv": 0.2,
     "noise_snr_unusable": 1.5,  # QRS peak-to-peak / (noise rms) below this: unusable
     "wander_ptp_mv": 1.0,  # removed baseline wander flagged from here (peak-to-peak)
+    # Wander the filter could not remove: peak-to-peak of the slow (< 0.5 Hz) component still
+    # in the filtered signal. Real records reach 1.7 mV (CPSC 2018 A0061, 9 mV of wander).
+    "wander_residual_mv": 2.0,
     # Local damage inside an otherwise live lead (:func:`local_damage`).
     "spike_width_ms": 20.0,  # running-median window: narrower deflections stand out
     "spike_rel": 1.2,  # spike: excursion above the running median > this x typical QRS span
     "spike_min_mv": 1.0,  # ... and above this absolute floor
+    "wide_spike_ms": 60.0,  # a wider running median for short bursts (a few samples to ~40 ms)
+    "wide_spike_rel": 10.0,  # ... excursion above it > this x typical QRS span (real: <= 8.6)
+    "wide_spike_min_mv": 3.0,  # ... and above this absolute floor
+    "glitch_rel": 10.0,  # one-sample jump > this x the curvature and half-slope around it
+    "glitch_min_mv": 0.05,  # ... and above this absolute floor
+    "glitch_context": 6.0,  # neighbourhood (samples each side, from the 2nd) for that level
+    "identical_run": 3.0,  # every live lead (>= 3) frozen at once this many samples ...
+    "frozen_rel": 5.0,  # ... one of them jumping in and back by > this x the steps outside
     "dropout_ms": 1000.0,  # one lead's raw samples exactly constant this long: drop-out
     "dropout_all_ms": 250.0,  # ... or every live lead constant together this long
     "burst_window_ms": 500.0,  # windows for the local high-frequency level
@@ -39,9 +51,18 @@ QUALITY_THRESHOLDS: dict[str, float] = {
 
 
 def _hf_noise(clean: np.ndarray, fs: float) -> np.ndarray:
-    """Robust rms (1.4826 x MAD) of the residual above ~40 Hz, per lead (rows)."""
-    width = max(1, int(round(fs / 80.0)))
-    hf = clean - smooth(clean, width, axis=-1)
+    """Robust rms (1.4826 x MAD) of the residual above ~40 Hz, per lead (rows).
+
+    Below 120 Hz the smoothing window would be a single sample (a zero residual), so the
+    level comes from the second difference instead, scaled back to the rms of white noise
+    (its second difference has 6x its variance); it sees noise up to the Nyquist frequency,
+    mains aliased below it included.
+    """
+    width = int(round(fs / 80.0))
+    if width >= 2:
+        hf = clean - smooth(clean, width, axis=-1)
+    else:
+        hf = np.diff(clean, n=2, axis=-1) / np.sqrt(6.0)
     # Every third sample is plenty for a robust scale and halves the cost of the medians.
     hf = hf[..., ::3] if hf.shape[-1] >= 300 else hf
     med = np.median(hf, axis=-1, keepdims=True)
@@ -92,6 +113,9 @@ def _lead_features(
         if rows.size:
             sat[rows] = np.maximum(sat[rows], _long_run_fraction(mask[rows], min_run))
     noise = _hf_noise(clean, fs)
+    # Slow drift still in the filtered signal: the baseline filter's residual when the wander
+    # is large or close to its cut-off (plus the slow content of the ECG itself, ~0.3 mV).
+    residual = np.ptp(estimate_baseline(clean, fs)[:, ::8], axis=1)
     # Order statistics on every other sample: same answer to a few uV, half the sorting.
     sub = clean[:, ::2] if n >= 200 else clean
     pct = percentile_along(sub, [0.5, 99.5], axis=1)
@@ -103,6 +127,7 @@ def _lead_features(
         "noise": noise,
         "qrs_ptp": pct[1] - pct[0],
         "wander": np.ptp(baseline[:, ::8], axis=1),  # the baseline is smooth
+        "wander_residual": residual,
     }
 
 
@@ -121,28 +146,36 @@ def _window_robust_level(x: np.ndarray, win: int) -> np.ndarray:
     return 1.4826 * np.median(np.abs(blocks - med), axis=2)
 
 
-def _spike_limit(clean: np.ndarray, fs: float) -> np.ndarray:
-    """Per lead: the excursion above which a narrow deflection is a spike, from the typical
-    QRS span (median over 1-s windows of the range of a 3-point running median, which single
-    corrupt samples do not reach)."""
-    th = QUALITY_THRESHOLDS
+def _typical_qrs_span(clean: np.ndarray, fs: float) -> np.ndarray:
+    """Per lead: the typical QRS span, median over 1-s windows of the range of a 3-point
+    running median (which single corrupt samples do not reach)."""
     rows, n = clean.shape
     a, b, c = clean[:, :-2], clean[:, 1:-1], clean[:, 2:]
     med3 = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
     win = max(1, int(fs))
     nw = med3.shape[1] // win
     if nw >= 1:
-        typical = np.median(np.ptp(med3[:, : nw * win].reshape(rows, nw, win), axis=2), axis=1)
-    else:
-        typical = np.ptp(med3, axis=1)
-    return np.maximum(th["spike_rel"] * typical, th["spike_min_mv"])
+        return np.median(np.ptp(med3[:, : nw * win].reshape(rows, nw, win), axis=2), axis=1)
+    return np.ptp(med3, axis=1)
 
 
-def _spike_residual(clean: np.ndarray, fs: float) -> np.ndarray:
-    """|x - running median| (``spike_width_ms``, odd, >= 3 samples), evaluated exactly only
-    where a cheap screen (x against the mean of the samples half a window away) says it
-    might be large; zero elsewhere."""
-    width = max(3, int(round(QUALITY_THRESHOLDS["spike_width_ms"] * fs / 1000)) | 1)
+def _spike_limit(clean: np.ndarray, fs: float) -> np.ndarray:
+    """Per lead: the excursion above which a narrow deflection is a spike, from the typical
+    QRS span (:func:`_typical_qrs_span`)."""
+    th = QUALITY_THRESHOLDS
+    return np.maximum(th["spike_rel"] * _typical_qrs_span(clean, fs), th["spike_min_mv"])
+
+
+def _spike_residual(
+    clean: np.ndarray, fs: float, width_ms: float | None = None, limit: np.ndarray | None = None
+) -> np.ndarray:
+    """|x - running median| (``width_ms``, default ``spike_width_ms``, odd, >= 3 samples),
+    evaluated exactly only where a cheap screen (x against the mean of the samples half a
+    window away) exceeds half of ``limit`` (per lead; default ``spike_min_mv``); zero
+    elsewhere."""
+    th = QUALITY_THRESHOLDS
+    width_ms = th["spike_width_ms"] if width_ms is None else width_ms
+    width = max(3, int(round(width_ms * fs / 1000)) | 1)
     h = width // 2
     rows, n = clean.shape
     resid = np.zeros_like(clean)
@@ -150,8 +183,8 @@ def _spike_residual(clean: np.ndarray, fs: float) -> np.ndarray:
         return resid
     padded = np.pad(clean, ((0, 0), (h, h)), mode="edge")
     screen = np.abs(clean - 0.5 * (padded[:, :n] + padded[:, 2 * h :]))
-    floor = QUALITY_THRESHOLDS["spike_min_mv"]
-    r, c = np.nonzero(screen > 0.5 * floor)
+    floor = np.full(rows, th["spike_min_mv"]) if limit is None else np.asarray(limit)
+    r, c = np.nonzero(screen > 0.5 * floor[:, None])
     if r.size > 0.05 * clean.size:
         resid = np.abs(clean - median_filter(clean, size=(1, width), mode="nearest"))
         return resid
@@ -162,25 +195,133 @@ def _spike_residual(clean: np.ndarray, fs: float) -> np.ndarray:
     return resid
 
 
+def _shifted_max(a: np.ndarray, offsets: range) -> np.ndarray:
+    """Per sample i: max of ``a[i + k]`` over ``k`` in ``offsets`` (zero beyond the ends)."""
+    out = np.zeros_like(a)
+    n = a.shape[1]
+    for k in offsets:
+        if k > 0:
+            np.maximum(out[:, : n - k], a[:, k:], out=out[:, : n - k])
+        elif k < 0:
+            np.maximum(out[:, -k:], a[:, : n + k], out=out[:, -k:])
+    return out
+
+
+def _glitches(clean: np.ndarray) -> np.ndarray:
+    """One-sample jumps found in one lead alone (rows x samples, bool).
+
+    A sample is a glitch when linear extrapolation from the two samples on either side
+    misses it by the same sign and by more than ``glitch_min_mv`` and ``glitch_rel`` times
+    the curvature (|second difference|) and half the slope of the samples around it (2 to
+    ``glitch_context`` samples away, which the sample itself does not touch). A smooth peak,
+    however sharp, is predicted by one side's extrapolation and has curvature or slope
+    around it; a corrupt sample (a bit error) is predicted by neither. A jump at the same
+    instant (+-1 sample) in another lead is a recorded event (a pacemaker stimulus, a
+    common-mode artefact) and is not counted.
+    """
+    th = QUALITY_THRESHOLDS
+    rows, n = clean.shape
+    out = np.zeros(clean.shape, bool)
+    c = int(th["glitch_context"])
+    if n < 2 * c + 3:
+        return out
+    d2 = np.zeros_like(clean)
+    d2[:, 1:-1] = clean[:, :-2] - 2 * clean[:, 1:-1] + clean[:, 2:]
+    left, right = np.zeros_like(clean), np.zeros_like(clean)
+    left[:, 1:] = d2[:, :-1]  # x[i] - (2 x[i-1] - x[i-2])
+    right[:, :-1] = d2[:, 1:]  # x[i] - (2 x[i+1] - x[i+2])
+    same = np.sign(left) * np.sign(right) > 0
+    g = np.where(same, np.minimum(np.abs(left), np.abs(right)), 0.0)
+    weak = g > 0.5 * th["glitch_min_mv"]
+    if not weak.any():
+        return out
+    a2 = np.abs(d2)
+    slope = np.zeros_like(clean)
+    slope[:, 1:] = 0.5 * np.abs(np.diff(clean, axis=1))  # slope[j]: between j-1 and j
+    ctx = np.maximum(
+        _shifted_max(a2, range(-c, -1)), _shifted_max(a2, range(2, c + 1))
+    )  # d2 at i-c..i-2 and i+2..i+c
+    ctx = np.maximum(ctx, _shifted_max(slope, range(-c + 1, 0)))  # steps up to x[i-1]
+    ctx = np.maximum(ctx, _shifted_max(slope, range(2, c + 1)))  # steps from x[i+1] on
+    weak &= g > 0.5 * th["glitch_rel"] * ctx
+    strong = weak & (g > th["glitch_min_mv"]) & (g > th["glitch_rel"] * ctx)
+    if rows >= 2:
+        near = weak.copy()
+        near[:, 1:] |= weak[:, :-1]
+        near[:, :-1] |= weak[:, 1:]
+        others = near.sum(axis=0)[None, :] - near
+        strong &= others == 0
+    return strong
+
+
+def _frozen_with_jump(raw: np.ndarray, still: np.ndarray) -> tuple[int, int]:
+    """Samples in runs where every row of ``raw`` is constant at once for at least
+    ``identical_run`` samples while some row jumps into its own constant stretch (which may
+    start or end a sample or two apart: interleaved storage) and back out of it: jumps of
+    opposite sign, each above ``glitch_min_mv`` and ``frozen_rel`` times the largest step
+    over the 3 samples outside the stretch on either side. Returns (samples, first sample)
+    or (0, -1). A held (staircase) stretch of a coarsely stored record steps to a new level
+    and stays there; a byte pattern written over the data leaves the waveform and returns."""
+    th = QUALITY_THRESHOLDS
+    n = raw.shape[1]
+    starts, stops = _runs(still.all(axis=0))  # still[j]: x[j + 1] == x[j]
+    total, first = 0, -1
+    for a, b in zip(starts, stops):
+        if b - a + 1 < th["identical_run"]:
+            continue
+        for k in range(raw.shape[0]):
+            lo, hi = a, b  # x[k, lo..hi] constant; widen to the lead's own stretch
+            while lo > 0 and still[k, lo - 1] and a - lo < 8:
+                lo -= 1
+            while hi < n - 1 and still[k, hi] and hi - b < 8:
+                hi += 1
+            if lo < 4 or hi + 5 > n:
+                continue
+            entry = raw[k, lo] - raw[k, lo - 1]
+            leave = raw[k, hi + 1] - raw[k, hi]
+            outside = max(
+                np.abs(np.diff(raw[k, lo - 4 : lo])).max(),
+                np.abs(np.diff(raw[k, hi + 1 : hi + 5])).max(),
+            )
+            step = min(abs(entry), abs(leave))
+            if (
+                entry * leave < 0
+                and step > th["glitch_min_mv"]
+                and step > th["frozen_rel"] * outside
+            ):
+                total += int(b - a + 1)
+                first = int(a) if first < 0 else first
+                break
+    return total, first
+
+
 def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str, str]]:
     """Damage confined to part of a lead that the whole-record features miss.
 
     Per lead (rows), a dict flag -> reason for: ``spikes`` (isolated samples far above a
-    running median narrower than a QRS, relative to the lead's typical QRS span: corrupt
-    samples that a detector would count as beats), ``dropout`` (a run of exactly constant
-    raw samples of at least ``dropout_ms`` inside an otherwise live lead) and ``noise_burst``
-    (a window whose robust high-frequency level is many times the lead's usual level). Leads
-    that are flat over the whole record are left to :func:`_judge`. Thresholds live in
-    :data:`QUALITY_THRESHOLDS`.
+    running median narrower than a QRS, relative to the lead's typical QRS span, or short
+    bursts far beyond it: corrupt samples that a detector would count as beats),
+    ``glitches`` (one-sample jumps in this lead alone, :func:`_glitches`: bit errors),
+    ``dropout`` (a run of exactly constant raw samples of at least ``dropout_ms`` inside an
+    otherwise live lead, or every live lead holding one identical value: filler bytes) and
+    ``noise_burst`` (a window whose robust high-frequency level is many times the lead's usual
+    level). Leads that are flat over the whole record are left to :func:`_judge`. Thresholds
+    live in :data:`QUALITY_THRESHOLDS`.
     """
     th = QUALITY_THRESHOLDS
     rows, n = clean.shape
     out: list[dict[str, str]] = [{} for _ in range(rows)]
     if n < max(10, int(fs)):
         return out
-    # (a) spikes: excursions narrower than a QRS (running median of ~20 ms, >= 3 samples).
+    # (a) spikes: excursions narrower than a QRS (running median of ~20 ms, >= 3 samples),
+    # and short bursts (a few samples to ~40 ms) far beyond the QRS span (~60 ms median).
+    typical = _typical_qrs_span(clean, fs)
     resid = _spike_residual(clean, fs)
-    hits = resid > _spike_limit(clean, fs)[:, None]
+    hits = resid > np.maximum(th["spike_rel"] * typical, th["spike_min_mv"])[:, None]
+    wide_limit = np.maximum(th["wide_spike_rel"] * typical, th["wide_spike_min_mv"])
+    wide = _spike_residual(clean, fs, th["wide_spike_ms"], wide_limit)
+    wide_hits = wide > wide_limit[:, None]
+    glitch = _glitches(clean)
     # (c) noise bursts: robust level of the second difference per window (works at 100 Hz too).
     d2 = np.zeros_like(clean)
     d2[:, 1:-1] = clean[:, 2:] - 2 * clean[:, 1:-1] + clean[:, :-2]
@@ -198,6 +339,18 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
             if b - a + 1 >= joint_run:
                 joint[a:b] = 1
     joint_cum = np.concatenate(([0], np.cumsum(joint)))
+    # Every live lead (>= 3) frozen at once for a few samples, either all at one identical
+    # value or entered and left by a jump in some lead: a byte pattern written over the data
+    # (filler or corrupt bytes decode alike in every signal), not an isoelectric stretch
+    # (real leads never agree to the microvolt, and a held stretch is entered smoothly).
+    frozen_total, frozen_first = 0, -1
+    if live.sum() >= 3:
+        frozen_total, frozen_first = _frozen_with_jump(raw[live], still[live])
+        starts, stops = _runs(np.ptp(raw[live], axis=0) < 1e-6)
+        keep = stops - starts >= th["identical_run"]
+        if keep.any() and not frozen_total:
+            frozen_total = int(np.sum(stops[keep] - starts[keep]))
+            frozen_first = int(starts[keep][0])
     for k in range(rows):
         if not live[k]:
             continue
@@ -208,6 +361,20 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
                 f"{count} isolated spike(s) up to {resid[k, where].max():.1f} mV (first at "
                 f"{where[0] / fs:.2f} s): narrower than a QRS (artefact, corrupt samples or "
                 "unrecognised pacemaker stimuli)"
+            )
+        elif wide_hits[k].any():
+            where = np.flatnonzero(wide_hits[k])
+            count = int(np.count_nonzero(np.diff(where) > 1)) + 1
+            out[k]["spikes"] = (
+                f"{count} short burst(s) up to {wide[k, where].max():.1f} mV (first at "
+                f"{where[0] / fs:.2f} s), {wide_limit[k] / th['wide_spike_rel']:.2f} mV "
+                "typical QRS span: corrupt samples, not a recorded complex"
+            )
+        if glitch[k].any():
+            where = np.flatnonzero(glitch[k])
+            out[k]["glitches"] = (
+                f"{where.size} one-sample jump(s) in this lead alone (first at "
+                f"{where[0] / fs:.2f} s): corrupt samples (bit errors), not a recorded waveform"
             )
         # (b) drop-out: raw exactly constant (to 1 nV) for a long run in this lead, or for a
         # shorter run in every live lead at once (coarsely quantised isoelectric stretches of
@@ -223,6 +390,12 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
                     f"signal constant (drop-out) over {total / fs:.2f} s, first at "
                     f"{starts[long][0] / fs:.2f} s"
                 )
+        if frozen_total and "dropout" not in out[k]:
+            out[k]["dropout"] = (
+                f"every lead frozen at once, entered or left by a jump, over "
+                f"{frozen_total / fs:.3f} s (first at {frozen_first / fs:.2f} s): filler or "
+                "corrupt data, not a recording"
+            )
         if level.shape[1] >= 3:
             lv = level[k]
             ref = float(np.median(lv))
@@ -278,6 +451,12 @@ def _judge(f: dict[str, float]) -> LeadQuality:
     if f["wander"] > th["wander_ptp_mv"]:
         q.flags.append("baseline_wander")
         q.reasons.append(f"baseline wander {f['wander']:.2f} mV peak-to-peak (removed by filter)")
+    if f["wander_residual"] > th["wander_residual_mv"]:
+        q.flags.append("baseline_wander_severe")
+        q.reasons.append(
+            f"severe baseline wander: {f['wander_residual']:.1f} mV peak-to-peak of slow drift "
+            "remains after the filter (ST, P and T amplitudes unreliable)"
+        )
     return q
 
 
