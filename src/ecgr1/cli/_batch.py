@@ -204,15 +204,19 @@ def run_batch(
     return outcome
 
 
-def positive_int(text: str) -> int:
-    """An ``argparse`` type: a whole number of 1 or more (counts, token budgets, limits)."""
+def _whole_number(text: str, minimum: int, what: str = "1 or more") -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be {what}, not {text}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: a whole number of 1 or more (counts, token budgets, limits)."""
+    return _whole_number(text, 1)
 
 
 def default_workers() -> int:
@@ -229,13 +233,7 @@ def add_workers_option(parser: argparse.ArgumentParser) -> None:
     """``--workers N``: records processed in N processes (0: one per core), results in order."""
 
     def count(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number of processes: {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"must be 0 (one per core) or more, not {text}")
-        return value or default_workers()
+        return _whole_number(text, 0, "0 (one per core) or more") or default_workers()
 
     parser.add_argument(
         "--workers",

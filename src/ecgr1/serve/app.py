@@ -27,7 +27,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -369,6 +369,32 @@ def create_app(
     )
     image_field = File(default=None, description="a PNG or JPEG picture of the ECG")
 
+    def array_fields(
+        fs: str | None = Form(None, description="sampling rate in Hz of a CSV/NPY upload"),
+        units: str | None = Form(None, description="units of a CSV/NPY upload: mV, uV or V"),
+        leads: str | None = Form(
+            None, description="comma-separated lead names of a CSV/NPY upload"
+        ),
+    ) -> dict[str, str | None]:
+        """The form fields of an array upload (CSV/NPY), shared by every record endpoint."""
+        return {"fs": fs, "units": units, "leads": leads}
+
+    fields_dependency = Depends(array_fields)
+
+    async def on_upload(
+        request: Request,
+        files: list[UploadFile],
+        image: UploadFile | None,
+        fields: dict[str, str | None],
+        fn: Callable[..., Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """Save the upload, lease a worker, run ``fn`` there; everything released after."""
+        async with guarded() as stack:
+            _, lease = await open_request(request, stack, files, image, fields)
+            return await run_job(lease, fn, *args, **kwargs)
+
     @app.post(
         "/v1/interpret",
         tags=["interpretation"],
@@ -383,17 +409,10 @@ def create_app(
         engine: str | None = Form(
             None, description="protocol, model or remote (default: the model when configured)"
         ),
-        fs: str | None = Form(None, description="sampling rate in Hz of a CSV/NPY upload"),
-        units: str | None = Form(None, description="units of a CSV/NPY upload: mV, uV or V"),
-        leads: str | None = Form(
-            None, description="comma-separated lead names of a CSV/NPY upload"
-        ),
+        fields: dict[str, str | None] = fields_dependency,
     ) -> JSONResponse:
         options = engine_options(engine_for(engine, bool(files)), _age(age), _sex(sex))
-        async with guarded() as stack:
-            fields = {"fs": fs, "units": units, "leads": leads}
-            _, lease = await open_request(request, stack, files, image, fields)
-            out = await run_job(lease, jobs.interpret, options, False)
+        out = await on_upload(request, files, image, fields, jobs.interpret, options, False)
         return JSONResponse(out)
 
     @app.post(
@@ -412,16 +431,13 @@ def create_app(
         age: str | None = Form(None),
         sex: str | None = Form(None),
         engine: str | None = Form(None),
-        fs: str | None = Form(None),
-        units: str | None = Form(None),
-        leads: str | None = Form(None),
+        fields: dict[str, str | None] = fields_dependency,
     ) -> EventSourceResponse:
         options = engine_options(engine_for(engine, bool(files)), _age(age), _sex(sex))
         rid = request.state.request_id
         stack = AsyncExitStack()
         try:
             async with guarded() as inner:
-                fields = {"fs": fs, "units": units, "leads": leads}
                 _, lease = await open_request(request, inner, files, image, fields)
                 stack.push_async_exit(inner.pop_all())
         except BaseException:
@@ -490,15 +506,10 @@ def create_app(
         files: list[UploadFile] = files_field,
         age: str | None = Form(None),
         sex: str | None = Form(None),
-        fs: str | None = Form(None),
-        units: str | None = Form(None),
-        leads: str | None = Form(None),
+        fields: dict[str, str | None] = fields_dependency,
     ) -> JSONResponse:
         age_v, sex_v = _age(age), _sex(sex)
-        async with guarded() as stack:
-            fields = {"fs": fs, "units": units, "leads": leads}
-            _, lease = await open_request(request, stack, files, None, fields)
-            out = await run_job(lease, jobs.measure, age_v, sex_v)
+        out = await on_upload(request, files, None, fields, jobs.measure, age_v, sex_v)
         return JSONResponse(out)
 
     @app.post(
@@ -514,18 +525,15 @@ def create_app(
         fiducials: bool = Form(True, description="overlay the measured P/QRS/T marks"),
         layout: str = Form("auto", description="3x4+II, 3x4+3, 3x4, 6x2, 12x1, rows or auto"),
         dpi: float = Form(100.0, ge=30, le=300, description="resolution, 30 to 300"),
-        fs: str | None = Form(None),
-        units: str | None = Form(None),
-        leads: str | None = Form(None),
+        fields: dict[str, str | None] = fields_dependency,
     ) -> Response:
         from ecgr1.render.page import LAYOUT_NAMES
 
         if layout not in LAYOUT_NAMES:
             raise ApiError(422, f"layout must be one of {', '.join(LAYOUT_NAMES)}")
-        async with guarded() as stack:
-            fields = {"fs": fs, "units": units, "leads": leads}
-            _, lease = await open_request(request, stack, files, None, fields)
-            png = await run_job(lease, jobs.render, fiducials=fiducials, layout=layout, dpi=dpi)
+        png = await on_upload(
+            request, files, None, fields, jobs.render, fiducials=fiducials, layout=layout, dpi=dpi
+        )
         return Response(png, media_type="image/png")
 
     @app.post(
@@ -539,15 +547,10 @@ def create_app(
         files: list[UploadFile] = files_field,
         age: str | None = Form(None),
         sex: str | None = Form(None),
-        fs: str | None = Form(None),
-        units: str | None = Form(None),
-        leads: str | None = Form(None),
+        fields: dict[str, str | None] = fields_dependency,
     ) -> HTMLResponse:
         options = engine_options("protocol", _age(age), _sex(sex))
-        async with guarded() as stack:
-            fields = {"fs": fs, "units": units, "leads": leads}
-            _, lease = await open_request(request, stack, files, None, fields)
-            page_html = await run_job(lease, jobs.printable, options)
+        page_html = await on_upload(request, files, None, fields, jobs.printable, options)
         return HTMLResponse(page_html, headers=PAGE_SECURITY)
 
     return app
