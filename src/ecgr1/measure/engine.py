@@ -185,7 +185,8 @@ def measure(
     # Record intervals and atrial activity.
     dom_idx = np.flatnonzero(groups.dominant | paced)
     p_ms = (glob["p_off"] - glob["p_on"]) / det.ms_detect
-    record_intervals(g, res.beats, qrs_ms, groups.dominant, dom_idx, p_ms, pw.present, cfg)
+    spatial = (fid.template_qrs_ms, fid.template_onset_shift_ms)
+    record_intervals(g, res.beats, qrs_ms, groups.dominant, dom_idx, p_ms, pw.present, cfg, spatial)
     if pw.present:
         p_wave_atrial_fields(g, det, dl, not confident_p_ratio(atr, cfg), cfg)
     else:

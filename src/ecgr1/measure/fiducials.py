@@ -42,12 +42,16 @@ class BeatDelineation:
 
 @dataclass
 class Fiducials:
-    """Per-lead fiducials of every beat (``lead[kind]``: (leads, beats), NaN where absent) and
-    the global QRS boundaries of every beat."""
+    """Per-lead fiducials of every beat (``lead[kind]``: (leads, beats), NaN where absent), the
+    global QRS boundaries of every beat, and from the spatial velocity of the median dominant
+    beat its QRS duration (``template_qrs_ms``) and its QRS onset less the median global onset
+    of the dominant beats (``template_onset_shift_ms``), NaN where it has none."""
 
     lead: dict[str, np.ndarray]
     qrs_on: np.ndarray
     qrs_off: np.ndarray
+    template_qrs_ms: float = float("nan")
+    template_onset_shift_ms: float = float("nan")
 
     def keep_p_waves(self, beat_has_p: np.ndarray) -> None:
         """Clear the P fiducials of beats without a P wave."""
@@ -136,7 +140,17 @@ def merge_fiducials(
     g_off = percentile_along(own_fid["qrs_off"][usable], pct["qrs_off"], axis=0, nan_policy="omit")
     g_on = np.where(np.isfinite(g_on), g_on, dl.beats.glob["qrs_on"])
     g_off = np.where(np.isfinite(g_off), g_off, dl.beats.glob["qrs_off"])
-    return Fiducials(lead=lead_fid, qrs_on=g_on, qrs_off=g_off)
+    tq = dl.template.glob
+    dom_on = g_on[dominant] if dominant.any() else g_on
+    dom_on = dom_on[np.isfinite(dom_on)]
+    shift = tq["qrs_on"][0] - float(np.median(dom_on)) if dom_on.size else np.nan
+    return Fiducials(
+        lead=lead_fid,
+        qrs_on=g_on,
+        qrs_off=g_off,
+        template_qrs_ms=float(tq["qrs_off"][0] - tq["qrs_on"][0]) / det.ms_detect,
+        template_onset_shift_ms=float(shift) / det.ms_detect,
+    )
 
 
 def _near_template(
