@@ -119,7 +119,10 @@ def _p_window_correlation(det: Detection, groups: BeatGroups, dl: BeatDelineatio
     p_start = int(qrs_on_t - min(260 * ms, 0.45 * dom_rr))
     # Keep the previous beat's T wave out: its end sits at (template T end - RR) in this window.
     t_end_g = percentile_along(tmpl.lead["t_off"][det.usable], 80.0, axis=0, nan_policy="omit")[0]
-    short_rr = float(np.percentile(prev_r[np.isfinite(prev_r)], 10)) if nb > 2 else dom_rr
+    # (The dominant beats' RR intervals: their windows are the ones compared, and a premature
+    # beat's short coupling interval would cut every window to its last 80 ms.)
+    dom_prev = prev_r[groups.dominant & np.isfinite(prev_r)]
+    short_rr = float(np.percentile(dom_prev, 10)) if dom_prev.size >= 2 else dom_rr
     if np.isfinite(t_end_g):
         p_start = max(p_start, int(t_end_g - short_rr + 20 * ms))
     p_start = min(p_start, int(qrs_on_t - 80 * ms))
