@@ -128,9 +128,9 @@ def record_qrs_ms(
 
     >>> from ecgr1.measure.config import DEFAULT_CONFIG
     >>> record_qrs_ms(100.0, 80.0, DEFAULT_CONFIG)
-    95.0
+    92.0
     >>> record_qrs_ms(None, 80.0, DEFAULT_CONFIG)
-    90.0
+    84.0
     """
     engine = config.engine
     spatial = spatial_qrs_ms + engine["record_qrs_spatial_offset_ms"]
