@@ -16,6 +16,7 @@ import pytest
 import wfdb
 
 from ecgr1.io import read_record
+from ecgr1.io.record import ECGRecord
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.measure.engine import measure
 from ecgr1.measure.intervals import record_pr_ms, record_qrs_ms
@@ -100,3 +101,17 @@ def test_the_weight_sets_the_mix():
     assert record_pr_ms(150.0, 20.0, none) == 150.0
     # A later spatial onset (beyond the definition shift) lengthens the PR interval.
     assert record_pr_ms(150.0, 20.0, only_spatial) > 150.0
+
+
+def test_few_leads_keep_the_percentile_estimate(ludb_dir: Path):
+    # With two leads the spatial velocity is those leads' own slope: no second estimate.
+    rec = read_record(str(ludb_dir / "data" / "1.hea"))
+    alone = MeasureConfig(engine={"record_qrs_spatial_fraction": 0.0})
+
+    def qrs_pr(record, config):
+        g = measure(record, config=config).global_
+        return g.qrs_duration_ms, g.pr_interval_ms
+
+    assert qrs_pr(rec, DEFAULT_CONFIG) != qrs_pr(rec, alone)  # 12 leads: the mean
+    two = ECGRecord(rec.signal[[1, 7]], rec.fs, [rec.leads[1], rec.leads[7]], record_id="1")
+    assert qrs_pr(two, DEFAULT_CONFIG) == qrs_pr(two, alone)

@@ -296,6 +296,9 @@ ENGINE: dict[str, float] = {
     # -> 8.5, the others 14.0 -> 12.7; benchmarks/README.md, issue 19).
     "record_qrs_spatial_fraction": 0.5,
     "record_qrs_spatial_offset_ms": 4.0,
+    # ... and only with this many usable leads (with one or two it is those leads' own slope,
+    # not an estimate independent of the per-lead boundaries).
+    "record_qrs_spatial_min_leads": 6,
     # The record PR takes the same fraction of the spatial onset, moved this much earlier: on
     # shared LUDB the spatial onset is on average 2.8 ms after the percentile onset, on the
     # simulator the PR bias goes +3.7 -> +0.7 ms with it. LUDB PR SD 8.3 -> 7.6 ms.

@@ -140,10 +140,14 @@ def merge_fiducials(
     g_off = percentile_along(own_fid["qrs_off"][usable], pct["qrs_off"], axis=0, nan_policy="omit")
     g_on = np.where(np.isfinite(g_on), g_on, dl.beats.glob["qrs_on"])
     g_off = np.where(np.isfinite(g_off), g_off, dl.beats.glob["qrs_off"])
+    # The median beat's spatial-velocity QRS, for the record QRS and PR (``record_qrs_ms``):
+    # with few leads it is one or two leads' slope, no independent multi-lead estimate.
     tq = dl.template.glob
     dom_on = g_on[dominant] if dominant.any() else g_on
     dom_on = dom_on[np.isfinite(dom_on)]
     shift = tq["qrs_on"][0] - float(np.median(dom_on)) if dom_on.size else np.nan
+    if usable.sum() < config.engine["record_qrs_spatial_min_leads"]:
+        tq, shift = {"qrs_on": [np.nan], "qrs_off": [np.nan]}, np.nan
     return Fiducials(
         lead=lead_fid,
         qrs_on=g_on,
