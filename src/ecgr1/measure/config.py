@@ -131,6 +131,10 @@ ATRIAL: dict[str, float] = {
     "fwave_noise_min_hz": 12.0,
     "fwave_noise_max_hz": 30.0,
     "fwave_min_noise_ratio": 6.0,
+    # Without f waves, an irregular RR over a residual flatter than this (median RMS outside
+    # the blanked QRS) is "none": fine fibrillatory waves below what the ECG resolves, which
+    # the AF rule accepts; above it the unexplained activity (missed P waves) stays undecided.
+    "fwave_flat_rms_mv": 0.02,
 }
 
 # Pacing spikes: second difference of the raw signal (mV per sample^2, scaled to 500 Hz).

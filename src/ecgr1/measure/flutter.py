@@ -124,8 +124,9 @@ def no_p_wave_atrial_fields(
     leads: list[str] | None = None,
 ) -> None:
     """Atrial fields of a record without P waves: "flutter" (with the F-wave rate),
-    "fibrillatory" (irregular RR with f waves), "none" (regular RR), or undecided (None:
-    irregular RR without f waves, e.g. missed P waves of sinus arrhythmia or PACs).
+    "fibrillatory" (irregular RR with f waves), "none" (regular RR, or a flat residual), or
+    undecided (None: irregular RR without f waves over an unexplained residual, e.g. the
+    missed P waves of sinus arrhythmia or PACs).
 
     ``leads`` names the rows of ``det.clean`` (the standard 12 when not given)."""
     for key in ("pr_interval_ms", "p_duration_ms", "p_axis_deg", "pr_progression"):
@@ -158,8 +159,12 @@ def no_p_wave_atrial_fields(
         # undecided, not fibrillatory.
         names = [n for n, u in zip(names, usable) if u]
         ev = fibrillatory_wave_evidence(resid, det.fs_detect, det.anchors, names, config=config)
+        flat = ev.residual_rms_mv is not None
+        flat = flat and ev.residual_rms_mv <= config.atrial["fwave_flat_rms_mv"]
         if ev.present:
             g.atrial_activity = "fibrillatory"
+        elif flat:
+            g.atrial_activity = "none"
         else:
             g.atrial_activity = None
             g.reasons["atrial_activity"] = (

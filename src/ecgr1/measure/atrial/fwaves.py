@@ -43,6 +43,7 @@ class FWaveEvidence:
     dominant_hz: float | None = None  # dominant atrial frequency (largest bin in the band)
     band_share: float = 0.0  # share of the 1-30 Hz residual power in the f-wave band
     noise_ratio: float = 0.0  # band power density over the 12-30 Hz noise floor
+    residual_rms_mv: float | None = None  # median over the leads, outside the blanked QRS
 
 
 def qrst_residual(
@@ -86,8 +87,11 @@ def fibrillatory_wave_evidence(
     x = resid[rows] - np.median(resid[rows], axis=1, keepdims=True)
     before = int(round(p["fwave_blank_before_ms"] * fs / 1000.0))
     after = int(round(p["fwave_blank_after_ms"] * fs / 1000.0))
+    kept = np.ones(n, bool)
     for a in np.asarray(anchors, int):
-        x[:, max(0, a - before) : max(0, a + after)] = 0.0
+        kept[max(0, a - before) : max(0, a + after)] = False
+    x[:, ~kept] = 0.0
+    rms = float(np.median(np.sqrt(np.mean(x[:, kept] ** 2, axis=1)))) if kept.any() else None
     spec = np.abs(np.fft.rfft(x * np.hanning(n)[None, :], axis=1)) ** 2
     f = np.fft.rfftfreq(n, 1.0 / fs)
     band = (f >= p["fwave_min_hz"]) & (f <= p["fwave_max_hz"])
@@ -105,4 +109,5 @@ def fibrillatory_wave_evidence(
         dominant_hz=float(f[band][int(np.argmax(spec[k, band]))]),
         band_share=float(share[k]),
         noise_ratio=ratio,
+        residual_rms_mv=rms,
     )
