@@ -125,3 +125,16 @@ def test_simulated_sinus_arrhythmia_with_noise_is_not_af(seed):
     ids, res = _statements(sim)
     assert res.global_.atrial_activity != "fibrillatory"
     assert "atrial_fibrillation" not in ids
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_simulated_irregular_rr_over_muscle_noise_is_not_af(seed, monkeypatch):
+    """Irregular RR and no P waves, but the baseline is muscle noise without f waves: the
+    atrial activity stays undecided and AF is not stated (the irregular RR alone is not AF)."""
+    from ecgr1.simulate import patterns
+
+    monkeypatch.setitem(patterns.RHYTHM, "f_wave_mv", 0.0)
+    sim = simulate("atrial_fibrillation", seed=seed, noise=("muscle",), noise_level=2.0)
+    ids, res = _statements(sim)
+    assert res.global_.atrial_activity is None
+    assert "atrial_fibrillation" not in ids
