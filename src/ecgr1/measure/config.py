@@ -114,6 +114,27 @@ ATRIAL: dict[str, float] = {
     # When the whole-record atrial analysis overrides the beat-locked view.
     "flutter_confidence": 0.8,
     "block_confidence": 0.7,
+    # --- Fibrillatory (f) waves: positive evidence of atrial fibrillation -------------------
+    # On the QRST-cancelled residual with the QRS neighbourhood blanked (cancellation error is
+    # largest there), in the lead of II, III, aVF, V1, V2 with the largest f-wave band share
+    # (:mod:`ecgr1.measure.atrial.fwaves`). f waves at 240-540 /min: the dominant atrial
+    # frequency of AF lies in 4-9 Hz (Bollmann 2006, Stridh & Sornmo 2001).
+    "fwave_min_hz": 4.0,
+    "fwave_max_hz": 9.0,
+    "fwave_blank_before_ms": 60.0,  # residual blanked from this before each R peak ...
+    "fwave_blank_after_ms": 100.0,  # ... to this after it
+    # Share of the 1-30 Hz residual power in the f-wave band (missed P waves and T-wave
+    # mismatch put their power below 4 Hz, broadband noise spreads it).
+    "fwave_min_share": 0.2,
+    # Mean power density in the f-wave band over that in 12-30 Hz (the noise floor: f waves
+    # have little power above 12 Hz, muscle noise and cancellation residue do).
+    "fwave_noise_min_hz": 12.0,
+    "fwave_noise_max_hz": 30.0,
+    "fwave_min_noise_ratio": 6.0,
+    # Without f waves, an irregular RR over a residual flatter than this (median RMS outside
+    # the blanked QRS) is "none": fine fibrillatory waves below what the ECG resolves, which
+    # the AF rule accepts; above it the unexplained activity (missed P waves) stays undecided.
+    "fwave_flat_rms_mv": 0.02,
 }
 
 # Pacing spikes: second difference of the raw signal (mV per sample^2, scaled to 500 Hz).

@@ -190,7 +190,7 @@ def measure(
     if pw.present:
         p_wave_atrial_fields(g, det, dl, not confident_p_ratio(atr, cfg), cfg)
     else:
-        no_p_wave_atrial_fields(g, det, groups, dl, cfg)
+        no_p_wave_atrial_fields(g, det, groups, dl, cfg, res.lead_names)
     p_present = apply_atrial(res, atr, pw.present, cfg) if atr is not None else pw.present
     qt_correction(g)
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.measure._numeric import round_or_none
+from ecgr1.measure.atrial.fwaves import fibrillatory_wave_evidence, qrst_residual
 from ecgr1.measure.beat_classes import BeatGroups
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.measure.detection import Detection
@@ -73,14 +75,15 @@ def atrial_residual_peak(
     residual power in the two most concentrated leads, at frequencies within
     ``atrial.flutter_lead_agreement_hz`` of each other.
     """
+    return residual_flutter_peak(qrst_residual(clean, anchors, template, pre), fs, config=config)
+
+
+def residual_flutter_peak(
+    resid: np.ndarray, fs: float, *, config: MeasureConfig = DEFAULT_CONFIG
+) -> tuple[str | None, float | None]:
+    """:func:`atrial_residual_peak` on an already QRST-cancelled residual."""
     atrial = config.atrial
-    n = clean.shape[1]
-    resid = clean.copy()
-    w = template.shape[-1]
-    for a in anchors:
-        s = a - pre
-        lo, hi = max(0, s), min(n, s + w)
-        resid[:, lo:hi] -= template[:, lo - s : hi - s]
+    n = resid.shape[1]
     if n < int(4 * fs):
         return None, None
     spec = np.abs(np.fft.rfft(resid * np.hanning(n)[None, :], axis=1)) ** 2
@@ -118,24 +121,24 @@ def no_p_wave_atrial_fields(
     groups: BeatGroups,
     dl: BeatDelineation,
     config: MeasureConfig,
+    leads: list[str] | None = None,
 ) -> None:
     """Atrial fields of a record without P waves: "flutter" (with the F-wave rate),
-    "fibrillatory" (irregular RR) or "none"."""
+    "fibrillatory" (irregular RR with f waves), "none" (regular RR, or a flat residual), or
+    undecided (None: irregular RR without f waves over an unexplained residual, e.g. the
+    missed P waves of sinus arrhythmia or PACs).
+
+    ``leads`` names the rows of ``det.clean`` (the standard 12 when not given)."""
     for key in ("pr_interval_ms", "p_duration_ms", "p_axis_deg", "pr_progression"):
         g.reasons[key] = "no P waves detected"
     g.reasons["atrial_rate_bpm"] = "no P waves detected"
+    usable = det.usable
+    names = list(leads) if leads is not None else list(STANDARD_LEADS)[: usable.size]
+    resid = qrst_residual(det.clean[usable], det.anchors, dl.median_beat[usable, 0, :], det.pre)
     # Flutter waves are regular whatever the ventricular response: flutter with variable
     # AV conduction gives an irregular RR, so the atrial residual is examined either way
     # (its concentration and lead-agreement tests keep coarse fibrillation out).
-    usable = det.usable
-    kind, flutter_hz = atrial_residual_peak(
-        det.clean[usable],
-        det.fs_detect,
-        det.anchors,
-        dl.median_beat[usable, 0, :],
-        det.pre,
-        config=config,
-    )
+    kind, flutter_hz = residual_flutter_peak(resid, det.fs_detect, config=config)
     # An irregular ventricular response is flutter only when its RR intervals are whole
     # numbers of F-F cycles (variable block); otherwise the periodic residual is coarse
     # fibrillation.
@@ -148,7 +151,22 @@ def no_p_wave_atrial_fields(
         g.reasons.pop("atrial_rate_bpm", None)
     if kind:
         g.atrial_activity = kind
-    elif irregular:
-        g.atrial_activity = "fibrillatory"
-    else:
+    elif not irregular:
         g.atrial_activity = "none"
+    else:
+        # An irregular RR is fibrillation only with f waves on the residual (ESC 2020: no
+        # distinct P waves, fibrillatory activity); without them the atrial activity is
+        # undecided, not fibrillatory.
+        names = [n for n, u in zip(names, usable) if u]
+        ev = fibrillatory_wave_evidence(resid, det.fs_detect, det.anchors, names, config=config)
+        flat = ev.residual_rms_mv is not None
+        flat = flat and ev.residual_rms_mv <= config.atrial["fwave_flat_rms_mv"]
+        if ev.present:
+            g.atrial_activity = "fibrillatory"
+        elif flat:
+            g.atrial_activity = "none"
+        else:
+            g.atrial_activity = None
+            g.reasons["atrial_activity"] = (
+                "irregular RR without fibrillatory waves on the QRST-cancelled residual"
+            )
