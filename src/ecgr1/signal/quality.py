@@ -195,18 +195,6 @@ def _spike_residual(
     return resid
 
 
-def _shifted_max(a: np.ndarray, offsets: range) -> np.ndarray:
-    """Per sample i: max of ``a[i + k]`` over ``k`` in ``offsets`` (zero beyond the ends)."""
-    out = np.zeros_like(a)
-    n = a.shape[1]
-    for k in offsets:
-        if k > 0:
-            np.maximum(out[:, : n - k], a[:, k:], out=out[:, : n - k])
-        elif k < 0:
-            np.maximum(out[:, -k:], a[:, : n + k], out=out[:, -k:])
-    return out
-
-
 def _glitches(clean: np.ndarray) -> np.ndarray:
     """One-sample jumps found in one lead alone (rows x samples, bool).
 
@@ -225,33 +213,56 @@ def _glitches(clean: np.ndarray) -> np.ndarray:
     c = int(th["glitch_context"])
     if n < 2 * c + 3:
         return out
-    d2 = np.zeros_like(clean)
-    d2[:, 1:-1] = clean[:, :-2] - 2 * clean[:, 1:-1] + clean[:, 2:]
-    left, right = np.zeros_like(clean), np.zeros_like(clean)
-    left[:, 1:] = d2[:, :-1]  # x[i] - (2 x[i-1] - x[i-2])
-    right[:, :-1] = d2[:, 1:]  # x[i] - (2 x[i+1] - x[i+2])
-    same = np.sign(left) * np.sign(right) > 0
-    g = np.where(same, np.minimum(np.abs(left), np.abs(right)), 0.0)
-    weak = g > 0.5 * th["glitch_min_mv"]
+    # d2[j] = x[j-1] - 2 x[j] + x[j+1] for j = 1..n-2 (stored at j - 1; zero at the ends).
+    d2 = clean[:, :-2] - 2 * clean[:, 1:-1] + clean[:, 2:]
+    # For sample i: left = d2[i-1] = x[i] - (2 x[i-1] - x[i-2]) and right = d2[i+1]
+    # = x[i] - (2 x[i+1] - x[i+2]); g = min(|left|, |right|) when they share a sign, else 0
+    # (so samples 0, 1, n-2 and n-1, which have a zero side, are never candidates).
+    # g > t > 0 is both above t or both below -t.
+    left, right = d2[:, :-2], d2[:, 2:]
+    t = 0.5 * th["glitch_min_mv"]
+    weak = np.zeros(clean.shape, bool)
+    weak[:, 2:-2] = (np.minimum(left, right) > t) | (np.maximum(left, right) < -t)
     if not weak.any():
         return out
-    a2 = np.abs(d2)
-    slope = np.zeros_like(clean)
-    slope[:, 1:] = 0.5 * np.abs(np.diff(clean, axis=1))  # slope[j]: between j-1 and j
-    ctx = np.maximum(
-        _shifted_max(a2, range(-c, -1)), _shifted_max(a2, range(2, c + 1))
-    )  # d2 at i-c..i-2 and i+2..i+c
-    ctx = np.maximum(ctx, _shifted_max(slope, range(-c + 1, 0)))  # steps up to x[i-1]
-    ctx = np.maximum(ctx, _shifted_max(slope, range(2, c + 1)))  # steps from x[i+1] on
-    weak &= g > 0.5 * th["glitch_rel"] * ctx
-    strong = weak & (g > th["glitch_min_mv"]) & (g > th["glitch_rel"] * ctx)
+    # Everything else is judged at the few candidates alone (the same values, gathered).
+    r, i = np.nonzero(weak)
+    g = np.minimum(np.abs(left[r, i - 2]), np.abs(right[r, i - 2]))
+    rr = r[:, None]
+    # |d2| at i-c..i-2 and i+2..i+c (zero beyond 1..n-2) ...
+    j = i[:, None] + np.r_[-c:-1, 2 : c + 1]
+    inside = (j >= 1) & (j <= n - 2)
+    ctx = np.where(inside, np.abs(d2[rr, np.clip(j - 1, 0, n - 3)]), 0.0).max(axis=1)
+    # ... and half the steps x[j] - x[j-1] for j = i-c+1..i-1 and i+2..i+c (zero beyond 1..n-1).
+    j = i[:, None] + np.r_[-c + 1 : 0, 2 : c + 1]
+    inside = (j >= 1) & (j <= n - 1)
+    jc = np.clip(j, 1, n - 1)
+    steps = np.where(inside, 0.5 * np.abs(clean[rr, jc] - clean[rr, jc - 1]), 0.0)
+    ctx = np.maximum(ctx, steps.max(axis=1))
+    keep = g > 0.5 * th["glitch_rel"] * ctx
+    big = keep & (g > th["glitch_min_mv"]) & (g > th["glitch_rel"] * ctx)
+    if not big.any():
+        return out
+    weak[r[~keep], i[~keep]] = False
+    rb, ib = r[big], i[big]
     if rows >= 2:
-        near = weak.copy()
-        near[:, 1:] |= weak[:, :-1]
-        near[:, :-1] |= weak[:, 1:]
-        others = near.sum(axis=0)[None, :] - near
-        strong &= others == 0
-    return strong
+        # A candidate within +-1 sample in another lead makes it a recorded event.
+        w = np.zeros((rows, n + 2), bool)
+        w[:, 1:-1] = weak
+        near = w[:, ib] | w[:, ib + 1] | w[:, ib + 2]  # (rows, glitches)
+        alone = near.sum(axis=0) == 1  # only its own lead
+        rb, ib = rb[alone], ib[alone]
+    out[rb, ib] = True
+    return out
+
+
+def _stretch_width(still: np.ndarray, pos: np.ndarray, step: int, cap: int) -> np.ndarray:
+    """Per row and position: how many consecutive True of ``still`` start at ``pos`` and go
+    in direction ``step`` (+1 or -1), at most ``cap`` (indices beyond the ends count False)."""
+    idx = pos[None, :] + step * np.arange(cap)[:, None]  # (cap, positions)
+    inside = (idx >= 0) & (idx < still.shape[1])
+    run = still[:, np.clip(idx, 0, still.shape[1] - 1)] & inside  # (rows, cap, positions)
+    return np.cumprod(run, axis=1, dtype=np.int64).sum(axis=1)
 
 
 def _frozen_with_jump(raw: np.ndarray, still: np.ndarray) -> tuple[int, int]:
@@ -261,38 +272,38 @@ def _frozen_with_jump(raw: np.ndarray, still: np.ndarray) -> tuple[int, int]:
     opposite sign, each above ``glitch_min_mv`` and ``frozen_rel`` times the largest step
     over the 3 samples outside the stretch on either side. Returns (samples, first sample)
     or (0, -1). A held (staircase) stretch of a coarsely stored record steps to a new level
-    and stays there; a byte pattern written over the data leaves the waveform and returns."""
+    and stays there; a byte pattern written over the data leaves the waveform and returns.
+
+    All runs and rows are judged at once (a quantised record has hundreds of such runs)."""
     th = QUALITY_THRESHOLDS
     n = raw.shape[1]
     starts, stops = _runs(still.all(axis=0))  # still[j]: x[j + 1] == x[j]
-    total, first = 0, -1
-    for a, b in zip(starts, stops):
-        if b - a + 1 < th["identical_run"]:
-            continue
-        for k in range(raw.shape[0]):
-            lo, hi = a, b  # x[k, lo..hi] constant; widen to the lead's own stretch
-            while lo > 0 and still[k, lo - 1] and a - lo < 8:
-                lo -= 1
-            while hi < n - 1 and still[k, hi] and hi - b < 8:
-                hi += 1
-            if lo < 4 or hi + 5 > n:
-                continue
-            entry = raw[k, lo] - raw[k, lo - 1]
-            leave = raw[k, hi + 1] - raw[k, hi]
-            outside = max(
-                np.abs(np.diff(raw[k, lo - 4 : lo])).max(),
-                np.abs(np.diff(raw[k, hi + 1 : hi + 5])).max(),
-            )
-            step = min(abs(entry), abs(leave))
-            if (
-                entry * leave < 0
-                and step > th["glitch_min_mv"]
-                and step > th["frozen_rel"] * outside
-            ):
-                total += int(b - a + 1)
-                first = int(a) if first < 0 else first
-                break
-    return total, first
+    keep = stops - starts + 1 >= th["identical_run"]
+    a, b = starts[keep], stops[keep]
+    if not a.size:
+        return 0, -1
+    # Each row's own constant stretch x[k, lo..hi], widened by up to 8 samples either side.
+    lo = a[None, :] - _stretch_width(still, a - 1, -1, 8)
+    hi = b[None, :] + _stretch_width(still, b, 1, 8)
+    ok = (lo >= 4) & (hi + 5 <= n)
+    lo, hi = np.where(ok, lo, 4), np.where(ok, hi, n - 5)  # in range; judged False below
+    d = np.diff(raw, axis=1)  # d[j] = x[j + 1] - x[j]
+    rows = np.arange(raw.shape[0])[:, None]
+    entry, leave = d[rows, lo - 1], d[rows, hi]
+    outside = np.abs(d[rows, lo - 4])
+    for j in (lo - 3, lo - 2, hi + 1, hi + 2, hi + 3):
+        outside = np.maximum(outside, np.abs(d[rows, j]))
+    step = np.minimum(np.abs(entry), np.abs(leave))
+    jump = (
+        ok
+        & (entry * leave < 0)
+        & (step > th["glitch_min_mv"])
+        & (step > th["frozen_rel"] * outside)
+    )
+    hit = jump.any(axis=0)
+    if not hit.any():
+        return 0, -1
+    return int(np.sum(b[hit] - a[hit] + 1)), int(a[hit][0])
 
 
 def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str, str]]:
