@@ -70,9 +70,12 @@ def _butter_low(cutoff_hz: float, fs: float) -> np.ndarray:
 
 
 def estimate_baseline(
-    x: np.ndarray, fs: float, cutoff_hz: float = BASELINE_CUTOFF_HZ
+    x: np.ndarray, fs: float, cutoff_hz: float = BASELINE_CUTOFF_HZ, every: int = 1
 ) -> np.ndarray:
     """Zero-phase low-pass estimate of baseline wander, shape of ``x`` (leads x samples).
+
+    ``every`` > 1 gives only every ``every``-th sample (``estimate_baseline(x, fs)[:, ::every]``,
+    the same values), for callers that only need the baseline's range.
 
     Example
     -------
@@ -84,10 +87,12 @@ def estimate_baseline(
     """
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))
     n = x.shape[1]
+    every = max(1, int(every))
+    t = np.arange(0, n, every, dtype=np.float64)
     block = max(1, int(round(fs / BASELINE_DECIMATED_FS)))
     nb = n // block
     if nb < 16:
-        return np.repeat(np.median(x, axis=1, keepdims=True), n, axis=1)
+        return np.repeat(np.median(x, axis=1, keepdims=True), t.size, axis=1)
     dec = x[:, : nb * block].reshape(x.shape[0], nb, block).mean(axis=2)
     fs_dec = fs / block
     sos = _butter_low(cutoff_hz, fs_dec)
@@ -96,11 +101,13 @@ def estimate_baseline(
     # Linear interpolation back to every sample, all leads at once: block centres are evenly
     # spaced, so each sample's left neighbour is an integer division away (what np.interp does
     # lead by lead, with the same formula and the end values held outside the first and last).
+    # The slope of each block interval is computed once and gathered per sample.
     t_dec = (np.arange(nb) + 0.5) * block - 0.5
-    t = np.arange(n, dtype=np.float64)
     j = np.clip(np.floor((t - t_dec[0]) / block).astype(np.int64), 0, nb - 2)
-    slope = (base_dec[:, j + 1] - base_dec[:, j]) / (t_dec[j + 1] - t_dec[j])
-    out = slope * (t - t_dec[j]) + base_dec[:, j]
+    slope = (base_dec[:, 1:] - base_dec[:, :-1]) / (t_dec[1:] - t_dec[:-1])
+    out = np.take(slope, j, axis=1)
+    out *= t - t_dec[j]
+    out += np.take(base_dec, j, axis=1)
     out[:, t <= t_dec[0]] = base_dec[:, :1]
     out[:, t >= t_dec[-1]] = base_dec[:, -1:]
     return out

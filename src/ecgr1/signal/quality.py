@@ -13,7 +13,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 from ecgr1.signal.filters import estimate_baseline, smooth
-from ecgr1.signal.stats import percentile_along
+from ecgr1.signal.stats import median_along, median_partition, percentile_along
 from ecgr1.signal.types import LeadQuality, QualityReport
 
 QUALITY_THRESHOLDS: dict[str, float] = {
@@ -65,8 +65,8 @@ def _hf_noise(clean: np.ndarray, fs: float) -> np.ndarray:
         hf = np.diff(clean, n=2, axis=-1) / np.sqrt(6.0)
     # Every third sample is plenty for a robust scale and halves the cost of the medians.
     hf = hf[..., ::3] if hf.shape[-1] >= 300 else hf
-    med = np.median(hf, axis=-1, keepdims=True)
-    return 1.4826 * np.median(np.abs(hf - med), axis=-1)
+    med = median_partition(hf, axis=-1, keepdims=True)
+    return 1.4826 * median_partition(np.abs(hf - med), axis=-1)
 
 
 def _long_run_fraction(mask: np.ndarray, min_len: int) -> np.ndarray:
@@ -103,7 +103,7 @@ def _lead_features(
     tol = np.maximum(1e-6, 1e-3 * ptp)[:, None]
     min_run = max(2, int(th["min_run_ms"] * fs / 1000))
     sat = np.zeros(raw.shape[0])
-    med = np.median(raw[:, ::4] if n >= 400 else raw, axis=1)
+    med = median_partition(raw[:, ::4] if n >= 400 else raw, axis=1)
     # (raw <= hi everywhere, so |raw - hi| <= tol is raw >= hi - tol; likewise at the minimum.)
     for ext, mask in ((hi[:, 0], raw >= hi - tol), (lo[:, 0], raw <= lo + tol)):
         # Runs are only worth finding in leads with enough pinned samples to matter, and a rail
@@ -115,7 +115,7 @@ def _lead_features(
     noise = _hf_noise(clean, fs)
     # Slow drift still in the filtered signal: the baseline filter's residual when the wander
     # is large or close to its cut-off (plus the slow content of the ECG itself, ~0.3 mV).
-    residual = np.ptp(estimate_baseline(clean, fs)[:, ::8], axis=1)
+    residual = np.ptp(estimate_baseline(clean, fs, every=8), axis=1)
     # Order statistics on every other sample: same answer to a few uV, half the sorting.
     sub = clean[:, ::2] if n >= 200 else clean
     pct = percentile_along(sub, [0.5, 99.5], axis=1)
@@ -137,13 +137,25 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
+def _row_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, start and stop indices of the runs of True in each row of a 2-D mask (row-major
+    order: each row's runs in time order), as :func:`_runs` gives row by row."""
+    rows, n = mask.shape
+    padded = np.zeros((rows, n + 2), np.int8)
+    padded[:, 1:-1] = mask
+    d = np.diff(padded, axis=1)
+    r, starts = np.nonzero(d == 1)
+    _, stops = np.nonzero(d == -1)
+    return r, starts, stops
+
+
 def _window_robust_level(x: np.ndarray, win: int) -> np.ndarray:
     """Per row and window of ``win`` samples: robust rms (1.4826 x MAD) of ``x``."""
     rows, n = x.shape
     nw = n // win
     blocks = x[:, : nw * win].reshape(rows, nw, win)[:, :, ::2]  # half the samples: ample
-    med = np.median(blocks, axis=2, keepdims=True)
-    return 1.4826 * np.median(np.abs(blocks - med), axis=2)
+    med = median_partition(blocks, axis=2, keepdims=True)
+    return 1.4826 * median_partition(np.abs(blocks - med), axis=2)
 
 
 def _typical_qrs_span(clean: np.ndarray, fs: float) -> np.ndarray:
@@ -190,7 +202,7 @@ def _spike_residual(
         return resid
     if r.size:
         idx = c[:, None] + np.arange(width)[None, :]
-        med = np.median(padded[r[:, None], idx], axis=1)
+        med = median_along(padded[r[:, None], idx], axis=1)
         resid[r, c] = np.abs(clean[r, c] - med)
     return resid
 
@@ -362,18 +374,30 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
         if keep.any() and not frozen_total:
             frozen_total = int(np.sum(stops[keep] - starts[keep]))
             frozen_first = int(starts[keep][0])
+    # Per-lead summaries, all leads at once; the loop below only words the findings.
+    any_hits, any_wide, any_glitch = hits.any(axis=1), wide_hits.any(axis=1), glitch.any(axis=1)
+    # (b) drop-out: raw exactly constant (to 1 nV) for a long run in this lead, or for a
+    # shorter run in every live lead at once (coarsely quantised isoelectric stretches of
+    # one lead reach ~0.5 s in real records; all leads together never ~0.15 s).
+    run_rows, starts, stops = _row_runs(still)
+    lengths = stops - starts + 1
+    long = (lengths >= lead_run) | ((joint_cum[stops] - joint_cum[starts]) > 0)
+    dropout_total = np.bincount(run_rows[long], weights=lengths[long], minlength=rows)
+    if level.shape[1] >= 3:
+        refs = median_partition(level, axis=1)
+        worsts = np.argmax(level, axis=1)
     for k in range(rows):
         if not live[k]:
             continue
-        count = int(np.count_nonzero(np.diff(np.flatnonzero(hits[k])) > 1)) + int(hits[k].any())
-        if count:
+        if any_hits[k]:
             where = np.flatnonzero(hits[k])
+            count = int(np.count_nonzero(np.diff(where) > 1)) + 1
             out[k]["spikes"] = (
                 f"{count} isolated spike(s) up to {resid[k, where].max():.1f} mV (first at "
                 f"{where[0] / fs:.2f} s): narrower than a QRS (artefact, corrupt samples or "
                 "unrecognised pacemaker stimuli)"
             )
-        elif wide_hits[k].any():
+        elif any_wide[k]:
             where = np.flatnonzero(wide_hits[k])
             count = int(np.count_nonzero(np.diff(where) > 1)) + 1
             out[k]["spikes"] = (
@@ -381,25 +405,19 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
                 f"{where[0] / fs:.2f} s), {wide_limit[k] / th['wide_spike_rel']:.2f} mV "
                 "typical QRS span: corrupt samples, not a recorded complex"
             )
-        if glitch[k].any():
+        if any_glitch[k]:
             where = np.flatnonzero(glitch[k])
             out[k]["glitches"] = (
                 f"{where.size} one-sample jump(s) in this lead alone (first at "
                 f"{where[0] / fs:.2f} s): corrupt samples (bit errors), not a recorded waveform"
             )
-        # (b) drop-out: raw exactly constant (to 1 nV) for a long run in this lead, or for a
-        # shorter run in every live lead at once (coarsely quantised isoelectric stretches of
-        # one lead reach ~0.5 s in real records; all leads together never ~0.15 s).
-        starts, stops = _runs(still[k])
-        lengths = stops - starts + 1
-        long = lengths >= lead_run
-        long |= (joint_cum[stops] - joint_cum[starts]) > 0
-        if long.any():
-            total = int(np.sum(lengths[long]))
+        if dropout_total[k] > 0:
+            total = int(dropout_total[k])
             if total < 0.9 * n:
+                first = starts[long & (run_rows == k)][0]
                 out[k]["dropout"] = (
                     f"signal constant (drop-out) over {total / fs:.2f} s, first at "
-                    f"{starts[long][0] / fs:.2f} s"
+                    f"{first / fs:.2f} s"
                 )
         if frozen_total and "dropout" not in out[k]:
             out[k]["dropout"] = (
@@ -409,9 +427,9 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
             )
         if level.shape[1] >= 3:
             lv = level[k]
-            ref = float(np.median(lv))
+            ref = float(refs[k])
             # d2 of white noise has 6x its variance: back to the signal's own rms.
-            worst = int(np.argmax(lv))
+            worst = int(worsts[k])
             top = float(lv[worst]) / np.sqrt(6.0)
             if lv[worst] > th["burst_rel"] * ref and top > th["burst_min_mv"]:
                 n_bad = int(
