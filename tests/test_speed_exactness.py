@@ -16,7 +16,7 @@ import pytest
 
 from ecgr1.signal.filters import estimate_baseline
 from ecgr1.signal.quality import _frozen_with_jump, _glitches, _row_runs, _runs, local_damage
-from ecgr1.signal.stats import median_along, median_partition
+from ecgr1.signal.stats import median_along, median_partition, percentile_along
 
 
 def _ecg_like(rows: int, n: int, fs: float, seed: int) -> np.ndarray:
@@ -120,6 +120,24 @@ def test_median_partition_is_numpy_median_bit_for_bit() -> None:
                 assert got.shape == want.shape
                 assert np.array_equal(got, want, equal_nan=True)
                 assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_percentile_along_equals_numpy_percentile() -> None:
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        shape = [int(v) for v in rng.integers(1, 6, size=rng.integers(1, 4))]
+        axis = int(rng.integers(-1, len(shape)))
+        shape[axis] = int(rng.integers(1, 400))
+        x = rng.normal(size=shape)
+        if trial % 3 == 0:
+            x = np.round(x, 1)  # ties
+        if trial % 4 == 0 and x.shape[-1] > 1:
+            x = x[..., ::2]
+        q = [0.0, 0.5, 1.0, 49.9, 50.0, 50.1, 99.0, 99.5, 100.0, float(rng.uniform(0, 100))]
+        for qq in (q, q[int(trial) % len(q)]):
+            got, want = percentile_along(x, qq, axis=axis), np.percentile(x, qq, axis=axis)
+            assert np.shape(got) == np.shape(want)
+            assert np.array_equal(got, want)  # (+0.0 == -0.0: the sign of a zero may differ)
 
 
 @pytest.mark.parametrize("fs", [100.0, 250.0, 500.0])
