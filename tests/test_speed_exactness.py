@@ -13,7 +13,9 @@ import sys
 
 import numpy as np
 import pytest
+from scipy import signal as sps
 
+from ecgr1.signal import filters
 from ecgr1.signal.filters import estimate_baseline
 from ecgr1.signal.quality import _frozen_with_jump, _glitches, _row_runs, _runs, local_damage
 from ecgr1.signal.stats import median_along, median_partition, percentile_along
@@ -138,6 +140,18 @@ def test_percentile_along_equals_numpy_percentile() -> None:
             got, want = percentile_along(x, qq, axis=axis), np.percentile(x, qq, axis=axis)
             assert np.shape(got) == np.shape(want)
             assert np.array_equal(got, want)  # (+0.0 == -0.0: the sign of a zero may differ)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_zero_phase_filter_is_scipys_sosfiltfilt(compiled: bool, monkeypatch) -> None:
+    if not compiled:
+        monkeypatch.setattr(filters, "_sosfilt_c", None)  # the public sosfilt fallback
+    rng = np.random.default_rng(6)
+    for fs_dec, n, padlen in ((50.0, 500, 300), (50.0, 40, 39), (25.0, 200, 1), (50.0, 30, 0)):
+        sos, zi = filters._butter_low(0.5, fs_dec), filters._butter_low_zi(0.5, fs_dec)
+        x = rng.normal(size=(3, n)).cumsum(axis=1)
+        want = sps.sosfiltfilt(sos, x, axis=1, padtype="odd", padlen=padlen)
+        assert np.array_equal(filters._filtfilt_odd(sos, zi, x, padlen), want)
 
 
 @pytest.mark.parametrize("fs", [100.0, 250.0, 500.0])
