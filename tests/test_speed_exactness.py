@@ -268,3 +268,20 @@ def test_allocator_tuning_is_opt_out_and_changes_no_result() -> None:
     if sys.platform.startswith("linux"):
         assert outs["1"][0] in ("True", "False")  # True on glibc
     assert outs["1"][1:] == outs["0"][1:]
+
+
+@pytest.mark.parametrize("k", range(2, 10))
+def test_decimate_mean_is_numpys_block_mean(k: int) -> None:
+    from ecgr1.measure.detection import decimate_mean
+
+    rng = np.random.default_rng(k)
+    for shape in ((12, 5003), (2, 1001), (1, 77)):
+        x = rng.normal(size=shape)
+        x[:, :20] = 0.0
+        x[:, 20:40] = -0.0  # the sign of a zero sum is NumPy's too
+        x[0, ::7] = -0.0
+        n = shape[1] // k
+        want = x[:, : n * k].reshape(shape[0], n, k).mean(axis=-1)
+        got = decimate_mean(x, k)
+        assert np.array_equal(got, want)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
