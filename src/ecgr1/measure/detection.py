@@ -89,6 +89,14 @@ def decimate_mean(x: np.ndarray, k: int) -> np.ndarray:
     if k <= 1:
         return x
     n = x.shape[-1] // k
+    if k < 8 and x.dtype == np.float64:
+        # NumPy's mean over a short trailing axis adds the k columns in turn to a 0.0 start,
+        # then divides: the same sums from k strided slices, without the slow short-axis
+        # reduction (a tenth of the time at k = 2).
+        total = 0.0 + x[..., 0 : n * k : k]
+        for i in range(1, k):
+            total = total + x[..., i : n * k : k]
+        return total / k
     return x[..., : n * k].reshape(*x.shape[:-1], n, k).mean(axis=-1)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 from ecgr1.signal.filters import estimate_baseline, smooth
-from ecgr1.signal.stats import percentile_along
+from ecgr1.signal.stats import median_along, median_partition, percentile_along
 from ecgr1.signal.types import LeadQuality, QualityReport
 
 QUALITY_THRESHOLDS: dict[str, float] = {
@@ -65,8 +65,8 @@ def _hf_noise(clean: np.ndarray, fs: float) -> np.ndarray:
         hf = np.diff(clean, n=2, axis=-1) / np.sqrt(6.0)
     # Every third sample is plenty for a robust scale and halves the cost of the medians.
     hf = hf[..., ::3] if hf.shape[-1] >= 300 else hf
-    med = np.median(hf, axis=-1, keepdims=True)
-    return 1.4826 * np.median(np.abs(hf - med), axis=-1)
+    med = median_partition(hf, axis=-1, keepdims=True)
+    return 1.4826 * median_partition(np.abs(hf - med), axis=-1)
 
 
 def _long_run_fraction(mask: np.ndarray, min_len: int) -> np.ndarray:
@@ -103,7 +103,7 @@ def _lead_features(
     tol = np.maximum(1e-6, 1e-3 * ptp)[:, None]
     min_run = max(2, int(th["min_run_ms"] * fs / 1000))
     sat = np.zeros(raw.shape[0])
-    med = np.median(raw[:, ::4] if n >= 400 else raw, axis=1)
+    med = median_partition(raw[:, ::4] if n >= 400 else raw, axis=1)
     # (raw <= hi everywhere, so |raw - hi| <= tol is raw >= hi - tol; likewise at the minimum.)
     for ext, mask in ((hi[:, 0], raw >= hi - tol), (lo[:, 0], raw <= lo + tol)):
         # Runs are only worth finding in leads with enough pinned samples to matter, and a rail
@@ -115,7 +115,7 @@ def _lead_features(
     noise = _hf_noise(clean, fs)
     # Slow drift still in the filtered signal: the baseline filter's residual when the wander
     # is large or close to its cut-off (plus the slow content of the ECG itself, ~0.3 mV).
-    residual = np.ptp(estimate_baseline(clean, fs)[:, ::8], axis=1)
+    residual = np.ptp(estimate_baseline(clean, fs, every=8), axis=1)
     # Order statistics on every other sample: same answer to a few uV, half the sorting.
     sub = clean[:, ::2] if n >= 200 else clean
     pct = percentile_along(sub, [0.5, 99.5], axis=1)
@@ -137,13 +137,27 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
+def _row_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, start and stop indices of the runs of True in each row of a 2-D mask (row-major
+    order: each row's runs in time order), as :func:`_runs` gives row by row."""
+    rows, n = mask.shape
+    padded = np.zeros((rows, n + 2), np.int8)
+    padded[:, 1:-1] = mask
+    d = np.diff(padded, axis=1)
+    # One pass for both edges: in row-major order each start is followed by its stop.
+    flat = np.flatnonzero(d)
+    rising = d.flat[flat] == 1
+    r, c = np.divmod(flat, n + 1)
+    return r[rising], c[rising], c[~rising]
+
+
 def _window_robust_level(x: np.ndarray, win: int) -> np.ndarray:
     """Per row and window of ``win`` samples: robust rms (1.4826 x MAD) of ``x``."""
     rows, n = x.shape
     nw = n // win
     blocks = x[:, : nw * win].reshape(rows, nw, win)[:, :, ::2]  # half the samples: ample
-    med = np.median(blocks, axis=2, keepdims=True)
-    return 1.4826 * np.median(np.abs(blocks - med), axis=2)
+    med = median_partition(blocks, axis=2, keepdims=True)
+    return 1.4826 * median_partition(np.abs(blocks - med), axis=2)
 
 
 def _typical_qrs_span(clean: np.ndarray, fs: float) -> np.ndarray:
@@ -190,21 +204,9 @@ def _spike_residual(
         return resid
     if r.size:
         idx = c[:, None] + np.arange(width)[None, :]
-        med = np.median(padded[r[:, None], idx], axis=1)
+        med = median_along(padded[r[:, None], idx], axis=1)
         resid[r, c] = np.abs(clean[r, c] - med)
     return resid
-
-
-def _shifted_max(a: np.ndarray, offsets: range) -> np.ndarray:
-    """Per sample i: max of ``a[i + k]`` over ``k`` in ``offsets`` (zero beyond the ends)."""
-    out = np.zeros_like(a)
-    n = a.shape[1]
-    for k in offsets:
-        if k > 0:
-            np.maximum(out[:, : n - k], a[:, k:], out=out[:, : n - k])
-        elif k < 0:
-            np.maximum(out[:, -k:], a[:, : n + k], out=out[:, -k:])
-    return out
 
 
 def _glitches(clean: np.ndarray) -> np.ndarray:
@@ -225,33 +227,56 @@ def _glitches(clean: np.ndarray) -> np.ndarray:
     c = int(th["glitch_context"])
     if n < 2 * c + 3:
         return out
-    d2 = np.zeros_like(clean)
-    d2[:, 1:-1] = clean[:, :-2] - 2 * clean[:, 1:-1] + clean[:, 2:]
-    left, right = np.zeros_like(clean), np.zeros_like(clean)
-    left[:, 1:] = d2[:, :-1]  # x[i] - (2 x[i-1] - x[i-2])
-    right[:, :-1] = d2[:, 1:]  # x[i] - (2 x[i+1] - x[i+2])
-    same = np.sign(left) * np.sign(right) > 0
-    g = np.where(same, np.minimum(np.abs(left), np.abs(right)), 0.0)
-    weak = g > 0.5 * th["glitch_min_mv"]
+    # d2[j] = x[j-1] - 2 x[j] + x[j+1] for j = 1..n-2 (stored at j - 1; zero at the ends).
+    d2 = clean[:, :-2] - 2 * clean[:, 1:-1] + clean[:, 2:]
+    # For sample i: left = d2[i-1] = x[i] - (2 x[i-1] - x[i-2]) and right = d2[i+1]
+    # = x[i] - (2 x[i+1] - x[i+2]); g = min(|left|, |right|) when they share a sign, else 0
+    # (so samples 0, 1, n-2 and n-1, which have a zero side, are never candidates).
+    # g > t > 0 is both above t or both below -t.
+    left, right = d2[:, :-2], d2[:, 2:]
+    t = 0.5 * th["glitch_min_mv"]
+    weak = np.zeros(clean.shape, bool)
+    weak[:, 2:-2] = (np.minimum(left, right) > t) | (np.maximum(left, right) < -t)
     if not weak.any():
         return out
-    a2 = np.abs(d2)
-    slope = np.zeros_like(clean)
-    slope[:, 1:] = 0.5 * np.abs(np.diff(clean, axis=1))  # slope[j]: between j-1 and j
-    ctx = np.maximum(
-        _shifted_max(a2, range(-c, -1)), _shifted_max(a2, range(2, c + 1))
-    )  # d2 at i-c..i-2 and i+2..i+c
-    ctx = np.maximum(ctx, _shifted_max(slope, range(-c + 1, 0)))  # steps up to x[i-1]
-    ctx = np.maximum(ctx, _shifted_max(slope, range(2, c + 1)))  # steps from x[i+1] on
-    weak &= g > 0.5 * th["glitch_rel"] * ctx
-    strong = weak & (g > th["glitch_min_mv"]) & (g > th["glitch_rel"] * ctx)
+    # Everything else is judged at the few candidates alone (the same values, gathered).
+    r, i = np.nonzero(weak)
+    g = np.minimum(np.abs(left[r, i - 2]), np.abs(right[r, i - 2]))
+    rr = r[:, None]
+    # |d2| at i-c..i-2 and i+2..i+c (zero beyond 1..n-2) ...
+    j = i[:, None] + np.r_[-c:-1, 2 : c + 1]
+    inside = (j >= 1) & (j <= n - 2)
+    ctx = np.where(inside, np.abs(d2[rr, np.clip(j - 1, 0, n - 3)]), 0.0).max(axis=1)
+    # ... and half the steps x[j] - x[j-1] for j = i-c+1..i-1 and i+2..i+c (zero beyond 1..n-1).
+    j = i[:, None] + np.r_[-c + 1 : 0, 2 : c + 1]
+    inside = (j >= 1) & (j <= n - 1)
+    jc = np.clip(j, 1, n - 1)
+    steps = np.where(inside, 0.5 * np.abs(clean[rr, jc] - clean[rr, jc - 1]), 0.0)
+    ctx = np.maximum(ctx, steps.max(axis=1))
+    keep = g > 0.5 * th["glitch_rel"] * ctx
+    big = keep & (g > th["glitch_min_mv"]) & (g > th["glitch_rel"] * ctx)
+    if not big.any():
+        return out
+    weak[r[~keep], i[~keep]] = False
+    rb, ib = r[big], i[big]
     if rows >= 2:
-        near = weak.copy()
-        near[:, 1:] |= weak[:, :-1]
-        near[:, :-1] |= weak[:, 1:]
-        others = near.sum(axis=0)[None, :] - near
-        strong &= others == 0
-    return strong
+        # A candidate within +-1 sample in another lead makes it a recorded event.
+        w = np.zeros((rows, n + 2), bool)
+        w[:, 1:-1] = weak
+        near = w[:, ib] | w[:, ib + 1] | w[:, ib + 2]  # (rows, glitches)
+        alone = near.sum(axis=0) == 1  # only its own lead
+        rb, ib = rb[alone], ib[alone]
+    out[rb, ib] = True
+    return out
+
+
+def _stretch_width(still: np.ndarray, pos: np.ndarray, step: int, cap: int) -> np.ndarray:
+    """Per row and position: how many consecutive True of ``still`` start at ``pos`` and go
+    in direction ``step`` (+1 or -1), at most ``cap`` (indices beyond the ends count False)."""
+    idx = pos[None, :] + step * np.arange(cap)[:, None]  # (cap, positions)
+    inside = (idx >= 0) & (idx < still.shape[1])
+    run = still[:, np.clip(idx, 0, still.shape[1] - 1)] & inside  # (rows, cap, positions)
+    return np.cumprod(run, axis=1, dtype=np.int64).sum(axis=1)
 
 
 def _frozen_with_jump(raw: np.ndarray, still: np.ndarray) -> tuple[int, int]:
@@ -261,38 +286,38 @@ def _frozen_with_jump(raw: np.ndarray, still: np.ndarray) -> tuple[int, int]:
     opposite sign, each above ``glitch_min_mv`` and ``frozen_rel`` times the largest step
     over the 3 samples outside the stretch on either side. Returns (samples, first sample)
     or (0, -1). A held (staircase) stretch of a coarsely stored record steps to a new level
-    and stays there; a byte pattern written over the data leaves the waveform and returns."""
+    and stays there; a byte pattern written over the data leaves the waveform and returns.
+
+    All runs and rows are judged at once (a quantised record has hundreds of such runs)."""
     th = QUALITY_THRESHOLDS
     n = raw.shape[1]
     starts, stops = _runs(still.all(axis=0))  # still[j]: x[j + 1] == x[j]
-    total, first = 0, -1
-    for a, b in zip(starts, stops):
-        if b - a + 1 < th["identical_run"]:
-            continue
-        for k in range(raw.shape[0]):
-            lo, hi = a, b  # x[k, lo..hi] constant; widen to the lead's own stretch
-            while lo > 0 and still[k, lo - 1] and a - lo < 8:
-                lo -= 1
-            while hi < n - 1 and still[k, hi] and hi - b < 8:
-                hi += 1
-            if lo < 4 or hi + 5 > n:
-                continue
-            entry = raw[k, lo] - raw[k, lo - 1]
-            leave = raw[k, hi + 1] - raw[k, hi]
-            outside = max(
-                np.abs(np.diff(raw[k, lo - 4 : lo])).max(),
-                np.abs(np.diff(raw[k, hi + 1 : hi + 5])).max(),
-            )
-            step = min(abs(entry), abs(leave))
-            if (
-                entry * leave < 0
-                and step > th["glitch_min_mv"]
-                and step > th["frozen_rel"] * outside
-            ):
-                total += int(b - a + 1)
-                first = int(a) if first < 0 else first
-                break
-    return total, first
+    keep = stops - starts + 1 >= th["identical_run"]
+    a, b = starts[keep], stops[keep]
+    if not a.size:
+        return 0, -1
+    # Each row's own constant stretch x[k, lo..hi], widened by up to 8 samples either side.
+    lo = a[None, :] - _stretch_width(still, a - 1, -1, 8)
+    hi = b[None, :] + _stretch_width(still, b, 1, 8)
+    ok = (lo >= 4) & (hi + 5 <= n)
+    lo, hi = np.where(ok, lo, 4), np.where(ok, hi, n - 5)  # in range; judged False below
+    d = np.diff(raw, axis=1)  # d[j] = x[j + 1] - x[j]
+    rows = np.arange(raw.shape[0])[:, None]
+    entry, leave = d[rows, lo - 1], d[rows, hi]
+    outside = np.abs(d[rows, lo - 4])
+    for j in (lo - 3, lo - 2, hi + 1, hi + 2, hi + 3):
+        outside = np.maximum(outside, np.abs(d[rows, j]))
+    step = np.minimum(np.abs(entry), np.abs(leave))
+    jump = (
+        ok
+        & (entry * leave < 0)
+        & (step > th["glitch_min_mv"])
+        & (step > th["frozen_rel"] * outside)
+    )
+    hit = jump.any(axis=0)
+    if not hit.any():
+        return 0, -1
+    return int(np.sum(b[hit] - a[hit] + 1)), int(a[hit][0])
 
 
 def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str, str]]:
@@ -351,18 +376,38 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
         if keep.any() and not frozen_total:
             frozen_total = int(np.sum(stops[keep] - starts[keep]))
             frozen_first = int(starts[keep][0])
+    # Per-lead summaries, all leads at once; the loop below only words the findings.
+    any_hits, any_wide, any_glitch = hits.any(axis=1), wide_hits.any(axis=1), glitch.any(axis=1)
+    # (b) drop-out: raw exactly constant (to 1 nV) for a long run in this lead, or for a
+    # shorter run in every live lead at once (coarsely quantised isoelectric stretches of
+    # one lead reach ~0.5 s in real records; all leads together never ~0.15 s).
+    # Runs are only looked for in leads that can have a long one (one at least ``lead_run``
+    # long covers a whole aligned block of half that length) unless every lead froze together.
+    cand = np.ones(rows, bool)
+    half = max(1, lead_run // 2)
+    if not joint_cum[-1] and still.shape[1] >= half:
+        nb = still.shape[1] // half
+        cand = still[:, : nb * half].reshape(rows, nb, half).all(axis=2).any(axis=1)
+    run_rows, starts, stops = _row_runs(still[cand])
+    run_rows = np.flatnonzero(cand)[run_rows]
+    lengths = stops - starts + 1
+    long = (lengths >= lead_run) | ((joint_cum[stops] - joint_cum[starts]) > 0)
+    dropout_total = np.bincount(run_rows[long], weights=lengths[long], minlength=rows)
+    if level.shape[1] >= 3:
+        refs = median_partition(level, axis=1)
+        worsts = np.argmax(level, axis=1)
     for k in range(rows):
         if not live[k]:
             continue
-        count = int(np.count_nonzero(np.diff(np.flatnonzero(hits[k])) > 1)) + int(hits[k].any())
-        if count:
+        if any_hits[k]:
             where = np.flatnonzero(hits[k])
+            count = int(np.count_nonzero(np.diff(where) > 1)) + 1
             out[k]["spikes"] = (
                 f"{count} isolated spike(s) up to {resid[k, where].max():.1f} mV (first at "
                 f"{where[0] / fs:.2f} s): narrower than a QRS (artefact, corrupt samples or "
                 "unrecognised pacemaker stimuli)"
             )
-        elif wide_hits[k].any():
+        elif any_wide[k]:
             where = np.flatnonzero(wide_hits[k])
             count = int(np.count_nonzero(np.diff(where) > 1)) + 1
             out[k]["spikes"] = (
@@ -370,25 +415,19 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
                 f"{where[0] / fs:.2f} s), {wide_limit[k] / th['wide_spike_rel']:.2f} mV "
                 "typical QRS span: corrupt samples, not a recorded complex"
             )
-        if glitch[k].any():
+        if any_glitch[k]:
             where = np.flatnonzero(glitch[k])
             out[k]["glitches"] = (
                 f"{where.size} one-sample jump(s) in this lead alone (first at "
                 f"{where[0] / fs:.2f} s): corrupt samples (bit errors), not a recorded waveform"
             )
-        # (b) drop-out: raw exactly constant (to 1 nV) for a long run in this lead, or for a
-        # shorter run in every live lead at once (coarsely quantised isoelectric stretches of
-        # one lead reach ~0.5 s in real records; all leads together never ~0.15 s).
-        starts, stops = _runs(still[k])
-        lengths = stops - starts + 1
-        long = lengths >= lead_run
-        long |= (joint_cum[stops] - joint_cum[starts]) > 0
-        if long.any():
-            total = int(np.sum(lengths[long]))
+        if dropout_total[k] > 0:
+            total = int(dropout_total[k])
             if total < 0.9 * n:
+                first = starts[long & (run_rows == k)][0]
                 out[k]["dropout"] = (
                     f"signal constant (drop-out) over {total / fs:.2f} s, first at "
-                    f"{starts[long][0] / fs:.2f} s"
+                    f"{first / fs:.2f} s"
                 )
         if frozen_total and "dropout" not in out[k]:
             out[k]["dropout"] = (
@@ -398,9 +437,9 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
             )
         if level.shape[1] >= 3:
             lv = level[k]
-            ref = float(np.median(lv))
+            ref = float(refs[k])
             # d2 of white noise has 6x its variance: back to the signal's own rms.
-            worst = int(np.argmax(lv))
+            worst = int(worsts[k])
             top = float(lv[worst]) / np.sqrt(6.0)
             if lv[worst] > th["burst_rel"] * ref and top > th["burst_min_mv"]:
                 n_bad = int(

@@ -4,8 +4,8 @@
 beats of a 10-s record) and not the last one, the strided partition costs several times more
 than sorting along the axis. :func:`median_along` gives exactly ``np.median``'s result (same
 arithmetic: the middle value, or the mean of the two middle values) by sorting, and
-:func:`percentile_along` exactly ``np.percentile``'s (default "linear" method) from one partial
-sort, without NumPy's general-purpose quantile machinery. With ``nan_policy="omit"``,
+:func:`percentile_along` exactly ``np.percentile``'s (default "linear" method) from single-kth
+partial sorts, without NumPy's general-purpose quantile machinery. With ``nan_policy="omit"``,
 :func:`percentile_along` ignores NaN like ``np.nanpercentile`` (which loops over the columns in
 Python) in one vectorised sort.
 
@@ -31,7 +31,9 @@ def median_along(a: np.ndarray, axis: int = 0, keepdims: bool = False) -> np.nda
     """
     a = np.asarray(a)
     n = a.shape[axis]
-    # Long axes (a whole signal) are faster with NumPy's partition.
+    # Long axes (a whole signal) are faster with a partition.
+    if n > 64 and a.dtype == np.float64:
+        return median_partition(a, axis=axis, keepdims=keepdims)
     if n == 0 or n > 64 or a.dtype.kind not in "fiu" or (a.dtype.kind == "f" and np.isnan(a).any()):
         return np.median(a, axis=axis, keepdims=keepdims)
     s = np.sort(a, axis=axis)
@@ -46,13 +48,49 @@ def median_along(a: np.ndarray, axis: int = 0, keepdims: bool = False) -> np.nda
     return np.expand_dims(out, axis) if keepdims else out
 
 
+def median_partition(a: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
+    """``np.median(a, axis=axis, keepdims=keepdims)`` for float64 data, bit for bit, from one
+    ``np.partition`` without ``np.median``'s general machinery (several times its cost on a
+    (leads, windows, samples) block array).
+
+    The middle value, or the mean of the two middle values (``(lo + hi) / 2``, what
+    ``np.mean`` of the pair computes), plus 0.0 as ``np.mean`` adds (no negative zero); NaN anywhere along the axis gives NaN, as in NumPy.
+    Other dtypes and empty axes are handed to ``np.median``.
+
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(3, 4, 101))
+    >>> bool(np.array_equal(median_partition(x[..., 1:]), np.median(x[..., 1:], axis=-1)))
+    True
+    """
+    a = np.asarray(a)
+    n = a.shape[axis]
+    if n == 0 or a.dtype != np.float64:
+        return np.median(a, axis=axis, keepdims=keepdims)
+    m = n // 2
+    # One kth only: NumPy's partition with several kth is several times slower. The lower
+    # middle value of an even count is the largest of the m values left of position m.
+    part = np.partition(a, m, axis=axis)
+    out = np.take(part, m, axis=axis)
+    if n % 2 == 0:
+        lower = np.max(np.take(part, np.arange(m), axis=axis), axis=axis)
+        out = (lower + out) / 2.0
+    # np.median's mean adds to a +0.0 start: a middle value of -0.0 comes out as +0.0.
+    out = out + 0.0
+    nan = np.isnan(part).any(axis=axis)
+    if nan.any():
+        out = np.where(nan, np.nan, out)
+    return np.expand_dims(out, axis) if keepdims else out
+
+
 def percentile_along(
     a: np.ndarray, q: float | list[float], axis: int = -1, nan_policy: str = "propagate"
 ) -> np.ndarray:
-    """``np.percentile(a, q, axis=axis)`` (method "linear") for finite float64 data, bit for bit.
+    """``np.percentile(a, q, axis=axis)`` (method "linear") for finite float64 data, bit for bit
+    (except that a zero result may carry the other sign: ties between -0.0 and +0.0 are
+    equal to a partition, whichever is picked).
 
-    One ``np.partition`` for the order statistics the percentiles need, then NumPy's own
-    interpolation formula (``a + (b - a) * g``, or ``b - (b - a) * (1 - g)`` when ``g >= 0.5``).
+    Single-kth partitions for the order statistics the percentiles need
+    (:func:`_order_statistics`), then NumPy's own interpolation formula (``a + (b - a) * g``, or ``b - (b - a) * (1 - g)`` when ``g >= 0.5``).
     Other dtypes, data with NaN and empty axes are handed to ``np.percentile``.
 
     ``nan_policy="omit"`` ignores NaN (``np.nanpercentile``, linear interpolation): see
@@ -80,14 +118,42 @@ def percentile_along(
     lo = np.floor(virtual).astype(np.intp)
     hi = np.minimum(lo + 1, n - 1)
     g = virtual - lo
-    part = np.partition(a, np.unique(np.concatenate([lo, hi])), axis=axis)
-    below = np.moveaxis(np.take(part, lo, axis=axis), axis, 0)
-    above = np.moveaxis(np.take(part, hi, axis=axis), axis, 0)
+    stat = _order_statistics(a, np.concatenate([lo, hi]), axis)
+    below = np.stack([stat[k] for k in lo.tolist()])
+    above = np.stack([stat[k] for k in hi.tolist()])
     shape = (-1,) + (1,) * (below.ndim - 1)
     g = g.reshape(shape)
     diff = above - below
     out = np.where(g >= 0.5, above - diff * (1 - g), below + diff * g)
     return out if np.ndim(q) else out[0]
+
+
+def _order_statistics(a: np.ndarray, ks: np.ndarray, axis: int) -> dict[int, np.ndarray]:
+    """The ``k``-th smallest values along ``axis`` for each ``k`` in ``ks`` (axis removed).
+
+    One single-kth ``np.partition`` per neighbouring pair ``(k, k + 1)`` (a percentile's two
+    order statistics): the other of the pair is the largest value left of it, or the smallest
+    right of it, whichever side is shorter. NumPy's partition with several kth at once costs
+    several times more than one with a single kth.
+    """
+    n = a.shape[axis]
+    want = sorted(set(int(k) for k in ks))
+    out: dict[int, np.ndarray] = {}
+    for k in want:
+        if k in out:
+            continue
+        if k + 1 in want and k + 1 < n:
+            if k + 1 <= n // 2:  # partition at k + 1; k is the largest of the k + 1 below it
+                part = np.partition(a, k + 1, axis=axis)
+                out[k + 1] = np.take(part, k + 1, axis=axis)
+                out[k] = np.max(np.take(part, np.arange(k + 1), axis=axis), axis=axis)
+            else:  # partition at k; k + 1 is the smallest of the values above it
+                part = np.partition(a, k, axis=axis)
+                out[k] = np.take(part, k, axis=axis)
+                out[k + 1] = np.min(np.take(part, np.arange(k + 1, n), axis=axis), axis=axis)
+        else:
+            out[k] = np.take(np.partition(a, k, axis=axis), k, axis=axis)
+    return out
 
 
 def _percentile_omit_nan(a: np.ndarray, q: float | list[float], axis: int) -> np.ndarray:

@@ -1,0 +1,287 @@
+"""The vectorised quality checks and statistics give exactly what their plain definitions give.
+
+Each fast path of issue 19 (engine speed) is compared, bit for bit, with a loop written from
+its docstring's definition, on signals built to exercise it (frozen stretches entered by a jump,
+one-sample glitches, quantised staircases, records shorter than the windows).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import signal as sps
+
+from ecgr1.signal import filters
+from ecgr1.signal.filters import estimate_baseline
+from ecgr1.signal.quality import _frozen_with_jump, _glitches, _row_runs, _runs, local_damage
+from ecgr1.signal.stats import median_along, median_partition, percentile_along
+
+
+def _ecg_like(rows: int, n: int, fs: float, seed: int) -> np.ndarray:
+    """Leads of narrow spikes every ~0.8 s plus slow waves and a little noise (mV)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / fs
+    x = np.zeros((rows, n))
+    for k in range(rows):
+        for beat in np.arange(0.3, t[-1], 0.8 + 0.05 * rng.random()):
+            x[k] += rng.uniform(0.5, 1.5) * np.exp(-(((t - beat) / 0.012) ** 2))
+            x[k] += 0.2 * np.exp(-(((t - beat - 0.3) / 0.06) ** 2))
+        x[k] += 0.3 * np.sin(2 * np.pi * 0.2 * t + k) + rng.normal(0, 0.01, n)
+    return x
+
+
+# --------------------------------------------------------------- references (plain loops)
+
+
+def _frozen_reference(raw: np.ndarray, still: np.ndarray) -> tuple[int, int]:
+    """The definition of :func:`_frozen_with_jump`, run by run and lead by lead."""
+    n = raw.shape[1]
+    starts, stops = _runs(still.all(axis=0))
+    total, first = 0, -1
+    for a, b in zip(starts, stops, strict=True):
+        if b - a + 1 < 3:
+            continue
+        for k in range(raw.shape[0]):
+            lo, hi = a, b
+            while lo > 0 and still[k, lo - 1] and a - lo < 8:
+                lo -= 1
+            while hi < n - 1 and still[k, hi] and hi - b < 8:
+                hi += 1
+            if lo < 4 or hi + 5 > n:
+                continue
+            entry, leave = raw[k, lo] - raw[k, lo - 1], raw[k, hi + 1] - raw[k, hi]
+            outside = max(
+                np.abs(np.diff(raw[k, lo - 4 : lo])).max(),
+                np.abs(np.diff(raw[k, hi + 1 : hi + 5])).max(),
+            )
+            step = min(abs(entry), abs(leave))
+            if entry * leave < 0 and step > 0.05 and step > 5.0 * outside:
+                total += int(b - a + 1)
+                first = int(a) if first < 0 else first
+                break
+    return total, first
+
+
+def _glitch_reference(x: np.ndarray) -> np.ndarray:
+    """The definition of :func:`_glitches`, sample by sample (context 6, rel 10, 0.05 mV)."""
+    rows, n = x.shape
+    c = 6
+    d2 = np.zeros_like(x)
+    d2[:, 1:-1] = x[:, :-2] - 2 * x[:, 1:-1] + x[:, 2:]
+    slope = np.zeros_like(x)
+    slope[:, 1:] = 0.5 * np.abs(np.diff(x, axis=1))
+    weak = np.zeros(x.shape, bool)
+    strong = np.zeros(x.shape, bool)
+    for k in range(rows):
+        for i in range(n):
+            left = d2[k, i - 1] if i >= 1 else 0.0
+            right = d2[k, i + 1] if i + 1 < n else 0.0
+            g = min(abs(left), abs(right)) if np.sign(left) * np.sign(right) > 0 else 0.0
+            ctx = max(
+                [abs(d2[k, j]) for j in range(i - c, i + c + 1) if abs(j - i) >= 2 and 0 <= j < n]
+                + [slope[k, j] for j in range(i - c + 1, i) if 0 <= j < n]
+                + [slope[k, j] for j in range(i + 2, i + c + 1) if 0 <= j < n]
+                + [0.0]
+            )
+            weak[k, i] = g > 0.025 and g > 5.0 * ctx
+            strong[k, i] = weak[k, i] and g > 0.05 and g > 10.0 * ctx
+    out = strong.copy()
+    for k in range(rows):
+        for i in np.flatnonzero(strong[k]):
+            others = [j for j in range(rows) if j != k and weak[j, max(0, i - 1) : i + 2].any()]
+            out[k, i] = not others
+    return out
+
+
+# --------------------------------------------------------------------------------- tests
+
+
+def test_median_partition_is_numpy_median_bit_for_bit() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(400):
+        shape = [int(v) for v in rng.integers(1, 6, size=rng.integers(1, 4))]
+        axis = int(rng.integers(-1, len(shape)))
+        shape[axis] = int(rng.integers(1, 160))
+        x = np.round(rng.normal(size=shape), 1)  # ties and signed zeros
+        if trial % 7 == 0:
+            x.flat[int(rng.integers(0, x.size))] = np.nan
+        if trial % 11 == 0:
+            x[...] = -0.0
+        if trial % 3 == 0 and x.shape[-1] > 1:
+            x = x[..., ::2]  # strided
+        for keepdims in (False, True):
+            want = np.median(x, axis=axis, keepdims=keepdims)
+            fast = [median_partition(x, axis=axis, keepdims=keepdims)]
+            if x.shape[axis] > 64:  # median_along hands long axes to median_partition
+                fast.append(median_along(x, axis=axis, keepdims=keepdims))
+            for got in fast:
+                assert got.shape == want.shape
+                assert np.array_equal(got, want, equal_nan=True)
+                assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_percentile_along_equals_numpy_percentile() -> None:
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        shape = [int(v) for v in rng.integers(1, 6, size=rng.integers(1, 4))]
+        axis = int(rng.integers(-1, len(shape)))
+        shape[axis] = int(rng.integers(1, 400))
+        x = rng.normal(size=shape)
+        if trial % 3 == 0:
+            x = np.round(x, 1)  # ties
+        if trial % 4 == 0 and x.shape[-1] > 1:
+            x = x[..., ::2]
+        q = [0.0, 0.5, 1.0, 49.9, 50.0, 50.1, 99.0, 99.5, 100.0, float(rng.uniform(0, 100))]
+        for qq in (q, q[int(trial) % len(q)]):
+            got, want = percentile_along(x, qq, axis=axis), np.percentile(x, qq, axis=axis)
+            assert np.shape(got) == np.shape(want)
+            assert np.array_equal(got, want)  # (+0.0 == -0.0: the sign of a zero may differ)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_zero_phase_filter_is_scipys_sosfiltfilt(compiled: bool, monkeypatch) -> None:
+    if not compiled:
+        monkeypatch.setattr(filters, "_sosfilt_c", None)  # the public sosfilt fallback
+    rng = np.random.default_rng(6)
+    for fs_dec, n, padlen in ((50.0, 500, 300), (50.0, 40, 39), (25.0, 200, 1), (50.0, 30, 0)):
+        sos, zi = filters._butter_low(0.5, fs_dec), filters._butter_low_zi(0.5, fs_dec)
+        x = rng.normal(size=(3, n)).cumsum(axis=1)
+        want = sps.sosfiltfilt(sos, x, axis=1, padtype="odd", padlen=padlen)
+        assert np.array_equal(filters._filtfilt_odd(sos, zi, x, padlen), want)
+
+
+@pytest.mark.parametrize("fs", [100.0, 250.0, 500.0])
+def test_baseline_at_a_stride_is_the_full_baseline_subsampled(fs: float) -> None:
+    x = _ecg_like(3, int(10 * fs) + 7, fs, seed=1) + np.linspace(0, 2, int(10 * fs) + 7)
+    full = estimate_baseline(x, fs)
+    for every in (1, 3, 8):
+        assert np.array_equal(estimate_baseline(x, fs, every=every), full[:, ::every])
+    block = int(round(fs / 50.0))
+    short = x[:, : 10 * block]  # fewer than 16 blocks: the median held
+    assert np.array_equal(
+        estimate_baseline(short, fs, every=4), estimate_baseline(short, fs)[:, ::4]
+    )
+
+
+def test_frozen_with_jump_matches_its_definition() -> None:
+    fs = 500.0
+    rng = np.random.default_rng(2)
+    base = np.round(_ecg_like(5, 3000, fs, seed=2) * 200) / 200  # quantised: many still runs
+    cases = [base]
+    for _ in range(12):
+        x = base.copy()
+        a = int(rng.integers(2, 2980))
+        length = int(rng.integers(3, 12))
+        x[:, a : a + length] = x[:, a : a + 1]  # every lead frozen
+        lead = int(rng.integers(0, 5))
+        x[lead, a - int(rng.integers(0, 3)) : a + length] += rng.choice([-1, 1]) * rng.uniform(
+            0.02, 0.5
+        )  # one lead jumps into its own stretch (sometimes a sample early) and back
+        cases.append(x)
+    for a in (3, 4, 5, 2989, 2990, 2991):  # stretches whose outside steps reach the ends
+        x = base.copy()
+        x[:, a : a + 6] = x[:, a : a + 1]
+        x[0, a : a + 6] += 0.3
+        cases.append(x)
+    for before, after in ((0.2, 0.0), (0.0, 0.2)):  # a large step 3 samples outside: no jump
+        x = base.copy()
+        x[:, 1500:1506] = x[:, 1500:1501]
+        x[0, 1500:1506] += 0.3
+        x[0, :1497] -= before  # step x[1497] - x[1496]: 3 samples before the stretch
+        x[0, 1509:] += after  # step x[1509] - x[1508]: 3 samples after it
+        cases.append(x)
+    found = 0
+    for x in cases:
+        still = np.abs(np.diff(x, axis=1)) < 1e-6
+        want = _frozen_reference(x, still)
+        assert _frozen_with_jump(x, still) == want
+        found += want[0] > 0
+    assert found >= 3  # the cases do exercise the flag
+
+
+def test_glitches_match_their_definition() -> None:
+    fs = 250.0
+    rng = np.random.default_rng(3)
+    x = _ecg_like(4, 1500, fs, seed=3)
+    for _ in range(25):  # single-lead bit errors, some at the very ends
+        x[
+            int(rng.integers(0, 4)), int(rng.choice([0, 1, 2, 1497, 1498, 1499, *range(3, 1497)]))
+        ] += rng.choice([-1, 1]) * rng.uniform(0.03, 0.6)
+    x[:, 1130] += 0.8  # in every lead at once: a recorded event
+    x[1, 1220] += 0.8
+    x[2, 1221] += 0.8  # one sample apart in two leads: also an event
+    want = _glitch_reference(x)
+    assert want.sum() >= 5
+    assert not want[:, 1130].any() and not want[1:3, 1220:1222].any()
+    assert np.array_equal(_glitches(x), want)
+    # Alone in its lead, the same jump is a glitch: the cross-lead rule is what removed them.
+    x[[0, 2, 3], 1130] -= 0.8
+    x[2, 1221] -= 0.8
+    assert _glitches(x)[1, 1130] and _glitches(x)[1, 1220]
+
+
+def test_row_runs_match_runs_row_by_row() -> None:
+    rng = np.random.default_rng(4)
+    mask = rng.random((5, 300)) < 0.6
+    mask[2] = True
+    mask[3] = False
+    r, starts, stops = _row_runs(mask)
+    for k in range(5):
+        s, e = _runs(mask[k])
+        assert np.array_equal(starts[r == k], s) and np.array_equal(stops[r == k], e)
+
+
+def test_dropout_found_in_a_lead_with_one_long_run_only() -> None:
+    # The drop-out search skips leads without a whole aligned half-run block: a run exactly
+    # one second long that straddles block edges must still be found.
+    fs = 500.0
+    x = _ecg_like(4, 5000, fs, seed=5)
+    x[2, 1251 : 1251 + 501] = x[2, 1251]  # 501 equal samples: a 500-step still run
+    found = local_damage(x, x - x.mean(axis=1, keepdims=True), fs)
+    assert "dropout" in found[2]
+    assert "first at 2.50 s" in found[2]["dropout"]
+    assert all("dropout" not in found[k] for k in (0, 1, 3))
+
+
+def test_allocator_tuning_is_opt_out_and_changes_no_result() -> None:
+    code = (
+        "import ecgr1, numpy as np\n"
+        "from ecgr1.measure._speed_allocator import tune_allocator\n"
+        "r = ecgr1.simulate('normal', seed=1).record\n"
+        "res = ecgr1.measure(r)\n"
+        "print(tune_allocator(), res.global_.qrs_duration_ms, res.global_.qt_interval_ms)\n"
+    )
+    outs = {}
+    for setting in ("1", "0"):
+        env = {**os.environ, "ECGR1_MALLOC_TUNING": setting}
+        for name in ("MALLOC_TOP_PAD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES"):
+            env.pop(name, None)
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        outs[setting] = proc.stdout.split()
+    assert outs["0"][0] == "False"
+    if sys.platform.startswith("linux"):
+        assert outs["1"][0] in ("True", "False")  # True on glibc
+    assert outs["1"][1:] == outs["0"][1:]
+
+
+@pytest.mark.parametrize("k", range(2, 10))
+def test_decimate_mean_is_numpys_block_mean(k: int) -> None:
+    from ecgr1.measure.detection import decimate_mean
+
+    rng = np.random.default_rng(k)
+    for shape in ((12, 5003), (2, 1001), (1, 77)):
+        x = rng.normal(size=shape)
+        x[:, :20] = 0.0
+        x[:, 20:40] = -0.0  # the sign of a zero sum is NumPy's too
+        x[0, ::7] = -0.0
+        n = shape[1] // k
+        want = x[:, : n * k].reshape(shape[0], n, k).mean(axis=-1)
+        got = decimate_mean(x, k)
+        assert np.array_equal(got, want)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
