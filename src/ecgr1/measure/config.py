@@ -135,6 +135,15 @@ ATRIAL: dict[str, float] = {
     # the blanked QRS) is "none": fine fibrillatory waves below what the ECG resolves, which
     # the AF rule accepts; above it the unexplained activity (missed P waves) stays undecided.
     "fwave_flat_rms_mv": 0.02,
+    # f waves run through the TQ interval at a phase unrelated to the QRS; P waves (sinus,
+    # PACs) stand at a fixed distance before it. Of the clean signal this long before each R
+    # peak (ending this gap before it: the PR segment up to a PR of ~250 ms), the share of the
+    # segments' energy that their median repeats (f waves: chance, ~1.6/beats; P waves: most);
+    # at or above the share, the 4-9 Hz activity is missed P waves, not f waves.
+    "fwave_locked_window_ms": 250.0,
+    "fwave_locked_gap_ms": 60.0,
+    "fwave_locked_max_share": 0.3,
+    "fwave_locked_min_beats": 8,  # fewer: chance alone reaches the share (1.6/8 = 0.2)
 }
 
 # Pacing spikes: second difference of the raw signal (mV per sample^2, scaled to 500 Hz).

@@ -20,7 +20,11 @@ import numpy as np
 
 from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.measure._numeric import round_or_none
-from ecgr1.measure.atrial.fwaves import fibrillatory_wave_evidence, qrst_residual
+from ecgr1.measure.atrial.fwaves import (
+    beat_locked_atrial_share,
+    fibrillatory_wave_evidence,
+    qrst_residual,
+)
 from ecgr1.measure.beat_classes import BeatGroups
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.measure.detection import Detection
@@ -159,6 +163,13 @@ def no_p_wave_atrial_fields(
         # undecided, not fibrillatory.
         names = [n for n, u in zip(names, usable) if u]
         ev = fibrillatory_wave_evidence(resid, det.fs_detect, det.anchors, names, config=config)
+        if ev.present and p_waves_locked_to_qrs(det, names, config):
+            g.atrial_activity = None
+            g.reasons["atrial_activity"] = (
+                "4-9 Hz atrial activity at a fixed distance before each QRS: missed P waves, "
+                "not fibrillatory waves"
+            )
+            return
         flat = ev.residual_rms_mv is not None
         flat = flat and ev.residual_rms_mv <= config.atrial["fwave_flat_rms_mv"]
         if ev.present:
@@ -170,3 +181,13 @@ def no_p_wave_atrial_fields(
             g.reasons["atrial_activity"] = (
                 "irregular RR without fibrillatory waves on the QRST-cancelled residual"
             )
+
+
+def p_waves_locked_to_qrs(det: Detection, names: list[str], config: MeasureConfig) -> bool:
+    """Whether the pre-QRS activity of the usable leads (``names``) repeats before every QRS
+    (:func:`~ecgr1.measure.atrial.fwaves.beat_locked_atrial_share` at least
+    ``atrial.fwave_locked_max_share``): P waves the P-wave detection missed, since f waves keep
+    no fixed distance from the QRS."""
+    clean = det.clean[det.usable]
+    share = beat_locked_atrial_share(clean, det.fs_detect, det.anchors, names, config=config)
+    return share is not None and share >= config.atrial["fwave_locked_max_share"]
