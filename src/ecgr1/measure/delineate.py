@@ -310,7 +310,11 @@ def delineate(
     prev_rr_rows = np.tile(np.minimum(prev_r, 3 * fs), n_leads)
     clean_rows = xw.reshape(n_leads * n_beats, width)
     t_wave = _t_wave(clean_rows, qrs_off_rows, next_rr_rows, fs, c, params, windows)
-    p_wave = _p_wave(clean_rows, qrs_on_rows, prev_rr_rows, fs, c, params, windows)
+    # The P wave ends before the QRS starts in any view: the lead's own onset where it is earlier
+    # than the global one, else the P level would be referred to the QRS upstroke (LUDB 107:
+    # a PR segment 0.05-0.08 mV below the QRS-onset sample outweighed a 0.05 mV P wave).
+    p_before = np.minimum(qrs_on_rows, lead_qrs.on)
+    p_wave = _p_wave(clean_rows, p_before, prev_rr_rows, fs, c, params, windows)
     return _assemble(lead_qrs, t_wave, p_wave, qrs_on, qrs_off, n_leads, n_beats)
 
 
