@@ -21,8 +21,8 @@ Method (all leads at once, no per-beat Python loops):
   noise and to flat endings (:func:`_t_wave`).
 * P wave: searched between the previous beat's repolarisation and QRS onset, on a smoother
   copy held constant outside that window, relative to the level just before QRS onset (the
-  lead's own onset where it is earlier than the global one; ``p_detrend`` can also remove part of the line joining the window ends); boundaries by the
-  same trapezium rule (:func:`_p_wave`).
+  lead's own onset where it is earlier than the global one; ``p_detrend`` can also remove part
+  of the line joining the window ends); boundaries by the same trapezium rule (:func:`_p_wave`).
 
 Parameters come from a :class:`~ecgr1.measure.config.MeasureConfig`: its ``delineation``
 section (fractions, smoothing, trapezium reference distances) and its ``windows`` section
