@@ -20,9 +20,9 @@ Method (all leads at once, no per-beat Python loops):
   ``tm``, the candidate and a far reference point; it does not need a threshold and is robust to
   noise and to flat endings (:func:`_t_wave`).
 * P wave: searched between the previous beat's repolarisation and QRS onset, on a smoother
-  copy held constant outside that window, relative to the level just before QRS onset
-  (``p_detrend`` can also remove part of the line joining the window ends); boundaries by the
-  same trapezium rule (:func:`_p_wave`).
+  copy held constant outside that window, relative to the level just before QRS onset (the
+  lead's own onset where it is earlier than the global one; ``p_detrend`` can also remove part
+  of the line joining the window ends); boundaries by the same trapezium rule (:func:`_p_wave`).
 
 Parameters come from a :class:`~ecgr1.measure.config.MeasureConfig`: its ``delineation``
 section (fractions, smoothing, trapezium reference distances) and its ``windows`` section
@@ -310,7 +310,11 @@ def delineate(
     prev_rr_rows = np.tile(np.minimum(prev_r, 3 * fs), n_leads)
     clean_rows = xw.reshape(n_leads * n_beats, width)
     t_wave = _t_wave(clean_rows, qrs_off_rows, next_rr_rows, fs, c, params, windows)
-    p_wave = _p_wave(clean_rows, qrs_on_rows, prev_rr_rows, fs, c, params, windows)
+    # The P wave ends before the QRS starts in any view: the lead's own onset where it is earlier
+    # than the global one, else the P level would be referred to the QRS upstroke (LUDB 107:
+    # a PR segment 0.05-0.08 mV below the QRS-onset sample outweighed a 0.05 mV P wave).
+    p_before = np.minimum(qrs_on_rows, lead_qrs.on)
+    p_wave = _p_wave(clean_rows, p_before, prev_rr_rows, fs, c, params, windows)
     return _assemble(lead_qrs, t_wave, p_wave, qrs_on, qrs_off, n_leads, n_beats)
 
 
