@@ -9,6 +9,7 @@ import pytest
 from protocol_builders import make_inferior_stemi, normal_result
 
 from ecgr1.protocol import interpret
+from ecgr1.protocol.table import load_table
 
 
 def _ids(m) -> set[str]:
@@ -106,3 +107,24 @@ def test_simulated_st_depression_is_still_stated() -> None:
             ).interpretation.statements
         }
         assert {"std_inferior", "std_lateral"} <= got, (seed, got)
+
+
+# ---------------------------------------------------------------- T inversion in V1
+def test_t_inversion_in_v1_and_v2_is_not_septal_t_inversion() -> None:
+    # Part IV: a negative T in V1 is a normal adult finding, so V1-V2 is not two abnormal leads.
+    m = normal_result()
+    for lead in ("V1", "V2"):
+        m.leads[lead].t_amplitude_mv = -0.3
+        # QRS not mainly negative, so the inverted T is not merely concordant with it
+        m.leads[lead].qrs_net_amplitude_mv = 0.3
+        m.leads[lead].qrs_peak_to_peak_mv = 1.0
+    assert not {s for s in _ids(m) if s.startswith("tinv_")}
+    m.leads["V3"].t_amplitude_mv = -0.3  # V2-V3: two abnormal contiguous leads
+    assert "tinv_anterior" in _ids(m)
+
+
+def test_an_excepted_lead_may_leave_a_territory_short_of_its_minimum() -> None:
+    table = load_table()
+    assert table.criteria["tinv_discordant.septal"].leads == ["V2"]
+    assert table.criteria["tinv_discordant.septal"].min_leads == 2
+    assert table.criteria["tinv_discordant.anterior"].leads == ["V2", "V3", "V4"]
