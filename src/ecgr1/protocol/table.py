@@ -247,6 +247,7 @@ def _without_excepted_leads(row: dict[str, Any]) -> dict[str, Any]:
     row = dict(row)
     row.pop("except_leads")
     row["leads"] = [lead for lead in row["leads"] if lead not in drop]
+    row["_excepted"] = True
     return row
 
 
@@ -378,7 +379,9 @@ def _criterion(row: dict[str, Any], sources: dict[str, str]) -> CriterionSpec:
     if level not in LEAD_LEVELS:
         raise InvalidInputError(f"criterion {cid}: unknown lead_level {level!r}")
     min_leads = int(row.get("min_leads", 1))
-    if leads is not None and min_leads > len(leads):
+    # A territory whose normal-variant leads are excepted may keep fewer leads than it needs
+    # (septal T inversion without V1): the criterion is then never met, by construction.
+    if leads is not None and min_leads > len(leads) and not row.get("_excepted"):
         raise InvalidInputError(f"criterion {cid}: min_leads {min_leads} > {len(leads)} leads")
     return CriterionSpec(
         id=cid,

@@ -63,6 +63,7 @@ QUANTITY_NAMES = {
     "qrs_net_ratio": "net-to-peak QRS ratio",
     "r_peak_time_ms": "R-peak time",
     "st_deviation_mv": "ST deviation at J",
+    "st_j60_mv": "ST deviation at J+60 ms",
     "st_shape": "ST shape",
     "t_amplitude_mv": "T amplitude",
     "t_abs_mv": "T amplitude (absolute)",
@@ -91,7 +92,13 @@ NEGATED_OP_TEXT = {
     "==": "not",
     "in": "not",
 }
-SIGNED_QUANTITIES = {"st_deviation_mv", "qrs_net_amplitude_mv", "t_amplitude_mv", "p_amplitude_mv"}
+SIGNED_QUANTITIES = {
+    "st_deviation_mv",
+    "st_j60_mv",
+    "qrs_net_amplitude_mv",
+    "t_amplitude_mv",
+    "p_amplitude_mv",
+}
 
 
 def fmt_number(value: Any, unit: str, signed: bool = False) -> str:

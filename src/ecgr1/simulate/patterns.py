@@ -312,7 +312,9 @@ PATTERNS: dict[str, Pattern] = {
         Pattern(
             "anterior_stemi",
             "Anterior ST elevation (V1-V4) with reciprocal inferior depression",
-            ("sinus rhythm", "anterior ST elevation", "inferior ST depression"),
+            # The inferior depression is reciprocal, part of the elevation finding (4th UDMI),
+            # as for inferior_stemi: not a statement of its own.
+            ("sinus rhythm", "anterior ST elevation"),
             st_shift="anterior_stemi",
         ),
         Pattern(
