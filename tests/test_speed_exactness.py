@@ -250,7 +250,7 @@ def test_dropout_found_in_a_lead_with_one_long_run_only() -> None:
 def test_allocator_tuning_is_opt_out_and_changes_no_result() -> None:
     code = (
         "import ecgr1, numpy as np\n"
-        "from ecgr1.measure._speed_allocator import tune_allocator\n"
+        "from ecgr1.cli._allocator import tune_allocator\n"
         "r = ecgr1.simulate('normal', seed=1).record\n"
         "res = ecgr1.measure(r)\n"
         "print(tune_allocator(), res.global_.qrs_duration_ms, res.global_.qt_interval_ms)\n"

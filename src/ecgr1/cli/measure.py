@@ -113,9 +113,12 @@ def _measure_one(
 ) -> _Measured:
     """Read, measure and write the files of one record (in a worker process with --workers):
     nothing is printed here, the caller prints in the order of the inputs."""
+    from ecgr1.cli._allocator import tune_allocator
     from ecgr1.io import read_record
     from ecgr1.measure.annotations import write_annotations, write_beat_annotations
     from ecgr1.pipeline import measure_record
+
+    tune_allocator()  # once per process: temporaries reuse heap pages (no result changes)
 
     # A signal that cannot be measured gives an "unusable" result: a result, not a failure.
     res, warnings = measure_record(read_record(path, **read))

@@ -31,7 +31,6 @@ import numpy as np
 from ecgr1.errors import MeasurementError
 from ecgr1.io.readers import as_record
 from ecgr1.io.record import ECGRecord
-from ecgr1.measure._speed_allocator import tune_allocator
 from ecgr1.measure.atrial_override import (
     apply_atrial,
     confident_p_ratio,
@@ -137,7 +136,6 @@ def measure(
     >>> round(res.global_.heart_rate_bpm)
     60
     """
-    tune_allocator()  # once per process: temporaries reuse heap pages (no result changes)
     record = as_record(record, fs=fs, leads=leads, units=units)
     cfg = DEFAULT_CONFIG if config is None else config
     run_atrial = cfg.atrial_analysis if atrial_analysis is None else atrial_analysis

@@ -107,12 +107,15 @@ def _sosfilt_rows(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
     """``sps.sosfilt(sos, x, axis=1, zi=zi)[0]`` for 2-D float64 ``x`` and ``zi`` of shape
     (sections, rows, 2): SciPy's own compiled filter on the copies ``sosfilt`` makes, without
     its argument handling; ``sps.sosfilt`` itself where that routine is not there."""
-    if _sosfilt_c is None:
-        return sps.sosfilt(sos, x, axis=1, zi=zi)[0]
-    y = np.array(x, np.float64, order="C")  # filtered in place
-    state = np.ascontiguousarray(np.moveaxis(zi, 0, -2), dtype=np.float64)  # rows, sections, 2
-    _sosfilt_c(np.asarray(sos, np.float64), y, state)
-    return y
+    if _sosfilt_c is not None:
+        y = np.array(x, np.float64, order="C")  # filtered in place
+        state = np.ascontiguousarray(np.moveaxis(zi, 0, -2), dtype=np.float64)  # rows, sections, 2
+        try:
+            _sosfilt_c(np.asarray(sos, np.float64), y, state)
+            return y
+        except (TypeError, ValueError):  # a private routine may change with SciPy: the public one
+            pass
+    return sps.sosfilt(sos, x, axis=1, zi=zi)[0]
 
 
 def estimate_baseline(

@@ -11,9 +11,11 @@ below).
 
 :func:`tune_allocator` keeps ``MMAP_THRESHOLD`` bytes of padding at the heap top and serves
 blocks below that size from the heap: the process keeps up to about that much more resident
-memory. It runs once per process (the first :func:`ecgr1.measure` call), changes nothing when
-the C library is not glibc, when the user set glibc's own ``MALLOC_*`` environment variables or
-``GLIBC_TUNABLES``, or when ``ECGR1_MALLOC_TUNING=0``. Results do not depend on it.
+memory. The command line calls it once per process (``ecgr1 measure``, each of its workers): a
+library must not change the allocator of the program that imports it, so ``ecgr1.measure``
+leaves it alone. It changes nothing when the C library is not glibc, when the user set glibc's
+own ``MALLOC_*`` environment variables or ``GLIBC_TUNABLES``, or when
+``ECGR1_MALLOC_TUNING=0``. Results do not depend on it.
 """
 
 from __future__ import annotations
