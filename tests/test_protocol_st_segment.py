@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from protocol_builders import make_inferior_stemi, normal_result
 
+import ecgr1
 from ecgr1.protocol import interpret
 from ecgr1.protocol.table import load_table
 
@@ -128,3 +129,17 @@ def test_an_excepted_lead_may_leave_a_territory_short_of_its_minimum() -> None:
     assert table.criteria["tinv_discordant.septal"].leads == ["V2"]
     assert table.criteria["tinv_discordant.septal"].min_leads == 2
     assert table.criteria["tinv_discordant.anterior"].leads == ["V2", "V3", "V4"]
+
+
+@pytest.mark.parametrize("pattern", ["inferior_stemi", "anterior_stemi"])
+def test_report_neither_denies_nor_doubts_reciprocal_depression(pattern):
+    # The reciprocal depression is withheld as a statement, not absent: the report must not say
+    # "no ST depression" (the verifier would contradict it) nor "without reciprocal depression".
+    record = ecgr1.simulate(pattern, seed=0).record
+    out = ecgr1.interpret_record(record)
+    assert any(s.statement.startswith("std_") for s in out.interpretation.suppressed)
+    assert "no ST depression" not in out.report
+    assert "Without reciprocal depression" not in out.report
+    assert "reciprocal changes" in out.report
+    verdicts = ecgr1.verify(record, out.report).verdicts
+    assert not [v.claim.text for v in verdicts if v.verdict == "contradicted"]

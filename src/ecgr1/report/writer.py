@@ -567,9 +567,11 @@ class _Writer:
         ]
         if secondary:
             labels = join_words(sorted({sup.label for sup in secondary}))
+            reciprocal = all("reciprocal" in sup.reason for sup in secondary)
+            kind = "reciprocal changes" if reciprocal else "secondary repolarisation changes"
             s.append(
                 f"ST-T and Q findings ({labels}) are regarded as "
-                f"{self.key('secondary repolarisation changes', 2)} because {secondary[0].reason}."
+                f"{self.key(kind, 2)} because {secondary[0].reason}."
             )
         if any(
             x.by in ("quality.poor", "quality.unusable") and self.table_step(x.statement) == 4
@@ -583,7 +585,9 @@ class _Writer:
         for st in stmts:
             s.append(self.statement_sentence(st))
         ste = [st for st in stmts if st.id.startswith("ste_") and st.id != "ste_avr"]
-        std = [st for st in stmts if st.id.startswith("std_")]
+        # Depression withheld as reciprocal to a stated elevation is still depression (UDMI).
+        std = [st.id for st in stmts if st.id.startswith("std_")]
+        std += [sup.statement for sup in secondary if sup.statement.startswith("std_")]
         if ste and std:
             s.append(
                 "ST elevation with reciprocal ST depression favours an ischaemic (injury) pattern over a benign mimic."
@@ -611,7 +615,8 @@ class _Writer:
                 if sid.startswith(prefix) and sid != "ste_avr"
             ]
             fired = [st for st in stmts if st.id.startswith(prefix) and st.id != "ste_avr"]
-            if excluded and not fired:
+            withheld = any(sup.statement.startswith(prefix) for sup in secondary)
+            if excluded and not fired and not withheld:  # a withheld finding is not absent
                 missing.append(text)
         upsloping = self._upsloping_depression()
         if upsloping and "ST depression" in missing:
