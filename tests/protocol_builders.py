@@ -205,3 +205,11 @@ SCENARIOS = {
     "unusable": make_unusable,
     "empty": make_empty,
 }
+
+
+def simulated_statement_ids(pattern: str, seed: int, seconds: float = 10) -> set[str]:
+    """The statement ids that ``ecgr1.interpret_record`` gives a simulated pattern."""
+    import ecgr1
+
+    record = ecgr1.simulate(pattern, seconds=seconds, seed=seed).record
+    return {s.id for s in ecgr1.interpret_record(record).interpretation.statements}

@@ -12,6 +12,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from test_atrial_evidence import _f_waves
 
 from ecgr1.measure import measure
 from ecgr1.measure.atrial.fwaves import beat_locked_atrial_share
@@ -49,16 +50,6 @@ def _p_waves(anchors: np.ndarray, rng: np.random.Generator, mv: float) -> np.nda
         end = a - int(rng.uniform(0.08, 0.1) * FS)
         out[end - w : end] += mv * np.hanning(w)
     return out
-
-
-def _f_waves(rng: np.random.Generator, mv: float) -> np.ndarray:
-    """Fibrillatory waves: a few components in 5-7 Hz with wandering phase."""
-    t = np.arange(N) / FS
-    out = np.zeros(N)
-    for hz in (5.2, 6.1, 6.9):
-        drift = np.cumsum(rng.standard_normal(N)) * 0.02
-        out += np.sin(2 * np.pi * hz * t + drift + rng.uniform(0, 2 * np.pi))
-    return mv * out / out.std()
 
 
 def _t_waves(anchors: np.ndarray) -> np.ndarray:

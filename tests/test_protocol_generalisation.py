@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from protocol_builders import make_af, normal_result
+from protocol_builders import make_af, normal_result, simulated_statement_ids
 
 from ecgr1.errors import InvalidInputError
 from ecgr1.protocol import interpret
@@ -225,30 +225,17 @@ def test_borderline_margins_name_known_criteria() -> None:
 # ---------------------------------------------------------------- simulated signals
 @pytest.mark.parametrize("pattern", ["atrial_flutter", "atrial_flutter_variable"])
 def test_simulated_flutter_gets_no_unexpected_statement(pattern: str) -> None:
-    import ecgr1
 
     allowed = {"atrial_flutter", "left_axis_deviation", "right_axis_deviation"}
     for seed in range(4):
-        got = {
-            s.id
-            for s in ecgr1.interpret_record(
-                ecgr1.simulate(pattern, seconds=10, seed=seed).record
-            ).interpretation.statements
-        }
+        got = simulated_statement_ids(pattern, seed)
         assert "atrial_flutter" in got, (seed, got)
         assert got <= allowed, (seed, got - allowed)
 
 
 def test_simulated_lvh_by_voltage_is_stated_by_voltage() -> None:
-    import ecgr1
-
     for seed in range(3):
-        got = {
-            s.id
-            for s in ecgr1.interpret_record(
-                ecgr1.simulate("lvh", seconds=10, seed=seed).record
-            ).interpretation.statements
-        }
+        got = simulated_statement_ids("lvh", seed)
         assert got & {"lvh", "lvh_voltage"}, (seed, got)
         assert got <= {"sinus_rhythm", "lvh", "lvh_voltage"}, (seed, got)
 

@@ -6,7 +6,7 @@ signals (ecgr1.simulate)."""
 from __future__ import annotations
 
 import pytest
-from protocol_builders import make_inferior_stemi, normal_result
+from protocol_builders import make_inferior_stemi, normal_result, simulated_statement_ids
 
 import ecgr1
 from ecgr1.protocol import interpret
@@ -84,29 +84,15 @@ def test_elevation_does_not_hide_depression_outside_its_reciprocal_leads() -> No
     ],
 )
 def test_simulated_stemi_has_no_reciprocal_st_depression_statement(pattern, expected, allowed):
-    import ecgr1
-
     for seed in range(3):
-        got = {
-            s.id
-            for s in ecgr1.interpret_record(
-                ecgr1.simulate(pattern, seconds=10, seed=seed).record
-            ).interpretation.statements
-        }
+        got = simulated_statement_ids(pattern, seed)
         assert expected in got, (seed, got)
         assert got <= allowed | {expected}, (seed, got - allowed - {expected})
 
 
 def test_simulated_st_depression_is_still_stated() -> None:
-    import ecgr1
-
     for seed in range(2):
-        got = {
-            s.id
-            for s in ecgr1.interpret_record(
-                ecgr1.simulate("st_depression", seconds=10, seed=seed).record
-            ).interpretation.statements
-        }
+        got = simulated_statement_ids("st_depression", seed)
         assert {"std_inferior", "std_lateral"} <= got, (seed, got)
 
 
