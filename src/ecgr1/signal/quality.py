@@ -167,7 +167,11 @@ def _typical_qrs_span(clean: np.ndarray, fs: float) -> np.ndarray:
     running median (which single corrupt samples do not reach)."""
     rows, n = clean.shape
     a, b, c = clean[:, :-2], clean[:, 1:-1], clean[:, 2:]
-    med3 = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+    # max(min(a, b), min(max(a, b), c)) in two buffers (min and max are exact).
+    med3 = np.minimum(a, b)
+    upper = np.maximum(a, b)
+    np.minimum(upper, c, out=upper)
+    np.maximum(med3, upper, out=med3)
     win = max(1, int(fs))
     nw = med3.shape[1] // win
     if nw >= 1:
