@@ -398,3 +398,29 @@ def test_result_dict_equals_the_generic_conversion() -> None:
         assert json.dumps(got[key], indent=1) == json.dumps(want, indent=1)
     assert got["beats"][0]["rr_next_ms"] is None and got["beats"][1]["qrs_duration_ms"] is None
     assert type(got["beats"][1]["index"]) is int and type(got["beats"][0]["wide_qrs"]) is bool
+
+
+@pytest.mark.parametrize("fs", [100.0, 250.0, 500.0])
+def test_typical_span_and_hf_noise_match_their_definitions(fs: float) -> None:
+    # Both are computed in fewer buffers (in place, or at the kept samples only); the values
+    # must be the plain definitions' (a 3-point running median; the residual above ~40 Hz
+    # at every third sample), on records long and short enough for each branch.
+    from ecgr1.signal.quality import _hf_noise, _typical_qrs_span
+
+    for n, seed in ((int(10 * fs), 1), (int(2.5 * fs), 2), (250, 3)):
+        x = _ecg_like(3, n, fs, seed)
+        x[1, n // 3] += 5.0  # a corrupt sample: the running median ignores it
+        med3 = np.median(np.stack([x[:, :-2], x[:, 1:-1], x[:, 2:]]), axis=0)
+        win = int(fs)
+        nw = med3.shape[1] // win
+        spans = np.ptp(med3[:, : nw * win].reshape(3, nw, win), axis=2) if nw else None
+        want = np.median(spans, axis=1) if nw else np.ptp(med3, axis=1)
+        assert np.array_equal(_typical_qrs_span(x, fs), want)
+        width = int(round(fs / 80.0))
+        if width >= 2:
+            hf = x - filters.smooth(x, width, axis=-1)
+        else:
+            hf = np.diff(x, n=2, axis=-1) / np.sqrt(6.0)
+        hf = hf[:, ::3] if hf.shape[1] >= 300 else hf
+        mad = np.median(np.abs(hf - np.median(hf, axis=1, keepdims=True)), axis=1)
+        assert np.array_equal(_hf_noise(x, fs), 1.4826 * mad)
