@@ -7,6 +7,7 @@ one-sample glitches, quantised staircases, records shorter than the windows).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -285,3 +286,141 @@ def test_decimate_mean_is_numpys_block_mean(k: int) -> None:
         got = decimate_mean(x, k)
         assert np.array_equal(got, want)
         assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def _omit_nan_reference(x: np.ndarray, q: float, axis: int) -> np.ndarray:
+    """``percentile_along(..., nan_policy="omit")`` from its docstring, slice by slice: the
+    finite values sorted, ``lo * (1 - g) + hi * g`` at ``pos = (n - 1) q / 100``."""
+    moved = np.moveaxis(x, axis, 0)
+    out = np.full(moved.shape[1:], np.nan)
+    for idx in np.ndindex(*moved.shape[1:]):
+        v = np.sort(moved[(slice(None), *idx)])
+        v = v[np.isfinite(v)]
+        if v.size:
+            pos = (v.size - 1) * (q / 100.0)
+            lo = int(np.floor(pos))
+            hi, g = min(lo + 1, v.size - 1), pos - lo
+            out[idx] = v[lo] * (1.0 - g) + v[hi] * g
+    return out
+
+
+def test_nan_omitting_percentile_fast_path_matches_its_definition() -> None:
+    # Finite blocks take the shared-position path, blocks with NaN the per-slice one: both
+    # must give the definition bit for bit, whatever the shape, axis and q.
+    rng = np.random.default_rng(11)
+    for trial in range(400):
+        shape = [int(v) for v in rng.integers(1, 14, size=rng.integers(1, 3))]
+        axis = int(rng.integers(0, len(shape)))
+        x = rng.normal(size=shape) * (1e-3, 1.0, 1e3)[trial % 3]
+        if trial % 4 == 0:
+            x = np.round(x, 1)  # ties
+        if trial % 5 == 0:
+            x[rng.random(x.shape) < 0.3] = np.nan
+        qs = [0.0, 20.0, 50.0, 80.0, 100.0, float(rng.uniform(0, 100))]
+        got = percentile_along(x, qs, axis=axis, nan_policy="omit")
+        for row, q in zip(got, qs, strict=True):
+            assert np.array_equal(row, _omit_nan_reference(x, q, axis), equal_nan=True)
+        one = percentile_along(x, qs[-1], axis=axis, nan_policy="omit")
+        assert isinstance(one, np.ndarray) and one.shape == got[-1].shape
+
+
+def _spike_residual_reference(x: np.ndarray, width: int, limit: np.ndarray) -> np.ndarray:
+    """:func:`_spike_residual`'s definition on the edge-padded signal, sample by sample (every
+    sample's residual when more than 5 % of them pass the screen)."""
+    h = width // 2
+    resid, screened = np.zeros_like(x), np.zeros(x.shape, bool)
+    for k in range(x.shape[0]):
+        p = np.pad(x[k], h, mode="edge")
+        for j in range(x.shape[1]):
+            screened[k, j] = abs(x[k, j] - 0.5 * (p[j] + p[j + 2 * h])) > 0.5 * limit[k]
+            resid[k, j] = abs(x[k, j] - np.median(p[j : j + width]))
+    return resid if screened.sum() > 0.05 * x.size else np.where(screened, resid, 0.0)
+
+
+@pytest.mark.parametrize("n", [7, 12, 40, 600])
+def test_spike_residual_matches_its_definition(n: int) -> None:
+    # The screen is computed without a padded copy; the end samples still count as repeated
+    # beyond the ends (spikes placed at and near both ends of short and long signals).
+    from ecgr1.signal.quality import _spike_residual
+
+    rng = np.random.default_rng(n)
+    fs = 250.0  # 20 ms: width 5, h 2; 60 ms: width 15, h 7
+    for width_ms, width in ((20.0, 5), (60.0, 15)):
+        if n <= width:
+            continue
+        x = np.cumsum(rng.normal(0, 0.02, (4, n)), axis=1)
+        for k, j in ((0, 0), (1, n - 1), (2, 1), (3, n - 2), (0, n // 2)):
+            x[k, j] += 4.0 * (-1) ** j
+        limit = np.array([1.0, 1.5, 2.0, 0.8])
+        got = _spike_residual(x, fs, width_ms, limit)
+        want = _spike_residual_reference(x, width, limit)
+        assert np.count_nonzero(want) >= 5
+        assert np.array_equal(got, want)
+
+
+def test_result_dict_equals_the_generic_conversion() -> None:
+    # ``to_dict`` dispatches on exact built-in types first; numpy scalars, NaN, inf, tuples
+    # and nested dataclasses must come out as the generic field-by-field conversion gives.
+    import dataclasses
+    import math
+
+    from ecgr1.measure.result import Beat, GlobalMeasurements, MeasurementResult
+
+    def generic(value):
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: generic(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, dict):
+            return {str(k): generic(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [generic(v) for v in value]
+        if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return value
+
+    beats = [
+        Beat(index=0, r_peak_s=np.float64(0.5), rr_next_ms=float("nan"), wide_qrs=np.bool_(True)),
+        Beat(index=np.int64(1), r_peak_s=1.25, qrs_duration_ms=float("inf"), p_present=True),
+    ]
+    res = MeasurementResult(
+        id="x",
+        fs=500.0,
+        duration_s=10.0,
+        lead_names=["I", "II"],
+        global_=GlobalMeasurements(),
+        beats=beats,
+        lead_fiducials={"II": {"qrs_on": (0.1, float("nan"), np.float64(-0.0)), 3: [np.nan]}},
+    )
+    got = res.to_dict()
+    for key, part in (("global", res.global_), ("beats", beats), ("lead_fiducials", None)):
+        want = generic(res.lead_fiducials if part is None else part)
+        assert json.dumps(got[key], indent=1) == json.dumps(want, indent=1)
+    assert got["beats"][0]["rr_next_ms"] is None and got["beats"][1]["qrs_duration_ms"] is None
+    assert type(got["beats"][1]["index"]) is int and type(got["beats"][0]["wide_qrs"]) is bool
+
+
+@pytest.mark.parametrize("fs", [100.0, 250.0, 500.0])
+def test_typical_span_and_hf_noise_match_their_definitions(fs: float) -> None:
+    # Both are computed in fewer buffers (in place, or at the kept samples only); the values
+    # must be the plain definitions' (a 3-point running median; the residual above ~40 Hz
+    # at every third sample), on records long and short enough for each branch.
+    from ecgr1.signal.quality import _hf_noise, _typical_qrs_span
+
+    for n, seed in ((int(10 * fs), 1), (int(2.5 * fs), 2), (250, 3)):
+        x = _ecg_like(3, n, fs, seed)
+        x[1, n // 3] += 5.0  # a corrupt sample: the running median ignores it
+        med3 = np.median(np.stack([x[:, :-2], x[:, 1:-1], x[:, 2:]]), axis=0)
+        win = int(fs)
+        nw = med3.shape[1] // win
+        spans = np.ptp(med3[:, : nw * win].reshape(3, nw, win), axis=2) if nw else None
+        want = np.median(spans, axis=1) if nw else np.ptp(med3, axis=1)
+        assert np.array_equal(_typical_qrs_span(x, fs), want)
+        width = int(round(fs / 80.0))
+        if width >= 2:
+            hf = x - filters.smooth(x, width, axis=-1)
+        else:
+            hf = np.diff(x, n=2, axis=-1) / np.sqrt(6.0)
+        hf = hf[:, ::3] if hf.shape[1] >= 300 else hf
+        mad = np.median(np.abs(hf - np.median(hf, axis=1, keepdims=True)), axis=1)
+        assert np.array_equal(_hf_noise(x, fs), 1.4826 * mad)

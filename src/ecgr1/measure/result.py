@@ -33,9 +33,29 @@ __all__ = [
 SCHEMA_VERSION = "1.0"
 
 
+# Field names per dataclass type, looked up once (``dataclasses.fields`` per object is a
+# large part of writing a result).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _clean(value: Any) -> Any:
     """Make a value JSON-safe: NaN/inf become None, numpy scalars become Python numbers."""
+    # The exact built-in types a result is mostly made of first (a numpy float64 is a float
+    # subclass and takes the general path below).
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {str(k): _clean(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_clean(v) for v in value]
+    names = _FIELD_NAMES.get(kind)
+    if names is not None:
+        return {name: _clean(getattr(value, name)) for name in names}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
         return {f.name: _clean(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}

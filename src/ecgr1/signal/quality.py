@@ -59,12 +59,14 @@ def _hf_noise(clean: np.ndarray, fs: float) -> np.ndarray:
     mains aliased below it included.
     """
     width = int(round(fs / 80.0))
+    # Every third sample is plenty for a robust scale and halves the cost of the medians.
     if width >= 2:
-        hf = clean - smooth(clean, width, axis=-1)
+        # The residual at the kept samples only (the smoothing itself needs every sample).
+        step = 3 if clean.shape[-1] >= 300 else 1
+        hf = clean[..., ::step] - smooth(clean, width, axis=-1)[..., ::step]
     else:
         hf = np.diff(clean, n=2, axis=-1) / np.sqrt(6.0)
-    # Every third sample is plenty for a robust scale and halves the cost of the medians.
-    hf = hf[..., ::3] if hf.shape[-1] >= 300 else hf
+        hf = hf[..., ::3] if hf.shape[-1] >= 300 else hf
     med = median_partition(hf, axis=-1, keepdims=True)
     return 1.4826 * median_partition(np.abs(hf - med), axis=-1)
 
@@ -165,7 +167,11 @@ def _typical_qrs_span(clean: np.ndarray, fs: float) -> np.ndarray:
     running median (which single corrupt samples do not reach)."""
     rows, n = clean.shape
     a, b, c = clean[:, :-2], clean[:, 1:-1], clean[:, 2:]
-    med3 = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+    # max(min(a, b), min(max(a, b), c)) in two buffers (min and max are exact).
+    med3 = np.minimum(a, b)
+    upper = np.maximum(a, b)
+    np.minimum(upper, c, out=upper)
+    np.maximum(med3, upper, out=med3)
     win = max(1, int(fs))
     nw = med3.shape[1] // win
     if nw >= 1:
@@ -178,6 +184,26 @@ def _spike_limit(clean: np.ndarray, fs: float) -> np.ndarray:
     QRS span (:func:`_typical_qrs_span`)."""
     th = QUALITY_THRESHOLDS
     return np.maximum(th["spike_rel"] * _typical_qrs_span(clean, fs), th["spike_min_mv"])
+
+
+def _spike_screen(clean: np.ndarray, h: int, limit: np.ndarray) -> np.ndarray:
+    """Rows x samples, bool: |x[j] - (x[j - h] + x[j + h]) / 2| > ``limit`` (per row), the end
+    samples repeated beyond the ends (needs more than ``2 h`` samples).
+
+    The interior is computed in one buffer, in place: the whole-record temporaries of the
+    padded form cost more than the arithmetic."""
+    n = clean.shape[1]
+    out = np.empty(clean.shape, bool)
+    mid = np.add(clean[:, : n - 2 * h], clean[:, 2 * h :])
+    mid *= 0.5
+    np.subtract(clean[:, h : n - h], mid, out=mid)
+    np.abs(mid, out=mid)
+    np.greater(mid, limit, out=out[:, h : n - h])
+    left = np.abs(clean[:, :h] - 0.5 * (clean[:, :1] + clean[:, h : 2 * h]))
+    out[:, :h] = left > limit
+    right = np.abs(clean[:, n - h :] - 0.5 * (clean[:, n - 2 * h : n - h] + clean[:, n - 1 :]))
+    out[:, n - h :] = right > limit
+    return out
 
 
 def _spike_residual(
@@ -195,16 +221,15 @@ def _spike_residual(
     resid = np.zeros_like(clean)
     if n <= 2 * h:
         return resid
-    padded = np.pad(clean, ((0, 0), (h, h)), mode="edge")
-    screen = np.abs(clean - 0.5 * (padded[:, :n] + padded[:, 2 * h :]))
     floor = np.full(rows, th["spike_min_mv"]) if limit is None else np.asarray(limit)
-    r, c = np.nonzero(screen > 0.5 * floor[:, None])
+    r, c = np.nonzero(_spike_screen(clean, h, 0.5 * floor[:, None]))
     if r.size > 0.05 * clean.size:
         resid = np.abs(clean - median_filter(clean, size=(1, width), mode="nearest"))
         return resid
     if r.size:
-        idx = c[:, None] + np.arange(width)[None, :]
-        med = median_along(padded[r[:, None], idx], axis=1)
+        # The window around each candidate, the signal's end samples repeated beyond its ends.
+        idx = np.clip(c[:, None] + np.arange(-h, h + 1)[None, :], 0, n - 1)
+        med = median_along(clean[r[:, None], idx], axis=1)
         resid[r, c] = np.abs(clean[r, c] - med)
     return resid
 
@@ -228,7 +253,9 @@ def _glitches(clean: np.ndarray) -> np.ndarray:
     if n < 2 * c + 3:
         return out
     # d2[j] = x[j-1] - 2 x[j] + x[j+1] for j = 1..n-2 (stored at j - 1; zero at the ends).
-    d2 = clean[:, :-2] - 2 * clean[:, 1:-1] + clean[:, 2:]
+    d2 = np.multiply(clean[:, 1:-1], 2)  # in place from here: no whole-record temporaries
+    np.subtract(clean[:, :-2], d2, out=d2)
+    d2 += clean[:, 2:]
     # For sample i: left = d2[i-1] = x[i] - (2 x[i-1] - x[i-2]) and right = d2[i+1]
     # = x[i] - (2 x[i+1] - x[i+2]); g = min(|left|, |right|) when they share a sign, else 0
     # (so samples 0, 1, n-2 and n-1, which have a zero side, are never candidates).
@@ -236,7 +263,11 @@ def _glitches(clean: np.ndarray) -> np.ndarray:
     left, right = d2[:, :-2], d2[:, 2:]
     t = 0.5 * th["glitch_min_mv"]
     weak = np.zeros(clean.shape, bool)
-    weak[:, 2:-2] = (np.minimum(left, right) > t) | (np.maximum(left, right) < -t)
+    inner = weak[:, 2:-2]  # (min > t) | (max < -t), with one float buffer for both
+    both = np.minimum(left, right)
+    np.greater(both, t, out=inner)
+    np.maximum(left, right, out=both)
+    inner |= both < -t
     if not weak.any():
         return out
     # Everything else is judged at the few candidates alone (the same values, gathered).
@@ -349,7 +380,10 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
     glitch = _glitches(clean)
     # (c) noise bursts: robust level of the second difference per window (works at 100 Hz too).
     d2 = np.zeros_like(clean)
-    d2[:, 1:-1] = clean[:, 2:] - 2 * clean[:, 1:-1] + clean[:, :-2]
+    inner = d2[:, 1:-1]  # the same arithmetic in place (no whole-record temporaries)
+    np.multiply(clean[:, 1:-1], 2, out=inner)
+    np.subtract(clean[:, 2:], inner, out=inner)
+    inner += clean[:, :-2]
     bwin = max(8, int(th["burst_window_ms"] * fs / 1000))
     level = _window_robust_level(d2, bwin) if n >= 2 * bwin else np.zeros((rows, 0))
     still = np.abs(np.diff(raw, axis=1)) < 1e-6
