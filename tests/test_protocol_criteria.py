@@ -157,15 +157,16 @@ def _empty_result(age: float | None = None, sex: str | None = None) -> Measureme
     )
 
 
-def _also_pass_values(spec: CriterionSpec) -> list[tuple[str, Any]]:
+def _also_pass_values(spec: CriterionSpec, lead: str | None = None) -> list[tuple[str, Any]]:
     out = []
     for c in spec.also:
-        meets, _ = _sides(c.operator, c.threshold, "ms" if c.quantity.endswith("_ms") else "mV")
+        thr = _lead_threshold(c.threshold, lead)  # an also-threshold may be per lead too
+        meets, _ = _sides(c.operator, thr, "ms" if c.quantity.endswith("_ms") else "mV")
         out.append((c.quantity, meets[0]))
     return out
 
 
-def _lead_threshold(thr: Any, lead: str) -> Any:
+def _lead_threshold(thr: Any, lead: str | None) -> Any:
     return thr.get(lead, thr.get("default")) if isinstance(thr, dict) else thr
 
 
@@ -181,7 +182,7 @@ def _build(spec: CriterionSpec, thr: Any, meet: bool, pick: int, age, sex) -> Me
             value = good[pick % len(good)] if passing else bad[pick % len(bad)]
             lm = m.leads[lead]
             _set_lead(lm, quantity, value)
-            for q, v in _also_pass_values(spec):
+            for q, v in _also_pass_values(spec, lead):
                 _set_lead(lm, q, v)
     else:
         good, bad = _sides(spec.operator, thr, spec.unit)

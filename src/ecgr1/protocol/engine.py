@@ -194,10 +194,12 @@ def _also_ok(
     for c in conds:
         unit = _unit(c.quantity)
         val = round_value(getter(c.quantity), unit)
-        res = compare(val, c.operator, c.threshold)
+        # a per-lead threshold ({lead|default: number}) as for the criterion's own quantity
+        threshold = _lead_threshold(c.threshold, leads[0] if len(leads) == 1 else None)
+        res = compare(val, c.operator, threshold)
         if res is None and c.allow_missing:
             res = True
-        ev.append(Evidence(c.quantity, leads, val, unit, criterion, c.operator, c.threshold, res))
+        ev.append(Evidence(c.quantity, leads, val, unit, criterion, c.operator, threshold, res))
         if res is False:
             ok = False
         elif res is None and ok is True:
