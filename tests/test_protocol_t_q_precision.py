@@ -9,6 +9,7 @@ from protocol_builders import normal_result, simulated_statement_ids
 
 import ecgr1
 from ecgr1.protocol import interpret
+from ecgr1.report import write_report
 
 
 def _ids(m) -> set[str]:
@@ -86,6 +87,19 @@ def test_t_inversion_in_avf_counts_only_when_its_qrs_is_mainly_upright() -> None
     assert _ids(m) == _ids(normal_result())
     _qrs(m, "aVF", r=0.6, s=-0.3)  # mainly upright: two abnormal inferior leads
     assert "tinv_inferior" in _ids(m)
+
+
+def test_report_does_not_deny_negative_t_waves_it_does_not_count() -> None:
+    # Negative T waves that the lead conditions leave uncounted are present, not absent.
+    m = normal_result()
+    for lead in ("II", "III", "aVF"):
+        _invert_t(m, lead)
+        _qrs(m, lead, r=0.2, s=-0.8)  # rS: mainly negative, an inverted T is concordant
+    interp = interpret(m)
+    assert not {s.id for s in interp.statements if s.id.startswith("tinv_")}
+    report = write_report(interp)
+    assert "no T-wave inversion" not in report
+    assert "not counted as T-wave inversion in two contiguous leads" in report
 
 
 def test_t_inversion_in_avl_counts_only_after_an_r_wave_of_5_mm() -> None:

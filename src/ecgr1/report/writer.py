@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.protocol.table import CriteriaTable, load_table
-from ecgr1.protocol.types import Evidence, Exclusion, Interpretation, Statement
+from ecgr1.protocol.types import Evidence, Exclusion, Interpretation, Statement, Suppression
 from ecgr1.report.format import (
     NEGATED_OP_TEXT,
     evidence_text,
@@ -624,6 +624,16 @@ class _Writer:
                 f"J-point depression with an up-sloping ST segment ({upsloping}) is not counted "
                 "as ischaemic ST depression."
             )
+        concordant = self._uncounted_t_inversion(stmts, secondary)
+        if concordant:
+            # Negative T waves are present, so the report must not say "no T-wave inversion".
+            if "T-wave inversion" in missing:
+                missing.remove("T-wave inversion")
+            s.append(
+                f"T waves of {concordant} are not counted as T-wave inversion in two "
+                "contiguous leads: a negative T after a small or mainly negative QRS, or in V1, "
+                "is a normal variant (Minnesota Code T-wave items, AHA recommendations)."
+            )
         limits = self.limits_sentence((4,), "ST, Q and T statements")
         if missing:
             negated = [self.key("no " + m, 3) for m in missing]
@@ -637,6 +647,25 @@ class _Writer:
         if self.has("std_lateral") and self.has("lvh"):
             s.append("Lateral ST depression with LVH voltage may represent a strain pattern.")
         return " ".join(s)
+
+    def _uncounted_t_inversion(self, stmts: list[Statement], secondary: list[Suppression]) -> str:
+        """``-0.54 mV in II and -0.46 mV in aVF``: T waves past the T-inversion depth in two
+        leads of a territory that the lead conditions (Minnesota Code 5, AHA Part IV) did not
+        count, where no T-inversion statement is made or withheld."""
+        if any(st.id.startswith("tinv_") for st in stmts) or any(
+            sup.statement.startswith("tinv_") for sup in secondary
+        ):
+            return ""
+        parts: dict[str, str] = {}
+        for cid, res in self.i.criteria.items():
+            if not cid.startswith("tinv.") or res.met is not True:
+                continue
+            for ev in res.evidence:
+                if ev.met and ev.leads and ev.quantity == "t_amplitude_mv":
+                    parts[ev.leads[0]] = (
+                        f"{fmt_value(ev.value, ev.unit, ev.quantity)} in {ev.leads[0]}"
+                    )
+        return join_words([parts[ld] for ld in STANDARD_LEADS if ld in parts])
 
     def _upsloping_depression(self) -> str:
         """``-0.17 mV in V3 and -0.30 mV in V4``: leads depressed beyond the ST-depression
