@@ -624,13 +624,13 @@ class _Writer:
                 f"J-point depression with an up-sloping ST segment ({upsloping}) is not counted "
                 "as ischaemic ST depression."
             )
-        concordant = self._uncounted_t_inversion(stmts, secondary)
-        if concordant:
+        uncounted = self._uncounted_t_inversion(stmts, secondary)
+        if uncounted:
             # Negative T waves are present, so the report must not say "no T-wave inversion".
             if "T-wave inversion" in missing:
                 missing.remove("T-wave inversion")
             s.append(
-                f"T waves of {concordant} are not counted as T-wave inversion in two "
+                f"T waves of {uncounted} are not counted as T-wave inversion in two "
                 "contiguous leads: a negative T after a small or mainly negative QRS, or in V1, "
                 "is a normal variant (Minnesota Code T-wave items, AHA recommendations)."
             )
