@@ -144,6 +144,10 @@ ATRIAL: dict[str, float] = {
     "fwave_locked_gap_ms": 60.0,
     "fwave_locked_max_share": 0.3,
     "fwave_locked_min_beats": 8,  # fewer: chance alone reaches the share (1.6/8 = 0.2)
+    # With the ventricles paced the RR is the pacemaker's timing, so the irregular RR cannot
+    # support the f waves: fibrillatory activity then needs f waves in at least this many of
+    # II, III, aVF, V1, V2 (one lead alone can be a lead's T-wave mismatch or artefact).
+    "fwave_paced_min_leads": 2,
 }
 
 # Pacing spikes: second difference of the raw signal (mV per sample^2, scaled to 500 Hz).

@@ -21,6 +21,7 @@ import numpy as np
 from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.measure._numeric import round_or_none
 from ecgr1.measure.atrial.fwaves import (
+    F_WAVE_LEADS,
     beat_locked_atrial_share,
     fibrillatory_wave_evidence,
     qrst_residual,
@@ -155,6 +156,8 @@ def no_p_wave_atrial_fields(
         g.reasons.pop("atrial_rate_bpm", None)
     if kind:
         g.atrial_activity = kind
+    elif not irregular and g.pacing_spikes_detected:
+        paced_atrial_activity(g, det, resid, names, usable, config)
     elif not irregular:
         g.atrial_activity = "none"
     else:
@@ -183,11 +186,93 @@ def no_p_wave_atrial_fields(
             )
 
 
-def p_waves_locked_to_qrs(det: Detection, names: list[str], config: MeasureConfig) -> bool:
+def paced_atrial_activity(
+    g: GlobalMeasurements,
+    det: Detection,
+    resid: np.ndarray,
+    names: list[str],
+    usable: np.ndarray,
+    config: MeasureConfig,
+) -> None:
+    """Atrial activity of a ventricular-paced record with a regular RR and no P waves.
+
+    The rhythm of a paced record is the underlying atrial rhythm: atrial fibrillation with
+    ventricular pacing shows f waves and no P waves while the paced RR is regular (the
+    pacemaker's lower rate), so a regular RR does not say "no atrial activity" here (Chou's
+    Electrocardiography, pacemaker rhythms; ESC 2020 AF guidelines: no distinct P waves,
+    fibrillatory waves). Without the irregular RR the f waves carry the diagnosis alone, so
+    they must show in ``atrial.fwave_paced_min_leads`` of the f-wave leads, and must not stand
+    at a fixed distance before each ventricular stimulus (sinus P waves the pacemaker tracks,
+    missed by the P-wave detection). Otherwise: "none" over a flat residual, else undecided.
+    """
+    names = [n for n, u in zip(names, usable, strict=False) if u]
+    leads = [k for k, n in enumerate(names) if n in F_WAVE_LEADS]
+    per_lead = [
+        fibrillatory_wave_evidence(resid[k : k + 1], det.fs_detect, det.anchors, [names[k]],
+                                   config=config)
+        for k in leads
+    ]  # fmt: skip
+    n_leads = sum(ev.present for ev in per_lead)
+    if n_leads >= config.atrial["fwave_paced_min_leads"]:
+        if p_waves_locked_to_qrs(det, names, config, stimulus_anchors(det, config)):
+            g.atrial_activity = None
+            g.reasons["atrial_activity"] = (
+                "4-9 Hz atrial activity at a fixed distance before each ventricular stimulus: "
+                "tracked P waves, not fibrillatory waves"
+            )
+            return
+        g.atrial_activity = "fibrillatory"
+        return
+    rms = [ev.residual_rms_mv for ev in per_lead if ev.residual_rms_mv is not None]
+    if rms and float(np.median(rms)) <= config.atrial["fwave_flat_rms_mv"]:
+        g.atrial_activity = "none"
+        return
+    g.atrial_activity = None
+    g.reasons["atrial_activity"] = (
+        "ventricular pacing without P waves or fibrillatory waves in "
+        f"{config.atrial['fwave_paced_min_leads']:g} leads: the atrial rhythm is undecided"
+    )
+
+
+def stimulus_anchors(det: Detection, config: MeasureConfig) -> np.ndarray:
+    """Beat positions (detection-rate samples) that put the pre-QRS window of
+    :func:`~ecgr1.measure.atrial.fwaves.beat_locked_atrial_share` before the ventricular
+    stimulus: for a paced beat (a spike within the ``atrial.fwave_locked_window_ms`` the
+    window reaches back from its anchor) the stimulus plus ``atrial.fwave_locked_gap_ms``, so
+    that the window ends at the stimulus. The anchor of a wide paced QRS lies 100-200 ms after
+    its stimulus, and a window ending 60 ms before that anchor would read the stimulus and the
+    QRS upstroke as beat-locked atrial activity. Other beats keep their anchor.
+
+    >>> from types import SimpleNamespace
+    >>> det = SimpleNamespace(spikes=np.array([400]), k=2, fs=500.0, fs_detect=250.0,
+    ...                       anchors=np.array([100, 225]))
+    >>> stimulus_anchors(det, DEFAULT_CONFIG).tolist()
+    [100, 215]
+    """
+    anchors = np.asarray(det.anchors, int)
+    spikes = np.sort(np.asarray(det.spikes, float) / det.k)
+    reach = config.atrial["fwave_locked_window_ms"] * det.fs_detect / 1000.0
+    gap = int(round(config.atrial["fwave_locked_gap_ms"] * det.fs_detect / 1000.0))
+    out = anchors.copy()
+    for i, a in enumerate(anchors):
+        before = spikes[(spikes <= a) & (spikes >= a - reach)]
+        if before.size:
+            out[i] = int(round(before[-1])) + gap
+    return out
+
+
+def p_waves_locked_to_qrs(
+    det: Detection,
+    names: list[str],
+    config: MeasureConfig,
+    anchors: np.ndarray | None = None,
+) -> bool:
     """Whether the pre-QRS activity of the usable leads (``names``) repeats before every QRS
     (:func:`~ecgr1.measure.atrial.fwaves.beat_locked_atrial_share` at least
     ``atrial.fwave_locked_max_share``): P waves the P-wave detection missed, since f waves keep
-    no fixed distance from the QRS."""
+    no fixed distance from the QRS. ``anchors``: the beat positions the window is read
+    before (``det.anchors`` when not given; :func:`stimulus_anchors` in a paced record)."""
     clean = det.clean[det.usable]
-    share = beat_locked_atrial_share(clean, det.fs_detect, det.anchors, names, config=config)
+    anchors = det.anchors if anchors is None else anchors
+    share = beat_locked_atrial_share(clean, det.fs_detect, anchors, names, config=config)
     return share is not None and share >= config.atrial["fwave_locked_max_share"]
