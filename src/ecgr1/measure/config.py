@@ -155,6 +155,10 @@ PACING: dict[str, float] = {
     "spike_abs_mv": 0.25,
     "blank_after_ms": 20.0,  # spike and amplifier recovery bridged by a line
     "spike_rel_p99": 8.0,
+    # A curvature this large (10x spike_abs_mv, far beyond the sharpest QRS) in two leads is a
+    # stimulus whatever the rest of the signal: such samples (and blank_after_ms after them,
+    # the artefact's ringing) are left out of the 99th percentile spike_rel_p99 refers to.
+    "spike_certain_mv": 2.5,
     "min_beat_fraction": 0.3,  # fraction of beats preceded by a spike for "paced rhythm"
     "max_spike_to_qrs_ms": 60.0,  # ventricular pacing: spike at most this before QRS onset
     "max_spike_to_peak_ms": 150.0,  # and at most this before the peak of the paced QRS
