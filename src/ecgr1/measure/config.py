@@ -148,6 +148,16 @@ ATRIAL: dict[str, float] = {
     # support the f waves: fibrillatory activity then needs f waves in at least this many of
     # II, III, aVF, V1, V2 (one lead alone can be a lead's T-wave mismatch or artefact).
     "fwave_paced_min_leads": 2,
+    # ... and must not repeat at one atrial cycle: P waves of AV dissociation (complete block
+    # under a ventricular pacemaker) march through at a constant P-P interval and hold 4-9 Hz
+    # power too, f waves do not. The lower of the residual's autocorrelations at one cycle and
+    # at two (QRS blanked, low-passed below fwave_noise_min_hz), highest over the cycles in
+    # this range; at or above fwave_paced_max_autocorr the activity is regular. Constructed:
+    # 10-s band-limited 4.5-8 Hz f waves 0.08-0.40 (95th percentile 0.30-0.33), 0.05 mV P
+    # waves under 0.03 mV noise 0.18-0.73 (5th percentile 0.35); LUDB 93 (AF) below 0.1.
+    "fwave_paced_cycle_min_ms": 350.0,
+    "fwave_paced_cycle_max_ms": 1500.0,
+    "fwave_paced_max_autocorr": 0.35,
 }
 
 # Pacing spikes: second difference of the raw signal (mV per sample^2, scaled to 500 Hz).

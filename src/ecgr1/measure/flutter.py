@@ -17,6 +17,7 @@ simulated flutter the other finds (``tests/test_simulate_engines.py``).
 from __future__ import annotations
 
 import numpy as np
+from scipy.signal import butter, sosfiltfilt
 
 from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.measure._numeric import round_or_none
@@ -26,6 +27,7 @@ from ecgr1.measure.atrial.fwaves import (
     fibrillatory_wave_evidence,
     qrst_residual,
 )
+from ecgr1.measure.atrial.rhythm import autocorr_many
 from ecgr1.measure.beat_classes import BeatGroups
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.measure.detection import Detection
@@ -221,6 +223,14 @@ def paced_atrial_activity(
                 "tracked P waves, not fibrillatory waves"
             )
             return
+        cycle_ms, autocorr = regular_atrial_cycle(resid[leads], det.fs_detect, det.anchors, config)
+        if autocorr >= config.atrial["fwave_paced_max_autocorr"]:
+            g.atrial_activity = None
+            g.reasons["atrial_activity"] = (
+                f"atrial activity repeating every {cycle_ms:.0f} ms, dissociated from the paced "
+                "QRS: P waves (AV dissociation), not fibrillatory waves"
+            )
+            return
         g.atrial_activity = "fibrillatory"
         return
     rms = [ev.residual_rms_mv for ev in per_lead if ev.residual_rms_mv is not None]
@@ -232,6 +242,57 @@ def paced_atrial_activity(
         "ventricular pacing without P waves or fibrillatory waves in "
         f"{config.atrial['fwave_paced_min_leads']:g} leads: the atrial rhythm is undecided"
     )
+
+
+def regular_atrial_cycle(
+    resid: np.ndarray, fs: float, anchors: np.ndarray, config: MeasureConfig = DEFAULT_CONFIG
+) -> tuple[float, float]:
+    """(cycle in ms, autocorrelation) of the most regular repetition of the QRST-cancelled
+    residual ``resid`` (leads, samples at ``fs``) over the atrial cycles
+    ``atrial.fwave_paced_cycle_min_ms`` to ``fwave_paced_cycle_max_ms``: the lower of its
+    autocorrelations at one cycle and at two.
+
+    P waves that march through at their own rate (AV dissociation) repeat at one P-P interval;
+    f waves change shape and timing from wave to wave and decorrelate (ESC 2020: no distinct,
+    regular atrial activity). The QRS neighbourhood is left out (``atrial.fwave_blank_*_ms``,
+    where cancellation error is largest). What repeats at the ventricular cycle after QRST
+    cancellation (beat-to-beat T-wave change) also counts as regular: AF is then not stated
+    from this residual, the cautious side.
+
+    >>> fs = 250.0
+    >>> t = np.arange(2500) / fs
+    >>> p_waves = sum(np.exp(-(((t - s) / 0.03) ** 2)) for s in np.arange(0.2, 10, 0.8))
+    >>> cycle, ac = regular_atrial_cycle(p_waves[None, :], fs, np.arange(100, 2500, 250))
+    >>> round(cycle), ac > 0.9
+    (800, True)
+    """
+    p = config.atrial
+    n = resid.shape[1]
+    kept = np.ones(n, bool)
+    before = int(round(p["fwave_blank_before_ms"] * fs / 1000.0))
+    after = int(round(p["fwave_blank_after_ms"] * fs / 1000.0))
+    for a in np.asarray(anchors, int):
+        kept[max(0, a - before) : max(0, a + after)] = False
+    lags = np.arange(
+        int(p["fwave_paced_cycle_min_ms"] * fs / 1000.0),
+        min(int(p["fwave_paced_cycle_max_ms"] * fs / 1000.0), n // 3) + 1,
+    )
+    if lags.size == 0:
+        return float("nan"), 0.0
+    # Broadband noise (above the f-wave noise floor's lower edge) is left out: it decorrelates
+    # small P waves as much as f waves do.
+    sos = butter(4, p["fwave_noise_min_hz"], btype="lowpass", fs=fs, output="sos")
+    x = sosfiltfilt(sos, resid - np.median(resid, axis=1, keepdims=True), axis=1)
+    # A regular rhythm repeats at one cycle and at two; band-limited f waves correlate by
+    # chance at some lag of a 10-s record (up to ~0.4), rarely at a lag and its double too.
+    ac = np.minimum(autocorr_many(x, kept, lags), autocorr_many(x, kept, 2 * lags))
+    best = float(ac.max())
+    # The cycle: the peak of the first run of lags about as regular as the best (the
+    # multiples of the cycle repeat as well).
+    near = np.flatnonzero(ac >= 0.9 * best) if best > 0 else np.array([int(np.argmax(ac))])
+    run = near[: int(np.argmax(np.diff(np.append(near, near[-1] + 2)) > 1)) + 1]
+    i = int(run[np.argmax(ac[run])])
+    return float(lags[i] * 1000.0 / fs), best
 
 
 def stimulus_anchors(det: Detection, config: MeasureConfig) -> np.ndarray:
