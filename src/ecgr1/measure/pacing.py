@@ -53,8 +53,9 @@ def spike_free_p99(
     The reference is the sharpest 1 % of the signal (QRS notches, noise). A pacemaker whose
     large stimulus artefact rings for several samples (10 samples per stimulus at 60 /min is
     2 % of a record) fills that 1 % with its own stimuli and would hide every one of them; so
-    the samples where ``need`` leads curve more than ``pacing.spike_certain_mv`` (unmistakable
-    stimuli) and the ``pacing.blank_after_ms`` after them are left out of it.
+    the samples where ``need`` leads (two at least) curve more than
+    ``pacing.spike_certain_mv`` (unmistakable stimuli) and the ``pacing.blank_after_ms`` after
+    them are left out of it.
 
     >>> d2 = np.full((2, 1000), 0.01)
     >>> ring = np.array([5.0, 4.0, 3.0, 2.0, 1.5, 1.0, 0.8, 0.6, 0.4, 0.2])
@@ -66,7 +67,8 @@ def spike_free_p99(
     [0.01, 0.01]
     """
     pacing = config.pacing
-    certain = (d2 > pacing["spike_certain_mv"]).sum(axis=0) >= need
+    # Two leads at least, whatever ``need``: one lead's glitch is not unmistakable.
+    certain = (d2 > pacing["spike_certain_mv"]).sum(axis=0) >= max(2, need)
     if not certain.any():
         return percentile_along(d2[:, ::2], 99, axis=1)[:, None]
     after = max(1, int(round(pacing["blank_after_ms"] * fs / 1000.0)))
