@@ -144,6 +144,20 @@ ATRIAL: dict[str, float] = {
     "fwave_locked_gap_ms": 60.0,
     "fwave_locked_max_share": 0.3,
     "fwave_locked_min_beats": 8,  # fewer: chance alone reaches the share (1.6/8 = 0.2)
+    # With the ventricles paced the RR is the pacemaker's timing, so the irregular RR cannot
+    # support the f waves: fibrillatory activity then needs f waves in at least this many of
+    # II, III, aVF, V1, V2 (one lead alone can be a lead's T-wave mismatch or artefact).
+    "fwave_paced_min_leads": 2,
+    # ... and must not repeat at one atrial cycle: P waves of AV dissociation (complete block
+    # under a ventricular pacemaker) march through at a constant P-P interval and hold 4-9 Hz
+    # power too, f waves do not. The lower of the residual's autocorrelations at one cycle and
+    # at two (QRS blanked, low-passed below fwave_noise_min_hz), highest over the cycles in
+    # this range; at or above fwave_paced_max_autocorr the activity is regular. Constructed:
+    # 10-s band-limited 4.5-8 Hz f waves 0.08-0.40 (95th percentile 0.30-0.33), 0.05 mV P
+    # waves under 0.03 mV noise 0.18-0.73 (5th percentile 0.35); LUDB 93 (AF) below 0.1.
+    "fwave_paced_cycle_min_ms": 350.0,
+    "fwave_paced_cycle_max_ms": 1500.0,
+    "fwave_paced_max_autocorr": 0.35,
 }
 
 # Pacing spikes: second difference of the raw signal (mV per sample^2, scaled to 500 Hz).
@@ -151,6 +165,10 @@ PACING: dict[str, float] = {
     "spike_abs_mv": 0.25,
     "blank_after_ms": 20.0,  # spike and amplifier recovery bridged by a line
     "spike_rel_p99": 8.0,
+    # A curvature this large (10x spike_abs_mv, far beyond the sharpest QRS) in two leads is a
+    # stimulus whatever the rest of the signal: such samples (and blank_after_ms after them,
+    # the artefact's ringing) are left out of the 99th percentile spike_rel_p99 refers to.
+    "spike_certain_mv": 2.5,
     "min_beat_fraction": 0.3,  # fraction of beats preceded by a spike for "paced rhythm"
     "max_spike_to_qrs_ms": 60.0,  # ventricular pacing: spike at most this before QRS onset
     "max_spike_to_peak_ms": 150.0,  # and at most this before the peak of the paced QRS

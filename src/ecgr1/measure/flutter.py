@@ -17,14 +17,17 @@ simulated flutter the other finds (``tests/test_simulate_engines.py``).
 from __future__ import annotations
 
 import numpy as np
+from scipy.signal import butter, sosfiltfilt
 
 from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.measure._numeric import round_or_none
 from ecgr1.measure.atrial.fwaves import (
+    F_WAVE_LEADS,
     beat_locked_atrial_share,
     fibrillatory_wave_evidence,
     qrst_residual,
 )
+from ecgr1.measure.atrial.rhythm import autocorr_many
 from ecgr1.measure.beat_classes import BeatGroups
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.measure.detection import Detection
@@ -155,6 +158,8 @@ def no_p_wave_atrial_fields(
         g.reasons.pop("atrial_rate_bpm", None)
     if kind:
         g.atrial_activity = kind
+    elif not irregular and g.pacing_spikes_detected:
+        paced_atrial_activity(g, det, resid, names, usable, config)
     elif not irregular:
         g.atrial_activity = "none"
     else:
@@ -183,11 +188,152 @@ def no_p_wave_atrial_fields(
             )
 
 
-def p_waves_locked_to_qrs(det: Detection, names: list[str], config: MeasureConfig) -> bool:
+def paced_atrial_activity(
+    g: GlobalMeasurements,
+    det: Detection,
+    resid: np.ndarray,
+    names: list[str],
+    usable: np.ndarray,
+    config: MeasureConfig,
+) -> None:
+    """Atrial activity of a ventricular-paced record with a regular RR and no P waves.
+
+    The rhythm of a paced record is the underlying atrial rhythm: atrial fibrillation with
+    ventricular pacing shows f waves and no P waves while the paced RR is regular (the
+    pacemaker's lower rate), so a regular RR does not say "no atrial activity" here (Chou's
+    Electrocardiography, pacemaker rhythms; ESC 2020 AF guidelines: no distinct P waves,
+    fibrillatory waves). Without the irregular RR the f waves carry the diagnosis alone, so
+    they must show in ``atrial.fwave_paced_min_leads`` of the f-wave leads, and must not stand
+    at a fixed distance before each ventricular stimulus (sinus P waves the pacemaker tracks,
+    missed by the P-wave detection). Otherwise: "none" over a flat residual, else undecided.
+    """
+    names = [n for n, u in zip(names, usable, strict=False) if u]
+    leads = [k for k, n in enumerate(names) if n in F_WAVE_LEADS]
+    per_lead = [
+        fibrillatory_wave_evidence(resid[k : k + 1], det.fs_detect, det.anchors, [names[k]],
+                                   config=config)
+        for k in leads
+    ]  # fmt: skip
+    n_leads = sum(ev.present for ev in per_lead)
+    if n_leads >= config.atrial["fwave_paced_min_leads"]:
+        if p_waves_locked_to_qrs(det, names, config, stimulus_anchors(det, config)):
+            g.atrial_activity = None
+            g.reasons["atrial_activity"] = (
+                "4-9 Hz atrial activity at a fixed distance before each ventricular stimulus: "
+                "tracked P waves, not fibrillatory waves"
+            )
+            return
+        cycle_ms, autocorr = regular_atrial_cycle(resid[leads], det.fs_detect, det.anchors, config)
+        if autocorr >= config.atrial["fwave_paced_max_autocorr"]:
+            g.atrial_activity = None
+            g.reasons["atrial_activity"] = (
+                f"atrial activity repeating every {cycle_ms:.0f} ms, dissociated from the paced "
+                "QRS: P waves (AV dissociation), not fibrillatory waves"
+            )
+            return
+        g.atrial_activity = "fibrillatory"
+        return
+    rms = [ev.residual_rms_mv for ev in per_lead if ev.residual_rms_mv is not None]
+    if rms and float(np.median(rms)) <= config.atrial["fwave_flat_rms_mv"]:
+        g.atrial_activity = "none"
+        return
+    g.atrial_activity = None
+    g.reasons["atrial_activity"] = (
+        "ventricular pacing without P waves or fibrillatory waves in "
+        f"{config.atrial['fwave_paced_min_leads']:g} leads: the atrial rhythm is undecided"
+    )
+
+
+def regular_atrial_cycle(
+    resid: np.ndarray, fs: float, anchors: np.ndarray, config: MeasureConfig = DEFAULT_CONFIG
+) -> tuple[float, float]:
+    """(cycle in ms, autocorrelation) of the most regular repetition of the QRST-cancelled
+    residual ``resid`` (leads, samples at ``fs``) over the atrial cycles
+    ``atrial.fwave_paced_cycle_min_ms`` to ``fwave_paced_cycle_max_ms``: the lower of its
+    autocorrelations at one cycle and at two.
+
+    P waves that march through at their own rate (AV dissociation) repeat at one P-P interval;
+    f waves change shape and timing from wave to wave and decorrelate (ESC 2020: no distinct,
+    regular atrial activity). The QRS neighbourhood is left out (``atrial.fwave_blank_*_ms``,
+    where cancellation error is largest). What repeats at the ventricular cycle after QRST
+    cancellation (beat-to-beat T-wave change) also counts as regular: AF is then not stated
+    from this residual, the cautious side.
+
+    >>> fs = 250.0
+    >>> t = np.arange(2500) / fs
+    >>> p_waves = sum(np.exp(-(((t - s) / 0.03) ** 2)) for s in np.arange(0.2, 10, 0.8))
+    >>> cycle, ac = regular_atrial_cycle(p_waves[None, :], fs, np.arange(100, 2500, 250))
+    >>> round(cycle), ac > 0.9
+    (800, True)
+    """
+    p = config.atrial
+    n = resid.shape[1]
+    kept = np.ones(n, bool)
+    before = int(round(p["fwave_blank_before_ms"] * fs / 1000.0))
+    after = int(round(p["fwave_blank_after_ms"] * fs / 1000.0))
+    for a in np.asarray(anchors, int):
+        kept[max(0, a - before) : max(0, a + after)] = False
+    lags = np.arange(
+        int(p["fwave_paced_cycle_min_ms"] * fs / 1000.0),
+        min(int(p["fwave_paced_cycle_max_ms"] * fs / 1000.0), n // 3) + 1,
+    )
+    if lags.size == 0:
+        return float("nan"), 0.0
+    # Broadband noise (above the f-wave noise floor's lower edge) is left out: it decorrelates
+    # small P waves as much as f waves do.
+    sos = butter(4, p["fwave_noise_min_hz"], btype="lowpass", fs=fs, output="sos")
+    x = sosfiltfilt(sos, resid - np.median(resid, axis=1, keepdims=True), axis=1)
+    # A regular rhythm repeats at one cycle and at two; band-limited f waves correlate by
+    # chance at some lag of a 10-s record (up to ~0.4), rarely at a lag and its double too.
+    ac = np.minimum(autocorr_many(x, kept, lags), autocorr_many(x, kept, 2 * lags))
+    best = float(ac.max())
+    # The cycle: the peak of the first run of lags about as regular as the best (the
+    # multiples of the cycle repeat as well).
+    near = np.flatnonzero(ac >= 0.9 * best) if best > 0 else np.array([int(np.argmax(ac))])
+    run = near[: int(np.argmax(np.diff(np.append(near, near[-1] + 2)) > 1)) + 1]
+    i = int(run[np.argmax(ac[run])])
+    return float(lags[i] * 1000.0 / fs), best
+
+
+def stimulus_anchors(det: Detection, config: MeasureConfig) -> np.ndarray:
+    """Beat positions (detection-rate samples) that put the pre-QRS window of
+    :func:`~ecgr1.measure.atrial.fwaves.beat_locked_atrial_share` before the ventricular
+    stimulus: for a paced beat (a spike within the ``atrial.fwave_locked_window_ms`` the
+    window reaches back from its anchor) the stimulus plus ``atrial.fwave_locked_gap_ms``, so
+    that the window ends at the stimulus. The anchor of a wide paced QRS lies 100-200 ms after
+    its stimulus, and a window ending 60 ms before that anchor would read the stimulus and the
+    QRS upstroke as beat-locked atrial activity. Other beats keep their anchor.
+
+    >>> from types import SimpleNamespace
+    >>> det = SimpleNamespace(spikes=np.array([400]), k=2, fs=500.0, fs_detect=250.0,
+    ...                       anchors=np.array([100, 225]))
+    >>> stimulus_anchors(det, DEFAULT_CONFIG).tolist()
+    [100, 215]
+    """
+    anchors = np.asarray(det.anchors, int)
+    spikes = np.sort(np.asarray(det.spikes, float) / det.k)
+    reach = config.atrial["fwave_locked_window_ms"] * det.fs_detect / 1000.0
+    gap = int(round(config.atrial["fwave_locked_gap_ms"] * det.fs_detect / 1000.0))
+    out = anchors.copy()
+    for i, a in enumerate(anchors):
+        before = spikes[(spikes <= a) & (spikes >= a - reach)]
+        if before.size:
+            out[i] = int(round(before[-1])) + gap
+    return out
+
+
+def p_waves_locked_to_qrs(
+    det: Detection,
+    names: list[str],
+    config: MeasureConfig,
+    anchors: np.ndarray | None = None,
+) -> bool:
     """Whether the pre-QRS activity of the usable leads (``names``) repeats before every QRS
     (:func:`~ecgr1.measure.atrial.fwaves.beat_locked_atrial_share` at least
     ``atrial.fwave_locked_max_share``): P waves the P-wave detection missed, since f waves keep
-    no fixed distance from the QRS."""
+    no fixed distance from the QRS. ``anchors``: the beat positions the window is read
+    before (``det.anchors`` when not given; :func:`stimulus_anchors` in a paced record)."""
     clean = det.clean[det.usable]
-    share = beat_locked_atrial_share(clean, det.fs_detect, det.anchors, names, config=config)
+    anchors = det.anchors if anchors is None else anchors
+    share = beat_locked_atrial_share(clean, det.fs_detect, anchors, names, config=config)
     return share is not None and share >= config.atrial["fwave_locked_max_share"]
