@@ -148,6 +148,8 @@ def test_a_finding_near_its_threshold_is_not_checkable_rather_than_contradicted(
     # QRS moved to just below the wide limit: "complete RBBB" is then within tolerance.
     m = copy.deepcopy(interp("rbbb"))
     m.measurements.global_.qrs_duration_ms = 112.0
+    for lead in ("V1", "V2"):  # the right precordial QRS also meets the complete-block limit
+        m.measurements.leads[lead].qrs_duration_ms = 112.0
     got = ecgr1.interpret(m.measurements)
     v = check_claims([cat("complete_rbbb")], got)[0]
     assert v.verdict == "not_checkable" and "tolerance" in v.reason

@@ -509,6 +509,10 @@ def _exclusions(
             and t not in (inapplicable or set())
             and t not in (not_assessable or set())
             and not (quality_poor and table.statements[t].fine_grained)
+            # A criterion rules out only what it leaves impossible: a statement with another
+            # way to its requirement (complete RBBB from the V1/V2 QRS when the record QRS is
+            # under 120 ms) is not "excluded" by the criterion that failed.
+            and evaluate_expression(table.statements[t].requires, results) is False
         ]
         if not targets:
             continue
