@@ -424,3 +424,72 @@ def test_typical_span_and_hf_noise_match_their_definitions(fs: float) -> None:
         hf = hf[:, ::3] if hf.shape[1] >= 300 else hf
         mad = np.median(np.abs(hf - np.median(hf, axis=1, keepdims=True)), axis=1)
         assert np.array_equal(_hf_noise(x, fs), 1.4826 * mad)
+
+
+# --------------------------------------------------------------- delineation and JSON text
+
+
+def _masked_arg_reference(y: np.ndarray, start, stop, mode: str) -> np.ndarray:
+    """Row by row: argmax/argmin of ``y`` over [start, stop) (first on ties), -1 if empty."""
+    out = np.full(y.shape[0], -1)
+    for k in range(y.shape[0]):
+        a, b = max(int(np.ceil(start[k])), 0), min(int(np.ceil(stop[k])), y.shape[1])
+        if b > a:
+            seg = y[k, a:b]
+            out[k] = a + (int(np.argmax(seg)) if mode == "max" else int(np.argmin(seg)))
+    return out
+
+
+@pytest.mark.parametrize("mode", ["max", "min"])
+def test_masked_arg_matches_its_definition(mode: str) -> None:
+    # The common-anchor fast path (every row's range covers the span) and the masked path must
+    # both give the first extreme of each row's range; ties are made on purpose (quantised).
+    from ecgr1.measure.delineate import _masked_arg
+
+    rng = np.random.default_rng(7)
+    y = np.round(rng.normal(size=(30, 80)), 1)
+    cases = [
+        (np.full(30, 10), np.full(30, 50)),  # one common range: the fast path
+        (np.full(30, -5), np.full(30, 200)),  # beyond the window on both sides
+        (rng.integers(0, 60, 30), rng.integers(20, 90, 30)),  # per-row ranges, some empty
+        (np.full(30, 10.0), np.r_[np.full(28, 50.0), 49.0, 50.0]),  # one row a sample shorter
+        (np.r_[np.full(29, 10.0), 10.5], np.full(30, 50.0)),  # one row starting later
+    ]
+    # The extremes sit just outside the ranges of the last two rows.
+    y[-2, 49] = y[-1, 10] = 9.0 if mode == "max" else -9.0
+    for start, stop in cases:
+        assert np.array_equal(
+            _masked_arg(y, start, stop, mode), _masked_arg_reference(y, start, stop, mode)
+        )
+
+
+def test_t_search_signal_matches_the_plain_expressions() -> None:
+    # The detrended, prior-weighted T search signal is computed in place in two buffers; it
+    # must equal the plain expressions of its definition bit for bit.
+    from ecgr1.measure.config import DEFAULT_CONFIG
+    from ecgr1.measure.delineate import _t_search_signal, _take
+
+    fs, c = 500.0, 225
+    x = _ecg_like(6, 6000, fs, 11)
+    anchors = np.arange(300, 5600, 410)
+    rows = x[:, anchors[:, None] + np.arange(-c, 375)[None, :]].reshape(-1, 600)
+    rng = np.random.default_rng(3)
+    qrs_off = c + rng.integers(10, 60, rows.shape[0])
+    next_rr = rng.uniform(150, 1200, rows.shape[0])
+    params, windows = DEFAULT_CONFIG.delineation, DEFAULT_CONFIG.windows
+    got = _t_search_signal(rows, qrs_off, next_rr, fs, c, params, windows)
+    level, j, stop = got.level, got.j, got.stop
+    columns = np.arange(level.shape[1])
+    frac = np.clip((columns[None, :] - j[:, None]) / np.maximum(stop - j, 1)[:, None], 0, 1)
+    j_level, stop_level = _take(level, j), _take(level, stop)
+    want = level - (j_level[:, None] * (1 - frac) + stop_level[:, None] * frac) * 0.5
+    rr_s = np.minimum(next_rr, 2 * fs) / fs
+    expected_peak = (0.4 * np.sqrt(np.clip(rr_s, 0.3, 2.0)) - 0.12) * fs
+    late = np.clip(
+        (columns[None, :] - expected_peak[:, None]) / np.maximum(stop - expected_peak, 1)[:, None],
+        0,
+        1,
+    )
+    assert params["t_prior_weight"] > 0
+    want = want * (1.0 - params["t_prior_weight"] * late)
+    assert np.array_equal(got.weighted, want)

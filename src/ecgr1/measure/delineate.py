@@ -31,6 +31,7 @@ section (fractions, smoothing, trapezium reference distances) and its ``windows`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -107,8 +108,8 @@ def _column_span(start: np.ndarray, stop: np.ndarray, w: int) -> tuple[int, int]
     [start, stop): the searches below only look at those columns (same result, less work)."""
     if start.size == 0:
         return 0, 0
-    lo = max(int(np.floor(np.min(start))), 0)
-    hi = min(int(np.ceil(np.max(stop))), w)
+    lo = max(math.floor(start.min()), 0)
+    hi = min(math.ceil(stop.max()), w)
     return lo, max(hi, lo)
 
 
@@ -117,6 +118,10 @@ def _masked_arg(y: np.ndarray, start: np.ndarray, stop: np.ndarray, mode: str) -
     lo, hi = _column_span(start, stop, y.shape[-1])
     if hi == lo:
         return np.full(y.shape[0], -1)
+    if start.max() <= lo and stop.min() >= hi:
+        # Every row's range holds the whole span (a common anchor): no mask to apply.
+        z = y[:, lo:hi]
+        return (z.argmax(axis=1) if mode == "max" else z.argmin(axis=1)) + lo
     ar = np.arange(lo, hi)
     inside = (ar >= start[:, None]) & (ar < stop[:, None])
     fill = -np.inf if mode == "max" else np.inf
@@ -593,25 +598,38 @@ def _t_search_signal(
     ).astype(int)
     start = (j + int(windows["t_min_after_j_ms"] * per_ms)).astype(int)
     start = np.minimum(start, stop - 1)
-    # Remove half of the line joining J and the search stop (sloping ST / T-P segment).
+    # Remove half of the line joining J and the search stop (sloping ST / T-P segment):
+    # level - (j_level (1 - frac) + stop_level frac) / 2, in two whole-window buffers (the
+    # same operations on the same operands, so the same values as the plain expression).
     j_level = _take(level, j)
     stop_level = _take(level, stop)
-    frac = np.clip((columns[None, :] - j[:, None]) / np.maximum(stop - j, 1)[:, None], 0, 1)
-    weighted = level - (j_level[:, None] * (1 - frac) + stop_level[:, None] * frac) * 0.5
+    frac = np.subtract(columns[None, :], j[:, None])
+    frac = np.divide(frac, np.maximum(stop - j, 1)[:, None], out=_float_buffer(frac))
+    np.clip(frac, 0, 1, out=frac)
+    line = np.subtract(1, frac)
+    line *= j_level[:, None]
+    frac *= stop_level[:, None]
+    line += frac
+    line *= 0.5
+    weighted = np.subtract(level, line, out=line)
     if params["t_prior_weight"] > 0:
         # Soft physiologic prior: deflections late in the window (beyond the T peak expected
         # for this RR from a QTc of ~400 ms) must be larger to win, so that small T waves are
         # not replaced by U waves, fibrillation waves or the next P wave.
         rr_s = np.minimum(next_rr_rows, 2 * fs) / fs
         expected_peak = (0.4 * np.sqrt(np.clip(rr_s, 0.3, 2.0)) - 0.12) * fs
-        late = np.clip(
-            (columns[None, :] - expected_peak[:, None])
-            / np.maximum(stop - expected_peak, 1)[:, None],
-            0,
-            1,
-        )
-        weighted = weighted * (1.0 - params["t_prior_weight"] * late)
+        late = np.subtract(columns[None, :], expected_peak[:, None], out=frac)
+        late /= np.maximum(stop - expected_peak, 1)[:, None]
+        np.clip(late, 0, 1, out=late)
+        late *= params["t_prior_weight"]
+        np.subtract(1.0, late, out=late)
+        weighted *= late
     return _TSearch(level, weighted, slope, j, start, stop)
+
+
+def _float_buffer(a: np.ndarray) -> np.ndarray | None:
+    """``a`` itself where it can hold a float64 result in place, else None (a new array)."""
+    return a if a.dtype == np.float64 else None
 
 
 # ---------------------------------------------------------------------------------- P wave
