@@ -493,3 +493,46 @@ def test_t_search_signal_matches_the_plain_expressions() -> None:
     assert params["t_prior_weight"] > 0
     want = want * (1.0 - params["t_prior_weight"] * late)
     assert np.array_equal(got.weighted, want)
+
+
+def test_measure_json_text_is_json_dumps_indent_1() -> None:
+    # ``ecgr1 measure`` writes its JSON with its own writer: the text must be json.dumps(...,
+    # indent=1)'s, for every kind of value and key json accepts, and the same error otherwise.
+    from ecgr1.cli._json_text import dumps_indent1
+
+    nan, inf = float("nan"), float("inf")
+    values = [
+        {
+            "ints": [1, -2, 10**30],
+            "floats": [0.1, -0.0, 1e-300, 2.5e17],
+            "special": [nan, inf, -inf],
+            "mixed": [1, 2.5, True, None, "x", [], {}, (), [[1], {"a": ()}]],
+            "numbers and booleans": [1, True, 2.0, False],
+            "numbers and nan": [1, 2.0, nan],
+            "strings": ["plain", "é ü 漢", 'quote " and \\ and\nnewline', "\x00"],
+            "scalars": {"t": True, "f": False, "n": None, "s": "", "np": np.float64(0.3)},
+            1: "int key",
+            2.5: "float key",
+            nan: "nan key",
+            None: "none key",
+        },
+        {True: "bool key", False: "bool key", 0.5: [], "x": {}},
+        [],
+        {},
+        "top",
+        3,
+        -1.5,
+        None,
+        False,
+        (1, (2,)),
+        [np.float64(1.25), np.float64("nan")],
+    ]
+    for value in values:
+        assert dumps_indent1(value) == json.dumps(value, indent=1)
+    loop: list = []
+    loop.append(loop)
+    for bad in ({"x": np.int64(1)}, {(1, 2): 3}, [object()], loop):
+        with pytest.raises((TypeError, ValueError)) as theirs:
+            json.dumps(bad, indent=1)
+        with pytest.raises(theirs.type, match=str(theirs.value).split("(")[0][:20]):
+            dumps_indent1(bad)
