@@ -536,3 +536,34 @@ def test_measure_json_text_is_json_dumps_indent_1() -> None:
             json.dumps(bad, indent=1)
         with pytest.raises(theirs.type, match=str(theirs.value).split("(")[0][:20]):
             dumps_indent1(bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_smooth_in_place_second_pass_is_two_moving_averages(dtype) -> None:
+    # The second moving average writes into the first one's output: the values must be those
+    # of two plain moving averages, along every axis and for the float32 delineation copy.
+    from scipy.ndimage import uniform_filter1d
+
+    x = _ecg_like(4, 900, 250.0, 5).astype(dtype)
+    for y, axis in ((x, -1), (x.reshape(4, 6, 150), 2), (x.reshape(4, 6, 150), 1), (x[0], 0)):
+        for width in (2, 3, 8):
+            once = uniform_filter1d(y, width, axis=axis, mode="nearest")
+            want = uniform_filter1d(once, width, axis=axis, mode="nearest")
+            got = filters.smooth(y, width, axis=axis)
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_sosfiltfilt_rows_is_scipys_sosfiltfilt() -> None:
+    # The atrial band-pass runs SciPy's filter arithmetic without its argument handling: the
+    # values must be sps.sosfiltfilt's (default odd padding), and the fallbacks (float32 rows,
+    # too short a record) must behave as SciPy does.
+    x = _ecg_like(3, 2500, 250.0, 9)
+    for order, band, btype in ((2, (0.5, 25.0), "band"), (4, 40.0, "low"), (2, 0.7, "high")):
+        sos = sps.butter(order, band, btype=btype, fs=250.0, output="sos")
+        zi = sps.sosfilt_zi(sos)
+        for y in (x, x[:, :100], x.astype(np.float32)):
+            want = sps.sosfiltfilt(sos, y, axis=1)
+            got = filters.sosfiltfilt_rows(sos, zi, y)
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+        with pytest.raises(ValueError):
+            filters.sosfiltfilt_rows(sos, zi, x[:, :5])
