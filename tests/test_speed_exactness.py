@@ -567,3 +567,51 @@ def test_sosfiltfilt_rows_is_scipys_sosfiltfilt() -> None:
             assert got.dtype == want.dtype and np.array_equal(got, want)
         with pytest.raises(ValueError):
             filters.sosfiltfilt_rows(sos, zi, x[:, :5])
+
+
+@pytest.mark.parametrize("dead", [None, 0, 3])
+def test_local_damage_frozen_check_reads_the_live_leads_steps(dead: int | None) -> None:
+    # local_damage hands its own np.diff(raw) (the live rows of it) to the frozen-stretch
+    # check instead of letting it take another: the finding must be the definition's on the
+    # live leads, with every lead live (no copies) and with a flat lead before or after the
+    # lead that jumps.
+    fs = 500.0
+    x = np.round(_ecg_like(5, 3000, fs, seed=4) * 200) / 200
+    x[:, 1200:1206] = x[:, 1200:1201]  # every lead frozen ...
+    x[2, 1200:1206] += 0.3  # ... lead 2 jumping into its stretch and back
+    if dead is not None:
+        x[dead] = 0.0  # not live: left out of the check
+    live = np.ptp(x, axis=1) >= 0.02
+    still = np.abs(np.diff(x[live], axis=1)) < 1e-6
+    total, first = _frozen_reference(x[live], still)
+    assert total > 0
+    found = local_damage(x, x - x.mean(axis=1, keepdims=True), fs)
+    for k in np.flatnonzero(live):
+        assert f"over {total / fs:.3f} s (first at {first / fs:.2f} s)" in found[k]["dropout"]
+    rng = np.random.default_rng(0)
+    y = x[live] + rng.normal(0, 1e-3, x[live].shape) * (rng.random(x[live].shape) < 0.5)
+    still = np.abs(np.diff(y, axis=1)) < 1e-6
+    assert _frozen_with_jump(y, still, np.diff(y, axis=1)) == _frozen_with_jump(y, still)
+
+
+def test_envelope_in_place_equals_the_plain_expressions() -> None:
+    # The beat detector's slope-energy envelope is computed in place: the values must be the
+    # plain expressions', for the float32 detection copy and for float64.
+    from scipy.ndimage import uniform_filter1d
+
+    from ecgr1.measure.beats import _envelope
+
+    for dtype, fs in ((np.float32, 250.0), (np.float64, 500.0)):
+        x = _ecg_like(4, int(10 * fs), fs, seed=6).astype(dtype)
+        x[3] = 0.0  # a flat lead: its scale is replaced by 1
+        xs = filters.smooth(x, max(1, int(round(fs * 0.008))))
+        d = np.diff(xs, axis=1, prepend=xs[:, :1])
+        d = d - uniform_filter1d(d, max(1, int(fs * 0.06)), axis=1, mode="nearest")
+        e = d * d
+        scale = np.percentile(e, 99, axis=1, keepdims=True)
+        scale[scale <= 0] = 1.0
+        e = (e / scale).sum(axis=0)
+        env = uniform_filter1d(e, max(1, int(fs * 0.08)), mode="nearest")
+        got_e, got_env = _envelope(x, fs)
+        assert got_e.dtype == e.dtype and np.array_equal(got_e, e)
+        assert np.array_equal(got_env, env)
