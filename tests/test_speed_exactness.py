@@ -615,3 +615,30 @@ def test_envelope_in_place_equals_the_plain_expressions() -> None:
         got_e, got_env = _envelope(x, fs)
         assert got_e.dtype == e.dtype and np.array_equal(got_e, e)
         assert np.array_equal(got_env, env)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_line_removal_and_window_rms_match_the_plain_expressions(dtype) -> None:
+    # The P and T searches remove a line (all of it, or half) and the P noise is an rms over a
+    # window, each computed in place: the values must be the plain expressions', for the
+    # float32 delineation copy and for float64.
+    from ecgr1.measure.delineate import _minus_line, _window_rms
+
+    rng = np.random.default_rng(8)
+    y = rng.normal(size=(40, 120)).astype(dtype)
+    smoothed = (y + rng.normal(0, 0.1, y.shape)).astype(dtype)
+    columns = np.arange(120)
+    a = rng.integers(-5, 100, 40)
+    b = a + rng.integers(-3, 60, 40)  # some lines of zero or negative length
+    level_a, level_b = y[:, 0].copy(), y[:, -1].copy()
+    frac = np.clip((columns[None, :] - a[:, None]) / np.maximum(b - a, 1)[:, None], 0, 1)
+    for share in (1.0, 0.5):
+        got, _ = _minus_line(y, columns, a, b, level_a, level_b, share)
+        line = level_a[:, None] * (1 - frac) + level_b[:, None] * frac
+        want = y - (line * share if share != 1.0 else line)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    in_window = (columns >= a[:, None]) & (columns < b[:, None])
+    residual = y - smoothed
+    want = np.sqrt((residual * residual * in_window).sum(axis=1) / np.maximum(in_window.sum(1), 1))
+    got = _window_rms(y, smoothed, in_window)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
