@@ -642,3 +642,42 @@ def test_line_removal_and_window_rms_match_the_plain_expressions(dtype) -> None:
     want = np.sqrt((residual * residual * in_window).sum(axis=1) / np.maximum(in_window.sum(1), 1))
     got = _window_rms(y, smoothed, in_window)
     assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_median_or_none_is_numpys_median_of_the_finite_values() -> None:
+    # median_or_none takes its median from one partition instead of np.median: the value must
+    # be np.median's of the finite values, for odd and even counts, signed zeros and integers.
+    from ecgr1.measure._numeric import median_or_none
+
+    rng = np.random.default_rng(12)
+    cases = [rng.normal(size=n) * 10 ** rng.uniform(-3, 3) for n in range(1, 40)]
+    cases += [np.array([-0.0]), np.array([-0.0, -0.0]), np.array([0.0, -0.0, np.nan, -0.0])]
+    cases += [np.array([3, 1, 2, 8]), np.array([np.inf, 1.0, 2.0, -np.inf, 7.0])]
+    for v in cases:
+        finite = np.asarray(v, float)[np.isfinite(np.asarray(v, float))]
+        want = float(np.median(finite))
+        got = median_or_none(v)
+        assert np.array_equal(np.array(got), np.array(want)) and np.signbit(got) == np.signbit(want)
+    assert median_or_none(np.array([np.nan, np.inf])) is None
+
+
+def test_template_fiducials_in_full_rate_samples_match_each_value_alone() -> None:
+    # The median beat's per-lead fiducials are converted to full-rate samples for all leads at
+    # once: each must be float(v * k + half_block) of its own value, None where absent.
+    from types import SimpleNamespace
+
+    from ecgr1.measure.delineate import FIDUCIALS
+    from ecgr1.measure.median_beat import _template_fiducials_full
+
+    rng = np.random.default_rng(13)
+    lead = {key: rng.uniform(0, 300, (12, 1)) for key in FIDUCIALS}
+    lead["p_on"][[2, 7], 0] = np.nan
+    lead["t_off"][:, 0] = np.nan
+    for k, half_block in ((2, 0.5), (1, 0.0), (4, 1.5), (3, 1.0)):
+        det = SimpleNamespace(k=k, half_block=half_block)
+        got = _template_fiducials_full(det, SimpleNamespace(template=SimpleNamespace(lead=lead)))
+        for key in FIDUCIALS:
+            for li in range(12):
+                v = lead[key][li, 0]
+                want = float(v * k + half_block) if np.isfinite(v) else None
+                assert got[key][li] == want and type(got[key][li]) is type(want)
