@@ -681,3 +681,22 @@ def test_template_fiducials_in_full_rate_samples_match_each_value_alone() -> Non
                 v = lead[key][li, 0]
                 want = float(v * k + half_block) if np.isfinite(v) else None
                 assert got[key][li] == want and type(got[key][li]) is type(want)
+
+
+def test_still_mask_by_two_comparisons_is_the_absolute_step_test() -> None:
+    # local_damage finds constant stretches with step < t and step > -t instead of
+    # |step| < t: the mask must be the same for every value, signed zeros, NaN, infinities
+    # and values at the threshold included; and a drop-out must still be found with it.
+    special = np.array([0.0, -0.0, 1e-6, -1e-6, 9.9e-7, -9.9e-7, np.nan, np.inf, -np.inf, 5e-324])
+    raw = np.concatenate([[0.0], np.cumsum(special)])[None, :]
+    step = np.diff(raw, axis=1)
+    step[0] = special  # the steps themselves, whatever the running sum made of them
+    assert np.array_equal((step < 1e-6) & (step > -1e-6), np.abs(step) < 1e-6)
+    fs = 500.0
+    x = _ecg_like(3, 5000, fs, seed=7)
+    x[1, 2000:2600] = x[1, 2000]
+    x[2, 3000:3800] = np.linspace(1.0, -1.0, 800)  # a long steady fall: not constant
+    x[0, 500:1300] = x[0, 500] + 5e-6 * np.arange(800)  # a slow drift of 5 nV per sample
+    found = local_damage(x, x - x.mean(axis=1, keepdims=True), fs)
+    assert "dropout" in found[1] and "over 1.20 s, first at 4.00 s" in found[1]["dropout"]
+    assert "dropout" not in found[0] and "dropout" not in found[2]

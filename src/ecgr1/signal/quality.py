@@ -390,7 +390,10 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
     bwin = max(8, int(th["burst_window_ms"] * fs / 1000))
     level = _window_robust_level(d2, bwin) if n >= 2 * bwin else np.zeros((rows, 0))
     step = np.diff(raw, axis=1)  # x[j + 1] - x[j]: the frozen-stretch check reads it too
-    still = np.abs(step) < 1e-6
+    # |step| < 1e-6, as two comparisons (the same truth for every value, NaN and infinities
+    # included) without a whole-record float temporary for |step|.
+    still = step < 1e-6
+    still &= step > -1e-6
     live = np.ptp(raw, axis=1) >= th["flat_ptp_mv"]
     lead_run = max(2, int(th["dropout_ms"] * fs / 1000))
     joint_run = max(2, int(th["dropout_all_ms"] * fs / 1000)) if live.sum() >= 2 else 0
