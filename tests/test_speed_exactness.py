@@ -424,3 +424,279 @@ def test_typical_span_and_hf_noise_match_their_definitions(fs: float) -> None:
         hf = hf[:, ::3] if hf.shape[1] >= 300 else hf
         mad = np.median(np.abs(hf - np.median(hf, axis=1, keepdims=True)), axis=1)
         assert np.array_equal(_hf_noise(x, fs), 1.4826 * mad)
+
+
+# --------------------------------------------------------------- delineation and JSON text
+
+
+def _masked_arg_reference(y: np.ndarray, start, stop, mode: str) -> np.ndarray:
+    """Row by row: argmax/argmin of ``y`` over [start, stop) (first on ties), -1 if empty."""
+    out = np.full(y.shape[0], -1)
+    for k in range(y.shape[0]):
+        a, b = max(int(np.ceil(start[k])), 0), min(int(np.ceil(stop[k])), y.shape[1])
+        if b > a:
+            seg = y[k, a:b]
+            out[k] = a + (int(np.argmax(seg)) if mode == "max" else int(np.argmin(seg)))
+    return out
+
+
+@pytest.mark.parametrize("mode", ["max", "min"])
+def test_masked_arg_matches_its_definition(mode: str) -> None:
+    # The common-anchor fast path (every row's range covers the span) and the masked path must
+    # both give the first extreme of each row's range; ties are made on purpose (quantised).
+    from ecgr1.measure.delineate import _masked_arg
+
+    rng = np.random.default_rng(7)
+    y = np.round(rng.normal(size=(30, 80)), 1)
+    cases = [
+        (np.full(30, 10), np.full(30, 50)),  # one common range: the fast path
+        (np.full(30, -5), np.full(30, 200)),  # beyond the window on both sides
+        (rng.integers(0, 60, 30), rng.integers(20, 90, 30)),  # per-row ranges, some empty
+        (np.full(30, 10.0), np.r_[np.full(28, 50.0), 49.0, 50.0]),  # one row a sample shorter
+        (np.r_[np.full(29, 10.0), 10.5], np.full(30, 50.0)),  # one row starting later
+    ]
+    # The extremes sit just outside the ranges of the last two rows.
+    y[-2, 49] = y[-1, 10] = 9.0 if mode == "max" else -9.0
+    for start, stop in cases:
+        assert np.array_equal(
+            _masked_arg(y, start, stop, mode), _masked_arg_reference(y, start, stop, mode)
+        )
+
+
+def test_t_search_signal_matches_the_plain_expressions() -> None:
+    # The detrended, prior-weighted T search signal is computed in place in two buffers; it
+    # must equal the plain expressions of its definition bit for bit.
+    from ecgr1.measure.config import DEFAULT_CONFIG
+    from ecgr1.measure.delineate import _t_search_signal, _take
+
+    fs, c = 500.0, 225
+    x = _ecg_like(6, 6000, fs, 11)
+    anchors = np.arange(300, 5600, 410)
+    rows = x[:, anchors[:, None] + np.arange(-c, 375)[None, :]].reshape(-1, 600)
+    rng = np.random.default_rng(3)
+    qrs_off = c + rng.integers(10, 60, rows.shape[0])
+    next_rr = rng.uniform(150, 1200, rows.shape[0])
+    params, windows = DEFAULT_CONFIG.delineation, DEFAULT_CONFIG.windows
+    got = _t_search_signal(rows, qrs_off, next_rr, fs, c, params, windows)
+    level, j, stop = got.level, got.j, got.stop
+    columns = np.arange(level.shape[1])
+    frac = np.clip((columns[None, :] - j[:, None]) / np.maximum(stop - j, 1)[:, None], 0, 1)
+    j_level, stop_level = _take(level, j), _take(level, stop)
+    want = level - (j_level[:, None] * (1 - frac) + stop_level[:, None] * frac) * 0.5
+    rr_s = np.minimum(next_rr, 2 * fs) / fs
+    expected_peak = (0.4 * np.sqrt(np.clip(rr_s, 0.3, 2.0)) - 0.12) * fs
+    late = np.clip(
+        (columns[None, :] - expected_peak[:, None]) / np.maximum(stop - expected_peak, 1)[:, None],
+        0,
+        1,
+    )
+    assert params["t_prior_weight"] > 0
+    want = want * (1.0 - params["t_prior_weight"] * late)
+    assert np.array_equal(got.weighted, want)
+
+
+def test_measure_json_text_is_json_dumps_indent_1() -> None:
+    # ``ecgr1 measure`` writes its JSON with its own writer: the text must be json.dumps(...,
+    # indent=1)'s, for every kind of value and key json accepts, and the same error otherwise.
+    from ecgr1.cli._json_text import dumps_indent1
+
+    nan, inf = float("nan"), float("inf")
+    values = [
+        {
+            "ints": [1, -2, 10**30],
+            "floats": [0.1, -0.0, 1e-300, 2.5e17],
+            "special": [nan, inf, -inf],
+            "mixed": [1, 2.5, True, None, "x", [], {}, (), [[1], {"a": ()}]],
+            "numbers and booleans": [1, True, 2.0, False],
+            "numbers and nan": [1, 2.0, nan],
+            "strings": ["plain", "é ü 漢", 'quote " and \\ and\nnewline', "\x00"],
+            "scalars": {"t": True, "f": False, "n": None, "s": "", "np": np.float64(0.3)},
+            1: "int key",
+            2.5: "float key",
+            nan: "nan key",
+            None: "none key",
+        },
+        {True: "bool key", False: "bool key", 0.5: [], "x": {}},
+        [],
+        {},
+        "top",
+        3,
+        -1.5,
+        None,
+        False,
+        (1, (2,)),
+        [np.float64(1.25), np.float64("nan")],
+    ]
+    for value in values:
+        assert dumps_indent1(value) == json.dumps(value, indent=1)
+    loop: list = []
+    loop.append(loop)
+    for bad in ({"x": np.int64(1)}, {(1, 2): 3}, [object()], loop):
+        with pytest.raises((TypeError, ValueError)) as theirs:
+            json.dumps(bad, indent=1)
+        with pytest.raises(theirs.type, match=str(theirs.value).split("(")[0][:20]):
+            dumps_indent1(bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_smooth_in_place_second_pass_is_two_moving_averages(dtype) -> None:
+    # The second moving average writes into the first one's output: the values must be those
+    # of two plain moving averages, along every axis and for the float32 delineation copy.
+    from scipy.ndimage import uniform_filter1d
+
+    x = _ecg_like(4, 900, 250.0, 5).astype(dtype)
+    for y, axis in ((x, -1), (x.reshape(4, 6, 150), 2), (x.reshape(4, 6, 150), 1), (x[0], 0)):
+        for width in (2, 3, 8):
+            once = uniform_filter1d(y, width, axis=axis, mode="nearest")
+            want = uniform_filter1d(once, width, axis=axis, mode="nearest")
+            got = filters.smooth(y, width, axis=axis)
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_sosfiltfilt_rows_is_scipys_sosfiltfilt() -> None:
+    # The atrial band-pass runs SciPy's filter arithmetic without its argument handling: the
+    # values must be sps.sosfiltfilt's (default odd padding), and the fallbacks (float32 rows,
+    # too short a record) must behave as SciPy does.
+    x = _ecg_like(3, 2500, 250.0, 9)
+    for order, band, btype in ((2, (0.5, 25.0), "band"), (4, 40.0, "low"), (2, 0.7, "high")):
+        sos = sps.butter(order, band, btype=btype, fs=250.0, output="sos")
+        zi = sps.sosfilt_zi(sos)
+        for y in (x, x[:, :100], x.astype(np.float32)):
+            want = sps.sosfiltfilt(sos, y, axis=1)
+            got = filters.sosfiltfilt_rows(sos, zi, y)
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+        with pytest.raises(ValueError):
+            filters.sosfiltfilt_rows(sos, zi, x[:, :5])
+
+
+@pytest.mark.parametrize("dead", [None, 0, 3])
+def test_local_damage_frozen_check_reads_the_live_leads_steps(dead: int | None) -> None:
+    # local_damage hands its own np.diff(raw) (the live rows of it) to the frozen-stretch
+    # check instead of letting it take another: the finding must be the definition's on the
+    # live leads, with every lead live (no copies) and with a flat lead before or after the
+    # lead that jumps.
+    fs = 500.0
+    x = np.round(_ecg_like(5, 3000, fs, seed=4) * 200) / 200
+    x[:, 1200:1206] = x[:, 1200:1201]  # every lead frozen ...
+    x[2, 1200:1206] += 0.3  # ... lead 2 jumping into its stretch and back
+    if dead is not None:
+        x[dead] = 0.0  # not live: left out of the check
+    live = np.ptp(x, axis=1) >= 0.02
+    still = np.abs(np.diff(x[live], axis=1)) < 1e-6
+    total, first = _frozen_reference(x[live], still)
+    assert total > 0
+    found = local_damage(x, x - x.mean(axis=1, keepdims=True), fs)
+    for k in np.flatnonzero(live):
+        assert f"over {total / fs:.3f} s (first at {first / fs:.2f} s)" in found[k]["dropout"]
+    rng = np.random.default_rng(0)
+    y = x[live] + rng.normal(0, 1e-3, x[live].shape) * (rng.random(x[live].shape) < 0.5)
+    still = np.abs(np.diff(y, axis=1)) < 1e-6
+    assert _frozen_with_jump(y, still, np.diff(y, axis=1)) == _frozen_with_jump(y, still)
+
+
+def test_envelope_in_place_equals_the_plain_expressions() -> None:
+    # The beat detector's slope-energy envelope is computed in place: the values must be the
+    # plain expressions', for the float32 detection copy and for float64.
+    from scipy.ndimage import uniform_filter1d
+
+    from ecgr1.measure.beats import _envelope
+
+    for dtype, fs in ((np.float32, 250.0), (np.float64, 500.0)):
+        x = _ecg_like(4, int(10 * fs), fs, seed=6).astype(dtype)
+        x[3] = 0.0  # a flat lead: its scale is replaced by 1
+        xs = filters.smooth(x, max(1, int(round(fs * 0.008))))
+        d = np.diff(xs, axis=1, prepend=xs[:, :1])
+        d = d - uniform_filter1d(d, max(1, int(fs * 0.06)), axis=1, mode="nearest")
+        e = d * d
+        scale = np.percentile(e, 99, axis=1, keepdims=True)
+        scale[scale <= 0] = 1.0
+        e = (e / scale).sum(axis=0)
+        env = uniform_filter1d(e, max(1, int(fs * 0.08)), mode="nearest")
+        got_e, got_env = _envelope(x, fs)
+        assert got_e.dtype == e.dtype and np.array_equal(got_e, e)
+        assert np.array_equal(got_env, env)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_line_removal_and_window_rms_match_the_plain_expressions(dtype) -> None:
+    # The P and T searches remove a line (all of it, or half) and the P noise is an rms over a
+    # window, each computed in place: the values must be the plain expressions', for the
+    # float32 delineation copy and for float64.
+    from ecgr1.measure.delineate import _minus_line, _window_rms
+
+    rng = np.random.default_rng(8)
+    y = rng.normal(size=(40, 120)).astype(dtype)
+    smoothed = (y + rng.normal(0, 0.1, y.shape)).astype(dtype)
+    columns = np.arange(120)
+    a = rng.integers(-5, 100, 40)
+    b = a + rng.integers(-3, 60, 40)  # some lines of zero or negative length
+    level_a, level_b = y[:, 0].copy(), y[:, -1].copy()
+    frac = np.clip((columns[None, :] - a[:, None]) / np.maximum(b - a, 1)[:, None], 0, 1)
+    for share in (1.0, 0.5):
+        got, _ = _minus_line(y, columns, a, b, level_a, level_b, share)
+        line = level_a[:, None] * (1 - frac) + level_b[:, None] * frac
+        want = y - (line * share if share != 1.0 else line)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    in_window = (columns >= a[:, None]) & (columns < b[:, None])
+    residual = y - smoothed
+    want = np.sqrt((residual * residual * in_window).sum(axis=1) / np.maximum(in_window.sum(1), 1))
+    got = _window_rms(y, smoothed, in_window)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_median_or_none_is_numpys_median_of_the_finite_values() -> None:
+    # median_or_none takes its median from one partition instead of np.median: the value must
+    # be np.median's of the finite values, for odd and even counts, signed zeros and integers.
+    from ecgr1.measure._numeric import median_or_none
+
+    rng = np.random.default_rng(12)
+    cases = [rng.normal(size=n) * 10 ** rng.uniform(-3, 3) for n in range(1, 40)]
+    cases += [np.array([-0.0]), np.array([-0.0, -0.0]), np.array([0.0, -0.0, np.nan, -0.0])]
+    cases += [np.array([3, 1, 2, 8]), np.array([np.inf, 1.0, 2.0, -np.inf, 7.0])]
+    for v in cases:
+        finite = np.asarray(v, float)[np.isfinite(np.asarray(v, float))]
+        want = float(np.median(finite))
+        got = median_or_none(v)
+        assert np.array_equal(np.array(got), np.array(want)) and np.signbit(got) == np.signbit(want)
+    assert median_or_none(np.array([np.nan, np.inf])) is None
+
+
+def test_template_fiducials_in_full_rate_samples_match_each_value_alone() -> None:
+    # The median beat's per-lead fiducials are converted to full-rate samples for all leads at
+    # once: each must be float(v * k + half_block) of its own value, None where absent.
+    from types import SimpleNamespace
+
+    from ecgr1.measure.delineate import FIDUCIALS
+    from ecgr1.measure.median_beat import _template_fiducials_full
+
+    rng = np.random.default_rng(13)
+    lead = {key: rng.uniform(0, 300, (12, 1)) for key in FIDUCIALS}
+    lead["p_on"][[2, 7], 0] = np.nan
+    lead["t_off"][:, 0] = np.nan
+    for k, half_block in ((2, 0.5), (1, 0.0), (4, 1.5), (3, 1.0)):
+        det = SimpleNamespace(k=k, half_block=half_block)
+        got = _template_fiducials_full(det, SimpleNamespace(template=SimpleNamespace(lead=lead)))
+        for key in FIDUCIALS:
+            for li in range(12):
+                v = lead[key][li, 0]
+                want = float(v * k + half_block) if np.isfinite(v) else None
+                assert got[key][li] == want and type(got[key][li]) is type(want)
+
+
+def test_still_mask_by_two_comparisons_is_the_absolute_step_test() -> None:
+    # local_damage finds constant stretches with step < t and step > -t instead of
+    # |step| < t: the mask must be the same for every value, signed zeros, NaN, infinities
+    # and values at the threshold included; and a drop-out must still be found with it.
+    special = np.array([0.0, -0.0, 1e-6, -1e-6, 9.9e-7, -9.9e-7, np.nan, np.inf, -np.inf, 5e-324])
+    raw = np.concatenate([[0.0], np.cumsum(special)])[None, :]
+    step = np.diff(raw, axis=1)
+    step[0] = special  # the steps themselves, whatever the running sum made of them
+    assert np.array_equal((step < 1e-6) & (step > -1e-6), np.abs(step) < 1e-6)
+    fs = 500.0
+    x = _ecg_like(3, 5000, fs, seed=7)
+    x[1, 2000:2600] = x[1, 2000]
+    x[2, 3000:3800] = np.linspace(1.0, -1.0, 800)  # a long steady fall: not constant
+    x[0, 500:1300] = x[0, 500] + 5e-6 * np.arange(800)  # a slow drift of 5 nV per sample
+    found = local_damage(x, x - x.mean(axis=1, keepdims=True), fs)
+    assert "dropout" in found[1] and "over 1.20 s, first at 4.00 s" in found[1]["dropout"]
+    assert "dropout" not in found[0] and "dropout" not in found[2]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +113,7 @@ def _measure_one(
     """Read, measure and write the files of one record (in a worker process with --workers):
     nothing is printed here, the caller prints in the order of the inputs."""
     from ecgr1.cli._allocator import tune_allocator
+    from ecgr1.cli._json_text import dumps_indent1
     from ecgr1.io import read_record
     from ecgr1.measure.annotations import write_annotations, write_beat_annotations
     from ecgr1.pipeline import measure_record
@@ -125,7 +125,7 @@ def _measure_one(
     text = None
     with output_errors():
         if json_dir or single:
-            text = json.dumps(res.to_dict(), indent=1)
+            text = dumps_indent1(res.to_dict())  # json.dumps(..., indent=1), the same text
         if json_dir:
             (json_dir / f"{res.id}.json").write_text(text)
         if ann_dir:

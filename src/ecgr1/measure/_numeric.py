@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from ecgr1.signal.stats import median_partition
+
 
 def median_or_none(values: np.ndarray) -> float | None:
     """Median of the finite values; None when there is none.
@@ -16,7 +18,8 @@ def median_or_none(values: np.ndarray) -> float | None:
     """
     v = np.asarray(values, float)
     v = v[np.isfinite(v)]
-    return float(np.median(v)) if v.size else None
+    # median_partition is np.median bit for bit on float64, without its general machinery.
+    return float(median_partition(v)) if v.size else None
 
 
 def round_or_none(v: float | None, nd: int = 1) -> float | None:

@@ -29,11 +29,16 @@ def _envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     xs = smooth(x, max(1, int(round(fs * 0.008))))
     d = np.diff(xs, axis=1, prepend=xs[:, :1])
     # Remove slow components of the slope (P/T) partially: high-pass by subtracting a 60 ms mean.
-    d = d - uniform_filter1d(d, max(1, int(fs * 0.06)), axis=1, mode="nearest")
-    e = d * d
+    # (In place from here: the same operations on the same operands, fewer temporaries.)
+    d -= uniform_filter1d(d, max(1, int(fs * 0.06)), axis=1, mode="nearest")
+    e = np.multiply(d, d, out=d)
     scale = np.percentile(e, 99, axis=1, keepdims=True)
     scale[scale <= 0] = 1.0
-    e = (e / scale).sum(axis=0)
+    if np.result_type(e, scale) == e.dtype:
+        e /= scale
+    else:
+        e = e / scale
+    e = e.sum(axis=0)
     env = uniform_filter1d(e, max(1, int(fs * 0.08)), mode="nearest")
     return e, env
 

@@ -31,6 +31,7 @@ section (fractions, smoothing, trapezium reference distances) and its ``windows`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -107,8 +108,8 @@ def _column_span(start: np.ndarray, stop: np.ndarray, w: int) -> tuple[int, int]
     [start, stop): the searches below only look at those columns (same result, less work)."""
     if start.size == 0:
         return 0, 0
-    lo = max(int(np.floor(np.min(start))), 0)
-    hi = min(int(np.ceil(np.max(stop))), w)
+    lo = max(math.floor(start.min()), 0)
+    hi = min(math.ceil(stop.max()), w)
     return lo, max(hi, lo)
 
 
@@ -117,6 +118,10 @@ def _masked_arg(y: np.ndarray, start: np.ndarray, stop: np.ndarray, mode: str) -
     lo, hi = _column_span(start, stop, y.shape[-1])
     if hi == lo:
         return np.full(y.shape[0], -1)
+    if start.max() <= lo and stop.min() >= hi:
+        # Every row's range holds the whole span (a common anchor): no mask to apply.
+        z = y[:, lo:hi]
+        return (z.argmax(axis=1) if mode == "max" else z.argmin(axis=1)) + lo
     ar = np.arange(lo, hi)
     inside = (ar >= start[:, None]) & (ar < stop[:, None])
     fill = -np.inf if mode == "max" else np.inf
@@ -594,24 +599,53 @@ def _t_search_signal(
     start = (j + int(windows["t_min_after_j_ms"] * per_ms)).astype(int)
     start = np.minimum(start, stop - 1)
     # Remove half of the line joining J and the search stop (sloping ST / T-P segment).
-    j_level = _take(level, j)
-    stop_level = _take(level, stop)
-    frac = np.clip((columns[None, :] - j[:, None]) / np.maximum(stop - j, 1)[:, None], 0, 1)
-    weighted = level - (j_level[:, None] * (1 - frac) + stop_level[:, None] * frac) * 0.5
+    weighted, spare = _minus_line(level, columns, j, stop, _take(level, j), _take(level, stop), 0.5)
     if params["t_prior_weight"] > 0:
         # Soft physiologic prior: deflections late in the window (beyond the T peak expected
         # for this RR from a QTc of ~400 ms) must be larger to win, so that small T waves are
         # not replaced by U waves, fibrillation waves or the next P wave.
         rr_s = np.minimum(next_rr_rows, 2 * fs) / fs
         expected_peak = (0.4 * np.sqrt(np.clip(rr_s, 0.3, 2.0)) - 0.12) * fs
-        late = np.clip(
-            (columns[None, :] - expected_peak[:, None])
-            / np.maximum(stop - expected_peak, 1)[:, None],
-            0,
-            1,
-        )
-        weighted = weighted * (1.0 - params["t_prior_weight"] * late)
+        late = np.subtract(columns[None, :], expected_peak[:, None], out=spare)
+        late /= np.maximum(stop - expected_peak, 1)[:, None]
+        np.clip(late, 0, 1, out=late)
+        late *= params["t_prior_weight"]
+        np.subtract(1.0, late, out=late)
+        weighted *= late
     return _TSearch(level, weighted, slope, j, start, stop)
+
+
+def _minus_line(
+    y: np.ndarray,
+    columns: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    level_a: np.ndarray,
+    level_b: np.ndarray,
+    share: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``y - (level_a (1 - frac) + level_b frac) * share`` with ``frac = clip((columns - a) /
+    max(b - a, 1), 0, 1)``, row-wise: ``share`` of the line from ``level_a`` at column ``a``
+    to ``level_b`` at ``b`` removed (held flat beyond them).
+
+    Computed in two row-by-column buffers (the same operations on the same operands as the
+    plain expression, so the same values; without ``* share`` when it is 1). Returns the
+    result and the other buffer (float64, free for the caller's next temporary)."""
+    frac = np.subtract(columns[None, :], a[:, None])
+    frac = np.divide(frac, np.maximum(b - a, 1)[:, None], out=_float_buffer(frac))
+    np.clip(frac, 0, 1, out=frac)
+    line = np.subtract(1, frac)
+    line *= level_a[:, None]
+    frac *= level_b[:, None]
+    line += frac
+    if share != 1.0:
+        line *= share
+    return np.subtract(y, line, out=_float_buffer(line)), frac
+
+
+def _float_buffer(a: np.ndarray) -> np.ndarray | None:
+    """``a`` itself where it can hold a float64 result in place, else None (a new array)."""
+    return a if a.dtype == np.float64 else None
 
 
 # ---------------------------------------------------------------------------------- P wave
@@ -665,13 +699,10 @@ def _p_wave(
     slope = np.diff(smoothed, axis=1, append=smoothed[:, -1:])
     start_level = _take(smoothed, start)
     qrs_on_level = _take(smoothed, qrs_on_rows)
-    frac = np.clip(
-        (columns[None, :] - start[:, None]) / np.maximum(qrs_on_rows - start, 1)[:, None], 0, 1
-    )
     # Partial detrending: a full line from the window start (possibly on the T tail) to the
     # PR segment would shift the P peak; ``p_detrend`` sets how much of it is removed.
     start_level = qrs_on_level + params["p_detrend"] * (start_level - qrs_on_level)
-    level = smoothed - (start_level[:, None] * (1 - frac) + qrs_on_level[:, None] * frac)
+    level, _ = _minus_line(smoothed, columns, start, qrs_on_rows, start_level, qrs_on_level)
     peak, sign, missing = _dominant_deflection(level, start + int(20 * per_ms), end)
     amp = _take(smoothed, peak) - qrs_on_level
 
@@ -683,13 +714,20 @@ def _p_wave(
     onset = _trapezium(level, steep_on, np.minimum(ref_on, steep_on), -1, sign)
 
     # Noise in the P window: what the smoothing removed from the clean signal.
-    residual = before_r - smoothed
     in_window = (columns >= start[:, None]) & (columns < qrs_on_rows[:, None])
-    noise = np.sqrt(
-        (residual * residual * in_window).sum(axis=1) / np.maximum(in_window.sum(axis=1), 1)
-    )
+    noise = _window_rms(before_r, smoothed, in_window)
     missing = missing | (end - start < int(60 * per_ms))
     return _Wave(onset, peak, offset, amp, missing, noise)
+
+
+def _window_rms(x: np.ndarray, smoothed: np.ndarray, in_window: np.ndarray) -> np.ndarray:
+    """Per row: rms of ``x - smoothed`` over the columns ``in_window`` (0 where none), i.e.
+    ``sqrt(((x - smoothed) ** 2 * in_window).sum(1) / max(in_window.sum(1), 1))`` with the
+    product ``r * r * in_window`` formed in place (the same values, one buffer)."""
+    residual = np.subtract(x, smoothed)
+    residual *= residual
+    residual *= in_window
+    return np.sqrt(residual.sum(axis=1) / np.maximum(in_window.sum(axis=1), 1))
 
 
 # ---------------------------------------------------------------------------------- result

@@ -123,6 +123,7 @@ def measure_leads(
     areas of the QRS, P and T waves of every usable lead (``{"qrs": {lead: area}, ...}``)."""
     ms_full, tg = det.ms_full, mb.glob
     nets: dict[str, dict[str, float | None]] = {"qrs": {}, "p": {}, "t": {}}
+    template_full = _template_fiducials_full(det, dl)
     for li, name in enumerate(res.lead_names):
         if not det.usable[li]:
             lm = lead_measurements(np.zeros(1), det.fs, {}, {}, False, config=config)
@@ -130,7 +131,7 @@ def measure_leads(
             res.leads[name] = lm
             continue
         y = mb.signal[li]
-        fid = _lead_template_fiducials(det, dl, li, mb, p_present)
+        fid = _lead_template_fiducials(template_full, li, mb, p_present)
         res.leads[name] = lead_measurements(y, det.fs, fid, tg, p_present, config=config)
         b_end = max(1, int(tg["qrs_on"] - 4 * ms_full))
         base = float(np.mean(y[max(0, b_end - int(20 * ms_full)) : b_end]))
@@ -140,16 +141,26 @@ def measure_leads(
     return nets
 
 
-def _lead_template_fiducials(
-    det: Detection, dl: BeatDelineation, li: int, mb: MedianBeat, p_present: bool
-) -> dict[str, float | None]:
-    """Lead ``li``'s fiducials in the full-rate median beat (None where absent); its P wave
-    kept inside the P limits of the dominant beats."""
-    k, half_block, tg, p_lim = det.k, det.half_block, mb.glob, mb.p_limits
-    fid: dict[str, float | None] = {}
+def _template_fiducials_full(det: Detection, dl: BeatDelineation) -> dict[str, list]:
+    """Every lead's template fiducials in full-rate samples (``v * k + half_block``, the
+    same arithmetic per element as on each value alone), None where absent: per fiducial, a
+    list over the leads."""
+    out: dict[str, list] = {}
     for key in FIDUCIALS:
-        v = dl.template.lead[key][li, 0]
-        fid[key] = float(v * k + half_block) if np.isfinite(v) else None
+        v = dl.template.lead[key][:, 0]
+        full = (v * det.k + det.half_block).tolist()
+        out[key] = [f if ok else None for f, ok in zip(full, np.isfinite(v).tolist())]
+    return out
+
+
+def _lead_template_fiducials(
+    template_full: dict[str, list], li: int, mb: MedianBeat, p_present: bool
+) -> dict[str, float | None]:
+    """Lead ``li``'s fiducials in the full-rate median beat (from
+    :func:`_template_fiducials_full`; None where absent); its P wave kept inside the P limits
+    of the dominant beats."""
+    tg, p_lim = mb.glob, mb.p_limits
+    fid: dict[str, float | None] = {key: template_full[key][li] for key in FIDUCIALS}
     if not p_present:
         fid["p_on"] = fid["p_off"] = fid["p_peak"] = None
     elif p_lim is not None:

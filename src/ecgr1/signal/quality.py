@@ -310,7 +310,9 @@ def _stretch_width(still: np.ndarray, pos: np.ndarray, step: int, cap: int) -> n
     return np.cumprod(run, axis=1, dtype=np.int64).sum(axis=1)
 
 
-def _frozen_with_jump(raw: np.ndarray, still: np.ndarray) -> tuple[int, int]:
+def _frozen_with_jump(
+    raw: np.ndarray, still: np.ndarray, step: np.ndarray | None = None
+) -> tuple[int, int]:
     """Samples in runs where every row of ``raw`` is constant at once for at least
     ``identical_run`` samples while some row jumps into its own constant stretch (which may
     start or end a sample or two apart: interleaved storage) and back out of it: jumps of
@@ -319,7 +321,8 @@ def _frozen_with_jump(raw: np.ndarray, still: np.ndarray) -> tuple[int, int]:
     or (0, -1). A held (staircase) stretch of a coarsely stored record steps to a new level
     and stays there; a byte pattern written over the data leaves the waveform and returns.
 
-    All runs and rows are judged at once (a quantised record has hundreds of such runs)."""
+    All runs and rows are judged at once (a quantised record has hundreds of such runs).
+    ``step`` is ``np.diff(raw, axis=1)`` where the caller has it already."""
     th = QUALITY_THRESHOLDS
     n = raw.shape[1]
     starts, stops = _runs(still.all(axis=0))  # still[j]: x[j + 1] == x[j]
@@ -332,7 +335,7 @@ def _frozen_with_jump(raw: np.ndarray, still: np.ndarray) -> tuple[int, int]:
     hi = b[None, :] + _stretch_width(still, b, 1, 8)
     ok = (lo >= 4) & (hi + 5 <= n)
     lo, hi = np.where(ok, lo, 4), np.where(ok, hi, n - 5)  # in range; judged False below
-    d = np.diff(raw, axis=1)  # d[j] = x[j + 1] - x[j]
+    d = np.diff(raw, axis=1) if step is None else step  # d[j] = x[j + 1] - x[j]
     rows = np.arange(raw.shape[0])[:, None]
     entry, leave = d[rows, lo - 1], d[rows, hi]
     outside = np.abs(d[rows, lo - 4])
@@ -386,7 +389,11 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
     inner += clean[:, :-2]
     bwin = max(8, int(th["burst_window_ms"] * fs / 1000))
     level = _window_robust_level(d2, bwin) if n >= 2 * bwin else np.zeros((rows, 0))
-    still = np.abs(np.diff(raw, axis=1)) < 1e-6
+    step = np.diff(raw, axis=1)  # x[j + 1] - x[j]: the frozen-stretch check reads it too
+    # |step| < 1e-6, as two comparisons (the same truth for every value, NaN and infinities
+    # included) without a whole-record float temporary for |step|.
+    still = step < 1e-6
+    still &= step > -1e-6
     live = np.ptp(raw, axis=1) >= th["flat_ptp_mv"]
     lead_run = max(2, int(th["dropout_ms"] * fs / 1000))
     joint_run = max(2, int(th["dropout_all_ms"] * fs / 1000)) if live.sum() >= 2 else 0
@@ -404,8 +411,13 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
     # (real leads never agree to the microvolt, and a held stretch is entered smoothly).
     frozen_total, frozen_first = 0, -1
     if live.sum() >= 3:
-        frozen_total, frozen_first = _frozen_with_jump(raw[live], still[live])
-        starts, stops = _runs(np.ptp(raw[live], axis=0) < 1e-6)
+        # The live rows (no copies when every lead is live: the same values either way).
+        every = bool(live.all())
+        raw_live = raw if every else raw[live]
+        frozen_total, frozen_first = _frozen_with_jump(
+            raw_live, still if every else still[live], step if every else step[live]
+        )
+        starts, stops = _runs(np.ptp(raw_live, axis=0) < 1e-6)
         keep = stops - starts >= th["identical_run"]
         if keep.any() and not frozen_total:
             frozen_total = int(np.sum(stops[keep] - starts[keep]))

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import butter, find_peaks, sosfiltfilt
+from scipy.signal import butter, find_peaks, sosfilt_zi
+
+from ecgr1.signal.filters import sosfiltfilt_rows
 
 
 def as_index(values: Sequence | np.ndarray | None, n: int) -> np.ndarray:
@@ -58,12 +60,18 @@ def butter_sos(order: int, cutoff_hz: float | tuple[float, float], btype: str, f
     return butter(order, cutoff_hz, btype=btype, fs=fs, output="sos")
 
 
+@lru_cache(maxsize=32)
+def _sos_zi(order: int, cutoff_hz: float | tuple[float, float], btype: str, fs: float):
+    """``sosfilt_zi`` of :func:`butter_sos` (cached like the design)."""
+    return sosfilt_zi(butter_sos(order, cutoff_hz, btype, fs))
+
+
 def band_pass(x: np.ndarray, fs: float, params: Mapping[str, float]) -> np.ndarray:
     """The atrial-wave band of every lead (0.5-25 Hz by default; the upper edge kept below
     Nyquist)."""
     high = min(params["band_high_hz"], 0.45 * fs)
-    sos = butter_sos(2, (params["band_low_hz"], high), "band", fs)
-    return sosfiltfilt(sos, x, axis=1)
+    band = (params["band_low_hz"], high)
+    return sosfiltfilt_rows(butter_sos(2, band, "band", fs), _sos_zi(2, band, "band", fs), x)
 
 
 def ventricular_mask(n: int, fs: float, beats: Beats, params: Mapping[str, float]) -> np.ndarray:
