@@ -29,6 +29,8 @@ from ecgr1.measure.result import Beat
 
 __all__ = [
     "classify_rr_irregularity",
+    "name_aberrant_beats",
+    "sinus_cycle_range_ms",
     "underlying_rr_intervals",
     "underlying_rr_irregularity",
 ]
@@ -37,6 +39,13 @@ __all__ = [
 ECTOPIC_CLASSES = frozenset({"premature_ventricular", "premature_supraventricular", "paced"})
 # Fewest intervals between non-ectopic beats from which regularity is judged.
 MIN_UNDERLYING_INTERVALS = 4
+# A P wave conducts to the QRS that follows it only from a PR of this length on (below it the
+# PR is short: AHA/ACCF/HRS 2007 part II); a P closer to a wide QRS is not its cause.
+MIN_CONDUCTED_PR_MS = 120.0
+# Sinus-cycle variation is judged per 10-s strip, like a standard ECG.
+SINUS_CYCLE_WINDOW_S = 10.0
+# Fewest sinus cycles in a strip from which its variation is judged.
+MIN_SINUS_CYCLES = 3
 
 
 def underlying_rr_intervals(beats: Sequence[Beat]) -> list[float]:
@@ -67,3 +76,91 @@ def underlying_rr_irregularity(
     if has_ectopy and len(rr) < MIN_UNDERLYING_INTERVALS:
         return None
     return classify_rr_irregularity(rr, config=config)
+
+
+def _sinus_cycle_ms(prev: Beat, cur: Beat) -> float | None:
+    """The sinus cycle ending at ``cur``: the P-P interval where both P waves were measured
+    (sinus arrhythmia is a variation of the P-P interval; a changing PR must not count), the
+    R-R interval otherwise (equal to it with 1:1 conduction at a constant PR)."""
+    if prev.p_onset_s is not None and cur.p_onset_s is not None:
+        return 1000.0 * (cur.p_onset_s - prev.p_onset_s)
+    return None if cur.rr_prev_ms is None else float(cur.rr_prev_ms)
+
+
+def sinus_cycle_range_ms(beats: Sequence[Beat]) -> float | None:
+    """Range (longest - shortest) of the sinus cycles between consecutive dominant beats, per
+    10-s strip; the median over strips for longer records (so that slow rate drifts over
+    minutes are not mistaken for phasic sinus arrhythmia).
+
+    Cycles that start or end at a premature, paced or unclassified beat are left out: the
+    coupling interval of a premature beat and the pause after it are not sinus cycles
+    (AHA/ACCF/HRS 2007 part II: sinus arrhythmia is P-P variation of sinus beats).
+
+    >>> rr = [800, 900, 1000, 900, 800]
+    >>> beats, t = [Beat(index=0, r_peak_s=0.0, p_onset_s=-0.15)], 0.0
+    >>> for i, x in enumerate(rr, start=1):
+    ...     t += x / 1000
+    ...     beats.append(Beat(index=i, r_peak_s=t, rr_prev_ms=x, p_onset_s=t - 0.15))
+    >>> round(sinus_cycle_range_ms(beats))
+    200
+    >>> beats[3].p_onset_s -= 0.05  # a longer PR: the P-P cycles (950, 950), not the R-R
+    >>> round(sinus_cycle_range_ms(beats))
+    150
+    """
+    strips: dict[int, list[float]] = {}
+    for prev, cur in zip(beats[:-1], beats[1:], strict=False):
+        if prev.beat_class != "dominant" or cur.beat_class != "dominant":
+            continue
+        cycle = _sinus_cycle_ms(prev, cur)
+        if cycle is not None:
+            strips.setdefault(int(cur.r_peak_s // SINUS_CYCLE_WINDOW_S), []).append(cycle)
+    ranges = [max(c) - min(c) for c in strips.values() if len(c) >= MIN_SINUS_CYCLES]
+    if not ranges:
+        return None
+    return float(sorted(ranges)[len(ranges) // 2])
+
+
+def _sinus_cycle_of_record_ms(beats: Sequence[Beat]) -> float | None:
+    """Median R-R interval between consecutive dominant beats (None without one)."""
+    rr = [
+        float(cur.rr_prev_ms)
+        for prev, cur in zip(beats[:-1], beats[1:], strict=False)
+        if cur.rr_prev_ms is not None
+        and prev.beat_class == "dominant"
+        and cur.beat_class == "dominant"
+    ]
+    return float(sorted(rr)[len(rr) // 2]) if rr else None
+
+
+def _premature_conducted_p(prev: Beat, cur: Beat, cycle_ms: float, ratio: float) -> bool:
+    """``cur`` is preceded by a P wave that is itself premature (P-P interval below ``ratio`` of
+    the sinus cycle) and at a conducting PR."""
+    if cur.p_onset_s is None or prev.p_onset_s is None or cur.pr_interval_ms is None:
+        return False
+    pp_ms = 1000.0 * (cur.p_onset_s - prev.p_onset_s)
+    return cur.pr_interval_ms >= MIN_CONDUCTED_PR_MS and pp_ms < ratio * cycle_ms
+
+
+def name_aberrant_beats(beats: Sequence[Beat], *, config: MeasureConfig = DEFAULT_CONFIG) -> None:
+    """Re-class, in place, premature beats that QRS width and shape alone made
+    "premature_ventricular" but that a premature P wave at a conducting PR precedes: a premature
+    atrial complex conducted with aberration, however wide its QRS (Surawicz & Knilans, Chou's
+    Electrocardiography in Clinical Practice: a PVC is not preceded by a premature P wave).
+
+    >>> beats = [Beat(index=i, r_peak_s=0.8 * i, rr_prev_ms=800.0 if i else None,
+    ...               p_onset_s=0.8 * i - 0.16, pr_interval_ms=160.0) for i in range(6)]
+    >>> beats[4] = Beat(index=4, r_peak_s=2.9, rr_prev_ms=500.0, beat_class="premature_ventricular",
+    ...                 wide_qrs=True, p_onset_s=2.72, pr_interval_ms=180.0)
+    >>> name_aberrant_beats(beats)
+    >>> beats[4].beat_class  # P-P 500 ms after 800 ms cycles: a premature P wave
+    'premature_supraventricular'
+    """
+    ratio = config.beat["premature_ratio"]
+    cycle_ms = _sinus_cycle_of_record_ms(beats)
+    if cycle_ms is None:
+        return
+    for prev, cur in zip(beats[:-1], beats[1:], strict=False):
+        if cur.beat_class == "premature_ventricular" and _premature_conducted_p(
+            prev, cur, cycle_ms, ratio
+        ):
+            cur.beat_class = "premature_supraventricular"
