@@ -3,8 +3,7 @@
 * Sinus arrhythmia is a variation of the P-P interval of sinus beats above 160 ms: a PR that
   changes from beat to beat moves the R waves, not the sinus node; cycles touching a premature
   beat, and the pause after it, are not sinus cycles.
-* A premature beat preceded by a premature P wave at a conducting PR is a premature atrial
-  complex, even when conducted with a wide (aberrant) QRS; a PVC is not preceded by one.
+* Simulated PVCs, PACs and sinus arrhythmia keep their statements (and only theirs).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import pytest
 from protocol_builders import normal_result, simulated_statement_ids
 
 from ecgr1.measure.result import Beat, MeasurementResult
-from ecgr1.measure.rhythm import name_aberrant_beats, sinus_cycle_range_ms
+from ecgr1.measure.rhythm import sinus_cycle_range_ms
 from ecgr1.protocol import interpret
 
 RHYTHM_AND_ECTOPY = {
@@ -89,45 +88,6 @@ def test_cycles_around_a_premature_atrial_beat_are_not_sinus_cycles() -> None:
     beats[5].beat_class = "premature_supraventricular"
     assert sinus_cycle_range_ms(beats) == pytest.approx(60.0)
     assert _rhythm_statements(beats) == {"sinus_rhythm", "premature_atrial_contractions"}
-
-
-def _with_wide_premature_beat(p_onset_before_r_ms: float | None, pr_ms: float | None):
-    """Sinus beats 800 ms apart with a wide premature beat (coupling 500 ms) at index 5 that
-    the beat classes called ventricular; its P wave (if any) ``p_onset_before_r_ms`` before R."""
-    beats = _sinus_beats([800.0] * 11, [160.0] * 12)
-    wide = beats[5]
-    wide.r_peak_s -= 0.3  # 300 ms early; its sinus P (on time) would follow its QRS
-    wide.rr_prev_ms, beats[6].rr_prev_ms = 500.0, 1100.0
-    wide.beat_class, wide.wide_qrs, wide.qrs_duration_ms = "premature_ventricular", True, 140.0
-    if p_onset_before_r_ms is None:
-        wide.p_onset_s, wide.p_present, wide.pr_interval_ms = None, False, None
-    else:
-        wide.p_onset_s = wide.r_peak_s - p_onset_before_r_ms / 1000.0
-        wide.pr_interval_ms = pr_ms
-    return beats
-
-
-def test_wide_beat_after_a_premature_p_wave_is_an_aberrant_pac() -> None:
-    beats = _with_wide_premature_beat(180.0, 180.0)  # P-P 480 ms after 800 ms cycles
-    name_aberrant_beats(beats)
-    assert beats[5].beat_class == "premature_supraventricular"
-    assert _rhythm_statements(beats) == {"sinus_rhythm", "premature_atrial_contractions"}
-
-
-@pytest.mark.parametrize(
-    ("p_before_r", "pr", "why"),
-    [
-        (None, None, "no P wave before it"),
-        (90.0, 90.0, "a P wave too close to conduct (PR 90 ms)"),
-    ],
-)
-def test_wide_premature_beat_without_a_premature_conducted_p_stays_a_pvc(
-    p_before_r: float | None, pr: float | None, why: str
-) -> None:
-    beats = _with_wide_premature_beat(p_before_r, pr)
-    name_aberrant_beats(beats)
-    assert beats[5].beat_class == "premature_ventricular", why
-    assert _rhythm_statements(beats) == {"sinus_rhythm", "premature_ventricular_contractions"}
 
 
 @pytest.mark.parametrize(

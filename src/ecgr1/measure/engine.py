@@ -63,7 +63,7 @@ from ecgr1.measure.pacing import (
     detect_pacing_spikes,
 )
 from ecgr1.measure.result import MeasurementResult
-from ecgr1.measure.rhythm import name_aberrant_beats, underlying_rr_irregularity
+from ecgr1.measure.rhythm import underlying_rr_irregularity
 from ecgr1.measure.voltage import delta_waves, voltage_criteria
 
 __all__ = [
@@ -179,8 +179,7 @@ def measure(
     classes = classify_beats(groups, qrs_ms, paced, pw.beat_has_p, cfg)
     glob_s = global_fiducials_s(glob, det)
     res.beats.extend(build_beats(det, groups, classes, glob_s, qrs_ms, pw.beat_has_p, cfg))
-    name_aberrant_beats(res.beats, config=cfg)
-    count_beat_classes(g, [b.beat_class for b in res.beats])
+    count_beat_classes(g, classes)
     g.underlying_rr_irregularity = underlying_rr_irregularity(res.beats, config=cfg)
 
     # Record intervals and atrial activity.

@@ -29,7 +29,6 @@ from ecgr1.measure.result import Beat
 
 __all__ = [
     "classify_rr_irregularity",
-    "name_aberrant_beats",
     "sinus_cycle_range_ms",
     "underlying_rr_intervals",
     "underlying_rr_irregularity",
@@ -39,9 +38,6 @@ __all__ = [
 ECTOPIC_CLASSES = frozenset({"premature_ventricular", "premature_supraventricular", "paced"})
 # Fewest intervals between non-ectopic beats from which regularity is judged.
 MIN_UNDERLYING_INTERVALS = 4
-# A P wave conducts to the QRS that follows it only from a PR of this length on (below it the
-# PR is short: AHA/ACCF/HRS 2007 part II); a P closer to a wide QRS is not its cause.
-MIN_CONDUCTED_PR_MS = 120.0
 # Sinus-cycle variation is judged per 10-s strip, like a standard ECG.
 SINUS_CYCLE_WINDOW_S = 10.0
 # Fewest sinus cycles in a strip from which its variation is judged.
@@ -118,49 +114,3 @@ def sinus_cycle_range_ms(beats: Sequence[Beat]) -> float | None:
     if not ranges:
         return None
     return float(sorted(ranges)[len(ranges) // 2])
-
-
-def _sinus_cycle_of_record_ms(beats: Sequence[Beat]) -> float | None:
-    """Median R-R interval between consecutive dominant beats (None without one)."""
-    rr = [
-        float(cur.rr_prev_ms)
-        for prev, cur in zip(beats[:-1], beats[1:], strict=False)
-        if cur.rr_prev_ms is not None
-        and prev.beat_class == "dominant"
-        and cur.beat_class == "dominant"
-    ]
-    return float(sorted(rr)[len(rr) // 2]) if rr else None
-
-
-def _premature_conducted_p(prev: Beat, cur: Beat, cycle_ms: float, ratio: float) -> bool:
-    """``cur`` is preceded by a P wave that is itself premature (P-P interval below ``ratio`` of
-    the sinus cycle) and at a conducting PR."""
-    if cur.p_onset_s is None or prev.p_onset_s is None or cur.pr_interval_ms is None:
-        return False
-    pp_ms = 1000.0 * (cur.p_onset_s - prev.p_onset_s)
-    return cur.pr_interval_ms >= MIN_CONDUCTED_PR_MS and pp_ms < ratio * cycle_ms
-
-
-def name_aberrant_beats(beats: Sequence[Beat], *, config: MeasureConfig = DEFAULT_CONFIG) -> None:
-    """Re-class, in place, premature beats that QRS width and shape alone made
-    "premature_ventricular" but that a premature P wave at a conducting PR precedes: a premature
-    atrial complex conducted with aberration, however wide its QRS (Surawicz & Knilans, Chou's
-    Electrocardiography in Clinical Practice: a PVC is not preceded by a premature P wave).
-
-    >>> beats = [Beat(index=i, r_peak_s=0.8 * i, rr_prev_ms=800.0 if i else None,
-    ...               p_onset_s=0.8 * i - 0.16, pr_interval_ms=160.0) for i in range(6)]
-    >>> beats[4] = Beat(index=4, r_peak_s=2.9, rr_prev_ms=500.0, beat_class="premature_ventricular",
-    ...                 wide_qrs=True, p_onset_s=2.72, pr_interval_ms=180.0)
-    >>> name_aberrant_beats(beats)
-    >>> beats[4].beat_class  # P-P 500 ms after 800 ms cycles: a premature P wave
-    'premature_supraventricular'
-    """
-    ratio = config.beat["premature_ratio"]
-    cycle_ms = _sinus_cycle_of_record_ms(beats)
-    if cycle_ms is None:
-        return
-    for prev, cur in zip(beats[:-1], beats[1:], strict=False):
-        if cur.beat_class == "premature_ventricular" and _premature_conducted_p(
-            prev, cur, cycle_ms, ratio
-        ):
-            cur.beat_class = "premature_supraventricular"
