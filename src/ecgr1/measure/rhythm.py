@@ -90,7 +90,8 @@ def sinus_cycle_range_ms(beats: Sequence[Beat]) -> float | None:
 
     Cycles that start or end at a premature, paced or unclassified beat are left out: the
     coupling interval of a premature beat and the pause after it are not sinus cycles
-    (AHA/ACCF/HRS 2007 part II: sinus arrhythmia is P-P variation of sinus beats).
+    (Surawicz & Knilans, Chou's Electrocardiography: sinus arrhythmia is a variation of the P-P
+    interval of sinus beats above 0.16 s).
 
     >>> rr = [800, 900, 1000, 900, 800]
     >>> beats, t = [Beat(index=0, r_peak_s=0.0, p_onset_s=-0.15)], 0.0
