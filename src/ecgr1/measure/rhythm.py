@@ -29,6 +29,7 @@ from ecgr1.measure.result import Beat
 
 __all__ = [
     "classify_rr_irregularity",
+    "sinus_cycle_range_ms",
     "underlying_rr_intervals",
     "underlying_rr_irregularity",
 ]
@@ -37,6 +38,10 @@ __all__ = [
 ECTOPIC_CLASSES = frozenset({"premature_ventricular", "premature_supraventricular", "paced"})
 # Fewest intervals between non-ectopic beats from which regularity is judged.
 MIN_UNDERLYING_INTERVALS = 4
+# Sinus-cycle variation is judged per 10-s strip, like a standard ECG.
+SINUS_CYCLE_WINDOW_S = 10.0
+# Fewest sinus cycles in a strip from which its variation is judged.
+MIN_SINUS_CYCLES = 3
 
 
 def underlying_rr_intervals(beats: Sequence[Beat]) -> list[float]:
@@ -67,3 +72,46 @@ def underlying_rr_irregularity(
     if has_ectopy and len(rr) < MIN_UNDERLYING_INTERVALS:
         return None
     return classify_rr_irregularity(rr, config=config)
+
+
+def _sinus_cycle_ms(prev: Beat, cur: Beat) -> float | None:
+    """The sinus cycle ending at ``cur``: the P-P interval where both P waves were measured
+    (sinus arrhythmia is a variation of the P-P interval; a changing PR must not count), the
+    R-R interval otherwise (equal to it with 1:1 conduction at a constant PR)."""
+    if prev.p_onset_s is not None and cur.p_onset_s is not None:
+        return 1000.0 * (cur.p_onset_s - prev.p_onset_s)
+    return None if cur.rr_prev_ms is None else float(cur.rr_prev_ms)
+
+
+def sinus_cycle_range_ms(beats: Sequence[Beat]) -> float | None:
+    """Range (longest - shortest) of the sinus cycles between consecutive dominant beats, per
+    10-s strip; the median over strips for longer records (so that slow rate drifts over
+    minutes are not mistaken for phasic sinus arrhythmia).
+
+    Cycles that start or end at a premature, paced or unclassified beat are left out: the
+    coupling interval of a premature beat and the pause after it are not sinus cycles
+    (Surawicz & Knilans, Chou's Electrocardiography: sinus arrhythmia is a variation of the P-P
+    interval of sinus beats above 0.16 s).
+
+    >>> rr = [800, 900, 1000, 900, 800]
+    >>> beats, t = [Beat(index=0, r_peak_s=0.0, p_onset_s=-0.15)], 0.0
+    >>> for i, x in enumerate(rr, start=1):
+    ...     t += x / 1000
+    ...     beats.append(Beat(index=i, r_peak_s=t, rr_prev_ms=x, p_onset_s=t - 0.15))
+    >>> round(sinus_cycle_range_ms(beats))
+    200
+    >>> beats[3].p_onset_s -= 0.05  # a longer PR: the P-P cycles (950, 950), not the R-R
+    >>> round(sinus_cycle_range_ms(beats))
+    150
+    """
+    strips: dict[int, list[float]] = {}
+    for prev, cur in zip(beats[:-1], beats[1:], strict=False):
+        if prev.beat_class != "dominant" or cur.beat_class != "dominant":
+            continue
+        cycle = _sinus_cycle_ms(prev, cur)
+        if cycle is not None:
+            strips.setdefault(int(cur.r_peak_s // SINUS_CYCLE_WINDOW_S), []).append(cycle)
+    ranges = [max(c) - min(c) for c in strips.values() if len(c) >= MIN_SINUS_CYCLES]
+    if not ranges:
+        return None
+    return float(sorted(ranges)[len(ranges) // 2])

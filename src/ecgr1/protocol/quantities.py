@@ -18,7 +18,7 @@ import numpy as np
 
 from ecgr1.io.leads import LIMB_LEADS, PRECORDIAL_LEADS
 from ecgr1.measure.result import GlobalMeasurements, LeadMeasurements, MeasurementResult
-from ecgr1.measure.rhythm import underlying_rr_irregularity
+from ecgr1.measure.rhythm import sinus_cycle_range_ms, underlying_rr_irregularity
 
 # Display precision (decimals) per unit. Values are rounded to this before any comparison.
 PRECISION: dict[str, int] = {
@@ -83,22 +83,10 @@ def round_value(value: Any, unit: str) -> Any:
 # ------------------------------------------------------------------ derived global quantities
 
 
-RR_WINDOW_S = 10.0  # sinus-cycle variation is judged per 10-s strip, like a standard ECG
-
-
 def _rr_range_ms(m: MeasurementResult) -> float | None:
-    """Range (longest - shortest) of RR intervals between consecutive dominant beats, per
-    10-s strip; the median over strips for longer records (so that slow rate drifts over
-    minutes are not mistaken for phasic sinus arrhythmia)."""
-    strips: dict[int, list[float]] = {}
-    for prev, b in zip(m.beats[:-1], m.beats[1:]):
-        if b.rr_prev_ms is None or b.beat_class != "dominant" or prev.beat_class != "dominant":
-            continue
-        strips.setdefault(int(b.r_peak_s // RR_WINDOW_S), []).append(float(b.rr_prev_ms))
-    ranges = [max(rr) - min(rr) for rr in strips.values() if len(rr) >= 3]
-    if not ranges:
-        return None
-    return float(sorted(ranges)[len(ranges) // 2])
+    """Variation of the sinus cycle (P-P, else R-R) between consecutive dominant beats:
+    :func:`~ecgr1.measure.rhythm.sinus_cycle_range_ms`."""
+    return sinus_cycle_range_ms(m.beats)
 
 
 def _paced_fraction(m: MeasurementResult) -> float | None:
