@@ -700,3 +700,27 @@ def test_still_mask_by_two_comparisons_is_the_absolute_step_test() -> None:
     found = local_damage(x, x - x.mean(axis=1, keepdims=True), fs)
     assert "dropout" in found[1] and "over 1.20 s, first at 4.00 s" in found[1]["dropout"]
     assert "dropout" not in found[0] and "dropout" not in found[2]
+
+
+@pytest.mark.parametrize("fs", [1000.0, 500.0, 360.0, 257.0])
+def test_atrial_analysis_rate_is_scipys_anti_aliased_decimation(fs: float) -> None:
+    # The atrial analysis decimates through sosfiltfilt_rows with a cached design and zi: the
+    # samples must be SciPy's sosfiltfilt of the 4th-order low-pass, every step-th, as before
+    # (and a record too short or already slow is left as it is).
+    from ecgr1.measure.atrial import _to_analysis_rate
+    from ecgr1.measure.config import DEFAULT_CONFIG
+
+    params = DEFAULT_CONFIG.atrial_waves
+    x = _ecg_like(4, int(10 * fs), fs, seed=11)
+    step = max(1, int(fs // params["analysis_fs"]))
+    got, got_step = _to_analysis_rate(x, fs, params)
+    assert got_step == step
+    if step > 1:
+        sos = sps.butter(4, 0.4 * fs / step, btype="low", fs=fs, output="sos")
+        want = sps.sosfiltfilt(sos, x, axis=1)[:, ::step]
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        short, short_step = _to_analysis_rate(x[:, : 30 * step], fs, params)
+        assert short_step == 1 and short is not None
+    else:
+        assert got is x
+
