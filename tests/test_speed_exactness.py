@@ -724,3 +724,21 @@ def test_atrial_analysis_rate_is_scipys_anti_aliased_decimation(fs: float) -> No
     else:
         assert got is x
 
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("win,n", [(250, 5000), (250, 5123), (125, 2500), (125, 2561), (9, 27)])
+def test_second_difference_windows_is_the_whole_record_d2_sampled(win, n, dtype) -> None:
+    # local_damage levels the second difference only at the samples _window_robust_level
+    # reads: they must be the whole-record d2's (zero at both ends), for even windows (strided
+    # views) and odd ones (the whole-record d2 sampled, the last sample of the record included).
+    from ecgr1.signal.quality import _second_difference_windows
+
+    x = _ecg_like(3, n, 500.0, seed=win + n).astype(dtype)
+    d2 = np.zeros_like(x)
+    d2[:, 1:-1] = (x[:, 2:] - 2 * x[:, 1:-1]) + x[:, :-2]
+    nw = n // win
+    want = d2[:, : nw * win].reshape(3, nw, win)[:, :, ::2]
+    got = _second_difference_windows(x, win)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    if nw * win == n and win % 2:
+        assert got[:, -1, -1].tolist() == [0.0] * 3  # the record's last sample: d2 is zero
