@@ -742,3 +742,27 @@ def test_second_difference_windows_is_the_whole_record_d2_sampled(win, n, dtype)
     assert got.dtype == want.dtype and np.array_equal(got, want)
     if nw * win == n and win % 2:
         assert got[:, -1, -1].tolist() == [0.0] * 3  # the record's last sample: d2 is zero
+
+
+@pytest.mark.parametrize("half", [0, 1, 5, 12, 25])
+def test_whole_window_free_is_the_convolution_count(half: int) -> None:
+    # candidate_waves keeps peaks only where a whole wave window lies in QRS-T-free signal:
+    # the running-sum count must give the convolution's answer, with free runs that touch the
+    # record's ends, runs one sample short of a window, all-free and no-free records, and a
+    # record shorter than the window (the convolution's own, longer, answer).
+    from ecgr1.measure.atrial.waves import _whole_window_free
+
+    rng = np.random.default_rng(half)
+    width = 2 * half + 1
+    lengths = rng.integers(1, 3 * width + 2, 400)
+    runs = np.repeat(np.arange(lengths.size) % 2 == 0, lengths)
+    cases = [runs, ~runs, rng.random(997) < 0.9, np.ones(300, bool), np.zeros(300, bool)]
+    cases += [np.ones(width - 1, bool), np.ones(width, bool)] if half else []
+    short_run = np.ones(60 + width, bool)
+    short_run[30 + width - 1 :] = False  # free: samples 30 .. 30 + width - 2, one short
+    short_run[:30] = False
+    cases.append(short_run)
+    for free in cases:
+        want = np.convolve(free.astype(float), np.ones(width), mode="same") >= width
+        got = _whole_window_free(free, half)
+        assert got.shape == want.shape and np.array_equal(got, want)
