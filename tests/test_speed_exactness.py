@@ -700,3 +700,69 @@ def test_still_mask_by_two_comparisons_is_the_absolute_step_test() -> None:
     found = local_damage(x, x - x.mean(axis=1, keepdims=True), fs)
     assert "dropout" in found[1] and "over 1.20 s, first at 4.00 s" in found[1]["dropout"]
     assert "dropout" not in found[0] and "dropout" not in found[2]
+
+
+@pytest.mark.parametrize("fs", [1000.0, 500.0, 360.0, 257.0])
+def test_atrial_analysis_rate_is_scipys_anti_aliased_decimation(fs: float) -> None:
+    # The atrial analysis decimates through sosfiltfilt_rows with a cached design and zi: the
+    # samples must be SciPy's sosfiltfilt of the 4th-order low-pass, every step-th, as before
+    # (and a record too short or already slow is left as it is).
+    from ecgr1.measure.atrial import _to_analysis_rate
+    from ecgr1.measure.config import DEFAULT_CONFIG
+
+    params = DEFAULT_CONFIG.atrial_waves
+    x = _ecg_like(4, int(10 * fs), fs, seed=11)
+    step = max(1, int(fs // params["analysis_fs"]))
+    got, got_step = _to_analysis_rate(x, fs, params)
+    assert got_step == step
+    if step > 1:
+        sos = sps.butter(4, 0.4 * fs / step, btype="low", fs=fs, output="sos")
+        want = sps.sosfiltfilt(sos, x, axis=1)[:, ::step]
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        short, short_step = _to_analysis_rate(x[:, : 30 * step], fs, params)
+        assert short_step == 1 and short is not None
+    else:
+        assert got is x
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("win,n", [(250, 5000), (250, 5123), (125, 2500), (125, 2561), (9, 27)])
+def test_second_difference_windows_is_the_whole_record_d2_sampled(win, n, dtype) -> None:
+    # local_damage levels the second difference only at the samples _window_robust_level
+    # reads: they must be the whole-record d2's (zero at both ends), for even windows (strided
+    # views) and odd ones (the whole-record d2 sampled, the last sample of the record included).
+    from ecgr1.signal.quality import _second_difference_windows
+
+    x = _ecg_like(3, n, 500.0, seed=win + n).astype(dtype)
+    d2 = np.zeros_like(x)
+    d2[:, 1:-1] = (x[:, 2:] - 2 * x[:, 1:-1]) + x[:, :-2]
+    nw = n // win
+    want = d2[:, : nw * win].reshape(3, nw, win)[:, :, ::2]
+    got = _second_difference_windows(x, win)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    if nw * win == n and win % 2:
+        assert got[:, -1, -1].tolist() == [0.0] * 3  # the record's last sample: d2 is zero
+
+
+@pytest.mark.parametrize("half", [0, 1, 5, 12, 25])
+def test_whole_window_free_is_the_convolution_count(half: int) -> None:
+    # candidate_waves keeps peaks only where a whole wave window lies in QRS-T-free signal:
+    # the running-sum count must give the convolution's answer, with free runs that touch the
+    # record's ends, runs one sample short of a window, all-free and no-free records, and a
+    # record shorter than the window (the convolution's own, longer, answer).
+    from ecgr1.measure.atrial.waves import _whole_window_free
+
+    rng = np.random.default_rng(half)
+    width = 2 * half + 1
+    lengths = rng.integers(1, 3 * width + 2, 400)
+    runs = np.repeat(np.arange(lengths.size) % 2 == 0, lengths)
+    cases = [runs, ~runs, rng.random(997) < 0.9, np.ones(300, bool), np.zeros(300, bool)]
+    cases += [np.ones(width - 1, bool), np.ones(width, bool)] if half else []
+    short_run = np.ones(60 + width, bool)
+    short_run[30 + width - 1 :] = False  # free: samples 30 .. 30 + width - 2, one short
+    short_run[:30] = False
+    cases.append(short_run)
+    for free in cases:
+        want = np.convolve(free.astype(float), np.ones(width), mode="same") >= width
+        got = _whole_window_free(free, half)
+        assert got.shape == want.shape and np.array_equal(got, want)

@@ -157,9 +157,41 @@ def _window_robust_level(x: np.ndarray, win: int) -> np.ndarray:
     """Per row and window of ``win`` samples: robust rms (1.4826 x MAD) of ``x``."""
     rows, n = x.shape
     nw = n // win
-    blocks = x[:, : nw * win].reshape(rows, nw, win)[:, :, ::2]  # half the samples: ample
+    return _robust_level(x[:, : nw * win].reshape(rows, nw, win)[:, :, ::2])
+
+
+def _robust_level(blocks: np.ndarray) -> np.ndarray:
+    """1.4826 x MAD along the last axis of ``blocks`` (the samples of each window that
+    :func:`_window_robust_level` reads: every other one, half the samples is ample)."""
     med = median_partition(blocks, axis=2, keepdims=True)
     return 1.4826 * median_partition(np.abs(blocks - med), axis=2)
+
+
+def _second_difference_windows(clean: np.ndarray, win: int) -> np.ndarray:
+    """``d2[:, : nw * win].reshape(rows, nw, win)[:, :, ::2]`` (``nw = n // win``) of the
+    second difference ``d2[j] = (x[j + 1] - 2 x[j]) + x[j - 1]`` (zero at both ends) that
+    :func:`local_damage` levels, the same arithmetic per value.
+
+    An even ``win`` reads samples 0, 2, 4, ...: d2 is computed there only, from strided views
+    (no whole-record array). An odd one alternates parity between windows: gathering those
+    samples costs more than the whole-record d2, which is computed then."""
+    rows, n = clean.shape
+    nw = n // win
+    if win % 2 == 0:
+        stop = nw * win
+        out = np.zeros((rows, stop // 2), clean.dtype)
+        mid, lo, hi = clean[:, 2:stop:2], clean[:, 1 : stop - 1 : 2], clean[:, 3 : stop + 1 : 2]
+        inner = out[:, 1:]  # d2[0] is zero
+    else:
+        out = np.zeros_like(clean)
+        mid, lo, hi = clean[:, 1:-1], clean[:, :-2], clean[:, 2:]
+        inner = out[:, 1:-1]
+    np.multiply(mid, 2, out=inner)  # in place: no temporaries
+    np.subtract(hi, inner, out=inner)
+    inner += lo
+    if win % 2:
+        return out[:, : nw * win].reshape(rows, nw, win)[:, :, ::2]
+    return out.reshape(rows, nw, -1)
 
 
 def _typical_qrs_span(clean: np.ndarray, fs: float) -> np.ndarray:
@@ -382,13 +414,12 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
     wide_hits = wide > wide_limit[:, None]
     glitch = _glitches(clean)
     # (c) noise bursts: robust level of the second difference per window (works at 100 Hz too).
-    d2 = np.zeros_like(clean)
-    inner = d2[:, 1:-1]  # the same arithmetic in place (no whole-record temporaries)
-    np.multiply(clean[:, 1:-1], 2, out=inner)
-    np.subtract(clean[:, 2:], inner, out=inner)
-    inner += clean[:, :-2]
+    # d2 only at the samples the level reads (no whole-record array).
     bwin = max(8, int(th["burst_window_ms"] * fs / 1000))
-    level = _window_robust_level(d2, bwin) if n >= 2 * bwin else np.zeros((rows, 0))
+    if n >= 2 * bwin:
+        level = _robust_level(_second_difference_windows(clean, bwin))
+    else:
+        level = np.zeros((rows, 0))
     step = np.diff(raw, axis=1)  # x[j + 1] - x[j]: the frozen-stretch check reads it too
     # |step| < 1e-6, as two comparisons (the same truth for every value, NaN and infinities
     # included) without a whole-record float temporary for |step|.

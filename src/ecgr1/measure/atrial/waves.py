@@ -164,9 +164,7 @@ def candidate_waves(
     env = np.sqrt(np.convolve((xs**2).sum(0), np.ones(w) / w, mode="same"))
     # Peaks only where a whole wave (+-50 ms) lies in QRS-T-free signal.
     half = int(round(50 * ms))
-    whole_wave_free = (
-        np.convolve(free.astype(float), np.ones(2 * half + 1), mode="same") >= 2 * half + 1
-    )
+    whole_wave_free = _whole_window_free(free, half)
     env[~whole_wave_free] = 0.0
     # Noise from the sample-to-sample differences (MAD), summed over the leads.
     noise = np.median(np.abs(np.diff(xs[:, free], axis=1))) * 1.4826 / np.sqrt(2)
@@ -182,6 +180,22 @@ def candidate_waves(
         big = float(np.percentile(env[peaks], params["relative_height_pct"]))
         peaks = peaks[env[peaks] >= params["relative_height"] * big]
     return Candidates(peaks, whole_wave_free, half)
+
+
+def _whole_window_free(free: np.ndarray, half: int) -> np.ndarray:
+    """Per sample i: every sample of [i - half, i + half] lies in the record and is free.
+
+    The definition is ``np.convolve(free, ones(2 half + 1), "same") >= 2 half + 1`` (a count
+    of free samples, exact in floating point); a boolean ``free`` takes the same count from a
+    running sum (the window clipped at the record's ends never counts 2 half + 1)."""
+    width = 2 * half + 1
+    n = free.size
+    if free.dtype != bool or free.ndim != 1 or n < width:
+        return np.convolve(np.asarray(free, float), np.ones(width), mode="same") >= width
+    count = np.concatenate(([0], np.cumsum(free)))
+    out = np.zeros(n, bool)
+    out[half : n - half] = count[width:] - count[: n - width + 1] == width
+    return out
 
 
 @dataclass(frozen=True)
