@@ -149,7 +149,10 @@ def test_zero_phase_filter_is_scipys_sosfiltfilt(compiled: bool, monkeypatch) ->
         monkeypatch.setattr(filters, "_sosfilt_c", None)  # the public sosfilt fallback
     rng = np.random.default_rng(6)
     for fs_dec, n, padlen in ((50.0, 500, 300), (50.0, 40, 39), (25.0, 200, 1), (50.0, 30, 0)):
-        sos, zi = filters._butter_low(0.5, fs_dec), filters._butter_low_zi(0.5, fs_dec)
+        sos, zi = (
+            filters.butter_sos(2, 0.5, "low", fs_dec),
+            filters.butter_sos_zi(2, 0.5, "low", fs_dec),
+        )
         x = rng.normal(size=(3, n)).cumsum(axis=1)
         want = sps.sosfiltfilt(sos, x, axis=1, padtype="odd", padlen=padlen)
         assert np.array_equal(filters._filtfilt_odd(sos, zi, x, padlen), want)

@@ -71,15 +71,16 @@ def smooth(x: np.ndarray, width: int, axis: int = -1) -> np.ndarray:
 
 
 @lru_cache(maxsize=32)
-def _butter_low(cutoff_hz: float, fs: float) -> np.ndarray:
-    """2nd-order Butterworth low-pass in second-order sections (cached: designs are reused)."""
-    return sps.butter(2, cutoff_hz, "low", fs=fs, output="sos")
+def butter_sos(order: int, cutoff_hz: float | tuple[float, float], btype: str, fs: float):
+    """Butterworth design in second-order sections (cached: every record reuses the same
+    designs; callers must not modify the array)."""
+    return sps.butter(order, cutoff_hz, btype=btype, fs=fs, output="sos")
 
 
 @lru_cache(maxsize=32)
-def _butter_low_zi(cutoff_hz: float, fs: float) -> np.ndarray:
-    """Steady-state initial conditions of :func:`_butter_low` (``sps.sosfilt_zi``), cached."""
-    return sps.sosfilt_zi(_butter_low(cutoff_hz, fs))
+def butter_sos_zi(order: int, cutoff_hz: float | tuple[float, float], btype: str, fs: float):
+    """``sosfilt_zi`` of :func:`butter_sos` (cached like the design)."""
+    return sps.sosfilt_zi(butter_sos(order, cutoff_hz, btype, fs))
 
 
 def _filtfilt_odd(sos: np.ndarray, zi: np.ndarray, x: np.ndarray, padlen: int) -> np.ndarray:
@@ -162,9 +163,9 @@ def estimate_baseline(
         return np.repeat(np.median(x, axis=1, keepdims=True), t.size, axis=1)
     dec = x[:, : nb * block].reshape(x.shape[0], nb, block).mean(axis=2)
     fs_dec = fs / block
-    sos = _butter_low(cutoff_hz, fs_dec)
+    sos = butter_sos(2, cutoff_hz, "low", fs_dec)
     padlen = min(nb - 1, int(3 * fs_dec / cutoff_hz))
-    base_dec = _filtfilt_odd(sos, _butter_low_zi(cutoff_hz, fs_dec), dec, padlen)
+    base_dec = _filtfilt_odd(sos, butter_sos_zi(2, cutoff_hz, "low", fs_dec), dec, padlen)
     # Linear interpolation back to every sample, all leads at once: block centres are evenly
     # spaced, so each sample's left neighbour is an integer division away (what np.interp does
     # lead by lead, with the same formula and the end values held outside the first and last).

@@ -71,17 +71,15 @@ from ecgr1.measure.atrial.rhythm import (
 )
 from ecgr1.measure.atrial.waves import (
     Beats,
-    _sos_zi,
     as_index,
     band_pass,
-    butter_sos,
     candidate_waves,
     detrend_free_segments,
     match_p_template,
     ventricular_mask,
 )
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
-from ecgr1.signal.filters import sosfiltfilt_rows
+from ecgr1.signal.filters import butter_sos, butter_sos_zi, sosfiltfilt_rows
 
 __all__ = ["ATRIAL_LEADS", "AtrialActivity", "analyse_atrial_activity"]
 
@@ -269,7 +267,7 @@ def _to_analysis_rate(
     if step > 1 and x.shape[1] > 30 * step:
         # sosfiltfilt_rows: SciPy's sosfiltfilt arithmetic (the same values), design and zi cached.
         cutoff = 0.4 * fs / step
-        sos, zi = butter_sos(4, cutoff, "low", fs), _sos_zi(4, cutoff, "low", fs)
+        sos, zi = butter_sos(4, cutoff, "low", fs), butter_sos_zi(4, cutoff, "low", fs)
         return sosfiltfilt_rows(sos, zi, x)[:, ::step], step
     return x, 1
 

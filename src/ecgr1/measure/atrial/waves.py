@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-from scipy.signal import butter, find_peaks, sosfilt_zi
+from scipy.signal import find_peaks
 
-from ecgr1.signal.filters import sosfiltfilt_rows
+from ecgr1.signal.filters import butter_sos, butter_sos_zi, sosfiltfilt_rows
 
 
 def as_index(values: Sequence | np.ndarray | None, n: int) -> np.ndarray:
@@ -53,25 +52,12 @@ class Beats:
         return np.where(np.isfinite(self.qrs_on), self.qrs_on, self.r - 40 * (fs / 1000.0))
 
 
-@lru_cache(maxsize=32)
-def butter_sos(order: int, cutoff_hz: float | tuple[float, float], btype: str, fs: float):
-    """Butterworth design in second-order sections (cached: every record reuses the same;
-    callers must not modify it)."""
-    return butter(order, cutoff_hz, btype=btype, fs=fs, output="sos")
-
-
-@lru_cache(maxsize=32)
-def _sos_zi(order: int, cutoff_hz: float | tuple[float, float], btype: str, fs: float):
-    """``sosfilt_zi`` of :func:`butter_sos` (cached like the design)."""
-    return sosfilt_zi(butter_sos(order, cutoff_hz, btype, fs))
-
-
 def band_pass(x: np.ndarray, fs: float, params: Mapping[str, float]) -> np.ndarray:
     """The atrial-wave band of every lead (0.5-25 Hz by default; the upper edge kept below
     Nyquist)."""
     high = min(params["band_high_hz"], 0.45 * fs)
     band = (params["band_low_hz"], high)
-    return sosfiltfilt_rows(butter_sos(2, band, "band", fs), _sos_zi(2, band, "band", fs), x)
+    return sosfiltfilt_rows(butter_sos(2, band, "band", fs), butter_sos_zi(2, band, "band", fs), x)
 
 
 def ventricular_mask(n: int, fs: float, beats: Beats, params: Mapping[str, float]) -> np.ndarray:
