@@ -17,7 +17,7 @@ simulated flutter the other finds (``tests/test_simulate_engines.py``).
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
+from scipy.signal import sosfiltfilt
 
 from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.measure._numeric import round_or_none
@@ -25,6 +25,7 @@ from ecgr1.measure.atrial.fwaves import (
     F_WAVE_LEADS,
     beat_locked_atrial_share,
     fibrillatory_wave_evidence,
+    fwave_kept_mask,
     qrst_residual,
 )
 from ecgr1.measure.atrial.rhythm import autocorr_many
@@ -33,6 +34,7 @@ from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.measure.detection import Detection
 from ecgr1.measure.fiducials import BeatDelineation
 from ecgr1.measure.result import GlobalMeasurements
+from ecgr1.signal.filters import butter_sos
 
 
 def rr_in_whole_flutter_cycles(
@@ -268,11 +270,7 @@ def regular_atrial_cycle(
     """
     p = config.atrial
     n = resid.shape[1]
-    kept = np.ones(n, bool)
-    before = int(round(p["fwave_blank_before_ms"] * fs / 1000.0))
-    after = int(round(p["fwave_blank_after_ms"] * fs / 1000.0))
-    for a in np.asarray(anchors, int):
-        kept[max(0, a - before) : max(0, a + after)] = False
+    kept = fwave_kept_mask(n, fs, anchors, config=config)
     lags = np.arange(
         int(p["fwave_paced_cycle_min_ms"] * fs / 1000.0),
         min(int(p["fwave_paced_cycle_max_ms"] * fs / 1000.0), n // 3) + 1,
@@ -281,7 +279,7 @@ def regular_atrial_cycle(
         return float("nan"), 0.0
     # Broadband noise (above the f-wave noise floor's lower edge) is left out: it decorrelates
     # small P waves as much as f waves do.
-    sos = butter(4, p["fwave_noise_min_hz"], btype="lowpass", fs=fs, output="sos")
+    sos = butter_sos(4, p["fwave_noise_min_hz"], "low", fs)
     x = sosfiltfilt(sos, resid - np.median(resid, axis=1, keepdims=True), axis=1)
     # A regular rhythm repeats at one cycle and at two; band-limited f waves correlate by
     # chance at some lag of a 10-s record (up to ~0.4), rarely at a lag and its double too.

@@ -62,6 +62,25 @@ def qrst_residual(
     return resid
 
 
+def f_wave_rows(leads: list[str]) -> list[int]:
+    """Rows of ``leads`` among :data:`F_WAVE_LEADS` (every row when none of them is there)."""
+    return [k for k, name in enumerate(leads) if name in F_WAVE_LEADS] or list(range(len(leads)))
+
+
+def fwave_kept_mask(
+    n: int, fs: float, anchors: np.ndarray, *, config: MeasureConfig = DEFAULT_CONFIG
+) -> np.ndarray:
+    """True outside the window around each R peak (``atrial.fwave_blank_before_ms`` before to
+    ``fwave_blank_after_ms`` after), where QRST cancellation leaves its largest error."""
+    p = config.atrial
+    before = int(round(p["fwave_blank_before_ms"] * fs / 1000.0))
+    after = int(round(p["fwave_blank_after_ms"] * fs / 1000.0))
+    kept = np.ones(n, bool)
+    for a in np.asarray(anchors, int):
+        kept[max(0, a - before) : max(0, a + after)] = False
+    return kept
+
+
 def fibrillatory_wave_evidence(
     resid: np.ndarray,
     fs: float,
@@ -81,15 +100,11 @@ def fibrillatory_wave_evidence(
     """
     p = config.atrial
     n = resid.shape[1]
-    rows = [k for k, name in enumerate(leads) if name in F_WAVE_LEADS] or list(range(len(leads)))
+    rows = f_wave_rows(leads)
     if n < int(4 * fs) or not rows:
         return FWaveEvidence(present=False)
     x = resid[rows] - np.median(resid[rows], axis=1, keepdims=True)
-    before = int(round(p["fwave_blank_before_ms"] * fs / 1000.0))
-    after = int(round(p["fwave_blank_after_ms"] * fs / 1000.0))
-    kept = np.ones(n, bool)
-    for a in np.asarray(anchors, int):
-        kept[max(0, a - before) : max(0, a + after)] = False
+    kept = fwave_kept_mask(n, fs, anchors, config=config)
     x[:, ~kept] = 0.0
     rms = float(np.median(np.sqrt(np.mean(x[:, kept] ** 2, axis=1)))) if kept.any() else None
     spec = np.abs(np.fft.rfft(x * np.hanning(n)[None, :], axis=1)) ** 2
@@ -144,7 +159,7 @@ def beat_locked_atrial_share(
     p = config.atrial
     lo = int(round(p["fwave_locked_window_ms"] * fs / 1000.0))
     hi = int(round(p["fwave_locked_gap_ms"] * fs / 1000.0))
-    rows = [k for k, name in enumerate(leads) if name in F_WAVE_LEADS] or list(range(len(leads)))
+    rows = f_wave_rows(leads)
     starts = [int(a) - lo for a in np.asarray(anchors, int) if int(a) - lo >= 0]
     if len(starts) < p["fwave_locked_min_beats"] or not rows or lo <= hi:
         return None
