@@ -731,7 +731,7 @@ def test_atrial_analysis_rate_is_scipys_anti_aliased_decimation(fs: float) -> No
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("win,n", [(250, 5000), (250, 5123), (125, 2500), (125, 2561), (9, 27)])
 def test_second_difference_windows_is_the_whole_record_d2_sampled(win, n, dtype) -> None:
-    # local_damage levels the second difference only at the samples _window_robust_level
+    # local_damage levels the second difference only at the samples its robust level
     # reads: they must be the whole-record d2's (zero at both ends), for even windows (strided
     # views) and odd ones (the whole-record d2 sampled, the last sample of the record included).
     from ecgr1.signal.quality import _second_difference_windows

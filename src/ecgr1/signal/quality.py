@@ -153,16 +153,9 @@ def _row_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return r[rising], c[rising], c[~rising]
 
 
-def _window_robust_level(x: np.ndarray, win: int) -> np.ndarray:
-    """Per row and window of ``win`` samples: robust rms (1.4826 x MAD) of ``x``."""
-    rows, n = x.shape
-    nw = n // win
-    return _robust_level(x[:, : nw * win].reshape(rows, nw, win)[:, :, ::2])
-
-
 def _robust_level(blocks: np.ndarray) -> np.ndarray:
-    """1.4826 x MAD along the last axis of ``blocks`` (the samples of each window that
-    :func:`_window_robust_level` reads: every other one, half the samples is ample)."""
+    """1.4826 x MAD along the last axis of ``blocks`` (per row and window: the samples of the
+    window that are read, every other one; half the samples is ample)."""
     med = median_partition(blocks, axis=2, keepdims=True)
     return 1.4826 * median_partition(np.abs(blocks - med), axis=2)
 
@@ -343,7 +336,10 @@ def _stretch_width(still: np.ndarray, pos: np.ndarray, step: int, cap: int) -> n
 
 
 def _frozen_with_jump(
-    raw: np.ndarray, still: np.ndarray, step: np.ndarray | None = None
+    raw: np.ndarray,
+    still: np.ndarray,
+    step: np.ndarray | None = None,
+    runs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[int, int]:
     """Samples in runs where every row of ``raw`` is constant at once for at least
     ``identical_run`` samples while some row jumps into its own constant stretch (which may
@@ -354,10 +350,12 @@ def _frozen_with_jump(
     and stays there; a byte pattern written over the data leaves the waveform and returns.
 
     All runs and rows are judged at once (a quantised record has hundreds of such runs).
-    ``step`` is ``np.diff(raw, axis=1)`` where the caller has it already."""
+    ``step`` is ``np.diff(raw, axis=1)`` and ``runs`` is ``_runs(still.all(axis=0))`` where
+    the caller has them already."""
     th = QUALITY_THRESHOLDS
     n = raw.shape[1]
-    starts, stops = _runs(still.all(axis=0))  # still[j]: x[j + 1] == x[j]
+    # still[j]: x[j + 1] == x[j]
+    starts, stops = _runs(still.all(axis=0)) if runs is None else runs
     keep = stops - starts + 1 >= th["identical_run"]
     a, b = starts[keep], stops[keep]
     if not a.size:
@@ -429,10 +427,11 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
     lead_run = max(2, int(th["dropout_ms"] * fs / 1000))
     joint_run = max(2, int(th["dropout_all_ms"] * fs / 1000)) if live.sum() >= 2 else 0
     # Samples inside runs where every live lead is constant at once for >= joint_run.
+    # Runs where every live lead is constant at once (the frozen-stretch check reads them too).
+    live_runs = _runs(still[live].all(axis=0)) if live.sum() >= 2 else None
     joint = np.zeros(n - 1, np.int64)
     if joint_run:
-        starts, stops = _runs(still[live].all(axis=0))
-        for a, b in zip(starts, stops):
+        for a, b in zip(*live_runs):
             if b - a + 1 >= joint_run:
                 joint[a:b] = 1
     joint_cum = np.concatenate(([0], np.cumsum(joint)))
@@ -446,7 +445,7 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
         every = bool(live.all())
         raw_live = raw if every else raw[live]
         frozen_total, frozen_first = _frozen_with_jump(
-            raw_live, still if every else still[live], step if every else step[live]
+            raw_live, still if every else still[live], step if every else step[live], live_runs
         )
         starts, stops = _runs(np.ptp(raw_live, axis=0) < 1e-6)
         keep = stops - starts >= th["identical_run"]
