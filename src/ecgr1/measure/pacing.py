@@ -35,7 +35,7 @@ def detect_pacing_spikes(
     if not np.any(d2 > pacing["spike_abs_mv"]):
         return np.zeros(0, int)
     need = 2 if x.shape[0] >= 3 else 1
-    p99 = spike_free_p99(d2, fs, need, config=config)
+    p99 = spike_free_p99(d2, fs, config=config)
     thr = np.maximum(pacing["spike_abs_mv"], pacing["spike_rel_p99"] * p99)
     hits = (d2 > thr).sum(axis=0)
     idx = np.flatnonzero(hits >= need) + 1
@@ -45,7 +45,7 @@ def detect_pacing_spikes(
 
 
 def spike_free_p99(
-    d2: np.ndarray, fs: float, need: int, *, config: MeasureConfig = DEFAULT_CONFIG
+    d2: np.ndarray, fs: float, *, config: MeasureConfig = DEFAULT_CONFIG
 ) -> np.ndarray:
     """Each lead's 99th percentile of the curvature ``d2`` (leads, samples), the reference a
     spike must stand ``pacing.spike_rel_p99`` times above, as a column.
@@ -53,7 +53,7 @@ def spike_free_p99(
     The reference is the sharpest 1 % of the signal (QRS notches, noise). A pacemaker whose
     large stimulus artefact rings for several samples (10 samples per stimulus at 60 /min is
     2 % of a record) fills that 1 % with its own stimuli and would hide every one of them; so
-    the samples where ``need`` leads (two at least) curve more than
+    the samples where two leads or more curve more than
     ``pacing.spike_certain_mv`` (unmistakable stimuli) and the ``pacing.blank_after_ms`` after
     them are left out of it.
 
@@ -63,20 +63,20 @@ def spike_free_p99(
     ...     d2[:, s : s + 10] = ring                # 10 stimuli ringing for 10 samples
     >>> float(np.percentile(d2[0], 99)) > 1.0      # the plain reference: on the stimuli
     True
-    >>> spike_free_p99(d2, 500.0, 2).ravel().tolist()
+    >>> spike_free_p99(d2, 500.0).ravel().tolist()
     [0.01, 0.01]
     """
     pacing = config.pacing
-    # Two leads at least, whatever ``need``: one lead's glitch is not unmistakable.
-    certain = (d2 > pacing["spike_certain_mv"]).sum(axis=0) >= max(2, need)
-    if not certain.any():
-        return percentile_along(d2[:, ::2], 99, axis=1)[:, None]
-    after = max(1, int(round(pacing["blank_after_ms"] * fs / 1000.0)))
-    # Each certain sample and the samples up to ``after`` later.
-    covered = np.convolve(certain.astype(float), np.ones(after + 1))[: certain.size] > 0
-    rest = d2[:, ~covered]
-    if rest.shape[1] < 100:
-        return percentile_along(d2[:, ::2], 99, axis=1)[:, None]
+    # Two leads at least, even where one lead detects spikes: one lead's glitch is not
+    # unmistakable.
+    certain = (d2 > pacing["spike_certain_mv"]).sum(axis=0) >= 2
+    rest = d2
+    if certain.any():
+        after = max(1, int(round(pacing["blank_after_ms"] * fs / 1000.0)))
+        # Each certain sample and the samples up to ``after`` later.
+        covered = np.convolve(certain.astype(float), np.ones(after + 1))[: certain.size] > 0
+        if (~covered).sum() >= 100:  # too few samples left: the plain reference
+            rest = d2[:, ~covered]
     return percentile_along(rest[:, ::2], 99, axis=1)[:, None]
 
 
