@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgr1.measure._numeric import median_or_none
 from ecgr1.measure.beat_classes import BeatGroups
 from ecgr1.measure.config import MeasureConfig
 from ecgr1.measure.delineate import FIDUCIALS, Delineation, beat_windows, delineate
@@ -143,9 +144,8 @@ def merge_fiducials(
     # The median beat's spatial-velocity QRS, for the record QRS and PR (``record_qrs_ms``):
     # with few leads it is one or two leads' slope, no independent multi-lead estimate.
     tq = dl.template.glob
-    dom_on = g_on[dominant] if dominant.any() else g_on
-    dom_on = dom_on[np.isfinite(dom_on)]
-    shift = tq["qrs_on"][0] - float(np.median(dom_on)) if dom_on.size else np.nan
+    dom_on = median_or_none(g_on[dominant] if dominant.any() else g_on)
+    shift = tq["qrs_on"][0] - dom_on if dom_on is not None else np.nan
     if usable.sum() < config.engine["record_qrs_spatial_min_leads"]:
         tq, shift = {"qrs_on": [np.nan], "qrs_off": [np.nan]}, np.nan
     return Fiducials(
