@@ -21,6 +21,7 @@ own ``MALLOC_*`` environment variables or ``GLIBC_TUNABLES``, or when
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import sys
 
@@ -36,14 +37,12 @@ _USER_SETTINGS = (
     "MALLOC_TRIM_THRESHOLD_",
     "MALLOC_MMAP_MAX_",
 )
-_state: dict[str, bool] = {}
 
 
+@functools.cache
 def tune_allocator() -> bool:
-    """Set glibc's heap top padding and mmap threshold once; True when they were set."""
-    if "done" in _state:
-        return _state["done"]
-    _state["done"] = False
+    """Set glibc's heap top padding and mmap threshold once; True when they were set (later
+    calls return the first call's answer)."""
     if (
         not sys.platform.startswith("linux")
         or os.environ.get("ECGR1_MALLOC_TUNING", "1") == "0"
@@ -58,6 +57,4 @@ def tune_allocator() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    ok = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TOP_PAD, TOP_PAD))
-    _state["done"] = ok
-    return ok
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TOP_PAD, TOP_PAD))
