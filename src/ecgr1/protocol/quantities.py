@@ -83,12 +83,6 @@ def round_value(value: Any, unit: str) -> Any:
 # ------------------------------------------------------------------ derived global quantities
 
 
-def _rr_range_ms(m: MeasurementResult) -> float | None:
-    """Variation of the sinus cycle (P-P, else R-R) between consecutive dominant beats:
-    :func:`~ecgr1.measure.rhythm.sinus_cycle_range_ms`."""
-    return sinus_cycle_range_ms(m.beats)
-
-
 def _paced_fraction(m: MeasurementResult) -> float | None:
     n = m.global_.n_beats or len(m.beats)
     if not n:
@@ -136,7 +130,8 @@ DERIVED_GLOBAL: dict[str, Callable[[MeasurementResult], Any]] = {
     "n_precordial_leads_measured": lambda m: _n_measured(m, PRECORDIAL_LEADS),
     "quality_overall": lambda m: m.quality.overall,
     "amplitude_normalised": lambda m: bool(getattr(m.quality, "amplitude_normalised", False)),
-    "rr_range_ms": _rr_range_ms,
+    # Variation of the sinus cycle (P-P, else R-R) between consecutive dominant beats.
+    "rr_range_ms": lambda m: sinus_cycle_range_ms(m.beats),
     "paced_fraction": _paced_fraction,
     # Regularity between non-ectopic beats, as the engine measured it (with the table's
     # limits); results written before the engine reported it are judged from their beats.
