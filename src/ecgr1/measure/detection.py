@@ -22,6 +22,7 @@ from ecgr1.measure.pacing import align_anchors_to_pacing, blank_spikes, detect_p
 from ecgr1.measure.result import MeasurementResult
 from ecgr1.signal.filters import preprocess, smooth
 from ecgr1.signal.quality import assess_quality
+from ecgr1.signal.stats import block_mean
 
 
 @dataclass
@@ -86,18 +87,7 @@ class Detection:
 
 def decimate_mean(x: np.ndarray, k: int) -> np.ndarray:
     """Block means of ``k`` samples along the last axis (a trailing partial block is dropped)."""
-    if k <= 1:
-        return x
-    n = x.shape[-1] // k
-    if k < 8 and x.dtype == np.float64:
-        # NumPy's mean over a short trailing axis adds the k columns in turn to a 0.0 start,
-        # then divides: the same sums from k strided slices, without the slow short-axis
-        # reduction (a tenth of the time at k = 2).
-        total = 0.0 + x[..., 0 : n * k : k]
-        for i in range(1, k):
-            total = total + x[..., i : n * k : k]
-        return total / k
-    return x[..., : n * k].reshape(*x.shape[:-1], n, k).mean(axis=-1)
+    return x if k <= 1 else block_mean(x, k)
 
 
 def prepare_signal(

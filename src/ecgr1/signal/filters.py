@@ -26,6 +26,8 @@ import numpy as np
 from scipy import signal as sps
 from scipy.ndimage import uniform_filter1d
 
+from ecgr1.signal.stats import block_mean
+
 try:  # SciPy's compiled second-order-section filter (what sps.sosfilt runs)
     from scipy.signal._sosfilt import _sosfilt as _sosfilt_c
 except ImportError:  # pragma: no cover - a SciPy without it: the public function
@@ -161,7 +163,7 @@ def estimate_baseline(
     nb = n // block
     if nb < 16:
         return np.repeat(np.median(x, axis=1, keepdims=True), t.size, axis=1)
-    dec = x[:, : nb * block].reshape(x.shape[0], nb, block).mean(axis=2)
+    dec = block_mean(x, block)
     fs_dec = fs / block
     sos = butter_sos(2, cutoff_hz, "low", fs_dec)
     padlen = min(nb - 1, int(3 * fs_dec / cutoff_hz))
