@@ -247,3 +247,60 @@ def test_block_mean_is_numpys_mean(k: int) -> None:
     want32 = x32[:, : n * k].reshape(3, n, k).mean(axis=-1)
     got32 = block_mean(x32, k)
     assert got32.dtype == want32.dtype and np.array_equal(got32, want32)
+
+
+def test_float32_percentile_is_numpys() -> None:
+    rng = np.random.default_rng(12)
+    qs = (99, 98, 50, 0, 0.5, 99.5, 12.5, 100, 99.99, 1e-9, 37)
+    for shape in ((12, 2500), (2500,), (3, 7), (1, 2), (5, 1), (2,), (2, 3, 40)):
+        for scale in (1e-3, 1.0, 1e4):
+            x = (rng.normal(size=shape) ** 2 * scale).astype(np.float32)
+            x.flat[:: max(1, x.size // 5)] = 0.0  # ties
+            if x.size > 3:
+                x.flat[1] = np.inf
+            for axis in range(-x.ndim, x.ndim):
+                for q in qs:
+                    with np.errstate(invalid="ignore"):
+                        want = np.percentile(x, q, axis=axis)
+                        got = percentile_along(x, q, axis=axis)
+                    assert type(got) is type(want) and np.shape(got) == np.shape(want)
+                    assert np.asarray(got).dtype == np.asarray(want).dtype == np.float32
+                    assert np.array_equal(got, want, equal_nan=True)
+    # A list of q, NaN, or other types: np.percentile itself (float64 weights).
+    x = rng.normal(size=(4, 50)).astype(np.float32)
+    assert np.array_equal(percentile_along(x, [5, 95], axis=1), np.percentile(x, [5, 95], axis=1))
+    assert percentile_along(x, [5, 95], axis=1).dtype == np.float64
+    x[0, 3] = np.nan
+    assert np.array_equal(percentile_along(x, 5, axis=1), np.percentile(x, 5, axis=1), True)
+
+
+def _envelope_before(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """``beats._envelope`` as it was (its scale from ``np.percentile``)."""
+    from scipy.ndimage import uniform_filter1d
+
+    from ecgr1.signal.filters import smooth
+
+    xs = smooth(x, max(1, int(round(fs * 0.008))))
+    d = np.diff(xs, axis=1, prepend=xs[:, :1])
+    d -= uniform_filter1d(d, max(1, int(fs * 0.06)), axis=1, mode="nearest")
+    e = np.multiply(d, d, out=d)
+    scale = np.percentile(e, 99, axis=1, keepdims=True)
+    scale[scale <= 0] = 1.0
+    if np.result_type(e, scale) == e.dtype:
+        e /= scale
+    else:
+        e = e / scale
+    e = e.sum(axis=0)
+    env = uniform_filter1d(e, max(1, int(fs * 0.08)), mode="nearest")
+    return e, env
+
+
+@pytest.mark.parametrize("fs", [100.0, 250.0, 500.0])
+def test_envelope_equals_the_code_it_replaces(fs: float) -> None:
+    from ecgr1.measure.beats import _envelope
+
+    for dtype in (np.float32, np.float64):
+        x = _ecg_like(12, int(10 * fs), fs, seed=int(fs)).astype(dtype)
+        x[3] = 0.0  # a flat lead: zero scale
+        for got, want in zip(_envelope(x, fs), _envelope_before(x, fs), strict=True):
+            assert got.dtype == want.dtype and np.array_equal(got, want)

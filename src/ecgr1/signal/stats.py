@@ -125,9 +125,10 @@ def block_mean(x: np.ndarray, k: int) -> np.ndarray:
 def percentile_along(
     a: np.ndarray, q: float | list[float], axis: int = -1, nan_policy: str = "propagate"
 ) -> np.ndarray:
-    """``np.percentile(a, q, axis=axis)`` (method "linear") for finite float64 data, bit for bit
-    (except that a zero result may carry the other sign: ties between -0.0 and +0.0 are
-    equal to a partition, whichever is picked).
+    """``np.percentile(a, q, axis=axis)`` (method "linear") for finite float64 data, and float32
+    data with a Python number ``q`` (:func:`_percentile_float32`), bit for bit (except that a
+    zero result may carry the other sign: ties between -0.0 and +0.0 are equal to a
+    partition, whichever is picked).
 
     Single-kth partitions for the order statistics the percentiles need
     (:func:`_order_statistics`), then NumPy's own interpolation formula (``a + (b - a) * g``, or ``b - (b - a) * (1 - g)`` when ``g >= 0.5``).
@@ -151,8 +152,11 @@ def percentile_along(
         raise ValueError(f"nan_policy must be 'propagate' or 'omit', got {nan_policy!r}")
     a = np.asarray(a)
     n = a.shape[axis]
-    if n == 0 or a.dtype != np.float64 or np.isnan(a).any():
+    weak32 = a.dtype == np.float32 and type(q) in (int, float)
+    if n == 0 or not (weak32 or a.dtype == np.float64) or np.isnan(a).any():
         return np.percentile(a, q, axis=axis)
+    if weak32:
+        return _percentile_float32(a, q, axis)
     qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
     virtual = qs / 100.0 * (n - 1)
     lo = np.floor(virtual).astype(np.intp)
@@ -166,6 +170,22 @@ def percentile_along(
     diff = above - below
     out = np.where(g >= 0.5, above - diff * (1 - g), below + diff * g)
     return out if np.ndim(q) else out[0]
+
+
+def _percentile_float32(a: np.ndarray, q: float, axis: int) -> np.ndarray:
+    """``np.percentile(a, q, axis=axis)`` for float32 ``a`` without NaN (not empty) and a
+    Python number ``q``. NumPy then finds the position in float64 and interpolates in float32:
+    its weight, a Python float, is cast to the array's type (``1 - g`` is taken first)."""
+    n = a.shape[axis]
+    virtual = (n - 1) * (q / 100)
+    lo = math.floor(virtual)
+    if lo >= n - 1:  # the last value (q = 100): NumPy's own
+        return np.percentile(a, q, axis=axis)
+    g = virtual - lo
+    stat = _order_statistics(a, np.array([lo, lo + 1]), axis)
+    below, above = stat[lo], stat[lo + 1]
+    diff = above - below
+    return above - diff * (1 - g) if g >= 0.5 else below + diff * g
 
 
 def _order_statistics(a: np.ndarray, ks: np.ndarray, axis: int) -> dict[int, np.ndarray]:
