@@ -304,3 +304,70 @@ def test_envelope_equals_the_code_it_replaces(fs: float) -> None:
         x[3] = 0.0  # a flat lead: zero scale
         for got, want in zip(_envelope(x, fs), _envelope_before(x, fs), strict=True):
             assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_finalize_repairs_only_when_needed_and_checks_the_policy() -> None:
+    from ecgr1.io.finalize import finalize_record, repair_nonfinite
+
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(3, 400)) * 1000
+    leads = ["I", "II", "V1"]
+    for policy in ("interpolate", "zero"):
+        rec = finalize_record(x, 500.0, leads, nan_policy=policy, derive_leads=False)
+        want, _ = repair_nonfinite(x, leads, policy)
+        assert np.array_equal(rec.signal, want.astype(np.float32))
+        assert not any("non-finite" in w for w in rec.warnings)
+    y = x.copy()
+    y[1, 10:13] = np.nan
+    rec = finalize_record(y, 500.0, leads, derive_leads=False)
+    assert any("3 non-finite" in w for w in rec.warnings)
+    assert np.isfinite(rec.signal).all()
+    for signal in (x, y):
+        with pytest.raises(ValueError, match="nan_policy"):
+            finalize_record(signal, 500.0, leads, nan_policy="drop")
+
+
+def _clean_before(value: object) -> object:
+    """``result._clean`` as it was (every list element through the function)."""
+    import dataclasses
+    import math
+
+    if type(value) is float:
+        return value if math.isfinite(value) else None
+    if type(value) in (str, int, bool) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _clean_before(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_before(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _clean_before(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _same_typed(a: object, b: object) -> bool:
+    """Equal with the same types all the way down (1, 1.0 and True differ)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_typed(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same_typed(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def test_clean_equals_the_code_it_replaces() -> None:
+    import ecgr1
+    from ecgr1.measure.result import _clean
+
+    odd = [1, None, True, 2.5, np.int64(3), np.float64(np.nan), np.bool_(False), "s", (4, None)]
+    values = [odd, tuple(odd), {"a": odd, 1: [np.float32(1.5), [None, 7]]}, [[1, 2], [np.inf]]]
+    for value in values:
+        assert _same_typed(_clean(value), _clean_before(value))
+    res = ecgr1.measure(ecgr1.simulate("normal", seed=3).record)
+    for part in (res.global_, res.leads, res.beats, res.lead_fiducials, res.quality.leads):
+        assert _same_typed(_clean(part), _clean_before(part))

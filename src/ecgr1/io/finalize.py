@@ -369,8 +369,11 @@ def finalize_record(
     if unknown:
         warns.append(f"non-standard lead name(s) kept as given: {', '.join(unknown)}")
 
-    sig, nan_warns = repair_nonfinite(sig, names, nan_policy)
-    warns.extend(nan_warns)
+    if not np.isfinite(sig).all():  # (repairing copies the signal: only when there is work)
+        sig, nan_warns = repair_nonfinite(sig, names, nan_policy)
+        warns.extend(nan_warns)
+    elif nan_policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
     warns.extend(clip_to_float32(sig, names))
 
     # Some distributed copies rescale every lead to the same range (each lead's gain chosen so
