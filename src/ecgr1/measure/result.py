@@ -50,7 +50,8 @@ def _clean(value: Any) -> Any:
     if kind is dict:
         return {str(k): _clean(v) for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [_clean(v) for v in value]
+        # Fiducial lists are mostly ints and None, which stay as they are: no call for those.
+        return [v if type(v) is int or v is None else _clean(v) for v in value]
     names = _FIELD_NAMES.get(kind)
     if names is not None:
         return {name: _clean(getattr(value, name)) for name in names}
