@@ -371,3 +371,97 @@ def test_clean_equals_the_code_it_replaces() -> None:
     res = ecgr1.measure(ecgr1.simulate("normal", seed=3).record)
     for part in (res.global_, res.leads, res.beats, res.lead_fiducials, res.quality.leads):
         assert _same_typed(_clean(part), _clean_before(part))
+
+
+def test_count_in_runs_equals_the_loop_it_replaces() -> None:
+    from ecgr1.signal.quality import _count_in_runs, _runs
+
+    rng = np.random.default_rng(14)
+    for size, p in ((4999, 0.7), (4999, 0.97), (10, 0.5), (1, 1.0), (0, 0.5), (300, 1.0)):
+        mask = rng.random(size) < p
+        runs = _runs(mask)
+        for min_len in (2, 3, 10, 125):
+            joint = np.zeros(size, np.int64)
+            for a, b in zip(*runs, strict=True):
+                if b - a + 1 >= min_len:
+                    joint[a:b] = 1
+            want = np.concatenate(([0], np.cumsum(joint)))
+            got = _count_in_runs(runs, min_len, size)
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_stretch_width_equals_the_code_it_replaces() -> None:
+    from ecgr1.signal.quality import _stretch_width
+
+    def before(still: np.ndarray, pos: np.ndarray, step: int, cap: int) -> np.ndarray:
+        idx = pos[None, :] + step * np.arange(cap)[:, None]
+        inside = (idx >= 0) & (idx < still.shape[1])
+        run = still[:, np.clip(idx, 0, still.shape[1] - 1)] & inside
+        return np.cumprod(run, axis=1, dtype=np.int64).sum(axis=1)
+
+    rng = np.random.default_rng(15)
+    for rows, n, p in ((12, 4999, 0.4), (3, 50, 0.9), (2, 5, 1.0), (1, 30, 0.0), (0, 20, 0.5)):
+        still = rng.random((rows, n)) < p
+        pos = np.r_[-1, 0, 1, 2, rng.integers(0, n, 40), n - 2, n - 1, n]
+        for pos_ in (pos, pos[:0]):
+            for step in (1, -1):
+                for cap in (1, 3, 8):
+                    want = before(still, pos_, step, cap)
+                    got = _stretch_width(still, pos_, step, cap)
+                    assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_frozen_with_jump_equals_the_code_it_replaces() -> None:
+    from ecgr1.signal.quality import _frozen_with_jump, _runs
+
+    def before(raw: np.ndarray, still: np.ndarray) -> tuple[int, int]:
+        n = raw.shape[1]
+        starts, stops = _runs(still.all(axis=0))
+        keep = stops - starts + 1 >= 3
+        a, b = starts[keep], stops[keep]
+        if not a.size:
+            return 0, -1
+
+        def width(pos: np.ndarray, step: int) -> np.ndarray:
+            idx = pos[None, :] + step * np.arange(8)[:, None]
+            inside = (idx >= 0) & (idx < still.shape[1])
+            run = still[:, np.clip(idx, 0, still.shape[1] - 1)] & inside
+            return np.cumprod(run, axis=1, dtype=np.int64).sum(axis=1)
+
+        lo = a[None, :] - width(a - 1, -1)
+        hi = b[None, :] + width(b, 1)
+        ok = (lo >= 4) & (hi + 5 <= n)
+        lo, hi = np.where(ok, lo, 4), np.where(ok, hi, n - 5)
+        d = np.diff(raw, axis=1)
+        rows = np.arange(raw.shape[0])[:, None]
+        entry, leave = d[rows, lo - 1], d[rows, hi]
+        outside = np.abs(d[rows, lo - 4])
+        for j in (lo - 3, lo - 2, hi + 1, hi + 2, hi + 3):
+            outside = np.maximum(outside, np.abs(d[rows, j]))
+        step = np.minimum(np.abs(entry), np.abs(leave))
+        jump = ok & (entry * leave < 0) & (step > 0.05) & (step > 5.0 * outside)
+        hit = jump.any(axis=0)
+        if not hit.any():
+            return 0, -1
+        return int(np.sum(b[hit] - a[hit] + 1)), int(a[hit][0])
+
+    rng = np.random.default_rng(16)
+    base = np.round(_ecg_like(5, 3000, 500.0, seed=16) * 200) / 200  # many still runs
+    found = 0
+    for trial in range(30):
+        x = base.copy()
+        for _ in range(3):
+            a, length = int(rng.integers(0, 2990)), int(rng.integers(3, 12))
+            x[:, a : a + length] = x[:, a : a + 1]
+            lead = int(rng.integers(0, 5))
+            x[lead, max(0, a - int(rng.integers(0, 3))) : a + length] += rng.uniform(-0.5, 0.5)
+        if trial % 5 == 0:
+            x[int(rng.integers(0, 5)), int(rng.integers(0, 3000))] = np.nan
+        with np.errstate(invalid="ignore"):
+            step = np.diff(x, axis=1)
+            still = (step < 1e-6) & (step > -1e-6)
+            want = before(x, still)
+            assert _frozen_with_jump(x, still) == want
+            assert _frozen_with_jump(x, still, step, _runs(still.all(axis=0))) == want
+        found += want[0] > 0
+    assert found >= 5
