@@ -358,10 +358,13 @@ def _glitches(clean: np.ndarray) -> np.ndarray:
 def _stretch_width(still: np.ndarray, pos: np.ndarray, step: int, cap: int) -> np.ndarray:
     """Per row and position: how many consecutive True of ``still`` start at ``pos`` and go
     in direction ``step`` (+1 or -1), at most ``cap`` (indices beyond the ends count False)."""
-    idx = pos[None, :] + step * np.arange(cap)[:, None]  # (cap, positions)
+    # One row more than the cap, never True: the count is the first False's offset (argmin).
+    idx = pos[None, :] + step * np.arange(cap + 1)[:, None]  # (cap + 1, positions)
     inside = (idx >= 0) & (idx < still.shape[1])
-    run = still[:, np.clip(idx, 0, still.shape[1] - 1)] & inside  # (rows, cap, positions)
-    return np.cumprod(run, axis=1, dtype=np.int64).sum(axis=1)
+    inside[-1] = False
+    run = still[:, np.clip(idx, 0, still.shape[1] - 1)]  # (rows, cap + 1, positions)
+    run &= inside
+    return np.argmin(run, axis=1)
 
 
 def _frozen_with_jump(
@@ -395,11 +398,12 @@ def _frozen_with_jump(
     ok = (lo >= 4) & (hi + 5 <= n)
     lo, hi = np.where(ok, lo, 4), np.where(ok, hi, n - 5)  # in range; judged False below
     d = np.diff(raw, axis=1) if step is None else step  # d[j] = x[j + 1] - x[j]
-    rows = np.arange(raw.shape[0])[:, None]
-    entry, leave = d[rows, lo - 1], d[rows, hi]
-    outside = np.abs(d[rows, lo - 4])
-    for j in (lo - 3, lo - 2, hi + 1, hi + 2, hi + 3):
-        outside = np.maximum(outside, np.abs(d[rows, j]))
+    # One flat gather of the steps read (entry, leave, then 3 outside on either side).
+    cols = np.stack((lo - 1, hi, lo - 4, lo - 3, lo - 2, hi + 1, hi + 2, hi + 3))
+    cols += (np.arange(raw.shape[0]) * d.shape[1])[:, None]
+    steps = d.ravel()[cols]  # (8, rows, runs)
+    entry, leave = steps[0], steps[1]
+    outside = np.abs(steps[2:]).max(axis=0)
     step = np.minimum(np.abs(entry), np.abs(leave))
     jump = (
         ok
