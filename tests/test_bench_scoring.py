@@ -321,3 +321,25 @@ def test_qtdb_windowed_pipeline_scores_the_expert_marks_as_perfect(bench, qtdb_d
         assert s["n_expert"] > 0 and s["sensitivity"] == 1.0 and s["mean_ms"] == 0.0
         e = res["methods"]["early"]["fiducials"][kind]
         assert e["sensitivity"] == 1.0 and e["mean_ms"] == pytest.approx(-8.0)
+
+
+def test_timed_run_counts_the_methods_own_computation_when_it_reports_one(bench):
+    import time
+
+    def slow_conversion(compute_s):
+        def run(record):
+            time.sleep(0.05)  # e.g. turning a result into scoring tables: not the method's time
+            return bench.MethodOutput(compute_s=compute_s)
+
+        return run
+
+    _, reported, err = bench.timed_run(slow_conversion(0.001), None)
+    assert err is None and reported == 0.001
+    _, whole, _ = bench.timed_run(slow_conversion(None), None)
+    assert whole >= 0.05
+
+    def broken(record):
+        raise ValueError("bad record")
+
+    _, elapsed, err = bench.timed_run(broken, None)
+    assert err == "ValueError: bad record" and elapsed < 0.05

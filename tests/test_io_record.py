@@ -79,3 +79,20 @@ def test_d_numbered_names_and_numbered_names():
     assert map_lead_names(["I", "II", "V1"]) == (["I", "II", "V1"], [])
     with pytest.raises(ValueError, match="lead_map must be one of"):
         map_lead_names(["lead_1"], lead_map="by-position")
+
+
+def test_record_signal_is_lead_contiguous_whatever_the_input_layout():
+    # wfdb's p_signal is samples x leads; the natural p_signal.T is a column-major view. The
+    # record keeps each lead contiguous, so the measurement neither strides through memory nor
+    # depends on how the caller laid the array out.
+    from synthetic_ecg import synthetic_ecg
+
+    from ecgr1.measure import measure
+
+    base, _ = synthetic_ecg(seed=3, noise_mv=0.02)
+    column_major = np.asfortranarray(base.signal.astype(np.float64))
+    rec = ECGRecord(column_major, base.fs, base.leads, record_id="f")
+    assert rec.signal.flags.c_contiguous and rec.signal.dtype == np.float32
+    same = ECGRecord(base.signal, base.fs, base.leads, record_id="f")
+    assert same.signal is base.signal  # already float32 and row-contiguous: no copy
+    assert measure(rec).to_dict() == measure(same).to_dict()

@@ -17,7 +17,8 @@ class ECGRecord:
 
     Attributes
     ----------
-    signal : float32 array, shape (n_leads, n_samples), millivolts.
+    signal : float32 array, shape (n_leads, n_samples), millivolts, each lead contiguous in
+        memory (a transposed input such as wfdb's ``p_signal.T`` is copied once).
     fs : sampling rate in Hz.
     leads : canonical lead names, one per row of ``signal``.
     record_id : identifier (file stem, exam id, ...).
@@ -54,7 +55,10 @@ class ECGRecord:
             sig = sig[None, :]
         if sig.ndim != 2:
             raise InvalidInputError(f"signal must be 2-D (leads x samples), got shape {sig.shape}")
-        self.signal = sig.astype(np.float32, copy=False)
+        # Row-contiguous: every stage works lead by lead, and on a column-major array (wfdb's
+        # p_signal.T) each of those passes strides through memory (~10 % slower measurement)
+        # and its reductions may add in another order (last-digit differences in a result).
+        self.signal = np.ascontiguousarray(sig, dtype=np.float32)
         self.leads = [canonical_lead_name(str(name)) for name in self.leads]
         if len(self.leads) != self.signal.shape[0]:
             raise InvalidInputError(
