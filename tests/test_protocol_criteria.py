@@ -108,6 +108,8 @@ def _set_global(m: MeasurementResult, quantity: str, value: Any) -> None:
         m.quality.overall = value
     elif quantity == "amplitude_normalised":
         m.quality.amplitude_normalised = bool(value)
+    elif quantity == "age_years":
+        m.age = float(value)
     elif quantity == "rr_range_ms":
         m.beats = _beats_from_rr([800.0, 800.0 + float(value), 800.0, 800.0])
     elif quantity == "n_wide_premature_ventricular":

@@ -289,3 +289,69 @@ def test_amplitude_normalised_source_withholds_voltage_statements():
     assert before & voltage
     assert not {s.id for s in after.statements} & voltage
     assert any(s["by"] == "quality.amplitude_normalised" for s in after.to_dict()["suppressed"])
+
+
+def _adult_limits_crossed(age):
+    """A record whose voltage, axis, PR and V2-V3 T waves cross the adult limits, all of them
+    normal findings in a child (Rijnbeek 2001; the juvenile T-wave pattern)."""
+    from protocol_builders import normal_result
+
+    m = normal_result(age=age)
+    m.global_.sokolow_lyon_mv = 4.5
+    m.leads["V1"].s_amplitude_mv = -2.0
+    m.leads["V5"].r_amplitude_mv = 2.5
+    m.global_.qrs_axis_deg = 110.0
+    m.global_.pr_interval_ms = 100.0
+    for lead in ("V2", "V3"):
+        m.leads[lead].t_amplitude_mv = m.leads[lead].t_negative_amplitude_mv = -0.3
+        m.leads[lead].t_polarity = "negative"
+    return m
+
+
+def test_children_are_not_read_with_the_adult_voltage_axis_pr_and_t_wave_limits():
+    from ecgr1.protocol import interpret
+
+    adult_only = {"lvh_voltage", "right_axis_deviation", "short_pr", "tinv_anterior"}
+    for age in (40.0, 16.0, None):  # an unknown age is read as an adult's
+        assert adult_only <= ids(interpret(_adult_limits_crossed(age))), age
+    for child in (
+        interpret(_adult_limits_crossed(9.0)),
+        interpret(_adult_limits_crossed(40.0), age=15.5),
+    ):
+        assert not ids(child) & adult_only
+        withheld = {s["statement"]: s["by"] for s in child.to_dict()["suppressed"]}
+        assert {withheld[s] for s in adult_only} == {"patient.child"}
+        assert "sinus_rhythm" in ids(child)  # rhythm and rate keep their (adult) limits
+
+
+def test_a_child_within_the_adult_limits_still_has_those_findings_ruled_out():
+    # Paediatric limits lie beyond the adult ones, so a normal adult value is normal for a
+    # child too: the exclusions stand (only what the adult limits would find is withheld).
+    from protocol_builders import normal_result
+
+    from ecgr1.protocol import interpret
+
+    def ruled_out(interp):
+        return {t for x in interp.to_dict()["excluded"] for t in x["rules_out"]}
+
+    child, adult = interpret(normal_result(age=9.0)), interpret(normal_result(age=40.0))
+    wanted = {"lvh", "right_axis_deviation", "lpfb", "short_pr", "tinv_anterior"}
+    assert wanted <= ruled_out(adult)
+    assert wanted <= ruled_out(child)
+
+
+def test_a_childs_large_voltages_still_carry_discordant_anterior_st_elevation():
+    # The LVH-voltage rule runs before the child rule: the deep right precordial S waves are
+    # there whatever the age, so ST elevation in V2-V4 is still not read as an infarct pattern.
+    from ecgr1.protocol import interpret
+
+    m = _adult_limits_crossed(9.0)
+    for lead in ("V2", "V3", "V4"):
+        m.leads[lead].st_j_mv = m.leads[lead].j_amplitude_mv = 0.35
+    child = interpret(m)
+    withheld = {s["statement"]: s["by"] for s in child.to_dict()["suppressed"]}
+    assert (
+        "ste_anterior" not in ids(child) and withheld["ste_anterior"] == "voltage criteria for LVH"
+    )
+    m.global_.sokolow_lyon_mv = 2.0  # no LVH voltage: the ST elevation stands
+    assert "ste_anterior" in ids(interpret(m))

@@ -234,6 +234,9 @@ def evaluate_criterion(
                 why = why or assess.quantity_why(q)
 
         def get(q: str) -> Any:
+            # The patient's age: the one the caller gave, else the record's (as for variants).
+            if q == "age_years" and age is not None:
+                return age
             return global_value(m, q, ranges)
 
         qname, raw = _first_value(get, spec.quantity)
@@ -474,9 +477,10 @@ def _precedence(
             for sid, spec in table.statements.items()
             if sid != rule.when and sid not in rule.except_ and _matches(spec, rule.suppress)
         }
-        inapplicable.update(made)
-        if rule.when in table.statements or "*" in rule.suppress:
-            moot.update(made)
+        if not rule.exclusions_stand:
+            inapplicable.update(made)
+            if rule.when in table.statements or "*" in rule.suppress:
+                moot.update(made)
         keep = []
         for sid in active:
             spec = table.statements[sid]

@@ -31,6 +31,7 @@ PRECISION: dict[str, int] = {
     "mV/s": 2,
     "ratio": 2,
     "fraction": 2,
+    "years": 1,
     "": 0,
 }
 
@@ -52,6 +53,7 @@ def unit_of(quantity: str) -> str:
         ("_ratio", "ratio"),
         ("_per_qrs", "ratio"),
         ("_cv", "ratio"),
+        ("_years", "years"),
     ):
         if quantity.endswith(suffix):
             return unit
@@ -136,6 +138,8 @@ DERIVED_GLOBAL: dict[str, Callable[[MeasurementResult], Any]] = {
     # Regularity between non-ectopic beats, as the engine measured it (with the table's
     # limits); results written before the engine reported it are judged from their beats.
     "underlying_rr_irregularity": _underlying_rr_irregularity,
+    # The patient's age as the record gives it (``interpret(..., age=...)`` overrides it).
+    "age_years": lambda m: m.age,
 }
 
 

@@ -162,12 +162,18 @@ class NeedSpec:
 
 @dataclass
 class PrecedenceRule:
-    """``when`` (a statement or criterion id) suppresses ``suppress`` (patterns) ``except``."""
+    """``when`` (a statement or criterion id) suppresses ``suppress`` (patterns) ``except``.
+
+    The statements a rule covers are normally neither stated nor excluded while it holds (no
+    PR-based exclusion in atrial fibrillation). With ``exclusions_stand`` a value on the
+    normal side of a criterion still rules them out: the rule withholds only what was found.
+    """
 
     when: str
     suppress: list[str]
     except_: list[str]
     reason: str
+    exclusions_stand: bool = False
 
 
 @dataclass
@@ -537,6 +543,7 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
                 suppress=list(row.get("suppress") or []),
                 except_=list(row.get("except") or []),
                 reason=str(row.get("reason", "")),
+                exclusions_stand=bool(row.get("exclusions_stand", False)),
             )
         )
     quantity_needs: dict[str, list[str]] = {}

@@ -20,6 +20,7 @@ UNIT_TEXT = {
     "ratio": "",
     "fraction": "",
     "count": "",
+    "years": " years",
     "": "",
 }
 
@@ -74,6 +75,7 @@ QUANTITY_NAMES = {
     "pacing_spikes_detected": "pacing spikes",
     "quality_overall": "overall quality",
     "amplitude_normalised": "amplitude normalisation",
+    "age_years": "age",
     "n_limb_leads_measured": "limb leads measured",
     "n_precordial_leads_measured": "precordial leads measured",
     "premature_ventricular_qrs_ms": "QRS duration of the premature ventricular complexes",
