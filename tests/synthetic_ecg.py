@@ -121,3 +121,21 @@ def synthetic_ecg(
     if noise_mv:
         x = x + rng.normal(0, noise_mv, x.shape)
     return ECGRecord(x.astype(np.float32), fs, LEADS, record_id="synthetic"), conducted
+
+
+def spiky_leads(
+    rows: int, n: int, fs: float, seed: int, *, t_wave_mv: float = 0.2, noise_mv: float = 0.01
+) -> np.ndarray:
+    """Leads (rows x n, mV) of narrow QRS-like spikes every ~0.8 s, each followed by a broad
+    T-like bump of ``t_wave_mv`` (none at 0), plus a slow sine and white noise: ECG-shaped
+    input for checks that a fast path equals the code it replaced."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / fs
+    x = np.zeros((rows, n))
+    for k in range(rows):
+        for beat in np.arange(0.3, t[-1], 0.8 + 0.05 * rng.random()):
+            x[k] += rng.uniform(0.5, 1.5) * np.exp(-(((t - beat) / 0.012) ** 2))
+            if t_wave_mv:
+                x[k] += t_wave_mv * np.exp(-(((t - beat - 0.3) / 0.06) ** 2))
+        x[k] += 0.3 * np.sin(2 * np.pi * 0.2 * t + k) + rng.normal(0, noise_mv, n)
+    return x

@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 from scipy import signal as sps
+from synthetic_ecg import spiky_leads
 
 from ecgr1.signal import filters
 from ecgr1.signal.filters import estimate_baseline
@@ -23,16 +24,8 @@ from ecgr1.signal.stats import median_along, median_partition, percentile_along
 
 
 def _ecg_like(rows: int, n: int, fs: float, seed: int) -> np.ndarray:
-    """Leads of narrow spikes every ~0.8 s plus slow waves and a little noise (mV)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / fs
-    x = np.zeros((rows, n))
-    for k in range(rows):
-        for beat in np.arange(0.3, t[-1], 0.8 + 0.05 * rng.random()):
-            x[k] += rng.uniform(0.5, 1.5) * np.exp(-(((t - beat) / 0.012) ** 2))
-            x[k] += 0.2 * np.exp(-(((t - beat - 0.3) / 0.06) ** 2))
-        x[k] += 0.3 * np.sin(2 * np.pi * 0.2 * t + k) + rng.normal(0, 0.01, n)
-    return x
+    """ECG-shaped leads (spikes, T-like bumps, a slow sine, a little noise; mV)."""
+    return spiky_leads(rows, n, fs, seed)
 
 
 # --------------------------------------------------------------- references (plain loops)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic_ecg import spiky_leads
 
 from ecgr1.signal.quality import QUALITY_THRESHOLDS, _glitches, _long_run_fraction, _nonzero_2d
 from ecgr1.signal.stats import block_mean, percentile_along
@@ -13,14 +14,7 @@ from ecgr1.signal.stats import block_mean, percentile_along
 
 def _ecg_like(rows: int, n: int, fs: float, seed: int) -> np.ndarray:
     """Leads of narrow spikes every ~0.8 s plus slow waves and a little noise (mV)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / fs
-    x = np.zeros((rows, n))
-    for k in range(rows):
-        for beat in np.arange(0.3, t[-1], 0.8 + 0.05 * rng.random()):
-            x[k] += rng.uniform(0.5, 1.5) * np.exp(-(((t - beat) / 0.012) ** 2))
-        x[k] += 0.3 * np.sin(2 * np.pi * 0.2 * t + k) + rng.normal(0, 0.02, n)
-    return x
+    return spiky_leads(rows, n, fs, seed, t_wave_mv=0.0, noise_mv=0.02)
 
 
 # ------------------------------------------------------------ the replaced code, verbatim
