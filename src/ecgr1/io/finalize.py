@@ -74,7 +74,8 @@ def _runs(mask: np.ndarray) -> int:
 def repair_nonfinite(
     signal: np.ndarray, leads: Sequence[str], policy: str = "interpolate"
 ) -> tuple[np.ndarray, list[str]]:
-    """Replace NaN/inf samples lead by lead, returning the repaired copy and warnings.
+    """Replace NaN/inf samples lead by lead, returning the repaired copy and warnings (a signal
+    with every sample finite comes back as it is: nothing to repair, no copy).
 
     ``policy="interpolate"`` fills each run linearly between its finite neighbours (a run at an
     edge takes the nearest finite value); a lead with no finite sample becomes zero.
@@ -86,6 +87,8 @@ def repair_nonfinite(
     """
     if policy not in NAN_POLICIES:
         raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {policy!r}")
+    if np.isfinite(signal).all():
+        return signal, []
     sig = np.array(signal, dtype=np.float64, copy=True)
     warnings: list[str] = []
     for k, name in enumerate(leads):
@@ -369,11 +372,8 @@ def finalize_record(
     if unknown:
         warns.append(f"non-standard lead name(s) kept as given: {', '.join(unknown)}")
 
-    if not np.isfinite(sig).all():  # (repairing copies the signal: only when there is work)
-        sig, nan_warns = repair_nonfinite(sig, names, nan_policy)
-        warns.extend(nan_warns)
-    elif nan_policy not in NAN_POLICIES:
-        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+    sig, nan_warns = repair_nonfinite(sig, names, nan_policy)
+    warns.extend(nan_warns)
     warns.extend(clip_to_float32(sig, names))
 
     # Some distributed copies rescale every lead to the same range (each lead's gain chosen so

@@ -33,6 +33,7 @@ from ecgr1.protocol.limits import (
     summary_sentence,
 )
 from ecgr1.protocol.quantities import (
+    AGE_QUANTITY,
     global_value,
     lead_usable,
     lead_value,
@@ -235,7 +236,7 @@ def evaluate_criterion(
 
         def get(q: str) -> Any:
             # The patient's age: the one the caller gave, else the record's (as for variants).
-            if q == "age_years" and age is not None:
+            if q == AGE_QUANTITY and age is not None:
                 return age
             return global_value(m, q, ranges)
 

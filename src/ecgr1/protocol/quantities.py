@@ -35,6 +35,8 @@ PRECISION: dict[str, int] = {
     "": 0,
 }
 
+# The patient's age, a record-level quantity the caller may override (as for variants).
+AGE_QUANTITY = "age_years"
 BEAT_COUNTS = {"n_premature_supraventricular", "n_premature_ventricular", "n_paced"}
 GLOBAL_FIELDS = {f.name for f in dataclasses.fields(GlobalMeasurements)} - {"reasons"}
 LEAD_FIELDS = {f.name for f in dataclasses.fields(LeadMeasurements)} - {"reasons"}
@@ -139,7 +141,7 @@ DERIVED_GLOBAL: dict[str, Callable[[MeasurementResult], Any]] = {
     # limits); results written before the engine reported it are judged from their beats.
     "underlying_rr_irregularity": _underlying_rr_irregularity,
     # The patient's age as the record gives it (``interpret(..., age=...)`` overrides it).
-    "age_years": lambda m: m.age,
+    AGE_QUANTITY: lambda m: m.age,
 }
 
 
