@@ -343,3 +343,32 @@ def test_timed_run_counts_the_methods_own_computation_when_it_reports_one(bench)
 
     _, elapsed, err = bench.timed_run(broken, None)
     assert err == "ValueError: bad record" and elapsed < 0.05
+
+
+def test_paced_records_are_scored_apart_at_record_level(bench, ludb_dir):
+    """LUDB 95's reference comes from its conducted beats only (no QRS onset is marked on its
+    paced beats): the record-level intervals are also reported without the paced records."""
+    assert bench.ludb_paced(["Rhythm: Atrial fibrillation.", "UNIpolar ventricular pacing. "])
+    assert bench.ludb_paced(["Biventricular pacing."])
+    assert not bench.ludb_paced(["Rhythm: Sinus rhythm.", "Wandering atrial pacemaker."])
+    oracle = _ludb_oracle(ludb_dir)
+
+    def paced_wide(record):
+        out = oracle(record)
+        if record.record_id == "95":  # the paced beat's QRS, not the conducted beats'
+            out.intervals_ms["qrs_duration_ms"] += 58.0
+        return out
+
+    res = bench.run_ludb(ludb_dir, {"m": paced_wide}, None, 150.0, False, only_ids={"1", "3", "95"})
+    assert res["paced_records"] == ["95"]
+    m = res["methods"]["m"]
+    assert m["intervals"]["qrs_duration_ms"]["n"] == 3
+    assert m["intervals"]["qrs_duration_ms"]["sd_ms"] > 30
+    apart = m["intervals_without_paced"]["qrs_duration_ms"]
+    assert apart["n"] == 2 and apart["mean_ms"] == 0.0 and apart["sd_ms"] == 0.0
+    crit = bench.criteria(
+        {"ludb": {**res, "methods": {"ecgr1": {**m, "timing_ms_per_record": {"median": 1.0}}}}}
+    )
+    rows = {c["check"]: c for c in crit}
+    assert not rows["(issue 19) record qrs_duration_ms SD ≤ 9 ms"]["pass"]
+    assert rows["(issue 19) record qrs_duration_ms SD ≤ 9 ms, paced records (95) apart"]["pass"]
