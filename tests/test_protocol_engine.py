@@ -291,6 +291,54 @@ def test_amplitude_normalised_source_withholds_voltage_statements():
     assert any(s["by"] == "quality.amplitude_normalised" for s in after.to_dict()["suppressed"])
 
 
+def _p_wave(p_duration_ii_ms: float, v1_terminal_mv: float, normalised: bool):
+    """A sinus record with the given P duration in II and terminal negative P in V1 (after an
+    initial positive part)."""
+    from protocol_builders import normal_result
+
+    m = normal_result()
+    m.leads["II"].p_duration_ms = p_duration_ii_ms
+    v1 = m.leads["V1"]
+    v1.p_positive_amplitude_mv, v1.p_negative_amplitude_mv = 0.05, -v1_terminal_mv
+    v1.p_amplitude_mv, v1.p_morphology = -v1_terminal_mv, "biphasic"
+    m.quality.amplitude_normalised = normalised
+    return interpret(m)
+
+
+def test_normalised_amplitudes_keep_the_p_duration_criterion_of_left_atrial_abnormality():
+    """Rescaling every lead leaves a P wave's duration intact (AHA 2009 Part V: >= 120 ms in
+    II), not the millivolts of V1's terminal force."""
+
+    def ruled_out(interp):
+        return {t for x in interp.to_dict()["excluded"] for t in x["rules_out"]}
+
+    def withheld(interp):
+        return {s["statement"]: s["reason"] for s in interp.to_dict()["suppressed"]}
+
+    wide = _p_wave(130.0, 0.0, normalised=True)
+    laa = wide.statement("left_atrial_abnormality")
+    assert laa is not None and [e.criterion for e in laa.evidence] == ["laa.p_duration_ii"]
+    assert laa.evidence[0].value == 130.0
+    # A terminal force read on rescaled millivolts states nothing ...
+    force = _p_wave(100.0, 0.15, normalised=True)
+    assert "left_atrial_abnormality" not in ids(force)
+    assert "terminal-force" in withheld(force)["left_atrial_abnormality"]
+    # ... and a narrow P rules nothing out: the voltage criterion could not be read.
+    narrow = _p_wave(100.0, 0.0, normalised=True)
+    assert "left_atrial_abnormality" not in ids(narrow) | ruled_out(narrow)
+    # Recorded in millivolts, both criteria apply as before.
+    assert "left_atrial_abnormality" in ids(_p_wave(100.0, 0.15, normalised=False))
+    assert "left_atrial_abnormality" in ruled_out(_p_wave(100.0, 0.0, normalised=False))
+
+
+def test_a_precedence_rule_names_a_known_unless():
+    data = yaml.safe_load(DEFAULT_TABLE.read_text())
+    rule = next(r for r in data["precedence"] if r.get("unless"))
+    rule["unless"] = "laa.p_duration_avf"
+    with pytest.raises(InvalidInputError, match="unknown 'unless'"):
+        parse_table(data)
+
+
 def _adult_limits_crossed(age):
     """A record whose voltage, axis, PR and V2-V3 T waves cross the adult limits, all of them
     normal findings in a child (Rijnbeek 2001; the juvenile T-wave pattern)."""

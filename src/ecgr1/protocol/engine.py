@@ -452,6 +452,16 @@ def _matches(stmt: StatementSpec, patterns: list[str]) -> bool:
     return False
 
 
+def _holds(
+    ref: str, active: list[str], results: dict[str, CriterionResult], table: CriteriaTable
+) -> tuple[bool, str]:
+    """Whether a precedence rule's ``when`` or ``unless`` holds (a statement still active, or
+    a criterion met), and how the rule names it."""
+    if ref in table.statements:
+        return ref in active, table.statements[ref].label
+    return results[ref].met is True, ref
+
+
 def _precedence(
     fired: list[str], results: dict[str, CriterionResult], table: CriteriaTable
 ) -> tuple[list[str], list[Suppression], set[str], set[str]]:
@@ -465,13 +475,8 @@ def _precedence(
     inapplicable: set[str] = set()
     moot: set[str] = set()
     for rule in table.precedence:
-        if rule.when in table.statements:
-            on = rule.when in active
-            by = table.statements[rule.when].label
-        else:
-            on = results[rule.when].met is True
-            by = rule.when
-        if not on:
+        on, by = _holds(rule.when, active, results, table)
+        if not on or (rule.unless is not None and _holds(rule.unless, active, results, table)[0]):
             continue
         made = {
             sid

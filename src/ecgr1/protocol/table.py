@@ -167,6 +167,9 @@ class PrecedenceRule:
     The statements a rule covers are normally neither stated nor excluded while it holds (no
     PR-based exclusion in atrial fibrillation). With ``exclusions_stand`` a value on the
     normal side of a criterion still rules them out: the rule withholds only what was found.
+    ``unless`` (a statement or criterion id) switches the rule off while it holds: normalised
+    amplitudes withhold left atrial abnormality unless its amplitude-free criterion (P duration)
+    is met.
     """
 
     when: str
@@ -174,6 +177,7 @@ class PrecedenceRule:
     except_: list[str]
     reason: str
     exclusions_stand: bool = False
+    unless: str | None = None
 
 
 @dataclass
@@ -534,9 +538,10 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
                 raise InvalidInputError(f"criterion {spec.id}: rules out unknown statement {ref!r}")
     precedence = []
     for row in data.get("precedence") or []:
-        when = row["when"]
-        if when not in statements and when not in criteria:
-            raise InvalidInputError(f"precedence: unknown 'when' {when!r}")
+        when, unless = row["when"], row.get("unless")
+        for key, ref in (("when", when), ("unless", unless)):
+            if ref is not None and ref not in statements and ref not in criteria:
+                raise InvalidInputError(f"precedence: unknown {key!r} {ref!r}")
         precedence.append(
             PrecedenceRule(
                 when=when,
@@ -544,6 +549,7 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
                 except_=list(row.get("except") or []),
                 reason=str(row.get("reason", "")),
                 exclusions_stand=bool(row.get("exclusions_stand", False)),
+                unless=None if unless is None else str(unless),
             )
         )
     quantity_needs: dict[str, list[str]] = {}
