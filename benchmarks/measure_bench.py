@@ -26,7 +26,9 @@ What is scored (rules in ``benchmarks/_scoring.py``; every method goes through t
    12 leads of the per-lead expert value, itself the median over that lead's annotated beats of
    the interval between marks of the same beat. ecgr1 is judged on its own record-level values
    (``MeasurementResult.global_``); neurokit2, which has none, gets the same median-of-leads rule
-   applied to its per-lead detections. Mean and SD of (method - reference), n.
+   applied to its per-lead detections. Mean and SD of (method - reference), n; again with the
+   paced records apart (LUDB diagnoses naming pacing), whose reference may cover another beat
+   class than the dominant one (LUDB 95: no QRS onset marked on its paced beats).
 3. P absence: LUDB records with no ``p`` mark in any lead. ecgr1 "says no P" when
    ``global_.p_wave_present`` is False. neurokit2 has no such output; it is taken to say "no P"
    when lead II has P peaks for fewer than half of its R peaks. P sensitivity (P onset, peak and
