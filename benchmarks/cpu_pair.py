@@ -11,13 +11,15 @@ record ``--reps`` times; per record the minimum CPU time (``time.process_time``)
 
 ``--mode tuned`` calls ``ecgr1.cli._allocator.tune_allocator()`` first in both workers (what
 ``ecgr1 measure`` does); ``lib`` leaves the allocator alone (the library's behaviour). Prints
-both medians and the median of the per-record differences (B - A).
+both medians and the median of the per-record differences (B - A), and the mean number of
+minor page faults per record (fresh memory pages each side's ``measure`` touched).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -52,9 +54,12 @@ def _worker(mode: str, limit: int) -> None:
     print("ready", flush=True)
     for line in sys.stdin:
         rec = recs[int(line)]
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t = time.process_time()
         measure(rec)
-        print(time.process_time() - t, flush=True)
+        t = time.process_time() - t
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+        print(t, faults, flush=True)
 
 
 def _start(src: str, mode: str, limit: int) -> subprocess.Popen:
@@ -81,11 +86,14 @@ def main() -> int:
     n = len(_records(args.records))
     procs = [_start(args.a, args.mode, n), _start(args.b, args.mode, n)]
     best = np.full((2, n), np.inf)
+    faults = np.zeros((2, n))
 
     def once(side: int, i: int) -> None:
         procs[side].stdin.write(f"{i}\n")
         procs[side].stdin.flush()
-        best[side, i] = min(best[side, i], float(procs[side].stdout.readline()))
+        cpu, flt = procs[side].stdout.readline().split()
+        best[side, i] = min(best[side, i], float(cpu))
+        faults[side, i] += int(flt) / args.reps
 
     for rep in range(args.reps):
         for i in range(n):
@@ -98,7 +106,8 @@ def main() -> int:
     a, b = best * 1000.0
     print(
         f"{args.mode}: A median {np.median(a):.2f} ms, B median {np.median(b):.2f} ms, "
-        f"median paired difference {np.median(b - a):+.2f} ms ({100 * np.median((b - a) / a):+.1f} %)"
+        f"median paired difference {np.median(b - a):+.2f} ms ({100 * np.median((b - a) / a):+.1f} %); "
+        f"minor page faults per record (mean) A {faults[0].mean():.0f}, B {faults[1].mean():.0f}"
     )
     return 0
 

@@ -762,3 +762,62 @@ def test_whole_window_free_is_the_convolution_count(half: int) -> None:
         want = np.convolve(free.astype(float), np.ones(width), mode="same") >= width
         got = _whole_window_free(free, half)
         assert got.shape == want.shape and np.array_equal(got, want)
+
+
+def test_beyond_together_is_the_minimum_and_maximum_test() -> None:
+    """``_glitches`` marks a candidate where both one-sided extrapolation errors are beyond the
+    floor with one sign; the boolean form equals the min/max form for every value."""
+    from ecgr1.signal.quality import _beyond_together
+
+    t = 0.025
+    edge = [
+        0.0,
+        t,
+        -t,
+        np.nextafter(t, 1),
+        np.nextafter(-t, -1),
+        0.3,
+        -0.3,
+        np.nan,
+        np.inf,
+        -np.inf,
+    ]
+    left, right = (np.array(v) for v in zip(*[(a, b) for a in edge for b in edge], strict=True))
+    rng = np.random.default_rng(5)
+    left = np.concatenate([left, rng.normal(0, 0.05, 4000)]).reshape(2, -1)
+    right = np.concatenate([right, rng.normal(0, 0.05, 4000)]).reshape(2, -1)
+    out = np.zeros(left.shape, bool)
+    with np.errstate(invalid="ignore"):
+        want = (np.minimum(left, right) > t) | (np.maximum(left, right) < -t)
+        _beyond_together(left, right, t, out=out)
+    assert want.sum() > 100 and (~want).sum() > 100
+    assert np.array_equal(out, want)
+
+
+def test_spike_messages_quote_the_largest_residual_of_their_lead() -> None:
+    """``local_damage`` keeps only the hits and each lead's largest residual of the two spike
+    residuals (each freed before the next is made): the messages quote the residual's maximum
+    over the hits, as the whole-record arrays gave it."""
+    import re
+
+    from ecgr1.signal.quality import QUALITY_THRESHOLDS as th
+    from ecgr1.signal.quality import _spike_residual, _typical_qrs_span
+
+    fs = 500.0
+    x = _ecg_like(3, 5000, fs, seed=11)
+    x[0, 1200] += 4.0  # one sample: a spike (20 ms median)
+    x[0, 3100] += 2.5
+    x[1, 2400:2411] += 32.0  # 22 ms: a short burst (60 ms median)
+    clean = x - x.mean(axis=1, keepdims=True)
+    typical = _typical_qrs_span(clean, fs)
+    narrow = _spike_residual(clean, fs)
+    narrow_hits = narrow > np.maximum(th["spike_rel"] * typical, th["spike_min_mv"])[:, None]
+    wide_limit = np.maximum(th["wide_spike_rel"] * typical, th["wide_spike_min_mv"])
+    wide = _spike_residual(clean, fs, th["wide_spike_ms"], wide_limit)
+    wide_hits = wide > wide_limit[:, None]
+    found = local_damage(x, clean, fs)
+    quoted = [float(re.search(r"up to ([0-9.]+) mV", f["spikes"]).group(1)) for f in found[:2]]
+    assert quoted[0] == float(f"{narrow[0, narrow_hits[0]].max():.1f}")
+    assert not narrow_hits[1].any() and "short burst" in found[1]["spikes"]
+    assert quoted[1] == float(f"{wide[1, wide_hits[1]].max():.1f}")
+    assert quoted[0] != quoted[1] and "spikes" not in found[2]

@@ -153,6 +153,9 @@ def measure(
     if not signal.usable.any():
         return _fail(res, "no usable lead")
     det = detect_beats(signal, cfg)
+    # The float64 copy of the raw signal is not read again: freed now, its memory serves the
+    # temporaries of the stages below (fewer fresh pages to fault in).
+    del signal
     if det.anchors.size < 2:
         return _fail(res, "fewer than two QRS complexes detected")
     rate_fields(g, det, cfg)

@@ -260,20 +260,39 @@ def _spike_residual(
     width = max(3, int(round(width_ms * fs / 1000)) | 1)
     h = width // 2
     rows, n = clean.shape
-    resid = np.zeros_like(clean)
     if n <= 2 * h:
-        return resid
+        return np.zeros_like(clean)
     floor = np.full(rows, th["spike_min_mv"]) if limit is None else np.asarray(limit)
     r, c = _nonzero_2d(_spike_screen(clean, h, 0.5 * floor[:, None]))
     if r.size > 0.05 * clean.size:
-        resid = np.abs(clean - median_filter(clean, size=(1, width), mode="nearest"))
-        return resid
+        return np.abs(clean - median_filter(clean, size=(1, width), mode="nearest"))
+    # (Allocated after the screen, whose whole-record temporaries are freed by then.)
+    resid = np.zeros_like(clean)
     if r.size:
         # The window around each candidate, the signal's end samples repeated beyond its ends.
         idx = np.clip(c[:, None] + np.arange(-h, h + 1)[None, :], 0, n - 1)
         med = median_along(clean[r[:, None], idx], axis=1)
         resid[r, c] = np.abs(clean[r, c] - med)
     return resid
+
+
+def _spike_hits(resid: np.ndarray, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a residual of :func:`_spike_residual` exceeds ``limit`` (per row), and each row's
+    largest residual (in a row with a hit, the largest hit): all :func:`local_damage` keeps of
+    it, so that the whole-record residual is freed before the next one is made."""
+    return resid > limit[:, None], resid.max(axis=1)
+
+
+def _beyond_together(left: np.ndarray, right: np.ndarray, t: float, out: np.ndarray) -> None:
+    """``out[...] = (min(left, right) > t) | (max(left, right) < -t)`` (``t`` >= 0): both above
+    ``t`` or both below ``-t``, NaN neither, from boolean buffers only (no whole-record float
+    temporary for the minimum and maximum)."""
+    side = np.empty(out.shape, bool)
+    np.greater(left, t, out=out)
+    out &= np.greater(right, t, out=side)
+    below = np.less(left, -t)
+    below &= np.less(right, -t, out=side)
+    out |= below
 
 
 def _glitches(clean: np.ndarray) -> np.ndarray:
@@ -311,11 +330,7 @@ def _glitches(clean: np.ndarray) -> np.ndarray:
     left, right = d2[:, :-2], d2[:, 2:]
     t = 0.5 * th["glitch_min_mv"]
     weak = np.zeros(clean.shape, bool)
-    inner = weak[:, 2:-2]  # (min > t) | (max < -t), with one float buffer for both
-    both = np.minimum(left, right)
-    np.greater(both, t, out=inner)
-    np.maximum(left, right, out=both)
-    inner |= both < -t
+    _beyond_together(left, right, t, out=weak[:, 2:-2])
     if not weak.any():
         return out
     # Everything else is judged at the few candidates alone (the same values, gathered).
@@ -437,13 +452,17 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
         return out
     # (a) spikes: excursions narrower than a QRS (running median of ~20 ms, >= 3 samples),
     # and short bursts (a few samples to ~40 ms) far beyond the QRS span (~60 ms median).
-    typical = _typical_qrs_span(clean, fs)
-    resid = _spike_residual(clean, fs)
-    hits = resid > np.maximum(th["spike_rel"] * typical, th["spike_min_mv"])[:, None]
-    wide_limit = np.maximum(th["wide_spike_rel"] * typical, th["wide_spike_min_mv"])
-    wide = _spike_residual(clean, fs, th["wide_spike_ms"], wide_limit)
-    wide_hits = wide > wide_limit[:, None]
+    # (The glitches first: their whole-record temporaries are freed before the spike residuals
+    # are made, so the two never occupy memory together.)
     glitch = _glitches(clean)
+    typical = _typical_qrs_span(clean, fs)
+    hits, spike_peak = _spike_hits(
+        _spike_residual(clean, fs), np.maximum(th["spike_rel"] * typical, th["spike_min_mv"])
+    )
+    wide_limit = np.maximum(th["wide_spike_rel"] * typical, th["wide_spike_min_mv"])
+    wide_hits, wide_peak = _spike_hits(
+        _spike_residual(clean, fs, th["wide_spike_ms"], wide_limit), wide_limit
+    )
     # (c) noise bursts: robust level of the second difference per window (works at 100 Hz too).
     # d2 only at the samples the level reads (no whole-record array).
     bwin = max(8, int(th["burst_window_ms"] * fs / 1000))
@@ -507,7 +526,7 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
             where = np.flatnonzero(hits[k])
             count = int(np.count_nonzero(np.diff(where) > 1)) + 1
             out[k]["spikes"] = (
-                f"{count} isolated spike(s) up to {resid[k, where].max():.1f} mV (first at "
+                f"{count} isolated spike(s) up to {spike_peak[k]:.1f} mV (first at "
                 f"{where[0] / fs:.2f} s): narrower than a QRS (artefact, corrupt samples or "
                 "unrecognised pacemaker stimuli)"
             )
@@ -515,7 +534,7 @@ def local_damage(raw: np.ndarray, clean: np.ndarray, fs: float) -> list[dict[str
             where = np.flatnonzero(wide_hits[k])
             count = int(np.count_nonzero(np.diff(where) > 1)) + 1
             out[k]["spikes"] = (
-                f"{count} short burst(s) up to {wide[k, where].max():.1f} mV (first at "
+                f"{count} short burst(s) up to {wide_peak[k]:.1f} mV (first at "
                 f"{where[0] / fs:.2f} s), {wide_limit[k] / th['wide_spike_rel']:.2f} mV "
                 "typical QRS span: corrupt samples, not a recorded complex"
             )
