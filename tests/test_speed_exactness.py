@@ -403,13 +403,16 @@ def test_typical_span_and_hf_noise_match_their_definitions(fs: float) -> None:
     # at every third sample), on records long and short enough for each branch.
     from ecgr1.signal.quality import _hf_noise, _typical_qrs_span
 
-    for n, seed in ((int(10 * fs), 1), (int(2.5 * fs), 2), (250, 3)):
-        x = _ecg_like(3, n, fs, seed)
+    # 12 leads are taken in parts of a few rows (fewer whole-record buffers at once).
+    for n, seed, rows in ((int(10 * fs), 1, 12), (int(10 * fs), 4, 3), (int(2.5 * fs), 2, 5),
+                          (250, 3, 3)):  # fmt: skip
+        x = _ecg_like(rows, n, fs, seed)
         x[1, n // 3] += 5.0  # a corrupt sample: the running median ignores it
+        x[-1] *= 3.0  # the leads differ: a part returned in the wrong place shows
         med3 = np.median(np.stack([x[:, :-2], x[:, 1:-1], x[:, 2:]]), axis=0)
         win = int(fs)
         nw = med3.shape[1] // win
-        spans = np.ptp(med3[:, : nw * win].reshape(3, nw, win), axis=2) if nw else None
+        spans = np.ptp(med3[:, : nw * win].reshape(rows, nw, win), axis=2) if nw else None
         want = np.median(spans, axis=1) if nw else np.ptp(med3, axis=1)
         assert np.array_equal(_typical_qrs_span(x, fs), want)
         width = int(round(fs / 80.0))

@@ -96,8 +96,10 @@ def delineate_beats(det: Detection, groups: BeatGroups, config: MeasureConfig) -
     median_q = smooth(median_beat, max(1, int(round(5 * det.ms_detect))), axis=2)
     dom_rr = float(np.median(groups.rr)) if groups.rr.size else groups.med_rr
     # One call delineates every beat and, as an extra last "beat", the median beat.
+    xq_all = np.concatenate([xq_windows, median_q], axis=1)
+    del xq_windows  # not read again: its memory serves the delineation's temporaries
     both = delineate(
-        np.concatenate([xq_windows, median_q], axis=1),
+        xq_all,
         np.concatenate([windows, median_beat], axis=1),
         det.fs_detect,
         pre,
