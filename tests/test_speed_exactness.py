@@ -824,3 +824,23 @@ def test_spike_messages_quote_the_largest_residual_of_their_lead() -> None:
     assert not narrow_hits[1].any() and "short burst" in found[1]["spikes"]
     assert quoted[1] == float(f"{wide[1, wide_hits[1]].max():.1f}")
     assert quoted[0] != quoted[1] and "spikes" not in found[2]
+
+
+def test_lobes_in_one_python_pass_equal_the_array_form() -> None:
+    """QRS lobes (start, stop, signed peak, peak index) from one pass over Python floats equal
+    the array form's for every value: zeros and -0.0 (positive), ties (the first sample),
+    huge values whose sum overflows, NaN and infinities (the array form itself)."""
+    from ecgr1.measure.features import _lobes, _lobes_array
+
+    rng = np.random.default_rng(1)
+    special = [0.0, -0.0, 1.0, -1.0, 1e308, -1e308, np.nan, np.inf, -np.inf]
+    for _ in range(3000):
+        y = rng.normal(0, 1, int(rng.integers(1, 80))) * rng.choice([1.0, 0.01])
+        if rng.random() < 0.3:
+            y = np.round(y, 0)  # zeros, -0.0 and ties
+        for _ in range(int(rng.integers(0, 3))):
+            y[rng.integers(0, y.size)] = rng.choice(special)
+        assert repr(_lobes(y)) == repr(_lobes_array(y)), y
+    assert _lobes(np.array([])) == []
+    y = np.array([-0.1, 0.0, 0.3, 0.3, -0.2, -0.0, 0.1])
+    assert _lobes(y) == [(0, 1, -0.1, 0), (1, 4, 0.3, 2), (4, 5, -0.2, 4), (5, 7, 0.1, 6)]

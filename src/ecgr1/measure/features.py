@@ -26,9 +26,33 @@ FRONTAL_LEADS: dict[str, tuple[float, float]] = {
 
 
 def _lobes(y: np.ndarray) -> list[tuple[int, int, float, int]]:
-    """Split ``y`` into same-sign lobes: (start, stop, signed peak amplitude, peak index)."""
-    if y.size == 0:
+    """Split ``y`` into same-sign lobes: (start, stop, signed peak amplitude, peak index).
+
+    Zero counts as positive; a lobe's peak is its first sample of the largest magnitude. One
+    pass over the samples as Python floats (a QRS is a few dozen samples: several times faster
+    than the array operations); data with NaN take the array form, where NaN is its own sign.
+    """
+    vals = y.tolist()
+    if not vals:
         return []
+    if not math.isfinite(sum(vals)):  # NaN or infinity somewhere (or a sum that overflows)
+        return _lobes_array(y)
+    out = []
+    start, positive = 0, vals[0] >= 0
+    peak, peak_abs = 0, abs(vals[0])
+    for i in range(1, len(vals)):
+        v = vals[i]
+        if (v >= 0) != positive:
+            out.append((start, i, vals[peak], peak))
+            start, positive, peak, peak_abs = i, not positive, i, abs(v)
+        elif abs(v) > peak_abs:
+            peak, peak_abs = i, abs(v)
+    out.append((start, len(vals), vals[peak], peak))
+    return out
+
+
+def _lobes_array(y: np.ndarray) -> list[tuple[int, int, float, int]]:
+    """:func:`_lobes` with array operations (any values, NaN and infinities included)."""
     sign = np.sign(y)
     sign[sign == 0] = 1
     cuts = np.flatnonzero(np.diff(sign) != 0) + 1
