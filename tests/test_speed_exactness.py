@@ -844,3 +844,26 @@ def test_lobes_in_one_python_pass_equal_the_array_form() -> None:
     assert _lobes(np.array([])) == []
     y = np.array([-0.1, 0.0, 0.3, 0.3, -0.2, -0.0, 0.1])
     assert _lobes(y) == [(0, 1, -0.1, 0), (1, 4, 0.3, 2), (4, 5, -0.2, 4), (5, 7, 0.1, 6)]
+
+
+def test_notch_humps_in_python_floats_equal_the_array_form() -> None:
+    """Notched waves (R, P) found from Python floats give the array form's humps on notched,
+    single-humped, flat, negative, quantised and non-finite waves."""
+    from ecgr1.measure.features import _notch_humps_array, notch_humps
+
+    rng = np.random.default_rng(2)
+    found = 0
+    for _ in range(4000):
+        n = int(rng.integers(0, 60))
+        x = np.arange(n)
+        y = np.sin(x / rng.uniform(1.5, 8)) * rng.uniform(-1, 1) + rng.normal(0, 0.05, n)
+        if rng.random() < 0.3:
+            y = np.round(y, 1)  # ties between neighbours, zeros
+        if rng.random() < 0.05 and n:
+            y[rng.integers(0, n)] = rng.choice([np.nan, np.inf, -np.inf, 1e308])
+        got = notch_humps(y, 500.0)
+        assert got == _notch_humps_array(y, 500.0), y
+        found += got is not None
+    assert found > 100
+    notched = np.concatenate([np.hanning(12), 0.7 * np.ones(3), np.hanning(12)])
+    assert notch_humps(notched, 500.0) == (5, 20) and notch_humps(-notched, 500.0) == (5, 20)

@@ -172,7 +172,36 @@ def wave_polarity(y: np.ndarray, flat_mv: float) -> tuple[str, float, float, flo
 def notch_humps(y: np.ndarray, fs: float) -> tuple[int, int] | None:
     """First and last hump of a notched wave: two local maxima of the wave's dominant sign, both
     above half its peak, at least 20 ms apart, with a dip of >= 10 % of the peak between them;
-    None when the wave is not notched."""
+    None when the wave is not notched.
+
+    One pass over Python floats (a wave is a few dozen samples); data with NaN or infinities
+    take the array form (:func:`_notch_humps_array`), which gives the same answer on the rest.
+    """
+    if y.size < 5:
+        return None
+    vals = y.tolist()
+    if not math.isfinite(sum(vals)):
+        return _notch_humps_array(y, fs)
+    hi, lo = max(vals), min(vals)
+    # The dominant sign's copy and its peak (``-y``'s maximum is exactly ``-min(y)``).
+    s, peak = (vals, hi) if abs(hi) >= abs(lo) else ([-v for v in vals], -lo)
+    if peak <= 0:
+        return None
+    half = 0.5 * peak
+    inner = [
+        i for i in range(1, len(s) - 1) if s[i] > s[i - 1] and s[i] >= s[i + 1] and s[i] > half
+    ]
+    if len(inner) < 2:
+        return None
+    a, b = inner[0], inner[-1]
+    if (b - a) < 0.02 * fs:
+        return None
+    dip = min(s[a : b + 1])
+    return (a, b) if min(s[a], s[b]) - dip >= 0.1 * peak else None
+
+
+def _notch_humps_array(y: np.ndarray, fs: float) -> tuple[int, int] | None:
+    """:func:`notch_humps` with array operations (any values)."""
     if y.size < 5:
         return None
     s = y if abs(y.max()) >= abs(y.min()) else -y
