@@ -867,3 +867,38 @@ def test_notch_humps_in_python_floats_equal_the_array_form() -> None:
     assert found > 100
     notched = np.concatenate([np.hanning(12), 0.7 * np.ones(3), np.hanning(12)])
     assert notch_humps(notched, 500.0) == (5, 20) and notch_humps(-notched, 500.0) == (5, 20)
+
+
+def test_median_1d_is_numpy_median_bit_for_bit() -> None:
+    """The sort-based median of RR and PR intervals equals ``np.median``: the value, the sign of
+    a zero, NaN, its type; other dtypes and shapes go to ``np.median`` itself."""
+    from ecgr1.signal.stats import median_1d
+
+    rng = np.random.default_rng(0)
+    special = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e308, -1e308, 5e-324]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(5000):
+            n = int(rng.integers(1, 70))
+            x = rng.normal(0, 1, n)
+            if rng.random() < 0.3:
+                x = np.round(x)  # ties and zeros
+            for _ in range(int(rng.integers(0, 3))):
+                x[rng.integers(0, n)] = rng.choice(special)
+            want, got = np.median(x), median_1d(x)
+            assert type(got) is type(want)
+            assert (np.isnan(want) and np.isnan(got)) or (
+                got == want and np.signbit(got) == np.signbit(want)
+            ), x
+    assert median_1d(np.array([-0.0])) == 0.0 and not np.signbit(median_1d(np.array([-0.0])))
+    assert median_1d(np.array([3, 1, 2, 10])) == 2.5  # integers: np.median's own path
+    assert np.array_equal(median_1d(np.ones((2, 3))), np.median(np.ones((2, 3))))
+
+
+def test_clip_index_is_np_clip_for_sample_indices() -> None:
+    from ecgr1.measure.delineate import _clip_index
+
+    rng = np.random.default_rng(4)
+    ints = rng.integers(-50, 150, (7, 40))
+    assert np.array_equal(_clip_index(ints, 99), np.clip(ints, 0, 99))
+    floats = np.concatenate([rng.uniform(-50, 150, 200), [-0.0, 0.0, 99.0, 99.5, -0.5]])
+    assert np.array_equal(_clip_index(floats, 99).astype(int), np.clip(floats, 0, 99).astype(int))

@@ -20,7 +20,7 @@ from ecgr1.measure.config import MeasureConfig
 from ecgr1.measure.detection import Detection
 from ecgr1.measure.pacing import paced_beats
 from ecgr1.measure.result import GlobalMeasurements
-from ecgr1.signal.stats import percentile_along
+from ecgr1.signal.stats import median_1d, percentile_along
 
 
 @dataclass
@@ -49,7 +49,7 @@ def rr_variability(rr: np.ndarray) -> tuple[float, float]:
     mean = float(rr.mean())
     if mean <= 0:
         return 0.0, 0.0
-    return float(rr.std(ddof=1)) / mean, float(np.median(np.abs(np.diff(rr)))) / mean
+    return float(rr.std(ddof=1)) / mean, float(median_1d(np.abs(np.diff(rr)))) / mean
 
 
 def group_beats(det: Detection, config: MeasureConfig) -> BeatGroups:
@@ -59,7 +59,7 @@ def group_beats(det: Detection, config: MeasureConfig) -> BeatGroups:
     rr = np.diff(anchors).astype(float)
     prev_r = np.concatenate(([np.inf], rr))
     next_r = np.concatenate((rr, [np.inf]))
-    med_rr = float(np.median(rr))
+    med_rr = float(median_1d(rr))
     _, same_shape = qrs_morphology_groups(det.xq[det.usable], det.fs_detect, anchors, config=config)
     # Local RR: median of the (up to) 8 intervals around each beat.
     padded = np.concatenate((np.full(4, np.nan), rr, np.full(4, np.nan)))

@@ -21,7 +21,7 @@ from scipy.signal import find_peaks
 
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.signal.filters import smooth
-from ecgr1.signal.stats import median_along, percentile_along
+from ecgr1.signal.stats import median_1d, median_along, percentile_along
 
 
 def _envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +150,7 @@ def classify_rr_irregularity(
     cv = float(rr.std(ddof=1)) / mean if mean > 0 else 0.0
     if cv <= config.beat["irregular_rr_cv"]:
         return "regular"
-    succ = float(np.median(np.abs(np.diff(rr))) / mean) if rr.size > 2 else 0.0
+    succ = float(median_1d(np.abs(np.diff(rr))) / mean) if rr.size > 2 else 0.0
     irregularly = succ > config.beat["irregular_succ_diff"]
     return "irregularly_irregular" if irregularly else "regularly_irregular"
 
@@ -194,7 +194,7 @@ def rr_statistics(
         rr_irregularity=kind,
     )
     if rr.size > 2 and mean > 0:
-        succ = float(np.median(np.abs(np.diff(rr)))) / mean
+        succ = float(median_1d(np.abs(np.diff(rr)))) / mean
         out["rr_successive_difference_ratio"] = round(succ, 4)
     return out
 

@@ -96,10 +96,17 @@ class _TSearch(NamedTuple):
     stop: np.ndarray
 
 
+def _clip_index(i: np.ndarray, last: int) -> np.ndarray:
+    """``np.clip(i, 0, last)`` for sample indices, from ``np.maximum`` and ``np.minimum`` (a
+    few microseconds less per call; this runs dozens of times per record): the same values for
+    integers, and for floats once cast to int (only a -0.0 may keep its sign)."""
+    return np.minimum(np.maximum(i, 0), last)
+
+
 def beat_windows(x: np.ndarray, anchors: np.ndarray, pre: int, post: int) -> np.ndarray:
     """Cut windows (L, B, pre+post) around ``anchors``; samples beyond the record repeat the edge."""
     n = x.shape[1]
-    idx = np.clip(anchors[:, None] + np.arange(-pre, post)[None, :], 0, n - 1)
+    idx = _clip_index(anchors[:, None] + np.arange(-pre, post)[None, :], n - 1)
     return x[:, idx]
 
 
@@ -162,10 +169,10 @@ def _hold_outside(y: np.ndarray, a: np.ndarray | None, b: np.ndarray | None) -> 
     ar = np.arange(w)[None, :]
     out = y
     if a is not None:
-        a = np.clip(a, 0, w - 1).astype(int)
+        a = _clip_index(a, w - 1).astype(int)
         out = np.where(ar < a[:, None], np.take_along_axis(y, a[:, None], axis=1), out)
     if b is not None:
-        b = np.clip(b, 0, w - 1).astype(int)
+        b = _clip_index(b, w - 1).astype(int)
         out = np.where(ar > b[:, None], np.take_along_axis(y, b[:, None], axis=1), out)
     return out
 
@@ -208,7 +215,7 @@ def _first_quiet(sv, thr, k, start, stop) -> np.ndarray:
 def _take(y: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """y[row, idx[row]] with idx clipped to the window."""
     w = y.shape[-1]
-    return y[np.arange(y.shape[0]), np.clip(idx, 0, w - 1).astype(int)]
+    return y[np.arange(y.shape[0]), _clip_index(idx, w - 1).astype(int)]
 
 
 def _trapezium(
@@ -226,7 +233,7 @@ def _trapezium(
     ti = tm[:, None] + direction * k
     valid = (k <= span[:, None]) & (ti >= 0) & (ti < w)
     ym = _take(y, tm)
-    yi = np.take_along_axis(y, np.clip(ti, 0, w - 1).astype(int), axis=1)
+    yi = np.take_along_axis(y, _clip_index(ti, w - 1).astype(int), axis=1)
     area = 0.5 * sign[:, None] * (ym[:, None] - yi) * (2 * np.abs(tr - tm)[:, None] - k)
     area = np.where(valid, area, -np.inf)
     best = np.argmax(area, axis=1)

@@ -22,7 +22,7 @@ from ecgr1.measure.config import MeasureConfig
 from ecgr1.measure.delineate import FIDUCIALS, Delineation, beat_windows, delineate
 from ecgr1.measure.detection import Detection
 from ecgr1.signal.filters import smooth
-from ecgr1.signal.stats import median_along, percentile_along
+from ecgr1.signal.stats import median_1d, median_along, percentile_along
 
 P_KEYS = ("p_on", "p_peak", "p_off")
 # Global fiducials reported per beat, in seconds.
@@ -94,7 +94,7 @@ def delineate_beats(det: Detection, groups: BeatGroups, config: MeasureConfig) -
     # The delineation copy of the median beat is smoothed like ``xq`` (linear, so this equals
     # the median of the smoothed beats up to the median's non-linearity, at a fraction of the cost).
     median_q = smooth(median_beat, max(1, int(round(5 * det.ms_detect))), axis=2)
-    dom_rr = float(np.median(groups.rr)) if groups.rr.size else groups.med_rr
+    dom_rr = float(median_1d(groups.rr)) if groups.rr.size else groups.med_rr
     # One call delineates every beat and, as an extra last "beat", the median beat.
     xq_all = np.concatenate([xq_windows, median_q], axis=1)
     del xq_windows  # not read again: its memory serves the delineation's temporaries

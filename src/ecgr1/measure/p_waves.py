@@ -23,7 +23,7 @@ from ecgr1.measure.detection import Detection
 from ecgr1.measure.fiducials import BeatDelineation
 from ecgr1.measure.result import GlobalMeasurements
 from ecgr1.signal.filters import smooth
-from ecgr1.signal.stats import median_along, percentile_along
+from ecgr1.signal.stats import median_1d, median_along, percentile_along
 
 
 @dataclass
@@ -58,7 +58,7 @@ def p_wave_presence(
     snr_ok &= usable
     beat_has_p = (corr >= presence["p_beat_corr"]) & np.isfinite(p_peak).any(0)
     dom_frac = float(beat_has_p[dominant].mean()) if dominant.any() else 0.0
-    p_corr_med = float(np.median(corr[dominant])) if dominant.any() else 0.0
+    p_corr_med = float(median_1d(corr[dominant])) if dominant.any() else 0.0
     # With irregular RR intervals, P waves that drive the ventricles stay locked to the QRS
     # (sinus arrhythmia, premature beats), while fibrillation/flutter waves do not: demand more.
     pair_dom = dominant[1:] & dominant[:-1]

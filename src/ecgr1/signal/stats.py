@@ -50,6 +50,28 @@ def median_along(a: np.ndarray, axis: int = 0, keepdims: bool = False) -> np.nda
     return np.expand_dims(out, axis) if keepdims else out
 
 
+def median_1d(a: np.ndarray) -> np.floating:
+    """``np.median(a)`` of a 1-D float64 array, bit for bit, from one sort: the middle value,
+    or ``(lo + hi) / 2`` of the two middle values, plus 0.0 as ``np.median``'s mean adds (no
+    negative zero); NaN when there is one. ``np.median``'s general machinery costs several
+    times the sort on the few dozen values (RR intervals, PR intervals) it is used for.
+    Anything else (another dtype or shape, an empty array) is handed to ``np.median``.
+
+    >>> import numpy as np
+    >>> float(median_1d(np.array([3.0, 1.0, 2.0, 10.0])))
+    2.5
+    """
+    a = np.asarray(a)
+    if a.ndim != 1 or a.size == 0 or a.dtype != np.float64:
+        return np.median(a)
+    s = np.sort(a)  # NaN sorts last
+    if s[-1] != s[-1]:
+        return np.median(a)
+    m = s.size // 2
+    out = s[m] if s.size % 2 else (s[m - 1] + s[m]) / 2.0
+    return out + 0.0
+
+
 def median_partition(a: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
     """``np.median(a, axis=axis, keepdims=keepdims)`` for float64 data, bit for bit, from one
     ``np.partition`` without ``np.median``'s general machinery (several times its cost on a

@@ -16,6 +16,7 @@ import numpy as np
 
 from ecgr1.measure.atrial.rhythm import AtrialCycle
 from ecgr1.measure.atrial.waves import Beats, PWaves
+from ecgr1.signal.stats import median_1d
 
 
 @dataclass(frozen=True)
@@ -301,7 +302,7 @@ def pr_progression(
         ):
             return "prolonging"
     # Robust spread: one mis-timed P (noise, an ectopic beat) must not make PR "variable".
-    robust_sd = 1.4826 * float(np.median(np.abs(ok - np.median(ok))))
+    robust_sd = 1.4826 * float(median_1d(np.abs(ok - median_1d(ok))))
     if robust_sd <= params["pr_constant_sd_ms"]:
         return "constant"
     return "variable"

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.fft import next_fast_len
 
+from ecgr1.signal.stats import median_1d
+
 
 @dataclass(frozen=True)
 class FlutterTest:
@@ -121,7 +123,7 @@ def grid_pp(
     best, best_fit = float(cands[i]), float(fits[i])
     k = np.round(d / best)
     ok = (k >= 1) & (np.abs(d / best - k) <= tol)
-    refined = float(np.median(d[ok] / k[ok])) if ok.any() else best
+    refined = float(median_1d(d[ok] / k[ok])) if ok.any() else best
     return refined, best_fit
 
 

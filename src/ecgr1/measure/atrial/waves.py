@@ -17,6 +17,7 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from ecgr1.signal.filters import butter_sos, butter_sos_zi, sosfiltfilt_rows
+from ecgr1.signal.stats import median_1d
 
 
 def as_index(values: Sequence | np.ndarray | None, n: int) -> np.ndarray:
@@ -79,7 +80,7 @@ def _qrst_of_each_beat(n: int, fs: float, beats: Beats, params: Mapping[str, flo
     ms = fs / 1000.0
     r, q_on, q_off, t_off = beats.r, beats.qrs_on, beats.qrs_off, beats.t_off
     rr = np.diff(r)
-    rr_med = float(np.median(rr)) if rr.size else fs
+    rr_med = float(median_1d(rr)) if rr.size else fs
     # Fallbacks from the record's own medians, else typical durations.
     onset_before_r = np.nanmedian(r - q_on) if np.isfinite(q_on).any() else 50 * ms
     t_end_after_r = t_off - r
