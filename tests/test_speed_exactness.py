@@ -902,3 +902,14 @@ def test_clip_index_is_np_clip_for_sample_indices() -> None:
     assert np.array_equal(_clip_index(ints, 99), np.clip(ints, 0, 99))
     floats = np.concatenate([rng.uniform(-50, 150, 200), [-0.0, 0.0, 99.0, 99.5, -0.5]])
     assert np.array_equal(_clip_index(floats, 99).astype(int), np.clip(floats, 0, 99).astype(int))
+
+
+def test_mean_of_is_numpy_mean() -> None:
+    """The PR-segment level (every lead's amplitude reference) is ``np.mean``'s value."""
+    from ecgr1.measure._numeric import mean_of
+
+    rng = np.random.default_rng(6)
+    for _ in range(3000):
+        x = rng.normal(0, 1, int(rng.integers(1, 40))) * 10 ** rng.uniform(-5, 5)
+        for v in (x, x.astype(np.float32)):
+            assert mean_of(v) == float(np.mean(v))

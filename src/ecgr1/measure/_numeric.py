@@ -22,6 +22,17 @@ def median_or_none(values: np.ndarray) -> float | None:
     return float(median_partition(v)) if v.size else None
 
 
+def mean_of(x: np.ndarray) -> float:
+    """``float(np.mean(x))`` of a non-empty float array, the same value (``np.mean`` divides
+    the same sum by the count), without ``np.mean``'s dispatch (a few microseconds, on every
+    lead's PR-segment level).
+
+    >>> mean_of(np.array([1.0, 2.0, 4.0]))
+    2.3333333333333335
+    """
+    return float(x.sum() / x.size)
+
+
 def round_or_none(v: float | None, nd: int = 1) -> float | None:
     """``round(v, nd)`` as a float; None for None and non-finite values.
 

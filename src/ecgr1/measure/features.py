@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ecgr1.measure._numeric import mean_of
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.measure.result import LeadMeasurements
 
@@ -291,7 +292,7 @@ def lead_measurements(
     b_start = max(0, b_end - int(20 * ms))
     if g.get("p_off") is not None:
         b_start = max(b_start, min(int(g["p_off"]), b_end - 1))
-    base = float(np.mean(y[b_start:b_end]))
+    base = mean_of(y[b_start:b_end])
     z = y - base
     qrs = z[g_on : g_off + 1]
     comp = qrs_components(qrs, fs, config=config)

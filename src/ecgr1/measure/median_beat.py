@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecgr1.measure._numeric import median_or_none
+from ecgr1.measure._numeric import mean_of, median_or_none
 from ecgr1.measure.config import MeasureConfig
 from ecgr1.measure.delineate import FIDUCIALS, beat_windows
 from ecgr1.measure.detection import Detection
@@ -134,7 +134,7 @@ def measure_leads(
         fid = _lead_template_fiducials(template_full, li, mb, p_present)
         res.leads[name] = lead_measurements(y, det.fs, fid, tg, p_present, config=config)
         b_end = max(1, int(tg["qrs_on"] - 4 * ms_full))
-        base = float(np.mean(y[max(0, b_end - int(20 * ms_full)) : b_end]))
+        base = mean_of(y[max(0, b_end - int(20 * ms_full)) : b_end])
         nets["qrs"][name] = wave_area(y, tg["qrs_on"], tg["qrs_off"], base)
         nets["t"][name] = wave_area(y, tg["qrs_off"], tg["t_off"], base)
         nets["p"][name] = wave_area(y, tg.get("p_on"), tg.get("p_off"), base)
