@@ -100,3 +100,18 @@ def test_percentile_along_omit_nan_empty_axis_and_bad_policy() -> None:
     assert np.isnan(percentile_along(empty, 50.0, axis=0, nan_policy="omit")).all()
     with pytest.raises(ValueError, match="nan_policy"):
         percentile_along(np.zeros(3), 50.0, nan_policy="raise")
+
+
+def test_median_along_on_views_float32_and_1d_keeps_numpys_values_and_types() -> None:
+    """The beat axis of a (leads, beats, samples) block is sorted last in a contiguous copy:
+    strided views (the dominant beats picked from the windows), float32 and 1-D inputs give
+    ``np.median``'s values, dtype and scalar type, as contiguous arrays."""
+    rng = np.random.default_rng(4)
+    block = rng.normal(size=(12, 20, 61))
+    dominant = rng.random(20) < 0.5
+    for a in (block[:, dominant, :], block[:, :9, ::2].astype(np.float32), block[3, :8, 5]):
+        want = np.median(a, axis=a.ndim - 2 if a.ndim > 1 else 0)
+        got = median_along(a, axis=a.ndim - 2 if a.ndim > 1 else 0)
+        assert type(got) is type(want) and np.asarray(got).dtype == np.asarray(want).dtype
+        assert np.array_equal(got, want)
+        assert np.asarray(got).flags["C_CONTIGUOUS"]

@@ -38,13 +38,16 @@ def median_along(a: np.ndarray, axis: int = 0, keepdims: bool = False) -> np.nda
         return median_partition(a, axis=axis, keepdims=keepdims)
     if n == 0 or n > 64 or a.dtype.kind not in "fiu" or (a.dtype.kind == "f" and np.isnan(a).any()):
         return np.median(a, axis=axis, keepdims=keepdims)
-    s = np.sort(a, axis=axis)
+    # Sorted along the last axis of a contiguous copy: NumPy sorts a middle axis slice by slice
+    # through a buffer, a quarter slower on a (leads, beats, samples) block.
+    s = np.moveaxis(a, axis, -1).copy()
+    s.sort(axis=-1)
     mid = n // 2
     if n % 2:
-        out = np.take(s, mid, axis=axis)
+        out = np.take(s, mid, axis=-1)
     else:
         # np.median takes the mean of the two middle values: (lo + hi) / 2, exactly this.
-        out = (np.take(s, mid - 1, axis=axis) + np.take(s, mid, axis=axis)) / 2.0
+        out = (np.take(s, mid - 1, axis=-1) + np.take(s, mid, axis=-1)) / 2.0
     if a.dtype.kind in "iu":
         out = np.asarray(out, dtype=np.float64)
     return np.expand_dims(out, axis) if keepdims else out
