@@ -122,7 +122,7 @@ def _p_window_correlation(det: Detection, groups: BeatGroups, dl: BeatDelineatio
     # (The dominant beats' RR intervals: their windows are the ones compared, and a premature
     # beat's short coupling interval would cut every window to its last 80 ms.)
     dom_prev = prev_r[groups.dominant & np.isfinite(prev_r)]
-    short_rr = float(np.percentile(dom_prev, 10)) if dom_prev.size >= 2 else dom_rr
+    short_rr = float(percentile_along(dom_prev, 10)) if dom_prev.size >= 2 else dom_rr
     if np.isfinite(t_end_g):
         p_start = max(p_start, int(t_end_g - short_rr + 20 * ms))
     p_start = min(p_start, int(qrs_on_t - 80 * ms))

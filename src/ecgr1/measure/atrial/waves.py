@@ -17,7 +17,7 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from ecgr1.signal.filters import butter_sos, butter_sos_zi, sosfiltfilt_rows
-from ecgr1.signal.stats import median_1d
+from ecgr1.signal.stats import median_1d, median_along, percentile_along
 
 
 def as_index(values: Sequence | np.ndarray | None, n: int) -> np.ndarray:
@@ -164,7 +164,7 @@ def candidate_waves(
     # Atrial waves of one rhythm have similar size: drop bumps far smaller than the largest
     # ones (T-wave tails, noise), which would otherwise pass as extra "P waves".
     if peaks.size:
-        big = float(np.percentile(env[peaks], params["relative_height_pct"]))
+        big = float(percentile_along(env[peaks], params["relative_height_pct"]))
         peaks = peaks[env[peaks] >= params["relative_height"] * big]
     return Candidates(peaks, whole_wave_free, half)
 
@@ -207,7 +207,7 @@ def match_p_template(
     sizes = np.linalg.norm(windows, axis=1)
     before_qrs = _last_waves_before_qrs(peaks, beats.qrs_on_or_guess(fs), ms, params)
     if before_qrs.size >= max(3, int(0.6 * beats.count)):
-        template = np.median(windows[before_qrs], axis=0)
+        template = median_along(windows[before_qrs], axis=0)
         corr, size_ratio, is_p = _match(windows, sizes, template, params)
         if is_p.sum() < 2 and beats.rr_cv() < params["escape_rr_cv"]:
             # The waves before a regular (escape) rhythm's QRS complexes share no shape (a
