@@ -71,3 +71,59 @@ def test_quiet_searches_on_a_span_equal_the_full_width_filter(k: int) -> None:
             dl._first_quiet(sv, thr, k, start, stop),
             dl._first_true(dl._quiet(sv, thr, k, True), start, stop),
         )
+
+
+def test_integer_range_masks_equal_the_float_comparisons() -> None:
+    # _in_columns compares clipped, rounded-up bounds in int16: the same mask as comparing the
+    # column numbers with the bounds themselves, fractional, negative and far beyond the span.
+    rng = np.random.default_rng(6)
+    n = 50
+    for _ in range(30):
+        start = np.round(rng.uniform(-40, 350, n), rng.integers(0, 2))
+        stop = start + np.round(rng.uniform(-10, 200, n), 1)
+        stop[::7] = 1e6  # far beyond any window
+        lo, hi = sorted(int(v) for v in rng.integers(0, 150, 2))
+        if _ % 3 == 0:
+            lo, hi = 0, 400  # a span wider than a small integer type holds
+        ar = np.arange(lo, hi)
+        expected = (ar >= start[:, None]) & (ar < stop[:, None])
+        assert np.array_equal(dl._in_columns(lo, hi, start, stop), expected)
+        istart, istop = np.floor(start).astype(int), np.floor(stop).astype(int)
+        expected = (ar >= istart[:, None]) & (ar < istop[:, None])
+        assert np.array_equal(dl._in_columns(lo, hi, istart, istop), expected)
+
+
+def _where_form(y, start, stop, mode):
+    """The masked search as first written: np.where fills the columns outside each row's range
+    (so a range holding only the fill value gives the span's first column, as before)."""
+    lo, hi = dl._column_span(start, stop, y.shape[-1])
+    if hi == lo:
+        return np.full(y.shape[0], -1)
+    ar = np.arange(lo, hi)
+    inside = (ar >= start[:, None]) & (ar < stop[:, None])
+    z = np.where(inside, y[:, lo:hi], -np.inf if mode == "max" else np.inf)
+    out = np.argmax(z, axis=1) if mode == "max" else np.argmin(z, axis=1)
+    return np.where(inside.any(axis=1), out + lo, -1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_both_extremes_at_once_equal_two_masked_searches(dtype) -> None:
+    # _masked_extremes finds the minimum as the first maximum of -y, and _masked_arg fills a
+    # copy in place: the same indices as the np.where form on ties, NaNs, infinities, signed
+    # zeros and empty ranges.
+    rng = np.random.default_rng(8)
+    n, w = 40, 120
+    y = np.round(rng.normal(size=(n, w)), 1).astype(dtype)  # coarse values: many ties
+    y[3, 40:60] = np.nan
+    y[5, :] = np.inf
+    y[6, :] = -np.inf
+    y[7, 10:30] = -0.0
+    for _ in range(20):
+        start, stop = _random_ranges(rng, n, w)
+        start = start + np.round(rng.uniform(0, 1, n), 1) * (rng.uniform(size=n) < 0.3)
+        for s, e in ((start, stop), (np.full(n, 10), np.full(n, 90))):
+            pos, neg = dl._masked_extremes(y, s, e)
+            assert np.array_equal(pos, _where_form(y, s, e, "max"))
+            assert np.array_equal(neg, _where_form(y, s, e, "min"))
+            assert np.array_equal(dl._masked_arg(y, s, e, "max"), _where_form(y, s, e, "max"))
+            assert np.array_equal(dl._masked_arg(y, s, e, "min"), _where_form(y, s, e, "min"))

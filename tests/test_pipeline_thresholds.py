@@ -181,3 +181,22 @@ def test_constant_pr_limit_decides_mobitz_type():
     narrow = statements("av_block_2_mobitz1", parse_table(data, "narrow"))
     assert "av_block_mobitz_2" in wide and "av_block_mobitz_2" not in narrow
     assert "av_block_second_degree" in narrow
+
+
+def test_each_table_gets_the_configuration_of_its_own_numbers():
+    # measure_config is built once per set of linked numbers and then reused: a table that
+    # moves a number gets its own configuration, the packaged one its own again afterwards.
+    from ecgr1.measure.config import DEFAULT_CONFIG
+    from ecgr1.protocol.table import load_table
+
+    packaged = load_table().measure_config()
+    assert load_table().measure_config() is packaged
+    assert packaged.beat["wide_qrs_ms"] == DEFAULT_CONFIG.beat["wide_qrs_ms"]
+    moved = table_with("ectopy.pvc_wide_qrs", threshold=130).measure_config()
+    assert moved.beat["wide_qrs_ms"] == 130
+    assert table_with("ectopy.pvc_wide_qrs", threshold=130).measure_config() is moved
+    assert load_table().measure_config() is packaged
+    other_base = DEFAULT_CONFIG.replace({"beat.premature_ratio": 0.8})
+    from_other = load_table().measure_config(other_base)
+    assert from_other.beat["premature_ratio"] == 0.8
+    assert from_other.beat["wide_qrs_ms"] == packaged.beat["wide_qrs_ms"]

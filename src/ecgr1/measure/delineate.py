@@ -120,6 +120,24 @@ def _column_span(start: np.ndarray, stop: np.ndarray, w: int) -> tuple[int, int]
     return lo, max(hi, lo)
 
 
+def _in_columns(lo: int, hi: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """``(ar >= start[:, None]) & (ar < stop[:, None])`` for ``ar = np.arange(lo, hi)`` (finite
+    bounds, as :func:`_column_span` needs), compared in small integers.
+
+    For an integer ``j``, ``j >= s`` is ``j >= ceil(s)`` and ``j < e`` is ``j < ceil(e)``; the
+    bounds clipped to [lo, hi] keep every answer inside the span, and then fit in int16 for any
+    window narrower than 32767 samples (a float or int64 comparison broadcast over the rows
+    costs three to four times as much)."""
+    width = hi - lo
+    dtype = np.int16 if width < np.iinfo(np.int16).max else np.int64
+    s = np.minimum(np.maximum(np.ceil(start) - lo, 0), width).astype(dtype)
+    e = np.minimum(np.maximum(np.ceil(stop) - lo, 0), width).astype(dtype)
+    cols = np.arange(width, dtype=dtype)
+    inside = np.greater_equal(cols, s[:, None])
+    inside &= cols < e[:, None]
+    return inside
+
+
 def _masked_arg(y: np.ndarray, start: np.ndarray, stop: np.ndarray, mode: str) -> np.ndarray:
     """Row-wise argmax/argmin of ``y`` (N, W) over [start, stop); -1 where the range is empty."""
     lo, hi = _column_span(start, stop, y.shape[-1])
@@ -129,12 +147,38 @@ def _masked_arg(y: np.ndarray, start: np.ndarray, stop: np.ndarray, mode: str) -
         # Every row's range holds the whole span (a common anchor): no mask to apply.
         z = y[:, lo:hi]
         return (z.argmax(axis=1) if mode == "max" else z.argmin(axis=1)) + lo
-    ar = np.arange(lo, hi)
-    inside = (ar >= start[:, None]) & (ar < stop[:, None])
-    fill = -np.inf if mode == "max" else np.inf
-    z = np.where(inside, y[:, lo:hi], fill)
+    inside = _in_columns(lo, hi, start, stop)
+    # The span's values with the fill outside each row's range: np.where's values, from a
+    # copy filled in place (no float temporary besides the copy).
+    z = y[:, lo:hi].copy()
+    np.copyto(z, -np.inf if mode == "max" else np.inf, where=~inside)
     out = np.argmax(z, axis=1) if mode == "max" else np.argmin(z, axis=1)
     return np.where(inside.any(axis=1), out + lo, -1)
+
+
+def _masked_extremes(
+    y: np.ndarray, start: np.ndarray, stop: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(_masked_arg(y, start, stop, "max"), _masked_arg(y, start, stop, "min"))`` from one
+    range mask. The minimum is found as the first maximum of ``-y`` filled with ``-inf``: the
+    negation of the "min" search's ``+inf``-filled array, so the same index on ties, at a NaN
+    and where a range holds only infinities."""
+    lo, hi = _column_span(start, stop, y.shape[-1])
+    if hi == lo:
+        return np.full(y.shape[0], -1), np.full(y.shape[0], -1)
+    if start.max() <= lo and stop.min() >= hi:
+        z = y[:, lo:hi]
+        return z.argmax(axis=1) + lo, z.argmin(axis=1) + lo
+    outside = _in_columns(lo, hi, start, stop)
+    empty = ~outside.any(axis=1)
+    np.logical_not(outside, out=outside)
+    z = y[:, lo:hi].copy()
+    np.copyto(z, -np.inf, where=outside)
+    pos = z.argmax(axis=1)
+    np.negative(y[:, lo:hi], out=z)
+    np.copyto(z, -np.inf, where=outside)
+    neg = z.argmax(axis=1)
+    return np.where(empty, -1, pos + lo), np.where(empty, -1, neg + lo)
 
 
 def _last_true(mask: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
@@ -142,8 +186,8 @@ def _last_true(mask: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndar
     lo, hi = _column_span(start, stop, mask.shape[-1])
     if hi == lo:
         return np.full(mask.shape[0], -1)
-    ar = np.arange(lo, hi)
-    m = mask[:, lo:hi] & (ar >= start[:, None]) & (ar < stop[:, None])
+    m = _in_columns(lo, hi, start, stop)
+    m &= mask[:, lo:hi]
     last = hi - 1 - np.argmax(m[:, ::-1], axis=1)
     return np.where(m.any(axis=1), last, -1)
 
@@ -153,8 +197,8 @@ def _first_true(mask: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.nda
     lo, hi = _column_span(start, stop, mask.shape[-1])
     if hi == lo:
         return np.full(mask.shape[0], -1)
-    ar = np.arange(lo, hi)
-    m = mask[:, lo:hi] & (ar >= start[:, None]) & (ar < stop[:, None])
+    m = _in_columns(lo, hi, start, stop)
+    m &= mask[:, lo:hi]
     first = np.argmax(m, axis=1) + lo
     return np.where(m.any(axis=1), first, -1)
 
@@ -266,8 +310,7 @@ def _dominant_deflection(
     Returns its index, its sign (+1.0 / -1.0; ties go to the positive one) and a mask of the
     rows where the range is empty (no wave can be placed there).
     """
-    pos = _masked_arg(y, start, stop, "max")
-    neg = _masked_arg(y, start, stop, "min")
+    pos, neg = _masked_extremes(y, start, stop)
     use_pos = _take(y, pos) >= -_take(y, neg)
     peak = np.where(use_pos, pos, neg)
     sign = np.where(use_pos, 1.0, -1.0)

@@ -212,7 +212,25 @@ class CriteriaTable:
         >>> cfg.beat["wide_qrs_ms"] == load_table().criteria["ectopy.pvc_wide_qrs"].threshold
         True
         """
-        return base.replace(self.measure_config_values())
+        values = self.measure_config_values()
+        if base is not DEFAULT_CONFIG:
+            return base.replace(values)
+        # Built once per distinct set of values: every record of a batch asks for it, and
+        # validating a whole configuration costs more than a tenth of a millisecond.
+        key = tuple(sorted(values.items()))
+        try:
+            config = _DEFAULT_BASED.get(key)
+        except TypeError:  # an unhashable value: validated (and refused) by replace
+            return base.replace(values)
+        if config is None:
+            if len(_DEFAULT_BASED) >= 32:  # edited tables in a long session: keep a few
+                _DEFAULT_BASED.clear()
+            config = _DEFAULT_BASED[key] = base.replace(values)
+        return config
+
+
+# MeasureConfig (frozen, read-only sections) from DEFAULT_CONFIG, by the table's values.
+_DEFAULT_BASED: dict[tuple[tuple[str, Any], ...], MeasureConfig] = {}
 
 
 def _substitute(obj: Any, mapping: dict[str, str]) -> Any:
