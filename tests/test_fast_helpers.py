@@ -127,3 +127,31 @@ def test_both_extremes_at_once_equal_two_masked_searches(dtype) -> None:
             assert np.array_equal(neg, _where_form(y, s, e, "min"))
             assert np.array_equal(dl._masked_arg(y, s, e, "max"), _where_form(y, s, e, "max"))
             assert np.array_equal(dl._masked_arg(y, s, e, "min"), _where_form(y, s, e, "min"))
+
+
+def _ref_hold_outside(y, a, b):
+    """``y`` held at ``y[row, a]`` before ``a`` and at ``y[row, b]`` after ``b``, row by row."""
+    out = y.copy()
+    w = y.shape[1]
+    for row in range(y.shape[0]):
+        if a is not None:
+            i = min(max(int(a[row]), 0), w - 1)
+            out[row, :i] = y[row, i]
+        if b is not None:
+            i = min(max(int(b[row]), 0), w - 1)
+            out[row, i + 1 :] = y[row, i]
+    return out
+
+
+@pytest.mark.parametrize("n", [3, 60])  # a small mask and one past the int16 threshold
+def test_hold_outside_equals_its_row_by_row_definition(n: int) -> None:
+    rng = np.random.default_rng(9)
+    w = 173
+    y = rng.normal(size=(n, w)).astype(np.float32)
+    for _ in range(10):
+        a = rng.integers(-20, w + 20, n)
+        b = a + rng.integers(-5, 120, n)
+        for lo, hi in ((a, b), (a, None), (None, b), (None, None)):
+            got = dl._hold_outside(y, lo, hi)
+            assert got.dtype == y.dtype
+            assert np.array_equal(got, _ref_hold_outside(y, lo, hi))

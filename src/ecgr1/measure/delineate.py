@@ -122,20 +122,31 @@ def _column_span(start: np.ndarray, stop: np.ndarray, w: int) -> tuple[int, int]
 
 def _in_columns(lo: int, hi: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     """``(ar >= start[:, None]) & (ar < stop[:, None])`` for ``ar = np.arange(lo, hi)`` (finite
-    bounds, as :func:`_column_span` needs), compared in small integers.
+    bounds, as :func:`_column_span` needs).
 
-    For an integer ``j``, ``j >= s`` is ``j >= ceil(s)`` and ``j < e`` is ``j < ceil(e)``; the
-    bounds clipped to [lo, hi] keep every answer inside the span, and then fit in int16 for any
-    window narrower than 32767 samples (a float or int64 comparison broadcast over the rows
-    costs three to four times as much)."""
+    On a large mask the comparison runs in small integers: for an integer ``j``, ``j >= s`` is
+    ``j >= ceil(s)`` and ``j < e`` is ``j < ceil(e)``; the bounds clipped to [0, hi - lo]
+    (relative to ``lo``) keep every answer inside the span, and then fit in int16 for a span
+    narrower than 32767 columns (a float or int64 comparison broadcast over the rows costs
+    three to four times as much; below a few thousand cells the conversions cost more)."""
     width = hi - lo
-    dtype = np.int16 if width < np.iinfo(np.int16).max else np.int64
-    s = np.minimum(np.maximum(np.ceil(start) - lo, 0), width).astype(dtype)
-    e = np.minimum(np.maximum(np.ceil(stop) - lo, 0), width).astype(dtype)
-    cols = np.arange(width, dtype=dtype)
-    inside = np.greater_equal(cols, s[:, None])
-    inside &= cols < e[:, None]
+    start, stop = np.asarray(start), np.asarray(stop)
+    if start.size * width < _SMALL_MASK or width >= np.iinfo(np.int16).max:
+        ar = np.arange(lo, hi)
+        return (ar >= start[:, None]) & (ar < stop[:, None])
+    cols = np.arange(width, dtype=np.int16)
+    inside = np.greater_equal(cols, _relative_bound(start, lo, width)[:, None])
+    inside &= cols < _relative_bound(stop, lo, width)[:, None]
     return inside
+
+
+_SMALL_MASK = 4096  # cells: below this a plain comparison is faster than the int16 one
+
+
+def _relative_bound(v: np.ndarray, lo: int, width: int) -> np.ndarray:
+    """``ceil(v) - lo`` clipped to [0, width], as int16 (``width`` < 32767)."""
+    v = np.ceil(v) if v.dtype.kind == "f" else v
+    return np.minimum(np.maximum(v - lo, 0), width).astype(np.int16)
 
 
 def _masked_arg(y: np.ndarray, start: np.ndarray, stop: np.ndarray, mode: str) -> np.ndarray:
@@ -209,15 +220,16 @@ def _hold_outside(y: np.ndarray, a: np.ndarray | None, b: np.ndarray | None) -> 
     Used before smoothing a P or T search region so that the large, steep QRS next to it cannot
     leak into the smoothed wave.
     """
-    w = y.shape[-1]
-    ar = np.arange(w)[None, :]
-    out = y
+    n, w = y.shape
+    out = y.copy()
+    rows = np.arange(n)
     if a is not None:
         a = _clip_index(a, w - 1).astype(int)
-        out = np.where(ar < a[:, None], np.take_along_axis(y, a[:, None], axis=1), out)
+        # Columns before a: [0, a) (the held value is read from y, as before any change).
+        np.copyto(out, y[rows, a][:, None], where=_in_columns(0, w, np.zeros(n), a))
     if b is not None:
         b = _clip_index(b, w - 1).astype(int)
-        out = np.where(ar > b[:, None], np.take_along_axis(y, b[:, None], axis=1), out)
+        np.copyto(out, y[rows, b][:, None], where=_in_columns(0, w, b + 1, np.full(n, w)))
     return out
 
 
