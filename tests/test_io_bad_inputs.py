@@ -285,3 +285,28 @@ def test_lead_map_applies_to_csv_header_names(tmp_path: Path) -> None:
     np.savetxt(tmp_path / "a.csv", x.T, delimiter=",", header=header, comments="")
     rec = read_record(tmp_path / "a.csv", fs=500, lead_map="standard-order")
     assert rec.leads == list(STANDARD_LEADS)
+
+
+@pytest.mark.parametrize("beyond", [1e39, -1e39, np.inf, -np.inf])
+def test_samples_beyond_float32_are_clipped_whatever_else_the_record_holds(beyond) -> None:
+    # The quick range check must not let a sample beyond float32 through: not next to a NaN
+    # (which fails every comparison), not as an infinity, not in the last lead.
+    from ecgr1.io.finalize import FLOAT32_MAX_MV, clip_to_float32
+
+    sig = np.zeros((3, 50))
+    sig[0, 5] = np.nan
+    sig[2, 40] = beyond
+    warnings = clip_to_float32(sig, ["I", "II", "V1"])
+    assert warnings == [
+        f"lead V1: 1 sample(s) beyond the float32 range (±{FLOAT32_MAX_MV:.2g} mV) clipped"
+    ]
+    assert sig[2, 40] == np.copysign(FLOAT32_MAX_MV, beyond)
+    assert np.isnan(sig[0, 5])
+    clean = np.zeros((2, 30))
+    clean[1, 7] = beyond
+    assert len(clip_to_float32(clean, ["I", "II"])) == 1
+    assert clean[1, 7] == np.copysign(FLOAT32_MAX_MV, beyond)
+    within = np.full((2, 4), FLOAT32_MAX_MV)
+    within[1] *= -1
+    assert clip_to_float32(within, ["I", "II"]) == [] and np.all(np.abs(within) == FLOAT32_MAX_MV)
+    assert clip_to_float32(np.zeros((2, 0)), ["I", "II"]) == []
