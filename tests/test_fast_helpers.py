@@ -88,6 +88,12 @@ def test_integer_range_masks_equal_the_float_comparisons() -> None:
         ar = np.arange(lo, hi)
         expected = (ar >= start[:, None]) & (ar < stop[:, None])
         assert np.array_equal(dl._in_columns(lo, hi, start, stop), expected)
+        odd_start, odd_stop = start.copy(), stop.copy()
+        odd_start[3::11], odd_stop[5::13], odd_stop[6::13] = np.nan, np.nan, -np.inf
+        odd_start[4::11] = -np.inf
+        for s_, e_ in ((odd_start, stop), (start, odd_stop), (odd_start, odd_stop)):
+            expected_odd = (ar >= s_[:, None]) & (ar < e_[:, None])
+            assert np.array_equal(dl._in_columns(lo, hi, s_, e_), expected_odd)
         istart, istop = np.floor(start).astype(int), np.floor(stop).astype(int)
         expected = (ar >= istart[:, None]) & (ar < istop[:, None])
         assert np.array_equal(dl._in_columns(lo, hi, istart, istop), expected)

@@ -121,8 +121,7 @@ def _column_span(start: np.ndarray, stop: np.ndarray, w: int) -> tuple[int, int]
 
 
 def _in_columns(lo: int, hi: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-    """``(ar >= start[:, None]) & (ar < stop[:, None])`` for ``ar = np.arange(lo, hi)`` (finite
-    bounds, as :func:`_column_span` needs).
+    """``(ar >= start[:, None]) & (ar < stop[:, None])`` for ``ar = np.arange(lo, hi)``.
 
     On a large mask the comparison runs in small integers: for an integer ``j``, ``j >= s`` is
     ``j >= ceil(s)`` and ``j < e`` is ``j < ceil(e)``; the bounds clipped to [0, hi - lo]
@@ -131,7 +130,12 @@ def _in_columns(lo: int, hi: int, start: np.ndarray, stop: np.ndarray) -> np.nda
     three to four times as much; below a few thousand cells the conversions cost more)."""
     width = hi - lo
     start, stop = np.asarray(start), np.asarray(stop)
-    if start.size * width < _SMALL_MASK or width >= np.iinfo(np.int16).max:
+    if (
+        start.size * width < _SMALL_MASK
+        or width >= np.iinfo(np.int16).max
+        or not _finite(start)
+        or not _finite(stop)
+    ):
         ar = np.arange(lo, hi)
         return (ar >= start[:, None]) & (ar < stop[:, None])
     cols = np.arange(width, dtype=np.int16)
@@ -141,6 +145,12 @@ def _in_columns(lo: int, hi: int, start: np.ndarray, stop: np.ndarray) -> np.nda
 
 
 _SMALL_MASK = 4096  # cells: below this a plain comparison is faster than the int16 one
+
+
+def _finite(v: np.ndarray) -> bool:
+    """No NaN or infinity in ``v`` (integers never hold one): a NaN bound compares False
+    everywhere, which the int16 form could not keep."""
+    return v.dtype.kind != "f" or bool(np.isfinite(v).all())
 
 
 def _relative_bound(v: np.ndarray, lo: int, width: int) -> np.ndarray:
@@ -226,7 +236,7 @@ def _hold_outside(y: np.ndarray, a: np.ndarray | None, b: np.ndarray | None) -> 
     if a is not None:
         a = _clip_index(a, w - 1).astype(int)
         # Columns before a: [0, a) (the held value is read from y, as before any change).
-        np.copyto(out, y[rows, a][:, None], where=_in_columns(0, w, np.zeros(n), a))
+        np.copyto(out, y[rows, a][:, None], where=_in_columns(0, w, np.zeros(n, int), a))
     if b is not None:
         b = _clip_index(b, w - 1).astype(int)
         np.copyto(out, y[rows, b][:, None], where=_in_columns(0, w, b + 1, np.full(n, w)))
@@ -574,9 +584,8 @@ def _amplitude_onset(
     largest deviation, from ``earliest_on``, where the deviation has stayed under that threshold
     for ``quiet_len`` samples.
     """
-    columns = np.arange(xq_rows.shape[1])[None, :]
-    pr_segment = (columns >= (qrs_on_rows - int(30 * per_ms))[:, None]) & (
-        columns < (qrs_on_rows - int(8 * per_ms))[:, None]
+    pr_segment = _in_columns(
+        0, xq_rows.shape[1], qrs_on_rows - int(30 * per_ms), qrs_on_rows - int(8 * per_ms)
     )
     pr_level = (xq_rows * pr_segment).sum(axis=1) / np.maximum(pr_segment.sum(axis=1), 1)
     deviation = np.abs(xq_rows - pr_level[:, None])
@@ -776,7 +785,7 @@ def _p_wave(
     onset = _trapezium(level, steep_on, np.minimum(ref_on, steep_on), -1, sign)
 
     # Noise in the P window: what the smoothing removed from the clean signal.
-    in_window = (columns >= start[:, None]) & (columns < qrs_on_rows[:, None])
+    in_window = _in_columns(0, before_r.shape[1], start, qrs_on_rows)
     noise = _window_rms(before_r, smoothed, in_window)
     missing = missing | (end - start < int(60 * per_ms))
     return _Wave(onset, peak, offset, amp, missing, noise)
