@@ -115,3 +115,39 @@ def test_median_along_on_views_float32_and_1d_keeps_numpys_values_and_types() ->
         assert type(got) is type(want) and np.asarray(got).dtype == np.asarray(want).dtype
         assert np.array_equal(got, want)
         assert np.asarray(got).flags["C_CONTIGUOUS"]
+
+
+def test_clip_int_equals_np_clip_on_integer_arrays() -> None:
+    # Scalar and per-row array bounds, bounds beyond the data, and crossed bounds (lo > hi,
+    # where np.clip gives hi): the same values and dtype as np.clip.
+    from ecgr1.signal.stats import clip_int
+
+    rng = np.random.default_rng(11)
+    for _ in range(50):
+        i = rng.integers(-50, 250, size=(7, 13))
+        lo = rng.integers(-20, 120, size=(7, 1))
+        hi = lo + rng.integers(-30, 100, size=(7, 1))  # some rows crossed
+        for a, b in ((lo, hi), (0, 199), (int(lo[0, 0]), int(hi[0, 0]))):
+            got = clip_int(i, a, b)
+            assert got.dtype == np.clip(i, a, b).dtype
+            assert np.array_equal(got, np.clip(i, a, b))
+
+
+def test_nanmedian_1d_equals_numpy_with_nan_and_infinities() -> None:
+    from ecgr1.signal.stats import median_1d, nanmedian_1d
+
+    rng = np.random.default_rng(12)
+    for n in range(1, 40):
+        a = np.round(rng.normal(size=n), 1)  # ties
+        a[rng.uniform(size=n) < 0.3] = np.nan
+        a[rng.uniform(size=n) < 0.1] = np.inf
+        a[rng.uniform(size=n) < 0.1] = -0.0
+        if np.isnan(a).all():
+            a[0] = 1.5
+        got, want = nanmedian_1d(a), np.nanmedian(a)
+        assert type(got) is type(want)
+        assert np.array_equal(got, want, equal_nan=True)
+        assert np.signbit(got) == np.signbit(want)
+        # The RR median of the detector: integers through float64, np.median's value.
+        ints = rng.integers(100, 400, size=n)
+        assert median_1d(ints.astype(np.float64)) == np.median(ints)

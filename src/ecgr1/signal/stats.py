@@ -24,6 +24,18 @@ import math
 import numpy as np
 
 
+def clip_int(i: np.ndarray, lo, hi) -> np.ndarray:
+    """``np.clip(i, lo, hi)`` for integer arrays (sample indices and the like), from
+    ``np.maximum`` then ``np.minimum``: the same values (integers have no NaN or signed zero),
+    without ``np.clip``'s dispatch, which costs more than the comparison on index arrays of a
+    few hundred values (a dozen calls a record).
+
+    >>> clip_int(np.array([-3, 4, 12]), 0, 9).tolist()
+    [0, 4, 9]
+    """
+    return np.minimum(np.maximum(i, lo), hi)
+
+
 def median_along(a: np.ndarray, axis: int = 0, keepdims: bool = False) -> np.ndarray:
     """Median of ``a`` along ``axis``, equal to ``np.median(a, axis=axis, keepdims=keepdims)``.
 
@@ -73,6 +85,21 @@ def median_1d(a: np.ndarray) -> np.floating:
     m = s.size // 2
     out = s[m] if s.size % 2 else (s[m - 1] + s[m]) / 2.0
     return out + 0.0
+
+
+def nanmedian_1d(a: np.ndarray) -> np.floating:
+    """``np.nanmedian(a)`` of a 1-D float64 array with at least one value that is not NaN, bit
+    for bit: NumPy drops the NaN of a 1-D array and takes ``np.median`` of the rest, which
+    :func:`median_1d` computes without the general machinery (infinities are kept, as there).
+
+    >>> float(nanmedian_1d(np.array([3.0, np.nan, 1.0, 2.0])))
+    2.0
+    """
+    a = np.asarray(a)
+    if a.ndim != 1 or a.dtype != np.float64:
+        return np.nanmedian(a)
+    kept = a[~np.isnan(a)]
+    return median_1d(kept) if kept.size else np.nanmedian(a)
 
 
 def median_partition(a: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:

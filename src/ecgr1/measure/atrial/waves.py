@@ -17,7 +17,14 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from ecgr1.signal.filters import butter_sos, butter_sos_zi, sosfiltfilt_rows
-from ecgr1.signal.stats import median_1d, median_along, percentile_along
+from ecgr1.signal.stats import (
+    clip_int,
+    median_1d,
+    median_along,
+    median_partition,
+    nanmedian_1d,
+    percentile_along,
+)
 
 
 def as_index(values: Sequence | np.ndarray | None, n: int) -> np.ndarray:
@@ -82,10 +89,10 @@ def _qrst_of_each_beat(n: int, fs: float, beats: Beats, params: Mapping[str, flo
     rr = np.diff(r)
     rr_med = float(median_1d(rr)) if rr.size else fs
     # Fallbacks from the record's own medians, else typical durations.
-    onset_before_r = np.nanmedian(r - q_on) if np.isfinite(q_on).any() else 50 * ms
+    onset_before_r = nanmedian_1d(r - q_on) if np.isfinite(q_on).any() else 50 * ms
     t_end_after_r = t_off - r
     if np.isfinite(t_end_after_r).any():
-        t_end_fallback = float(np.nanmedian(t_end_after_r))
+        t_end_fallback = float(nanmedian_1d(t_end_after_r))
     else:
         t_end_fallback = 0.42 * np.sqrt(rr_med / fs) * fs  # Bazett QT at the mean rate, from R
     mask = np.zeros(n, bool)
@@ -154,7 +161,7 @@ def candidate_waves(
     whole_wave_free = _whole_window_free(free, half)
     env[~whole_wave_free] = 0.0
     # Noise from the sample-to-sample differences (MAD), summed over the leads.
-    noise = np.median(np.abs(np.diff(xs[:, free], axis=1))) * 1.4826 / np.sqrt(2)
+    noise = median_partition(np.abs(np.diff(xs[:, free], axis=1)).ravel()) * 1.4826 / np.sqrt(2)
     noise = max(float(noise) * np.sqrt(xs.shape[0]), 1e-4)
     peaks, _ = find_peaks(
         env,
@@ -230,7 +237,7 @@ def _wave_windows(x: np.ndarray, peaks: np.ndarray, half: int) -> np.ndarray:
     n = x.shape[1]
     if peaks.size == 0:
         return np.zeros((0, x.shape[0] * (2 * half + 1)))
-    idx = np.clip(np.asarray(peaks, int)[:, None] + np.arange(-half, half + 1)[None, :], 0, n - 1)
+    idx = clip_int(np.asarray(peaks, int)[:, None] + np.arange(-half, half + 1)[None, :], 0, n - 1)
     w = np.transpose(x[:, idx], (1, 0, 2))  # (peaks, leads, window)
     w = w - w.mean(axis=2, keepdims=True)
     return w.reshape(peaks.size, -1)
