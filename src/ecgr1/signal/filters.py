@@ -130,7 +130,8 @@ def _sosfilt_rows(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
     its argument handling; ``sps.sosfilt`` itself where that routine is not there."""
     if _sosfilt_c is not None:
         y = np.array(x, np.float64, order="C")  # filtered in place
-        state = np.ascontiguousarray(np.moveaxis(zi, 0, -2), dtype=np.float64)  # rows, sections, 2
+        # np.moveaxis(zi, 0, -2) of the 3-D zi is this transpose (rows, sections, 2).
+        state = np.ascontiguousarray(zi.transpose(1, 0, 2), dtype=np.float64)
         try:
             _sosfilt_c(np.asarray(sos, np.float64), y, state)
             return y

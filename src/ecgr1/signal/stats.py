@@ -52,7 +52,12 @@ def median_along(a: np.ndarray, axis: int = 0, keepdims: bool = False) -> np.nda
         return np.median(a, axis=axis, keepdims=keepdims)
     # Sorted along the last axis of a contiguous copy: NumPy sorts a middle axis slice by slice
     # through a buffer, a quarter slower on a (leads, beats, samples) block.
-    s = np.moveaxis(a, axis, -1).copy()
+    # (For a 2-D array np.moveaxis is the transpose or nothing: the same view, without its
+    # argument handling.)
+    if a.ndim == 2:
+        s = (a.T if axis in (0, -2) else a).copy()
+    else:
+        s = np.moveaxis(a, axis, -1).copy()
     s.sort(axis=-1)
     mid = n // 2
     if n % 2:
