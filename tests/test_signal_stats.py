@@ -120,7 +120,7 @@ def test_median_along_on_views_float32_and_1d_keeps_numpys_values_and_types() ->
 def test_clip_int_equals_np_clip_on_integer_arrays() -> None:
     # Scalar and per-row array bounds, bounds beyond the data, and crossed bounds (lo > hi,
     # where np.clip gives hi): the same values and dtype as np.clip.
-    from ecgr1.signal.stats import clip_int
+    from ecgr1.signal.stats import fast_clip
 
     rng = np.random.default_rng(11)
     for _ in range(50):
@@ -128,7 +128,7 @@ def test_clip_int_equals_np_clip_on_integer_arrays() -> None:
         lo = rng.integers(-20, 120, size=(7, 1))
         hi = lo + rng.integers(-30, 100, size=(7, 1))  # some rows crossed
         for a, b in ((lo, hi), (0, 199), (int(lo[0, 0]), int(hi[0, 0]))):
-            got = clip_int(i, a, b)
+            got = fast_clip(i, a, b)
             assert got.dtype == np.clip(i, a, b).dtype
             assert np.array_equal(got, np.clip(i, a, b))
 
@@ -151,3 +151,16 @@ def test_nanmedian_1d_equals_numpy_with_nan_and_infinities() -> None:
         # The RR median of the detector: integers through float64, np.median's value.
         ints = rng.integers(100, 400, size=n)
         assert median_1d(ints.astype(np.float64)) == np.median(ints)
+
+
+def test_fast_clip_equals_np_clip_bit_for_bit_on_special_floats() -> None:
+    # Every combination of value, lower and upper bound among NaN, infinities, signed zeros and
+    # ordinary numbers: the same bits as np.clip (fast_clip replaces it on boundary positions).
+    import itertools
+
+    from ecgr1.signal.stats import fast_clip
+
+    vals = [-np.inf, -1.0, -0.0, 0.0, 0.5, 1.0, np.inf, np.nan]
+    grid = np.array(list(itertools.product(vals, repeat=3)))
+    a, lo, hi = grid[:, 0].copy(), grid[:, 1].copy(), grid[:, 2].copy()
+    assert np.array_equal(fast_clip(a, lo, hi).view(np.int64), np.clip(a, lo, hi).view(np.int64))

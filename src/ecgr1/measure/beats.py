@@ -21,7 +21,7 @@ from scipy.signal import find_peaks
 
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.signal.filters import smooth
-from ecgr1.signal.stats import clip_int, median_1d, median_along, percentile_along
+from ecgr1.signal.stats import fast_clip, median_1d, median_along, percentile_along
 
 
 def _envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +98,7 @@ def detect_r_peaks(
     # over the leads within +-60 ms is below beat.min_qrs_mv (noise, flat records).
     if peaks.size:
         h = int(0.06 * fs)
-        idx = clip_int(peaks[:, None] + np.arange(-h, h + 1)[None, :], 0, n - 1)
+        idx = fast_clip(peaks[:, None] + np.arange(-h, h + 1)[None, :], 0, n - 1)
         size = np.ptp(x[:, idx], axis=2).max(axis=0)
         peaks = peaks[size >= config.beat["min_qrs_mv"]]
     # Anchor: sample of largest instantaneous slope energy within +-60 ms of the envelope peak.
@@ -212,7 +212,7 @@ def qrs_morphology_groups(
         return np.zeros(0), np.zeros(0, bool)
     a, b = int(0.06 * fs), int(0.09 * fs)
     n = x.shape[1]
-    idx = clip_int(peaks[:, None] + np.arange(-a, b)[None, :], 0, n - 1)
+    idx = fast_clip(peaks[:, None] + np.arange(-a, b)[None, :], 0, n - 1)
     seg = x[:, idx]  # (L, B, W)
     seg = seg - seg.mean(axis=2, keepdims=True)
     flat = np.transpose(seg, (1, 0, 2)).reshape(nb, -1)

@@ -41,7 +41,7 @@ from scipy.ndimage import maximum_filter1d
 
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.signal.filters import smooth
-from ecgr1.signal.stats import clip_int
+from ecgr1.signal.stats import fast_clip
 
 FIDUCIALS = (
     "p_on",
@@ -554,14 +554,14 @@ def _lead_qrs(
             xq_rows, qrs_on_rows, qrs_off_rows, earliest_on, quiet_len, per_ms, params
         )
         onset = np.where(amp_onset >= 0, amp_onset, onset)
-    onset = clip_int(onset, qrs_on_rows - tol, qrs_on_rows + tol)
+    onset = fast_clip(onset, qrs_on_rows - tol, qrs_on_rows + tol)
 
     latest_off = np.minimum(qrs_off_rows + tol, qrs_width - 1)
     steep_off = _masked_arg(slope, np.maximum(qrs_off_rows - tol, c), qrs_off_rows + 1, "max")
     thr_off = params["lead_qrs_off_frac"] * slope_max
     offset = _first_quiet(slope, thr_off, quiet_len, np.maximum(steep_off, 0), latest_off + 1)
     offset = np.where(offset < 0, qrs_off_rows, offset)
-    offset = clip_int(offset, qrs_off_rows - tol, qrs_off_rows + tol)
+    offset = fast_clip(offset, qrs_off_rows - tol, qrs_off_rows + tol)
 
     onset_level = _take(xq_rows, onset)
     peak = _masked_arg(np.abs(xq_rows - onset_level[:, None]), onset, offset + 1, "max")
@@ -739,7 +739,7 @@ def _p_search_window(
         qrs_on_rows - int(windows["pr_max_ms"] * per_ms),
         (c - prev_rr_rows + 0.62 * prev_rr_rows),
     ).astype(int)
-    start = clip_int(start, 0, np.maximum(end - int(40 * per_ms), 0))
+    start = fast_clip(start, 0, np.maximum(end - int(40 * per_ms), 0))
     return start, end
 
 

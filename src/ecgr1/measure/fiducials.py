@@ -22,7 +22,7 @@ from ecgr1.measure.config import MeasureConfig
 from ecgr1.measure.delineate import FIDUCIALS, Delineation, beat_windows, delineate
 from ecgr1.measure.detection import Detection
 from ecgr1.signal.filters import smooth
-from ecgr1.signal.stats import median_1d, median_along, percentile_along
+from ecgr1.signal.stats import fast_clip, median_1d, median_along, percentile_along
 
 P_KEYS = ("p_on", "p_peak", "p_off")
 # Global fiducials reported per beat, in seconds.
@@ -170,7 +170,7 @@ def _near_template(
     template's where the beat has none); other beats keep their own. Unusable leads: NaN."""
     per_beat = dl.beats.lead[key].copy()
     tmpl = np.repeat(dl.template.lead[key], per_beat.shape[1], axis=1)
-    merged = np.where(np.isnan(per_beat), tmpl, np.clip(per_beat, tmpl - tol, tmpl + tol))
+    merged = np.where(np.isnan(per_beat), tmpl, fast_clip(per_beat, tmpl - tol, tmpl + tol))
     merged = np.where(np.isnan(tmpl), per_beat, merged)
     merged[:, ~dominant] = per_beat[:, ~dominant]
     merged[~usable, :] = np.nan

@@ -26,7 +26,7 @@ import numpy as np
 from scipy import signal as sps
 from scipy.ndimage import uniform_filter1d
 
-from ecgr1.signal.stats import block_mean, clip_int
+from ecgr1.signal.stats import block_mean, fast_clip
 
 try:  # SciPy's compiled second-order-section filter (what sps.sosfilt runs)
     from scipy.signal._sosfilt import _sosfilt as _sosfilt_c
@@ -174,7 +174,7 @@ def estimate_baseline(
     # lead by lead, with the same formula and the end values held outside the first and last).
     # The slope of each block interval is computed once and gathered per sample.
     t_dec = (np.arange(nb) + 0.5) * block - 0.5
-    j = clip_int(np.floor((t - t_dec[0]) / block).astype(np.int64), 0, nb - 2)
+    j = fast_clip(np.floor((t - t_dec[0]) / block).astype(np.int64), 0, nb - 2)
     slope = (base_dec[:, 1:] - base_dec[:, :-1]) / (t_dec[1:] - t_dec[:-1])
     out = np.take(slope, j, axis=1)
     out *= t - t_dec[j]

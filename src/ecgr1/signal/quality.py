@@ -13,7 +13,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 from ecgr1.signal.filters import estimate_baseline, smooth
-from ecgr1.signal.stats import clip_int, median_along, median_partition, percentile_along
+from ecgr1.signal.stats import fast_clip, median_along, median_partition, percentile_along
 from ecgr1.signal.types import LeadQuality, QualityReport
 
 QUALITY_THRESHOLDS: dict[str, float] = {
@@ -274,7 +274,7 @@ def _spike_residual(
     resid = np.zeros_like(clean)
     if r.size:
         # The window around each candidate, the signal's end samples repeated beyond its ends.
-        idx = clip_int(c[:, None] + np.arange(-h, h + 1)[None, :], 0, n - 1)
+        idx = fast_clip(c[:, None] + np.arange(-h, h + 1)[None, :], 0, n - 1)
         med = median_along(clean[r[:, None], idx], axis=1)
         resid[r, c] = np.abs(clean[r, c] - med)
     return resid
@@ -352,7 +352,7 @@ def _glitches(clean: np.ndarray) -> np.ndarray:
     # end is then x[end] - x[end]: zero, or NaN where that end sample is not finite; but then
     # the step next to it (j = 1 or n - 1), in the context of every candidate that reads
     # beyond that end, is not finite either, and such a candidate is no glitch either way.
-    xs = clean.ravel()[clip_int(offsets + i, 0, n - 1) + r * n]
+    xs = clean.ravel()[fast_clip(offsets + i, 0, n - 1) + r * n]
     steps = np.subtract(xs[1:], xs[:-1])
     steps = 0.5 * np.abs(steps)
     steps[c - 1 : c + 1] = 0.0  # j = i and i + 1: not context
@@ -381,7 +381,7 @@ def _stretch_width(still: np.ndarray, pos: np.ndarray, step: int, cap: int) -> n
     idx = pos[None, :] + step * np.arange(cap + 1)[:, None]  # (cap + 1, positions)
     inside = (idx >= 0) & (idx < still.shape[1])
     inside[-1] = False
-    run = still[:, clip_int(idx, 0, still.shape[1] - 1)]  # (rows, cap + 1, positions)
+    run = still[:, fast_clip(idx, 0, still.shape[1] - 1)]  # (rows, cap + 1, positions)
     run &= inside
     return np.argmin(run, axis=1)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.fft import next_fast_len
 
-from ecgr1.signal.stats import clip_int, median_1d
+from ecgr1.signal.stats import fast_clip, median_1d
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def autocorr_many(x: np.ndarray, valid: np.ndarray, lags: np.ndarray) -> np.ndar
     # sum_t E[t] M[t + lag] and sum_t M[t] E[t + lag]
     den_a = np.fft.irfft(np.conj(e) * m, nfft)
     den_b = np.fft.irfft(np.conj(m) * e, nfft)
-    lags = clip_int(np.asarray(lags, int), 1, n - 1)
+    lags = fast_clip(np.asarray(lags, int), 1, n - 1)
     pairs = np.fft.irfft(np.conj(m) * m, nfft)[lags]
     den = np.sqrt(np.maximum(den_a[lags] * den_b[lags], 0.0))
     out = np.where((den > 0) & (pairs >= lags), num[lags] / np.maximum(den, 1e-300), 0.0)

@@ -18,7 +18,7 @@ from scipy.signal import find_peaks
 
 from ecgr1.signal.filters import butter_sos, butter_sos_zi, sosfiltfilt_rows
 from ecgr1.signal.stats import (
-    clip_int,
+    fast_clip,
     median_1d,
     median_along,
     median_partition,
@@ -237,7 +237,7 @@ def _wave_windows(x: np.ndarray, peaks: np.ndarray, half: int) -> np.ndarray:
     n = x.shape[1]
     if peaks.size == 0:
         return np.zeros((0, x.shape[0] * (2 * half + 1)))
-    idx = clip_int(np.asarray(peaks, int)[:, None] + np.arange(-half, half + 1)[None, :], 0, n - 1)
+    idx = fast_clip(np.asarray(peaks, int)[:, None] + np.arange(-half, half + 1)[None, :], 0, n - 1)
     w = np.transpose(x[:, idx], (1, 0, 2))  # (peaks, leads, window)
     w = w - w.mean(axis=2, keepdims=True)
     return w.reshape(peaks.size, -1)
