@@ -191,9 +191,9 @@ def _masked_extremes(
     if start.max() <= lo and stop.min() >= hi:
         z = y[:, lo:hi]
         return z.argmax(axis=1) + lo, z.argmin(axis=1) + lo
-    outside = _in_columns(lo, hi, start, stop)
-    empty = ~outside.any(axis=1)
-    np.logical_not(outside, out=outside)
+    inside = _in_columns(lo, hi, start, stop)
+    empty = ~inside.any(axis=1)
+    outside = np.logical_not(inside, out=inside)  # in place: the mask is not read again
     z = y[:, lo:hi].copy()
     np.copyto(z, -np.inf, where=outside)
     pos = z.argmax(axis=1)
