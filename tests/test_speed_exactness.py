@@ -913,3 +913,57 @@ def test_mean_of_is_numpy_mean() -> None:
         x = rng.normal(0, 1, int(rng.integers(1, 40))) * 10 ** rng.uniform(-5, 5)
         for v in (x, x.astype(np.float32)):
             assert mean_of(v) == float(np.mean(v))
+
+
+def _merge_small_np_sign(lobes, min_mv):
+    """features._merge_small as first written, with np.sign on each amplitude."""
+    big = [lb for lb in lobes if abs(lb[2]) >= min_mv]
+    merged = []
+    for lb in big:
+        if merged and np.sign(merged[-1][2]) == np.sign(lb[2]):
+            prev = merged[-1]
+            keep = prev if abs(prev[2]) >= abs(lb[2]) else lb
+            merged[-1] = (prev[0], lb[1], keep[2], keep[3])
+        else:
+            merged.append(lb)
+    return merged
+
+
+def test_merging_small_lobes_compares_signs_as_np_sign_did() -> None:
+    # Zeros (kept when the size limit is 0), signed zeros, infinities and NaN (never kept): the
+    # same merged lobes as with np.sign.
+    from ecgr1.measure.features import _merge_small
+
+    rng = np.random.default_rng(13)
+    specials = [0.0, -0.0, np.inf, -np.inf, np.nan]
+    for _ in range(300):
+        amps = list(np.round(rng.normal(0, 0.3, rng.integers(1, 9)), 2))
+        for k in range(len(amps)):
+            if rng.uniform() < 0.2:
+                amps[k] = specials[rng.integers(len(specials))]
+        lobes = [(3 * k, 3 * k + 3, float(a), 3 * k + 1) for k, a in enumerate(amps)]
+        for min_mv in (0.0, 0.05, 0.2):
+            assert _merge_small(lobes, min_mv) == _merge_small_np_sign(lobes, min_mv)
+
+
+def test_window_argmax_equals_the_loop_over_clipped_windows() -> None:
+    # Centres at both ends (clipped windows), ties and NaN: the same sample as the per-centre
+    # loop the detector used (a + argmax over v[a:b]), in the centres' dtype.
+    from ecgr1.measure.beats import _window_argmax
+
+    rng = np.random.default_rng(14)
+    for _ in range(100):
+        n = int(rng.integers(5, 200))
+        v = np.round(rng.normal(size=n), 1)
+        if rng.uniform() < 0.3:
+            v[rng.integers(n)] = np.nan
+        half = int(rng.integers(0, 30))
+        centres = np.sort(rng.integers(0, n, int(rng.integers(0, 12)))).astype(
+            rng.choice([np.int64, np.int32])
+        )
+        want = np.empty_like(centres)
+        for i, p in enumerate(centres):
+            a, b = max(0, p - half), min(n, p + half + 1)
+            want[i] = a + int(np.argmax(v[a:b]))
+        got = _window_argmax(v, centres, half)
+        assert got.dtype == want.dtype and np.array_equal(got, want)

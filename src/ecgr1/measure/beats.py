@@ -43,6 +43,17 @@ def _envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return e, env
 
 
+def _window_argmax(v: np.ndarray, centres: np.ndarray, half: int) -> np.ndarray:
+    """Per centre ``p``: ``a + argmax(v[a:b])`` with ``a, b = max(0, p - half), min(n, p + half
+    + 1)`` (the first maximum), for all centres at once. The window's indices are clipped to
+    the signal: a clipped window repeats ``v[0]`` before, or ``v[n - 1]`` after, its real
+    samples, so its first maximum is the same sample."""
+    n = v.size
+    idx = fast_clip(centres[:, None] + np.arange(-half, half + 1)[None, :], 0, n - 1)
+    best = np.take_along_axis(idx, np.argmax(v[idx], axis=1)[:, None], axis=1)[:, 0]
+    return best.astype(centres.dtype, copy=False)
+
+
 def detect_r_peaks(
     x: np.ndarray,
     fs: float,
@@ -102,12 +113,7 @@ def detect_r_peaks(
         size = np.ptp(x[:, idx], axis=2).max(axis=0)
         peaks = peaks[size >= config.beat["min_qrs_mv"]]
     # Anchor: sample of largest instantaneous slope energy within +-60 ms of the envelope peak.
-    half = int(0.06 * fs)
-    anchors = np.empty_like(peaks)
-    for i, p in enumerate(peaks):
-        a, b = max(0, p - half), min(n, p + half + 1)
-        anchors[i] = a + int(np.argmax(e[a:b]))
-    anchors = np.unique(anchors)
+    anchors = np.unique(_window_argmax(e, peaks, int(0.06 * fs)))
     if anchors.size >= 2:
         keep = np.concatenate(([True], np.diff(anchors) >= refractory))
         anchors = anchors[keep]
@@ -123,13 +129,7 @@ def refine_anchor(
         return peaks
     xs = smooth(x, max(1, int(round(fs * 0.01))))
     mag = np.sqrt((xs * xs).sum(axis=0))
-    n = mag.size
-    half = int(0.05 * fs)
-    out = np.empty_like(peaks)
-    for i, p in enumerate(peaks):
-        a, b = max(0, p - half), min(n, p + half + 1)
-        out[i] = a + int(np.argmax(mag[a:b]))
-    out = np.unique(out)
+    out = np.unique(_window_argmax(mag, peaks, int(0.05 * fs)))
     if out.size >= 2:
         min_rr = int(config.beat["min_rr_ms"] * fs / 1000)
         out = out[np.concatenate(([True], np.diff(out) >= min_rr))]

@@ -66,12 +66,18 @@ def _lobes_array(y: np.ndarray) -> list[tuple[int, int, float, int]]:
     return out
 
 
+def _sign(v: float) -> int:
+    """``np.sign`` of a number that is not NaN, as a Python int (-1, 0 or 1): the same
+    comparisons without a NumPy call on a Python float (about a hundred a record)."""
+    return (v > 0) - (v < 0)
+
+
 def _merge_small(lobes: list[tuple[int, int, float, int]], min_mv: float) -> list:
     """Drop lobes smaller than ``min_mv`` and merge neighbours of the same sign."""
-    big = [lb for lb in lobes if abs(lb[2]) >= min_mv]
+    big = [lb for lb in lobes if abs(lb[2]) >= min_mv]  # (a NaN amplitude never passes)
     merged: list[tuple[int, int, float, int]] = []
     for lb in big:
-        if merged and np.sign(merged[-1][2]) == np.sign(lb[2]):
+        if merged and _sign(merged[-1][2]) == _sign(lb[2]):
             prev = merged[-1]
             keep = prev if abs(prev[2]) >= abs(lb[2]) else lb
             merged[-1] = (prev[0], lb[1], keep[2], keep[3])
