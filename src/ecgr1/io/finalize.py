@@ -173,7 +173,9 @@ def derive_limb_leads(
     return np.stack([rows[n] for n in order]), order, derived
 
 
-def normalised_amplitude_warning(signal: np.ndarray, leads: Sequence[str]) -> str | None:
+def normalised_amplitude_warning(
+    signal: np.ndarray, leads: Sequence[str], ptp: np.ndarray | None = None
+) -> str | None:
     """The warning for amplitudes normalised per lead in the source, or None.
 
     Normalised copies give every lead the same peak-to-peak range (to within
@@ -185,8 +187,11 @@ def normalised_amplitude_warning(signal: np.ndarray, leads: Sequence[str]) -> st
     >>> sig[3, 10] += 2.0
     >>> normalised_amplitude_warning(sig, ["I", "II", "III", "V1"])[:48]
     '3 of 4 leads span the same 1.000 mV peak-to-peak'
+
+    ``ptp`` is ``np.ptp(signal, axis=1)`` when the caller has it already.
     """
-    ptp = np.ptp(signal, axis=1) if signal.size else np.zeros(0)
+    if ptp is None:
+        ptp = np.ptp(signal, axis=1) if signal.size else np.zeros(0)
     if len(ptp) < 3:
         return None
     live = ptp > QUALITY_LIMITS["flat_lead_ptp_mv"]
@@ -383,7 +388,10 @@ def finalize_record(
     # Some distributed copies rescale every lead to the same range (each lead's gain chosen so
     # that its peak-to-peak is exactly 1 mV, say). Timing survives, absolute voltage does not:
     # say so, so that voltage criteria are not applied to meaningless millivolts.
-    normalised = normalised_amplitude_warning(sig, names)
+    # Each lead's range, read by the normalisation check and (unless leads are derived below,
+    # which adds rows) by the flat and implausible-range checks.
+    ptp = np.ptp(sig, axis=1)
+    normalised = normalised_amplitude_warning(sig, names, ptp)
     if normalised:
         meta["amplitude_normalised"] = True
         warns.append(normalised)
@@ -403,8 +411,8 @@ def finalize_record(
                 "(Einthoven/Goldberger)"
             )
             meta["derived_leads"] = derived
+            ptp = np.ptp(sig, axis=1)  # the derived rows too
 
-    ptp = np.ptp(sig, axis=1)
     for name, value in zip(names, ptp):
         if value < QUALITY_LIMITS["flat_lead_ptp_mv"]:
             warns.append(f"lead {name} is flat (peak-to-peak {value:.4f} mV)")
