@@ -894,14 +894,15 @@ def test_median_1d_is_numpy_median_bit_for_bit() -> None:
     assert np.array_equal(median_1d(np.ones((2, 3))), np.median(np.ones((2, 3))))
 
 
-def test_clip_index_is_np_clip_for_sample_indices() -> None:
-    from ecgr1.measure.delineate import _clip_index
+def test_fast_clip_is_np_clip_for_sample_indices() -> None:
+    # The delineation's index clipping (formerly delineate._clip_index) is fast_clip(i, 0, last).
+    from ecgr1.signal.stats import fast_clip
 
     rng = np.random.default_rng(4)
     ints = rng.integers(-50, 150, (7, 40))
-    assert np.array_equal(_clip_index(ints, 99), np.clip(ints, 0, 99))
+    assert np.array_equal(fast_clip(ints, 0, 99), np.clip(ints, 0, 99))
     floats = np.concatenate([rng.uniform(-50, 150, 200), [-0.0, 0.0, 99.0, 99.5, -0.5]])
-    assert np.array_equal(_clip_index(floats, 99).astype(int), np.clip(floats, 0, 99).astype(int))
+    assert np.array_equal(fast_clip(floats, 0, 99).astype(int), np.clip(floats, 0, 99).astype(int))
 
 
 def test_mean_of_is_numpy_mean() -> None:

@@ -27,7 +27,7 @@ import numpy as np
 def fast_clip(i: np.ndarray, lo, hi) -> np.ndarray:
     """``np.clip(i, lo, hi)`` from ``np.maximum`` then ``np.minimum``, without ``np.clip``'s
     dispatch, which costs more than the comparison on the index arrays of a few hundred values
-    it is used for (a dozen calls a record). For integers the values are the same by
+    it is used for (dozens of calls a record). For integers the values are the same by
     definition; for floats NumPy's clip is that same pair of operations, bit for bit with NaN,
     infinities and signed zeros in any of the three (``tests/test_signal_stats.py`` checks every
     combination), and the boundary positions it clips are floats.
