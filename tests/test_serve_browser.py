@@ -14,6 +14,7 @@ from serve_helpers import ServeProcess
 
 pytest.importorskip("fastapi")
 sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
 
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
@@ -39,8 +40,11 @@ def test_page_streams_the_interpretation_of_an_uploaded_record(tmp_path, cpsc201
                 page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
                 page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
                 page.goto(server.url + "/")
-                # no model engine here: the page says an image alone cannot be interpreted
-                page.wait_for_function("document.getElementById('engine').options.length > 0")
+                # The page's CSP (script-src 'self') forbids eval, so waiting goes through
+                # locator assertions: page.wait_for_function compiles its predicate in the page
+                # and fails with an EvalError whenever the condition is not already true.
+                # No model engine here: the page says an image alone cannot be interpreted.
+                expect(page.locator("#engine option")).not_to_have_count(0)
                 assert "needs a model engine" in page.inner_text("#image-hint")
                 page.set_input_files(
                     "#files", [str(cpsc2018_dir / "A0001.hea"), str(cpsc2018_dir / "A0001.mat")]
@@ -48,9 +52,7 @@ def test_page_streams_the_interpretation_of_an_uploaded_record(tmp_path, cpsc201
                 page.fill("#age", "74")
                 page.click("#submit")
                 page.wait_for_selector("#answer-box", state="visible", timeout=90_000)
-                page.wait_for_function(
-                    "document.getElementById('status').textContent === 'done'", timeout=90_000
-                )
+                expect(page.locator("#status")).to_have_text("done", timeout=90_000)
                 assert page.locator("#steps li").count() == 6
                 assert page.inner_text("#steps li:first-child b").startswith("Step 1: Technical")
                 assert "complete right bundle branch block" in page.inner_text("#answer")
