@@ -105,3 +105,82 @@ def test_atrial_fibrillation_qt_follows_each_beats_own_t_end(ludb_dir):
     g = measure(_ludb(ludb_dir, "109")).global_
     assert g.rr_irregularity == "irregularly_irregular"
     assert g.qt_interval_ms is not None and abs(g.qt_interval_ms - 308.5) <= 40.0
+
+
+def _confirmable(n: int = 6) -> PWaves:
+    """An irregular rhythm's P waves that meet only the regular consistency: absent until the
+    whole-record analysis confirms them (beats 0 and 3 have no P of their own)."""
+    beats = np.ones(n, bool)
+    beats[[0, 3]] = False
+    return PWaves(
+        present=False,
+        beat_has_p=np.zeros(n, bool),
+        fraction=0.0,
+        needs_confirmation=True,
+        confirmable=True,
+        confirmable_beats=beats,
+    )
+
+
+@pytest.mark.parametrize(
+    ("activity", "kept"),
+    [("p_waves", True), ("fibrillatory", False), ("flutter", False), (None, False)],
+)
+def test_p_waves_at_the_regular_consistency_stand_only_when_confirmed(activity, kept):
+    pw = _confirmable()
+    out = confirm_p_waves(pw, AtrialActivity(atrial_activity=activity))
+    assert out.present is kept
+    if kept:
+        assert out.beat_has_p.tolist() == pw.confirmable_beats.tolist()
+        assert out.fraction == round(4 / 6, 3)
+    else:
+        assert not out.beat_has_p.any() and out.fraction == 0.0
+
+
+def test_unconfirmable_p_waves_stay_absent_even_when_the_analysis_sees_p_waves():
+    pw = _confirmable()
+    pw.confirmable = False
+    assert confirm_p_waves(pw, AtrialActivity(atrial_activity="p_waves")).present is False
+    # ... and without the whole-record analysis the strict beat-locked answer stands.
+    assert confirm_p_waves(_confirmable(), None).present is False
+
+
+def test_noisy_sinus_arrhythmia_keeps_its_p_waves():
+    # Simulated sinus arrhythmia (seed 0: RR coefficient of variation above 0.08, so the
+    # stricter irregular consistency applies) with muscle noise at 1.5x the simulator's level:
+    # the noise lowers the beat-to-beat P correlation below that threshold (0.82 against 0.93),
+    # the whole-record analysis still sees the P waves. AF and flutter stay without P waves at
+    # the same noise.
+    import ecgr1.measure.engine as engine
+    from ecgr1.simulate import simulate
+
+    def noisy(pattern: str):
+        return simulate(pattern, seed=0, noise=("muscle",), noise_level=1.5).record
+
+    seen: list[PWaves] = []
+    original = engine.p_wave_presence
+    engine.p_wave_presence = lambda *a, **k: seen.append(original(*a, **k)) or seen[-1]
+    try:
+        res = measure(noisy("sinus_arrhythmia"))
+    finally:
+        engine.p_wave_presence = original
+    assert seen[0].needs_confirmation and not seen[0].present  # the case this guards
+    assert res.global_.p_wave_present is True
+    assert res.global_.pr_interval_ms is not None and 120 <= res.global_.pr_interval_ms <= 220
+    alone = measure(noisy("sinus_arrhythmia"), config=MeasureConfig(atrial_analysis=False))
+    assert alone.global_.p_wave_present is False
+    for pattern in ("atrial_fibrillation", "atrial_flutter_variable"):
+        assert measure(noisy(pattern)).global_.p_wave_present is False, pattern
+
+
+@pytest.mark.parametrize("rid", ["JS24580", "JS35823"])
+def test_noisy_sinus_arrhythmia_records_keep_their_p_waves(shared_data, rid):
+    # Ningbo records labelled sinus arrhythmia (and sinus bradycardia: JS24580), with muscle
+    # noise over small P waves: the beat-locked P correlation is 0.85 and 0.88 (below the
+    # irregular 0.93), the whole-record analysis sees P waves.
+    path = shared_data / "extra" / "cinc_ningbo" / f"{rid}.hea"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    g = measure(path.with_suffix("")).global_
+    assert g.p_wave_present is True and g.atrial_activity == "p_waves"
+    assert g.pr_interval_ms is not None and 100 <= g.pr_interval_ms <= 220

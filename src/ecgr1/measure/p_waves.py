@@ -38,6 +38,11 @@ class PWaves:
     # are usable: the P waves want the whole-record analysis's confirmation
     # (:func:`confirm_p_waves`).
     needs_confirmation: bool = False
+    # With ``needs_confirmation``: the beat-locked evidence meets the consistency of a regular
+    # rhythm (not the stricter irregular one), and the beats that have a P by it. The
+    # whole-record analysis's P waves then make them present (:func:`confirm_p_waves`).
+    confirmable: bool = False
+    confirmable_beats: np.ndarray | None = None
 
 
 def p_wave_presence(
@@ -64,24 +69,29 @@ def p_wave_presence(
     pair_dom = dominant[1:] & dominant[:-1]
     cv_dom, _ = rr_variability(groups.rr[pair_dom])
     irregular_rr = bool(groups.irregular or cv_dom > config.beat["irregular_rr_cv"])
-    if irregular_rr:
-        need_corr = presence["p_consistency_irregular"]
-    elif usable.sum() < 6:
-        # Few leads: the P window holds less signal and noise lowers every beat's correlation.
-        need_corr = presence["p_consistency_few_leads"]
-    else:
-        need_corr = presence["p_consistency"]
-    present = bool(
-        snr_ok.any() and dom_frac >= presence["p_fraction_present"] and p_corr_med >= need_corr
-    )
-    fraction = round(float(beat_has_p.mean()) if present else 0.0, 3)
-    if not present:
-        beat_has_p[:] = False
+    # Few leads: the P window holds less signal and noise lowers every beat's correlation.
+    need_regular = presence["p_consistency_few_leads" if usable.sum() < 6 else "p_consistency"]
+    need_corr = presence["p_consistency_irregular"] if irregular_rr else need_regular
+    shown = bool(snr_ok.any() and dom_frac >= presence["p_fraction_present"])
+    present = shown and p_corr_med >= need_corr
     # Leads where the template P is lost in noise keep the multi-lead estimate anyway:
     # annotators mark P in every lead, and the window is already constrained.
     confirm = irregular_rr and int(usable.sum()) >= presence["p_confirm_min_leads"]
+    # An irregular rhythm's P waves that meet only the regular consistency (noisy sinus
+    # arrhythmia: Ningbo JS24580, JS35823) stand when the whole-record analysis, which looks
+    # for P waves throughout the cycle, sees them too: two independent views of one atrium.
+    confirmable = confirm and not present and shown and p_corr_med >= need_regular
+    candidates = beat_has_p.copy() if confirmable else None
+    fraction = round(float(beat_has_p.mean()) if present else 0.0, 3)
+    if not present:
+        beat_has_p[:] = False
     return PWaves(
-        present=present, beat_has_p=beat_has_p, fraction=fraction, needs_confirmation=confirm
+        present=present,
+        beat_has_p=beat_has_p,
+        fraction=fraction,
+        needs_confirmation=confirm,
+        confirmable=confirmable,
+        confirmable_beats=candidates,
     )
 
 
@@ -97,10 +107,25 @@ def confirm_p_waves(pw: PWaves, atr: AtrialActivity | None) -> PWaves:
     them. With fewer than ``presence.p_confirm_min_leads`` usable leads (a 2-lead Holter) that
     analysis often cannot see small P waves, so its silence is no evidence; and without it
     (``atrial_analysis=False``) the beat-locked view stands.
+
+    Confirmed P waves need only the consistency of a regular rhythm (``pw.confirmable``): muscle
+    noise lowers the beat-to-beat correlation of small P waves below the stricter irregular
+    threshold, and the analysis that confirms them finds no P waves in AF or flutter on any
+    labelled source (benchmarks/README.md, issue 19).
     """
-    if not (pw.present and pw.needs_confirmation) or atr is None:
+    if not pw.needs_confirmation or atr is None:
         return pw
     if atr.atrial_activity == "p_waves":
+        if pw.present or not pw.confirmable or pw.confirmable_beats is None:
+            return pw
+        beats = pw.confirmable_beats
+        return PWaves(
+            present=True,
+            beat_has_p=beats,
+            fraction=round(float(beats.mean()), 3),
+            needs_confirmation=True,
+        )
+    if not pw.present:
         return pw
     return PWaves(
         present=False,
