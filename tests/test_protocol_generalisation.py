@@ -248,3 +248,76 @@ def test_a_p_wave_negative_throughout_v1_is_not_a_terminal_force() -> None:
     assert "left_atrial_abnormality" not in _ids(m)
     v1.p_positive_amplitude_mv = 0.05  # biphasic: positive, then the terminal negative part
     assert "left_atrial_abnormality" in _ids(m)
+
+
+# Every simulated pattern: the statements it must get (``required``, every seed) and those it
+# may get besides (``companions``). Anything else is an unexpected statement.
+#  - sinus arrhythmia: a seed whose phasic variation stays under 160 ms is sinus rhythm;
+#  - anterior STEMI: reciprocal inferior T inversion; diffuse ST depression: T waves carried
+#    below the baseline with the ST segment (T amplitude is read from the PR baseline);
+#  - AV blocks at a ventricular rate of ~40-55/min: a borderline short QT, because the
+#    Framingham correction (the table's first QTc) over-corrects at slow rates (the simulator's
+#    QT follows Fridericia: QTc 380 ms there);
+#  - complete AV block: the junctional escape rhythm the simulator draws.
+SIMULATED_STATEMENTS: dict[str, tuple[set[str], set[str]]] = {
+    "normal": ({"sinus_rhythm", "normal_ecg"}, set()),
+    "sinus_bradycardia": ({"sinus_bradycardia"}, set()),
+    "sinus_tachycardia": ({"sinus_tachycardia"}, set()),
+    "sinus_arrhythmia": (set(), {"sinus_arrhythmia", "sinus_rhythm", "normal_ecg"}),
+    "atrial_fibrillation": ({"atrial_fibrillation"}, set()),
+    "atrial_flutter": ({"atrial_flutter"}, set()),
+    "atrial_flutter_variable": ({"atrial_flutter"}, set()),
+    "av_block_1": ({"first_degree_av_block", "sinus_rhythm"}, set()),
+    "av_block_2_mobitz1": ({"av_block_mobitz_1", "sinus_rhythm"}, set()),
+    "av_block_2_mobitz2": ({"av_block_mobitz_2"}, {"short_qt"}),
+    "av_block_3": ({"av_block_third_degree"}, {"junctional_rhythm", "short_qt"}),
+    "pac": ({"premature_atrial_contractions", "sinus_rhythm"}, set()),
+    "pvc": ({"premature_ventricular_contractions", "sinus_rhythm"}, set()),
+    "rbbb": ({"complete_rbbb", "sinus_rhythm"}, set()),
+    "lbbb": ({"complete_lbbb", "sinus_rhythm"}, set()),
+    "lafb": ({"lafb", "left_axis_deviation", "sinus_rhythm"}, set()),
+    "lvh": ({"sinus_rhythm"}, {"lvh", "lvh_voltage"}),
+    "low_voltage": ({"low_qrs_voltage", "sinus_rhythm"}, set()),
+    "inferior_stemi": ({"ste_inferior", "sinus_rhythm"}, set()),
+    "anterior_stemi": ({"ste_anterior", "sinus_rhythm"}, {"ste_septal", "tinv_inferior"}),
+    "st_depression": (
+        {"std_inferior", "ste_avr", "sinus_rhythm"},
+        {"std_anterior", "std_high_lateral", "std_lateral", "tinv_anterior", "tinv_lateral"},
+    ),
+    "t_inversion": ({"tinv_inferior", "tinv_lateral", "sinus_rhythm"}, {"tinv_anterior"}),
+    "long_qt": ({"long_qt", "sinus_rhythm"}, set()),
+}
+
+
+def test_the_statement_table_covers_every_simulated_pattern() -> None:
+    from ecgr1.simulate.patterns import PATTERNS
+
+    assert set(SIMULATED_STATEMENTS) == set(PATTERNS)
+
+
+@pytest.mark.parametrize("pattern", sorted(SIMULATED_STATEMENTS))
+def test_every_simulated_pattern_gets_no_unexpected_statement(pattern: str) -> None:
+    required, companions = SIMULATED_STATEMENTS[pattern]
+    for seed in range(3):
+        got = simulated_statement_ids(pattern, seed)
+        assert required <= got, (seed, required - got)
+        assert got <= required | companions, (seed, got - required - companions)
+
+
+def test_dissociated_p_waves_are_not_measured_on_the_qrs_locked_median_beat() -> None:
+    # Complete AV block (atria 100/min, escape 40/min): the median beat's P window averages P
+    # waves at every phase. Measured there, seed 0 gave a 148 ms P in II and "left atrial
+    # abnormality"; the P waves are present, their PR and per-lead shape are not measured.
+    import ecgr1
+
+    for seed in range(3):
+        m = ecgr1.measure(ecgr1.simulate("av_block_3", seed=seed).record)
+        g = m.global_
+        assert g.p_wave_present and g.pr_progression == "dissociated"
+        assert g.pr_interval_ms is None and g.p_axis_deg is None
+        assert "dissociated" in g.reasons["p_axis_deg"]
+        for name, lead in m.leads.items():
+            assert lead.p_duration_ms is None and lead.p_amplitude_mv is None, name
+            assert lead.p_morphology is None and "dissociated" in lead.reasons["p_amplitude_mv"]
+        ids = {s.id for s in interpret(m).statements}
+        assert not ids & {"left_atrial_abnormality", "right_atrial_abnormality"}, (seed, ids)

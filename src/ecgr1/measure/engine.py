@@ -54,7 +54,12 @@ from ecgr1.measure.fiducials import (
 )
 from ecgr1.measure.flutter import no_p_wave_atrial_fields, rr_in_whole_flutter_cycles
 from ecgr1.measure.intervals import build_beats, qt_correction, rate_fields, record_intervals
-from ecgr1.measure.median_beat import frontal_axes, measure_leads, median_beat
+from ecgr1.measure.median_beat import (
+    dissociated_p_fields,
+    frontal_axes,
+    measure_leads,
+    median_beat,
+)
 from ecgr1.measure.p_waves import confirm_p_waves, p_wave_atrial_fields, p_wave_presence
 from ecgr1.measure.pacing import (
     align_anchors_to_pacing,
@@ -198,9 +203,13 @@ def measure(
     qt_correction(g)
 
     # Per-lead measurements on the full-rate median beat, axes, voltage, pre-excitation.
-    mb = median_beat(det, dl, glob, groups.dominant, dom_idx, p_present, cfg)
-    nets = measure_leads(res, det, dl, mb, p_present, cfg)
-    frontal_axes(g, nets, p_present)
+    # Dissociated P waves are blurred by the QRS-locked median beat: not measured on it.
+    p_locked = p_present and g.pr_progression != "dissociated"
+    mb = median_beat(det, dl, glob, groups.dominant, dom_idx, p_locked, cfg)
+    nets = measure_leads(res, det, dl, mb, p_locked, cfg)
+    frontal_axes(g, nets, p_locked)
+    if p_present and not p_locked:
+        dissociated_p_fields(res)
     voltage_criteria(res)
     delta_waves(res, mb.signal, mb.glob, det.fs, det.usable, cfg)
     if not g.p_wave_present:

@@ -187,3 +187,13 @@ def frontal_axes(
         setattr(g, attr, axis)
         if axis is None:
             g.reasons[attr] = "fewer than two usable limb leads with a measurable wave"
+
+
+def dissociated_p_fields(res: MeasurementResult) -> None:
+    """The reasons of the P fields left empty when the P waves are dissociated from the QRS
+    complexes: each lead's P (which would otherwise read "absent") and the P axis."""
+    why = "P waves dissociated from the QRS complexes: not measured on the QRS-locked median beat"
+    res.global_.reasons["p_axis_deg"] = why
+    for lm in res.leads.values():
+        lm.p_morphology = None
+        lm.reasons["p_amplitude_mv"] = why
