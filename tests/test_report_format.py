@@ -290,3 +290,20 @@ def test_every_criterion_quantity_has_a_clinical_name() -> None:
 
     quantities = {q for c in load_table().criteria.values() for q in c.quantity}
     assert sorted(quantities - set(QUANTITY_NAMES)) == []
+
+
+def test_dissociated_p_waves_are_described_as_such_and_verify() -> None:
+    # Complete AV block: fewer than half the QRS complexes have a P at a conducting PR, yet the
+    # P waves are organised (100/min); "no organised P waves" would be false.
+    import ecgr1
+
+    out = ecgr1.interpret_record(ecgr1.simulate("av_block_3", seed=0).record)
+    step1 = parse(out.report)[0][0][1]
+    assert "No organised P waves" not in step1
+    assert re.search(r"P waves at an atrial rate of 10\d bpm are dissociated", step1), step1
+    assert "2.5 P waves per QRS" in step1 or "2.52 P waves per QRS" in step1, step1
+    checked = ecgr1.verify(out.measurements, out.report).to_dict()["summary"]
+    assert checked["contradicted"] == 0 and checked["supported"] > 50
+    # Fibrillation keeps the old sentence.
+    af = ecgr1.interpret_record(ecgr1.simulate("atrial_fibrillation", seed=0).record)
+    assert "No organised P waves" in parse(af.report)[0][0][1]

@@ -372,7 +372,17 @@ class _Writer:
                 detail.append(f"{pv1} in V1")
             pax = self.val("p_axis_deg")
             p_present = self.crit("rhythm.p_present")
-            if p_present is not None and p_present.met:
+            g = self.i.measurements.global_
+            if g.p_wave_present and g.pr_progression == "dissociated":
+                # Few P waves sit before a QRS at a conducting PR, but they are organised.
+                rate, ratio = self.val("atrial_rate_bpm"), self.val("p_waves_per_qrs")
+                s.append(
+                    "P waves"
+                    + (f" at an atrial rate of {rate}" if rate else "")
+                    + f" are {self.key('dissociated from the QRS complexes', 1)}"
+                    + (f" ({ratio} P waves per QRS)." if ratio else ".")
+                )
+            elif p_present is not None and p_present.met:
                 sent = f"P waves are present before the QRS (fraction of beats {pf})"
                 if detail:
                     sent += f" with amplitude {join_words(detail)}"
