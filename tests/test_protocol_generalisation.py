@@ -316,6 +316,7 @@ def test_dissociated_p_waves_are_not_measured_on_the_qrs_locked_median_beat() ->
         assert g.p_wave_present and g.pr_progression == "dissociated"
         assert g.pr_interval_ms is None and g.p_axis_deg is None
         assert "dissociated" in g.reasons["p_axis_deg"]
+        assert g.p_duration_ms is None and "dissociated" in g.reasons["p_duration_ms"]
         for name, lead in m.leads.items():
             assert lead.p_duration_ms is None and lead.p_amplitude_mv is None, name
             assert lead.p_morphology is None and "dissociated" in lead.reasons["p_amplitude_mv"]

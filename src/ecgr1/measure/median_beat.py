@@ -194,6 +194,8 @@ def dissociated_p_fields(res: MeasurementResult) -> None:
     complexes: each lead's P (which would otherwise read "absent") and the P axis."""
     why = "P waves dissociated from the QRS complexes: not measured on the QRS-locked median beat"
     res.global_.reasons["p_axis_deg"] = why
+    if res.global_.p_duration_ms is None:  # (its beat-locked reason says "no P waves")
+        res.global_.reasons["p_duration_ms"] = why
     for lm in res.leads.values():
         lm.p_morphology = None
         lm.reasons["p_amplitude_mv"] = why
