@@ -117,7 +117,6 @@ def _confirmable(n: int = 6) -> PWaves:
         beat_has_p=np.zeros(n, bool),
         fraction=0.0,
         needs_confirmation=True,
-        confirmable=True,
         confirmable_beats=beats,
     )
 
@@ -139,7 +138,7 @@ def test_p_waves_at_the_regular_consistency_stand_only_when_confirmed(activity, 
 
 def test_unconfirmable_p_waves_stay_absent_even_when_the_analysis_sees_p_waves():
     pw = _confirmable()
-    pw.confirmable = False
+    pw.confirmable_beats = None
     assert confirm_p_waves(pw, AtrialActivity(atrial_activity="p_waves")).present is False
     # ... and without the whole-record analysis the strict beat-locked answer stands.
     assert confirm_p_waves(_confirmable(), None).present is False

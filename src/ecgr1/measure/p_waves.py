@@ -38,10 +38,10 @@ class PWaves:
     # are usable: the P waves want the whole-record analysis's confirmation
     # (:func:`confirm_p_waves`).
     needs_confirmation: bool = False
-    # With ``needs_confirmation``: the beat-locked evidence meets the consistency of a regular
-    # rhythm (not the stricter irregular one), and the beats that have a P by it. The
-    # whole-record analysis's P waves then make them present (:func:`confirm_p_waves`).
-    confirmable: bool = False
+    # With ``needs_confirmation`` and not ``present``: when the beat-locked evidence meets the
+    # consistency of a regular rhythm (not the stricter irregular one), the beats that have a P
+    # by it (None otherwise). The whole-record analysis's P waves then make them present
+    # (:func:`confirm_p_waves`).
     confirmable_beats: np.ndarray | None = None
 
 
@@ -81,7 +81,7 @@ def p_wave_presence(
     # arrhythmia: Ningbo JS24580, JS35823) stand when the whole-record analysis, which looks
     # for P waves throughout the cycle, sees them too: two independent views of one atrium.
     confirmable = confirm and not present and shown and p_corr_med >= need_regular
-    candidates = beat_has_p.copy() if confirmable else None
+    candidates = beat_has_p.copy() if confirmable else None  # (zeroed below when absent)
     fraction = round(float(beat_has_p.mean()) if present else 0.0, 3)
     if not present:
         beat_has_p[:] = False
@@ -90,7 +90,6 @@ def p_wave_presence(
         beat_has_p=beat_has_p,
         fraction=fraction,
         needs_confirmation=confirm,
-        confirmable=confirmable,
         confirmable_beats=candidates,
     )
 
@@ -108,7 +107,7 @@ def confirm_p_waves(pw: PWaves, atr: AtrialActivity | None) -> PWaves:
     analysis often cannot see small P waves, so its silence is no evidence; and without it
     (``atrial_analysis=False``) the beat-locked view stands.
 
-    Confirmed P waves need only the consistency of a regular rhythm (``pw.confirmable``): muscle
+    Confirmed P waves need only the consistency of a regular rhythm (``pw.confirmable_beats``): muscle
     noise lowers the beat-to-beat correlation of small P waves below the stricter irregular
     threshold, and the analysis that confirms them finds no P waves in AF or flutter on any
     labelled source (benchmarks/README.md, issue 19).
@@ -116,7 +115,7 @@ def confirm_p_waves(pw: PWaves, atr: AtrialActivity | None) -> PWaves:
     if not pw.needs_confirmation or atr is None:
         return pw
     if atr.atrial_activity == "p_waves":
-        if pw.present or not pw.confirmable or pw.confirmable_beats is None:
+        if pw.present or pw.confirmable_beats is None:
             return pw
         beats = pw.confirmable_beats
         return PWaves(
