@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import wfdb
-from synthetic_ecg import synthetic_ecg
+from synthetic_ecg import bump, synthetic_ecg
 
 from ecgr1.errors import MeasurementError
 from ecgr1.io.record import ECGRecord
@@ -177,6 +177,28 @@ def test_terminal_r_prime_of_rbbb_is_inside_the_qrs(st_mv):
     for lead in ("I", "V6", "V4"):
         assert lm[lead].st_j_mv == pytest.approx(st_mv, abs=0.04)
     assert lm["V1"].st_j_mv < st_mv + 0.06  # J not on the R'
+
+
+def test_atrial_wave_after_a_premature_beat_is_not_a_terminal_qrs_component():
+    # A narrow atrial premature beat (0.65 s after its predecessor, then a pause) whose QRS is
+    # followed within 10 ms by a 0.2 mV atrial wave in the leads where the QRS is small (aVL,
+    # V2) and in II/III/aVF/V1, as a coarse f wave or the next P wave can be. Scaled to each
+    # lead's own QRS slope, that wave looks like a terminal R'; on a single beat it must not
+    # make the 80 ms QRS "wide" and the beat ventricular (CPSC A0019, A0023, A0055).
+    rr = [1.0] * 5 + [0.65, 1.25] + [1.0] * 4
+    onsets = list(0.6 + np.concatenate(([0.0], np.cumsum(rr))))
+    rec, _ = synthetic_ecg(qrs_onsets_s=onsets, duration_s=onsets[-1] + 1.2, qrs_ms=80.0)
+    x = rec.signal.astype(float)
+    t = np.arange(x.shape[1]) / rec.fs
+    wave = bump(t, onsets[6] + 0.090, 0.05)
+    for lead, mv in (("aVL", 0.2), ("V2", -0.2), ("III", 0.2), ("V1", 0.2), ("aVF", 0.2),
+                     ("II", -0.2)):  # fmt: skip
+        x[rec.leads.index(lead)] += mv * wave
+    res = measure(ECGRecord(x.astype(np.float32), rec.fs, rec.leads))
+    premature = res.beats[6]
+    assert premature.beat_class == "premature_supraventricular"
+    assert premature.qrs_duration_ms == pytest.approx(80.0, abs=12.0)
+    assert res.global_.n_premature_ventricular == 0
 
 
 def _beat_classes(onsets_s):

@@ -343,6 +343,7 @@ def delineate(
     weights: np.ndarray | None = None,
     *,
     config: MeasureConfig = DEFAULT_CONFIG,
+    lead_terminal: np.ndarray | None = None,
 ) -> Delineation:
     """Delineate beat windows.
 
@@ -355,6 +356,9 @@ def delineate(
     prev_r, next_r : (B,) distance in samples to the previous / next anchor (inf if none).
     weights : (L,) lead weights for the spatial velocity (0 for unusable leads).
     config : its ``delineation`` and ``windows`` sections set every threshold and window.
+    lead_terminal : (B,) bool, the beats whose QRS offset may move over a terminal component
+        seen only in the lead-normalised velocity (see :func:`_terminal_qrs_offset`); every
+        beat when not given.
     """
     n_leads, n_beats, width = xq.shape
     per_ms = fs / 1000.0
@@ -368,7 +372,11 @@ def delineate(
     qrs_width = min(width, c + int((windows["qrs_off_search_ms"] + 40.0) * per_ms) + 1)
     xq = xq[:, :, :qrs_width]
     abs_slope = np.abs(np.diff(xq, axis=2, append=xq[:, :, -1:]))
-    qrs_on, qrs_off = _global_qrs(abs_slope, weights, fs, c, prev_r, next_r, params, windows)
+    if lead_terminal is None:
+        lead_terminal = np.ones(n_beats, bool)
+    qrs_on, qrs_off = _global_qrs(
+        abs_slope, weights, fs, c, prev_r, next_r, params, windows, lead_terminal
+    )
 
     qrs_on_rows = np.tile(qrs_on.astype(int), n_leads)
     qrs_off_rows = np.tile(qrs_off.astype(int), n_leads)
@@ -399,6 +407,7 @@ def _global_qrs(
     next_r: np.ndarray,
     params: Mapping[str, float],
     windows: Mapping[str, float],
+    lead_terminal: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Global QRS onset and offset (B,) from the spatial velocity, as float sample offsets.
 
@@ -407,7 +416,8 @@ def _global_qrs(
     (first) sample where the velocity has stayed at most ``qrs_on_frac`` (``qrs_off_frac``) of
     its QRS maximum above the isoelectric level for ``qrs_quiet_ms``; at the search limit when
     there is none. The offset then moves over a terminal QRS component
-    (:func:`_terminal_qrs_offset`) when enough leads are usable.
+    (:func:`_terminal_qrs_offset`; its lead-normalised rule only for the beats of
+    ``lead_terminal``) when enough leads are usable.
     """
     n_beats, qrs_width = abs_slope.shape[1:]
     per_ms = fs / 1000.0
@@ -453,6 +463,7 @@ def _global_qrs(
             quiet_len,
             per_ms,
             params,
+            lead_terminal,
         )
     return onset, offset
 
@@ -468,6 +479,7 @@ def _terminal_qrs_offset(
     quiet_len: int,
     per_ms: float,
     params: Mapping[str, float],
+    lead_terminal: np.ndarray,
 ) -> np.ndarray:
     """Global QRS offset (B,) moved to the end of a terminal QRS component (R', wide S).
 
@@ -478,7 +490,11 @@ def _terminal_qrs_offset(
     to that end. The spatial velocity is dominated by the largest (usually mid-precordial)
     leads, so a slow terminal R' or S confined to a few smaller leads is also looked for in the
     lead-normalised velocity (each lead divided by its own steepest slope), with
-    ``qrs_terminal_lead_frac``.
+    ``qrs_terminal_lead_frac``, for the beats of ``lead_terminal`` only: that velocity scales
+    the leads with a small QRS up to QRS size, atrial activity and noise in them included, so
+    on a single beat an f wave (or a P wave) just after the QRS passes for a terminal
+    component (CPSC A0019, A0023: narrow beats of atrial fibrillation measured 125-150 ms and
+    counted as ventricular; A0055: two atrial premature beats).
     """
     late_lim = np.minimum(offset + int(params["qrs_terminal_ms"] * per_ms), off_lim).astype(int)
     # A terminal component ends soon after it starts; a slope that goes on is the ST-T.
@@ -493,18 +509,20 @@ def _terminal_qrs_offset(
         _masked_arg(lead_velocity, onset.astype(int), offset.astype(int) + 1, "max"),
     )
     lead_iso = _take(lead_velocity, _masked_arg(lead_velocity, steep_after, off_lim, "min"))
+    every = np.ones(offset.size, bool)
     rules = [
-        (*spatial, params["qrs_terminal_frac"]),
-        (lead_velocity, lead_peak, lead_iso, params["qrs_terminal_lead_frac"]),
+        (*spatial, params["qrs_terminal_frac"], every),
+        (lead_velocity, lead_peak, lead_iso, params["qrs_terminal_lead_frac"], lead_terminal),
     ]
     extended = offset.copy()
-    for velocity, top, iso, frac in rules:
+    for velocity, top, iso, frac, applies in rules:
         late = _last_true(
             velocity > (iso + frac * (top - iso))[:, None], offset.astype(int), late_lim + 1
         )
         thr_end = iso + params["qrs_off_frac"] * (top - iso)
         end = _first_quiet(velocity, thr_end, quiet_len, np.maximum(late, 0), end_lim + 1)
-        extended = np.where((late >= 0) & (end >= 0), np.maximum(extended, end), extended)
+        found = (late >= 0) & (end >= 0) & applies
+        extended = np.where(found, np.maximum(extended, end), extended)
     return extended.astype(float)
 
 

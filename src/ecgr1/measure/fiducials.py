@@ -95,7 +95,11 @@ def delineate_beats(det: Detection, groups: BeatGroups, config: MeasureConfig) -
     # the median of the smoothed beats up to the median's non-linearity, at a fraction of the cost).
     median_q = smooth(median_beat, max(1, int(round(5 * det.ms_detect))), axis=2)
     dom_rr = float(median_1d(groups.rr)) if groups.rr.size else groups.med_rr
-    # One call delineates every beat and, as an extra last "beat", the median beat.
+    # One call delineates every beat and, as an extra last "beat", the median beat. A terminal
+    # QRS component confined to leads with a small QRS is looked for on the median beat, where
+    # atrial activity not locked to the QRS averages out, and on the dominant beats it is made
+    # of, whose boundaries are held near its own; any other beat (premature, or of another
+    # shape) is judged on the spatial velocity alone (``delineate``'s ``lead_terminal``).
     xq_all = np.concatenate([xq_windows, median_q], axis=1)
     del xq_windows  # not read again: its memory serves the delineation's temporaries
     both = delineate(
@@ -107,6 +111,7 @@ def delineate_beats(det: Detection, groups: BeatGroups, config: MeasureConfig) -
         np.concatenate([next_lim, [dom_rr]]),
         weights,
         config=config,
+        lead_terminal=np.append(groups.dominant, True),
     )
     beats, template = split_last(both)
     return BeatDelineation(beats, template, windows, median_beat, dom_rr)
