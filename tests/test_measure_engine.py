@@ -201,6 +201,23 @@ def test_atrial_wave_after_a_premature_beat_is_not_a_terminal_qrs_component():
     assert res.global_.n_premature_ventricular == 0
 
 
+@pytest.mark.parametrize("step_mv", [8.0, 20.0])
+def test_electrode_artefact_in_one_lead_makes_no_beat(step_mv):
+    # Two electrode pops in V1 alone, in mid-diastole: a rise of several mV within 40 ms, then
+    # a slow decay (CPSC A0011's V1 steps were 8 mV). A QRS shows in every lead at once, so no
+    # single lead may make a beat: the nine true QRS complexes and nothing else.
+    rec, onsets = synthetic_ecg(rr_s=1.0)
+    x = rec.signal.astype(float)
+    t = np.arange(x.shape[1]) / rec.fs
+    for start in (3.05, 6.05):
+        pop = np.clip((t - start) / 0.04, 0, 1) * np.exp(-np.clip(t - start - 0.04, 0, None) / 0.8)
+        x[rec.leads.index("V1")] += step_mv * pop
+    res = measure(ECGRecord(x.astype(np.float32), rec.fs, rec.leads))
+    r_peaks = np.array([b.r_peak_s for b in res.beats])
+    assert r_peaks.size == len(onsets)
+    assert np.all(np.abs(r_peaks - np.asarray(onsets) - 0.04) < 0.08)
+
+
 def _beat_classes(onsets_s):
     rec, _ = synthetic_ecg(qrs_onsets_s=list(onsets_s), duration_s=onsets_s[-1] + 1.2)
     return [b.beat_class for b in measure(rec).beats]

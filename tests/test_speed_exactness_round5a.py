@@ -296,7 +296,9 @@ def test_envelope_equals_the_code_it_replaces(fs: float) -> None:
     for dtype in (np.float32, np.float64):
         x = _ecg_like(12, int(10 * fs), fs, seed=int(fs)).astype(dtype)
         x[3] = 0.0  # a flat lead: zero scale
-        for got, want in zip(_envelope(x, fs), _envelope_before(x, fs), strict=True):
+        # The summed energy and its envelope; the third output (without the largest lead) is
+        # checked against its plain expression in test_speed_exactness.py.
+        for got, want in zip(_envelope(x, fs)[:2], _envelope_before(x, fs), strict=True):
             assert got.dtype == want.dtype and np.array_equal(got, want)
 
 

@@ -24,8 +24,11 @@ from ecgr1.signal.filters import smooth
 from ecgr1.signal.stats import fast_clip, median_1d, median_along, percentile_along
 
 
-def _envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised multi-lead slope energy (raw and integrated)."""
+def _envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Slope energy of each lead normalised by its own 99th percentile, summed over the leads
+    (``e``, the anchor's statistic), and two envelopes (80 ms integrations): of ``e``
+    (``env_any``), and of ``e`` without, at each sample, its largest lead (``env_several``, the
+    same as ``env_any`` with fewer than three leads)."""
     xs = smooth(x, max(1, int(round(fs * 0.008))))
     d = np.diff(xs, axis=1, prepend=xs[:, :1])
     # Remove slow components of the slope (P/T) partially: high-pass by subtracting a 60 ms mean.
@@ -38,9 +41,24 @@ def _envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
         e /= scale
     else:
         e = e / scale
-    e = e.sum(axis=0)
-    env = uniform_filter1d(e, max(1, int(fs * 0.08)), mode="nearest")
-    return e, env
+    width = max(1, int(fs * 0.08))
+    total = e.sum(axis=0)
+    env_any = uniform_filter1d(total, width, mode="nearest")
+    if e.shape[0] < 3:
+        return total, env_any, env_any
+    env_several = uniform_filter1d(total - e.max(axis=0), width, mode="nearest")
+    return total, env_any, env_several
+
+
+def _thresholds(env: np.ndarray, fs: float) -> np.ndarray:
+    """A quarter of the 98th percentile of ``env`` over each 10-s block (and 5 s either side)."""
+    n = env.size
+    block = int(10 * fs)
+    thr = np.empty(n)
+    for s in range(0, n, block):
+        seg = env[max(0, s - block // 2) : min(n, s + block + block // 2)]
+        thr[s : s + block] = 0.25 * percentile_along(seg, 98)
+    return thr
 
 
 def _window_argmax(v: np.ndarray, centres: np.ndarray, half: int) -> np.ndarray:
@@ -84,24 +102,27 @@ def detect_r_peaks(
     n = x.shape[1]
     if n < int(0.5 * fs) or not np.any(np.ptp(x, axis=1) > 0):
         return np.zeros(0, dtype=int)
-    e, env = _envelope(x, fs)
+    e, env_any, env = _envelope(x, fs)
     refractory = int(config.beat["refractory_ms"] * fs / 1000)
-    block = int(10 * fs)
-    thr = np.empty(n)
-    for s in range(0, n, block):
-        seg = env[max(0, s - block // 2) : min(n, s + block + block // 2)]
-        thr[s : s + block] = 0.25 * percentile_along(seg, 98)
+    # A QRS shows in several leads at once, an electrode artefact (a pop, a step of several mV)
+    # in one: beats are found on the envelope without the largest lead at each sample, so that
+    # no single lead makes a beat (CPSC A0011: V1 steps of 8 mV were two "beats", and displaced
+    # a third). A pause long enough to hide a beat is searched again on every lead, at half the
+    # threshold: a wide, smooth ectopic beat can stand out in one small-QRS lead only.
+    thr = _thresholds(env, fs)
     peaks, _ = find_peaks(env, height=thr, distance=refractory)
     if peaks.size >= 2:
-        # Search back in long gaps with half the threshold.
         rr = np.diff(peaks)
         med = median_1d(rr.astype(np.float64))  # np.median of the int RR, bit for bit
+        thr_any = None
         extra = []
         for k in np.flatnonzero(rr > 1.6 * med):
             a, b = peaks[k] + refractory, peaks[k + 1] - refractory
             if b <= a:
                 continue
-            sub, _ = find_peaks(env[a:b], height=0.5 * thr[a:b], distance=refractory)
+            if thr_any is None:
+                thr_any = thr if env_any is env else _thresholds(env_any, fs)
+            sub, _ = find_peaks(env_any[a:b], height=0.5 * thr_any[a:b], distance=refractory)
             extra.extend((sub + a).tolist())
         if extra:
             peaks = np.unique(np.concatenate([peaks, np.asarray(extra, int)]))
