@@ -218,6 +218,27 @@ def test_electrode_artefact_in_one_lead_makes_no_beat(step_mv):
     assert np.all(np.abs(r_peaks - np.asarray(onsets) - 0.04) < 0.08)
 
 
+@pytest.mark.parametrize("p_mv", [0.04, 0.06])
+def test_small_p_wave_on_a_falling_diastolic_baseline_keeps_its_pr(p_mv):
+    # Sinus bradycardia (43/min, PR 170 ms) with small P waves on a baseline that falls by
+    # 0.05 mV through diastole to a PR segment that stays low until after the QRS (as CPSC A0034
+    # and A0036 show it): measured from the PR level, the start of the P search range is a
+    # larger deflection than the P wave, and the P onset was put 190 ms early (PR 360 ms: a
+    # false first degree AV block). The median beat's P is then sought above the TP-PR line.
+    rec, onsets = synthetic_ecg(rr_s=1.4, pr_ms=170.0, p_ms=90.0, p_amp_mv=p_mv)
+    x = rec.signal.astype(float)
+    t = np.arange(x.shape[1]) / rec.fs
+    for on in onsets:
+        down = np.clip((t - (on - 0.45)) / 0.43, 0, 1)
+        up = np.clip((t - (on + 0.10)) / 0.10, 0, 1)
+        shape = np.cos(np.pi * up) / 2 - np.cos(np.pi * down) / 2
+        x -= 0.05 * shape * ((t >= on - 0.45) & (t <= on + 0.2))
+    g = measure(ECGRecord(x.astype(np.float32), rec.fs, rec.leads)).global_
+    assert g.p_wave_present is True
+    assert 150.0 <= g.pr_interval_ms <= 200.0
+    assert g.p_duration_ms <= 120.0
+
+
 def _beat_classes(onsets_s):
     rec, _ = synthetic_ecg(qrs_onsets_s=list(onsets_s), duration_s=onsets_s[-1] + 1.2)
     return [b.beat_class for b in measure(rec).beats]

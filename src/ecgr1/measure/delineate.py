@@ -344,6 +344,7 @@ def delineate(
     *,
     config: MeasureConfig = DEFAULT_CONFIG,
     lead_terminal: np.ndarray | None = None,
+    p_from_tp: np.ndarray | None = None,
 ) -> Delineation:
     """Delineate beat windows.
 
@@ -359,6 +360,9 @@ def delineate(
     lead_terminal : (B,) bool, the beats whose QRS offset may move over a terminal component
         seen only in the lead-normalised velocity (see :func:`_terminal_qrs_offset`); every
         beat when not given.
+    p_from_tp : (B,) bool, the beats whose P wave is sought above the TP-to-PR line when its
+        largest deflection from the PR level lies on the first sample of its range (see
+        :func:`_p_wave`); none when not given.
     """
     n_leads, n_beats, width = xq.shape
     per_ms = fs / 1000.0
@@ -393,7 +397,13 @@ def delineate(
     # than the global one, else the P level would be referred to the QRS upstroke (LUDB 107:
     # a PR segment 0.05-0.08 mV below the QRS-onset sample outweighed a 0.05 mV P wave).
     p_before = np.minimum(qrs_on_rows, lead_qrs.on)
-    p_wave = _p_wave(clean_rows, p_before, prev_rr_rows, fs, c, params, windows)
+    # Where the previous beat's T wave ends, in this window: the beat's own T end one RR earlier
+    # (T waves change little from beat to beat); -inf where no T wave was found.
+    prev_t_end = np.where(t_wave.missing, -np.inf, t_wave.off - prev_rr_rows)
+    from_tp = None if p_from_tp is None else np.tile(np.asarray(p_from_tp, bool), n_leads)
+    p_wave = _p_wave(
+        clean_rows, p_before, prev_rr_rows, fs, c, params, windows, from_tp, prev_t_end
+    )
     return _assemble(lead_qrs, t_wave, p_wave, qrs_on, qrs_off, n_leads, n_beats)
 
 
@@ -762,6 +772,8 @@ def _p_wave(
     c: int,
     params: Mapping[str, float],
     windows: Mapping[str, float],
+    from_tp: np.ndarray | None = None,
+    prev_t_end: np.ndarray | None = None,
 ) -> _Wave:
     """Per-row P wave: peak, onset, offset, amplitude and the noise in its search window.
 
@@ -771,6 +783,10 @@ def _p_wave(
     T tail); onset and offset by the trapezium from the steepest departure before and return
     after the peak, towards references ``p_on_ref_ms`` / ``p_off_ref_ms`` away (within the
     range). ``missing`` marks rows whose range is empty or shorter than 60 ms.
+
+    Rows of ``from_tp`` whose largest deflection lies on the first sample of the range, and
+    whose range starts after the previous T wave ends (``prev_t_end``), are searched again above
+    the line from the TP level (the range start) to the PR level.
     """
     per_ms = fs / 1000.0
     start, end = _p_search_window(qrs_on_rows, prev_rr_rows, per_ms, c, windows)
@@ -784,10 +800,29 @@ def _p_wave(
     qrs_on_level = _take(smoothed, qrs_on_rows)
     # Partial detrending: a full line from the window start (possibly on the T tail) to the
     # PR segment would shift the P peak; ``p_detrend`` sets how much of it is removed.
+    tp_level = start_level
     start_level = qrs_on_level + params["p_detrend"] * (start_level - qrs_on_level)
     level, _ = _minus_line(smoothed, columns, start, qrs_on_rows, start_level, qrs_on_level)
-    peak, sign, missing = _dominant_deflection(level, start + int(20 * per_ms), end)
+    first = start + int(20 * per_ms)
+    peak, sign, missing = _dominant_deflection(level, first, end)
     amp = _take(smoothed, peak) - qrs_on_level
+    if from_tp is not None and prev_t_end is not None:
+        # A largest deflection on the first sample of the range is no wave: it is the TP level
+        # against a PR segment that atrial repolarisation depresses (or raises) by as much as a
+        # small P wave (CPSC A0034, A0036: P onsets 100-150 ms early, PR 254 and 332 ms, false
+        # first degree AV block). Where the range starts after the previous T wave (on the TP
+        # segment), the P wave is then sought above the line from the TP level to the PR level.
+        edge = from_tp & (peak <= first) & (start >= prev_t_end) & ~missing
+        if edge.any():
+            rows = np.flatnonzero(edge)
+            level_tp, _ = _minus_line(
+                smoothed[rows], columns, start[rows], qrs_on_rows[rows], tp_level[rows],
+                qrs_on_level[rows],
+            )  # fmt: skip
+            peak_tp, sign_tp, missing_tp = _dominant_deflection(level_tp, first[rows], end[rows])
+            level[rows], peak[rows], sign[rows] = level_tp, peak_tp, sign_tp
+            missing[rows] = missing_tp
+            amp[rows] = _take(level_tp, peak_tp)  # above that line
 
     steep_off = _steepest(-sign[:, None] * slope, peak, np.maximum(end, peak + 1), peak)
     ref_off = np.minimum(steep_off + int(params["p_off_ref_ms"] * per_ms), qrs_on_rows)

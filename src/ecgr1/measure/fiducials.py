@@ -100,6 +100,9 @@ def delineate_beats(det: Detection, groups: BeatGroups, config: MeasureConfig) -
     # atrial activity not locked to the QRS averages out, and on the dominant beats it is made
     # of, whose boundaries are held near its own; any other beat (premature, or of another
     # shape) is judged on the spatial velocity alone (``delineate``'s ``lead_terminal``).
+    # Likewise the median beat alone decides whether a P search that peaks on the first sample
+    # of its range read the TP-PR offset instead of a P wave (``p_from_tp``); the dominant
+    # beats' P boundaries are held within 20 ms of its own.
     xq_all = np.concatenate([xq_windows, median_q], axis=1)
     del xq_windows  # not read again: its memory serves the delineation's temporaries
     both = delineate(
@@ -112,6 +115,7 @@ def delineate_beats(det: Detection, groups: BeatGroups, config: MeasureConfig) -
         weights,
         config=config,
         lead_terminal=np.append(groups.dominant, True),
+        p_from_tp=np.append(np.zeros(anchors.size, bool), True),
     )
     beats, template = split_last(both)
     return BeatDelineation(beats, template, windows, median_beat, dom_rr)
