@@ -397,13 +397,13 @@ def delineate(
     # than the global one, else the P level would be referred to the QRS upstroke (LUDB 107:
     # a PR segment 0.05-0.08 mV below the QRS-onset sample outweighed a 0.05 mV P wave).
     p_before = np.minimum(qrs_on_rows, lead_qrs.on)
-    # Where the previous beat's T wave ends, in this window: the beat's own T end one RR earlier
-    # (T waves change little from beat to beat); -inf where no T wave was found.
-    prev_t_end = np.where(t_wave.missing, -np.inf, t_wave.off - prev_rr_rows)
-    from_tp = None if p_from_tp is None else np.tile(np.asarray(p_from_tp, bool), n_leads)
-    p_wave = _p_wave(
-        clean_rows, p_before, prev_rr_rows, fs, c, params, windows, from_tp, prev_t_end
-    )
+    from_tp = None
+    if p_from_tp is not None:
+        # With where the previous beat's T wave ends, in this window: the beat's own T end one
+        # RR earlier (T waves change little from beat to beat); -inf where no T wave was found.
+        prev_t_end = np.where(t_wave.missing, -np.inf, t_wave.off - prev_rr_rows)
+        from_tp = (np.tile(np.asarray(p_from_tp, bool), n_leads), prev_t_end)
+    p_wave = _p_wave(clean_rows, p_before, prev_rr_rows, fs, c, params, windows, from_tp)
     return _assemble(lead_qrs, t_wave, p_wave, qrs_on, qrs_off, n_leads, n_beats)
 
 
@@ -772,8 +772,7 @@ def _p_wave(
     c: int,
     params: Mapping[str, float],
     windows: Mapping[str, float],
-    from_tp: np.ndarray | None = None,
-    prev_t_end: np.ndarray | None = None,
+    from_tp: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> _Wave:
     """Per-row P wave: peak, onset, offset, amplitude and the noise in its search window.
 
@@ -784,9 +783,9 @@ def _p_wave(
     after the peak, towards references ``p_on_ref_ms`` / ``p_off_ref_ms`` away (within the
     range). ``missing`` marks rows whose range is empty or shorter than 60 ms.
 
-    Rows of ``from_tp`` whose largest deflection lies on the first sample of the range, and
-    whose range starts after the previous T wave ends (``prev_t_end``), are searched again above
-    the line from the TP level (the range start) to the PR level.
+    ``from_tp`` is (rows, end of the previous T wave per row): those rows whose largest
+    deflection lies on the first sample of the range, and whose range starts after that T end,
+    are searched again above the line from the TP level (the range start) to the PR level.
     """
     per_ms = fs / 1000.0
     start, end = _p_search_window(qrs_on_rows, prev_rr_rows, per_ms, c, windows)
@@ -806,13 +805,14 @@ def _p_wave(
     first = start + int(20 * per_ms)
     peak, sign, missing = _dominant_deflection(level, first, end)
     amp = _take(smoothed, peak) - qrs_on_level
-    if from_tp is not None and prev_t_end is not None:
+    if from_tp is not None:
+        rows_tp, prev_t_end = from_tp
         # A largest deflection on the first sample of the range is no wave: it is the TP level
         # against a PR segment that atrial repolarisation depresses (or raises) by as much as a
         # small P wave (CPSC A0034, A0036: P onsets 100-150 ms early, PR 254 and 332 ms, false
         # first degree AV block). Where the range starts after the previous T wave (on the TP
         # segment), the P wave is then sought above the line from the TP level to the PR level.
-        edge = from_tp & (peak <= first) & (start >= prev_t_end) & ~missing
+        edge = rows_tp & (peak <= first) & (start >= prev_t_end) & ~missing
         if edge.any():
             rows = np.flatnonzero(edge)
             level_tp, _ = _minus_line(
