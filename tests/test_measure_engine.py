@@ -201,6 +201,31 @@ def test_atrial_wave_after_a_premature_beat_is_not_a_terminal_qrs_component():
     assert res.global_.n_premature_ventricular == 0
 
 
+def test_steep_st_t_after_a_premature_beat_is_not_a_terminal_qrs_component():
+    # A narrow atrial premature beat whose ST-T starts at the J point and falls steeply by
+    # 0.8 mV within 60 ms in the lateral and inferior leads (a deep, early T wave, as the
+    # conducted beats between the paced ones of LUDB 95 show it). On the median beat a late
+    # velocity hump is judged against the shape of the dominant beats; on a single beat of
+    # another kind it was taken for a terminal QRS component and the QRS measured 132 ms.
+    rr = [1.0] * 5 + [0.65, 1.25] + [1.0] * 4
+    onsets = list(0.6 + np.concatenate(([0.0], np.cumsum(rr))))
+    rec, _ = synthetic_ecg(qrs_onsets_s=onsets, duration_s=onsets[-1] + 1.2, qrs_ms=80.0)
+    x = rec.signal.astype(float)
+    t = np.arange(x.shape[1]) / rec.fs
+    j_point = onsets[6] + 0.080
+    fall = np.clip((t - j_point) / 0.06, 0, 1)
+    rise = np.clip((t - j_point - 0.06) / 0.25, 0, 1)
+    st_t = (0.5 - 0.5 * np.cos(np.pi * fall)) * (0.5 + 0.5 * np.cos(np.pi * rise))
+    for lead, mv in (("I", -0.8), ("II", -0.8), ("aVF", -0.8), ("V4", -0.8), ("V5", -0.8),
+                     ("V6", -0.8), ("aVR", 0.8), ("V1", 0.4), ("III", -0.4)):  # fmt: skip
+        x[rec.leads.index(lead)] += mv * st_t
+    res = measure(ECGRecord(x.astype(np.float32), rec.fs, rec.leads))
+    premature = res.beats[6]
+    assert premature.qrs_duration_ms == pytest.approx(80.0, abs=12.0)
+    assert not premature.wide_qrs
+    assert premature.qrs_offset_s == pytest.approx(j_point, abs=0.012)
+
+
 @pytest.mark.parametrize("step_mv", [8.0, 20.0])
 def test_electrode_artefact_in_one_lead_makes_no_beat(step_mv):
     # Two electrode pops in V1 alone, in mid-diastole: a rise of several mV within 40 ms, then

@@ -109,7 +109,12 @@ def classify_beats(
     beat = config.beat
     prev_r, next_r, premature = groups.prev_r, groups.next_r, groups.premature
     wide = qrs_ms >= beat["wide_qrs_ms"]
-    dom_qrs = median_or_none(qrs_ms[groups.dominant])
+    # The reference is the dominant beats' own conduction. A paced QRS is as wide as its pacing
+    # site makes it: when the dominant shape is the paced one (most of its beats follow a
+    # spike), a wide beat of another shape is judged on its width alone (Ningbo JS23463: PVCs
+    # of 130-150 ms among 180 ms paced beats).
+    paced_shape = 2 * int((paced & groups.dominant).sum()) > int(groups.dominant.sum())
+    dom_qrs = None if paced_shape else median_or_none(qrs_ms[groups.dominant & ~paced])
     # Ventricular origin: a QRS of another shape that is wide, or clearly wider than the
     # dominant one (a narrow beat of another shape is supraventricular, e.g. aberrant or
     # fusion, not ventricular).

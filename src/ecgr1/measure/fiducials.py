@@ -96,10 +96,11 @@ def delineate_beats(det: Detection, groups: BeatGroups, config: MeasureConfig) -
     median_q = smooth(median_beat, max(1, int(round(5 * det.ms_detect))), axis=2)
     dom_rr = float(median_1d(groups.rr)) if groups.rr.size else groups.med_rr
     # One call delineates every beat and, as an extra last "beat", the median beat. A terminal
-    # QRS component confined to leads with a small QRS is looked for on the median beat, where
-    # atrial activity not locked to the QRS averages out, and on the dominant beats it is made
-    # of, whose boundaries are held near its own; any other beat (premature, or of another
-    # shape) is judged on the spatial velocity alone (``delineate``'s ``lead_terminal``).
+    # QRS component is looked for on the median beat, where atrial activity not locked to the
+    # QRS averages out, and on the dominant beats it is made of, whose boundaries are held near
+    # its own; any other beat (premature, paced, or of another shape) ends where its velocity
+    # first falls quiet (``delineate``'s ``terminal_beats``): after it a hump is as likely an
+    # f wave or its own early ST-T.
     # Likewise the median beat alone decides whether a P search that peaks on the first sample
     # of its range read the TP-PR offset instead of a P wave (``p_from_tp``); the dominant
     # beats' P boundaries are held within 20 ms of its own.
@@ -114,7 +115,7 @@ def delineate_beats(det: Detection, groups: BeatGroups, config: MeasureConfig) -
         np.concatenate([next_lim, [dom_rr]]),
         weights,
         config=config,
-        lead_terminal=np.append(groups.dominant, True),
+        terminal_beats=np.append(groups.dominant, True),
         p_from_tp=np.append(np.zeros(anchors.size, bool), True),
     )
     beats, template = split_last(both)

@@ -1,0 +1,49 @@
+"""Beat classes from shape groups, prematurity, QRS width and pacing (constructed groups)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgr1.measure.beat_classes import BeatGroups, classify_beats
+from ecgr1.measure.config import DEFAULT_CONFIG
+
+
+def _groups(n: int, odd: int) -> BeatGroups:
+    """Ten beats at 1 s (250 samples at the detection rate), beat ``odd`` of another shape,
+    0.6 s after its predecessor and followed by a pause."""
+    rr = np.full(n - 1, 250.0)
+    rr[odd - 1], rr[odd] = 150.0, 350.0
+    prev_r = np.concatenate(([np.inf], rr))
+    next_r = np.concatenate((rr, [np.inf]))
+    same = np.ones(n, bool)
+    same[odd] = False
+    premature = ~same
+    return BeatGroups(
+        rr=rr, prev_r=prev_r, next_r=next_r, med_rr=250.0, local_rr=np.full(n, 250.0),
+        same_shape=same, premature=premature, irregular=False, dominant=same & ~premature,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("dominant_paced", "expected"),
+    [
+        # Paced beats of 180 ms: their width is the pacing site's, not a conduction reference,
+        # so a premature 140 ms beat of another shape without a P wave is ventricular (Ningbo
+        # JS23463: PVCs of 130-150 ms among paced beats of 170-200 ms).
+        (True, "premature_ventricular"),
+        # Conducted beats of 180 ms (bundle branch block): a premature beat narrower than
+        # them, followed by the pause of an ectopic beat, is supraventricular.
+        (False, "premature_supraventricular"),
+    ],
+)
+def test_premature_wide_beat_among_paced_beats(dominant_paced, expected):
+    n, odd = 10, 5
+    groups = _groups(n, odd)
+    qrs_ms = np.full(n, 180.0)
+    qrs_ms[odd] = 140.0
+    paced = groups.dominant.copy() if dominant_paced else np.zeros(n, bool)
+    classes = classify_beats(groups, qrs_ms, paced, np.zeros(n, bool), DEFAULT_CONFIG)
+    assert classes[odd] == expected
+    others = {c for i, c in enumerate(classes) if i != odd and groups.dominant[i]}
+    assert others == {"paced" if dominant_paced else "dominant"}
