@@ -179,22 +179,30 @@ def test_terminal_r_prime_of_rbbb_is_inside_the_qrs(st_mv):
     assert lm["V1"].st_j_mv < st_mv + 0.06  # J not on the R'
 
 
-def test_atrial_wave_after_a_premature_beat_is_not_a_terminal_qrs_component():
-    # A narrow atrial premature beat (0.65 s after its predecessor, then a pause) whose QRS is
-    # followed within 10 ms by a 0.2 mV atrial wave in the leads where the QRS is small (aVL,
-    # V2) and in II/III/aVF/V1, as a coarse f wave or the next P wave can be. Scaled to each
-    # lead's own QRS slope, that wave looks like a terminal R'; on a single beat it must not
-    # make the 80 ms QRS "wide" and the beat ventricular (CPSC A0019, A0023, A0055).
+def _premature_beat_with(wave_mv, shape_after_qrs):
+    """Measure an 80 ms QRS rhythm with one narrow atrial premature beat (beat 6: 0.65 s after
+    its predecessor, then a pause) and ``shape_after_qrs(t, qrs_onset_s)`` added to each lead
+    at its ``wave_mv`` scale; returns (result, the premature beat's QRS onset in s)."""
     rr = [1.0] * 5 + [0.65, 1.25] + [1.0] * 4
     onsets = list(0.6 + np.concatenate(([0.0], np.cumsum(rr))))
     rec, _ = synthetic_ecg(qrs_onsets_s=onsets, duration_s=onsets[-1] + 1.2, qrs_ms=80.0)
     x = rec.signal.astype(float)
-    t = np.arange(x.shape[1]) / rec.fs
-    wave = bump(t, onsets[6] + 0.090, 0.05)
-    for lead, mv in (("aVL", 0.2), ("V2", -0.2), ("III", 0.2), ("V1", 0.2), ("aVF", 0.2),
-                     ("II", -0.2)):  # fmt: skip
+    wave = shape_after_qrs(np.arange(x.shape[1]) / rec.fs, onsets[6])
+    for lead, mv in wave_mv:
         x[rec.leads.index(lead)] += mv * wave
-    res = measure(ECGRecord(x.astype(np.float32), rec.fs, rec.leads))
+    return measure(ECGRecord(x.astype(np.float32), rec.fs, rec.leads)), onsets[6]
+
+
+def test_atrial_wave_after_a_premature_beat_is_not_a_terminal_qrs_component():
+    # A narrow atrial premature beat whose QRS is followed within 10 ms by a 0.2 mV atrial wave
+    # in the leads where the QRS is small (aVL, V2) and in II/III/aVF/V1, as a coarse f wave or
+    # the next P wave can be. Scaled to each lead's own QRS slope, that wave looks like a
+    # terminal R'; on a single beat it must not make the 80 ms QRS "wide" and the beat
+    # ventricular (CPSC A0019, A0023, A0055).
+    res, _ = _premature_beat_with(
+        (("aVL", 0.2), ("V2", -0.2), ("III", 0.2), ("V1", 0.2), ("aVF", 0.2), ("II", -0.2)),
+        lambda t, onset: bump(t, onset + 0.090, 0.05),
+    )
     premature = res.beats[6]
     assert premature.beat_class == "premature_supraventricular"
     assert premature.qrs_duration_ms == pytest.approx(80.0, abs=12.0)
@@ -207,23 +215,21 @@ def test_steep_st_t_after_a_premature_beat_is_not_a_terminal_qrs_component():
     # conducted beats between the paced ones of LUDB 95 show it). On the median beat a late
     # velocity hump is judged against the shape of the dominant beats; on a single beat of
     # another kind it was taken for a terminal QRS component and the QRS measured 132 ms.
-    rr = [1.0] * 5 + [0.65, 1.25] + [1.0] * 4
-    onsets = list(0.6 + np.concatenate(([0.0], np.cumsum(rr))))
-    rec, _ = synthetic_ecg(qrs_onsets_s=onsets, duration_s=onsets[-1] + 1.2, qrs_ms=80.0)
-    x = rec.signal.astype(float)
-    t = np.arange(x.shape[1]) / rec.fs
-    j_point = onsets[6] + 0.080
-    fall = np.clip((t - j_point) / 0.06, 0, 1)
-    rise = np.clip((t - j_point - 0.06) / 0.25, 0, 1)
-    st_t = (0.5 - 0.5 * np.cos(np.pi * fall)) * (0.5 + 0.5 * np.cos(np.pi * rise))
-    for lead, mv in (("I", -0.8), ("II", -0.8), ("aVF", -0.8), ("V4", -0.8), ("V5", -0.8),
-                     ("V6", -0.8), ("aVR", 0.8), ("V1", 0.4), ("III", -0.4)):  # fmt: skip
-        x[rec.leads.index(lead)] += mv * st_t
-    res = measure(ECGRecord(x.astype(np.float32), rec.fs, rec.leads))
+
+    def st_t(t, onset):  # 0 at J (80 ms after onset), down in 60 ms, back over 250 ms
+        fall = np.clip((t - onset - 0.080) / 0.06, 0, 1)
+        rise = np.clip((t - onset - 0.140) / 0.25, 0, 1)
+        return (0.5 - 0.5 * np.cos(np.pi * fall)) * (0.5 + 0.5 * np.cos(np.pi * rise))
+
+    res, onset = _premature_beat_with(
+        (("I", -0.8), ("II", -0.8), ("aVF", -0.8), ("V4", -0.8), ("V5", -0.8), ("V6", -0.8),
+         ("aVR", 0.8), ("V1", 0.4), ("III", -0.4)),
+        st_t,
+    )  # fmt: skip
     premature = res.beats[6]
     assert premature.qrs_duration_ms == pytest.approx(80.0, abs=12.0)
     assert not premature.wide_qrs
-    assert premature.qrs_offset_s == pytest.approx(j_point, abs=0.012)
+    assert premature.qrs_offset_s == pytest.approx(onset + 0.080, abs=0.012)
 
 
 @pytest.mark.parametrize("step_mv", [8.0, 20.0])
