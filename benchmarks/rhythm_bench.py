@@ -17,14 +17,16 @@ into consecutive, non-overlapping 10-s windows, each measured and interpreted on
 
 Beats: each annotated beat is paired with the nearest detected beat within 150 ms; annotation
 groups N (N, L, R, e, j, n), S (A, a, J, S), V (V, E) are tabulated against the engine's beat
-classes. The first and last detected beat of a window are left out: the engine never classes
-a beat whose RR on one side it cannot see (windowing, not classification).
+classes. The first and last detected beat of a window are left out of this table: one of
+their RR intervals is unseen (the engine classes a first beat only when a pause follows it).
 
-Windows: a window is PAC-positive when it holds an S beat (not at its edges), PVC-positive with
-a V beat, and AF-positive when it lies entirely inside an ``(AFIB``/``(AFL`` episode (windows
-that straddle a rhythm change, or belong to records without rhythm labels, are skipped for AF). Sensitivity, positive predictive value and
-specificity of the statements premature atrial contractions, premature ventricular
-contractions and atrial fibrillation (or flutter) follow.
+Windows: a window is PAC-positive when it holds an S beat, PVC-positive with a V beat (edge
+beats included: the statements are about the whole window), and AF-positive when it lies
+entirely inside an ``(AFIB``/``(AFL`` episode (windows that straddle a rhythm change, or belong
+to records without rhythm labels, are skipped for AF). Sensitivity, positive predictive value
+and specificity of the statements premature atrial contractions, premature ventricular
+contractions and atrial fibrillation (or flutter) follow; ``--json`` lists every window whose
+statement disagrees with the labels.
 
 None of these data were used to choose a threshold or a rule.
 """
@@ -139,6 +141,7 @@ def run(root: Path, progress: bool = True) -> dict[str, Any]:
     beats = Counter()
     windows: dict[str, Counter] = {k: Counter() for k in ("PAC", "PVC", "AF")}
     per_source: dict[str, int] = Counter()
+    errors: list[dict[str, Any]] = []  # windows whose statement disagrees with the labels
     t_start = time.perf_counter()
     items = _records(root)
     bar = None
@@ -162,6 +165,9 @@ def run(root: Path, progress: bool = True) -> dict[str, Any]:
             if af is not None:
                 said = bool(ids & {"atrial_fibrillation", "atrial_flutter"})
                 windows["AF"][(af, said)] += 1
+                if said != af:
+                    errors.append({"record": hea.stem, "t0_s": float(t0), "statement": "AF",
+                                   "labelled": af})  # fmt: skip
             if source not in BEAT_SOURCES:
                 continue
             sel = (times >= t0) & (times < t1)
@@ -173,16 +179,20 @@ def run(root: Path, progress: bool = True) -> dict[str, Any]:
                 if j < 0 or abs(r_s[j] - t) > MATCH_S:
                     beats[(grp, "missed")] += 1
                     continue
-                if not (inner_r.size and np.min(np.abs(inner_r - t)) <= MATCH_S):
-                    continue  # an edge beat of the window: not classed by design
-                beats[(grp, found[j].beat_class)] += 1
+                # The window's statements cover every beat in it, its edge beats too.
                 if grp in has:
                     has[grp] = True
+                if not (inner_r.size and np.min(np.abs(inner_r - t)) <= MATCH_S):
+                    continue  # an edge beat of the window: not in the beat table
+                beats[(grp, found[j].beat_class)] += 1
             for name, truth, said in (
                 ("PAC", has["S"], "premature_atrial_contractions" in ids),
                 ("PVC", has["V"], "premature_ventricular_contractions" in ids),
             ):
                 windows[name][(truth, said)] += 1
+                if said != truth:
+                    errors.append({"record": hea.stem, "t0_s": float(t0), "statement": name,
+                                   "labelled": truth})  # fmt: skip
         if bar is not None:
             bar.update()
     if bar is not None:
@@ -208,6 +218,7 @@ def run(root: Path, progress: bool = True) -> dict[str, Any]:
         "beats": {f"{a}->{b}": n for (a, b), n in sorted(beats.items())},
         "beat_table": {g: {c: beats[(g, c)] for c in CLASSES} for g in ("N", "S", "V")},
         "statements": {k: rates(v) for k, v in windows.items()},
+        "errors": errors,
         "elapsed_s": time.perf_counter() - t_start,
     }
 

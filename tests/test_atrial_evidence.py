@@ -138,3 +138,65 @@ def test_simulated_irregular_rr_over_muscle_noise_is_not_af(seed, monkeypatch):
     ids, res = _statements(sim)
     assert res.global_.atrial_activity is None
     assert "atrial_fibrillation" not in ids
+
+
+def _ectopic_remnant(anchors: np.ndarray, ectopic: np.ndarray) -> np.ndarray:
+    """What the dominant template leaves of ventricular ectopic beats: their own wide QRS and
+    large, opposite T wave (0.6 mV, 150-400 ms after the R peak)."""
+    t = np.arange(N)
+    out = np.zeros(N)
+    for a in anchors[ectopic]:
+        out += 0.8 * np.exp(-0.5 * ((t - (a + 0.05 * FS)) / (0.03 * FS)) ** 2)
+        out -= 0.6 * np.exp(-0.5 * ((t - (a + 0.28 * FS)) / (0.06 * FS)) ** 2)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_f_waves_between_ventricular_ectopics_count_once_their_qrst_is_blanked(seed):
+    """AF with frequent PVCs (MIT-BIH 221): the dominant beat's template cancels neither the
+    PVC's QRS nor its T wave, whose power below 4 Hz hides the f waves; blanked through their
+    T wave (``other_shape``), the f waves between the beats show."""
+    rng = np.random.default_rng(seed)
+    anchors = _anchors(rng)
+    ectopic = np.zeros(anchors.size, bool)
+    ectopic[1::3] = True
+    parts = [_f_waves(rng, 0.03), _ectopic_remnant(anchors, ectopic)]
+    resid = _residual(parts, rng, 0.005)
+    # Premise: without the ectopic beats blanked, the remnants hide the f waves.
+    assert not fibrillatory_wave_evidence(resid, FS, anchors, LEADS).present
+    ev = fibrillatory_wave_evidence(resid, FS, anchors, LEADS, other_shape=ectopic)
+    assert ev.present
+    assert 4.0 <= ev.dominant_hz <= 9.0
+
+
+def _lead_subset(rec, leads: list[str]):
+    from ecgr1.io import ECGRecord
+
+    rows = [rec.leads.index(lead) for lead in leads]
+    return ECGRecord(rec.signal[rows], rec.fs, list(leads), record_id=rec.record_id)
+
+
+@pytest.mark.parametrize(
+    ("leads", "af"),
+    [
+        (None, True),  # 12 leads
+        (["II", "V1"], True),  # a Holter pair: f waves in two leads
+        (["II", "V5"], False),  # one f-wave lead: the RR pattern cannot support it
+    ],
+)
+def test_af_strip_whose_rr_reads_regularly_irregular(leads, af):
+    """A 10-s strip of AF at 60/min whose RR happens to vary in runs of similar intervals
+    (the successive-difference test calls it "regularly irregular"): with f waves in two
+    leads and no P waves it is AF (it read as nothing, or as premature atrial contractions,
+    before); with f waves in one lead only, the atrial activity is "none" as for a regular RR."""
+    rec = simulate("atrial_fibrillation", seed=20, hr=60).record
+    if leads is not None:
+        rec = _lead_subset(rec, leads)
+    res = measure(rec)
+    ids = {s.id for s in interpret(res).statements}
+    # Premise: the RR pattern is not irregularly irregular.
+    assert res.global_.underlying_rr_irregularity == "regularly_irregular"
+    assert res.global_.p_wave_fraction < 0.5
+    assert (res.global_.atrial_activity == "fibrillatory") is af
+    assert ("atrial_fibrillation" in ids) is af
+    assert "premature_atrial_contractions" not in ids

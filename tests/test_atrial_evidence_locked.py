@@ -9,6 +9,7 @@ to it (ESC 2020: "no distinct P waves"). Constructed signals with irregular RR t
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -117,3 +118,34 @@ def test_simulated_irregular_rhythm_with_p_waves_is_not_af(seed, monkeypatch):
     res = measure(_with_p_waves(sim, np.random.default_rng(seed)))
     assert res.global_.atrial_activity != "fibrillatory"
     assert "atrial_fibrillation" not in {s.id for s in interpret(res).statements}
+
+
+def _detection(clean: np.ndarray, anchors: np.ndarray):
+    """The fields of a Detection the atrial checks read (``fs_detect`` 250 Hz, all usable)."""
+    return SimpleNamespace(
+        clean=clean, usable=np.ones(clean.shape[0], bool), anchors=anchors, fs_detect=FS
+    )
+
+
+@pytest.mark.parametrize(
+    ("atrial", "leads", "alone"),
+    [
+        ("f", LEADS, True),
+        ("f", ["II", "V5", "I", "aVL", "V6"], False),  # one f-wave lead (II)
+        ("p", LEADS, False),  # 4-9 Hz power from P waves at a fixed PR: missed P waves
+    ],
+)
+def test_f_waves_alone_need_two_leads_and_no_beat_locked_waves(atrial, leads, alone):
+    """Where the RR varies without being irregularly irregular, the f waves must carry AF on
+    their own: in two f-wave leads, and not standing at a fixed distance before each QRS."""
+    from ecgr1.measure.flutter import _f_waves_alone
+
+    rng = np.random.default_rng(0)
+    r = _pac_anchors(rng)
+    wave = _f_waves(rng, 0.05) if atrial == "f" else _p_waves(r, rng, 0.15)
+    sig = _leads(wave, rng, 0.005)
+    groups = SimpleNamespace(same_shape=np.ones(r.size, bool))
+    got = _f_waves_alone(
+        sig, _detection(sig, r), groups, list(leads), np.ones(len(leads), bool), DEFAULT_CONFIG
+    )
+    assert got is alone

@@ -47,3 +47,40 @@ def test_premature_wide_beat_among_paced_beats(dominant_paced, expected):
     assert classes[odd] == expected
     others = {c for i, c in enumerate(classes) if i != odd and groups.dominant[i]}
     assert others == {"paced" if dominant_paced else "dominant"}
+
+
+def _opening_beat_groups(n: int, first_rr: float) -> BeatGroups:
+    """Ten beats at 1 s (250 samples), the first of another shape and ``first_rr`` before the
+    second: the record opens on it, so nothing tells whether it came early."""
+    rr = np.full(n - 1, 250.0)
+    rr[0] = first_rr
+    prev_r = np.concatenate(([np.inf], rr))
+    next_r = np.concatenate((rr, [np.inf]))
+    same = np.ones(n, bool)
+    same[0] = False
+    premature = np.zeros(n, bool)
+    return BeatGroups(
+        rr=rr, prev_r=prev_r, next_r=next_r, med_rr=250.0, local_rr=np.full(n, 250.0),
+        same_shape=same, premature=premature, irregular=False, dominant=same.copy(),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("first_rr", "expected"),
+    [
+        # A wide beat of another shape that opens the record and is followed by a pause (the
+        # sinus cycle reset or skipped): a ventricular ectopic beat (CPSC A0031, A0052).
+        (330.0, "premature_ventricular"),
+        # Followed by an ordinary cycle: no evidence of ectopy (an aberrant or edge-distorted
+        # first beat), so it stays unclassified.
+        (250.0, "other"),
+    ],
+)
+def test_wide_beat_opening_the_record_is_ventricular_only_with_a_pause(first_rr, expected):
+    n = 10
+    groups = _opening_beat_groups(n, first_rr)
+    qrs_ms = np.full(n, 80.0)
+    qrs_ms[0] = 140.0
+    classes = classify_beats(groups, qrs_ms, np.zeros(n, bool), np.zeros(n, bool), DEFAULT_CONFIG)
+    assert classes[0] == expected
+    assert set(classes[1:]) == {"dominant"}

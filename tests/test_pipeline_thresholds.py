@@ -154,7 +154,10 @@ def test_flat_t_limit_names_the_t_polarity():
     assert measured("normal", moved).leads["I"].t_polarity == "flat"
 
 
-def test_successive_rr_limit_decides_atrial_fibrillation():
+def test_successive_rr_limit_decides_the_rr_pattern_atrial_fibrillation_rests_on():
+    """Above the record's successive-difference ratio the RR reads "regularly irregular": AF
+    is then no longer stated from an irregularly irregular RR, only from f waves that show on
+    their own over a varying RR (in two or more leads, as the simulated ones do)."""
     succ = measured("atrial_fibrillation").global_.rr_successive_difference_ratio
     tolerant = table_with(
         "rhythm.irregularly_irregular",
@@ -163,10 +166,14 @@ def test_successive_rr_limit_decides_atrial_fibrillation():
             "beat.irregular_succ_diff": round(succ + 0.1, 2),
         },
     )
-    assert (
-        measured("atrial_fibrillation", tolerant).global_.rr_irregularity == "regularly_irregular"
-    )
-    assert "atrial_fibrillation" not in statements("atrial_fibrillation", tolerant)
+    out = ecgr1.interpret_record(_record("atrial_fibrillation"), table=tolerant)
+    assert out.measurements.global_.rr_irregularity == "regularly_irregular"
+    criteria = out.interpretation.criteria
+    assert criteria["rhythm.irregularly_irregular"].met is False
+    assert criteria["rhythm.rr_varies"].met and criteria["rhythm.fibrillatory_activity"].met
+    assert "atrial_fibrillation" in {s.id for s in out.interpretation.statements}
+    packaged = ecgr1.interpret_record(_record("atrial_fibrillation")).interpretation.criteria
+    assert packaged["rhythm.irregularly_irregular"].met is True
 
 
 def test_constant_pr_limit_decides_mobitz_type():

@@ -40,6 +40,8 @@ class BeatGroups:
     premature: np.ndarray  # bool
     irregular: bool  # the RR between same-shape beats is irregularly irregular
     dominant: np.ndarray  # bool: beats that make the median beat
+    # The class of the RR between same-shape beats (``classify_rr_irregularity``).
+    regularity: str | None = None
 
 
 def rr_variability(rr: np.ndarray) -> tuple[float, float]:
@@ -84,6 +86,7 @@ def group_beats(det: Detection, config: MeasureConfig) -> BeatGroups:
         same_shape=same_shape,
         premature=premature,
         irregular=irregular,
+        regularity=regularity,
         dominant=dominant,
     )
 
@@ -127,6 +130,12 @@ def classify_beats(
         & np.isfinite(next_r)
         & (next_r - prev_r >= beat["ectopic_pause_ratio"] * groups.local_rr)
     )
+    # The first beat has no interval before it, so its prematurity is unknown; a pause after it
+    # (longer than the local cycle by the ectopic pause) is then the evidence of an ectopic
+    # beat that reset or skipped the sinus cycle (CPSC A0031, A0052: a PVC opens the record).
+    opens_with_pause = ~np.isfinite(prev_r) & (
+        next_r >= (1.0 + beat["ectopic_pause_ratio"]) * groups.local_rr
+    )
     classes = []
     for b in range(qrs_ms.size):
         if paced[b]:
@@ -141,6 +150,7 @@ def classify_beats(
             # intermittent aberration/bundle branch block, not a ventricular ectopic).
             and (
                 premature[b]
+                or opens_with_pause[b]
                 or (np.isfinite(next_r[b]) and next_r[b] > prev_r[b] and not beat_has_p[b])
             )
         ):

@@ -123,6 +123,10 @@ ATRIAL: dict[str, float] = {
     "fwave_max_hz": 9.0,
     "fwave_blank_before_ms": 60.0,  # residual blanked from this before each R peak ...
     "fwave_blank_after_ms": 100.0,  # ... to this after it
+    # Beats of another shape than the dominant one (ventricular ectopics) are blanked to this
+    # after their R peak: the dominant template cancels neither their QRS nor their T wave
+    # (a PVC's QT is ~400 ms), which otherwise fill the residual with non-atrial power.
+    "fwave_blank_ectopic_after_ms": 450.0,
     # Share of the 1-30 Hz residual power in the f-wave band (missed P waves and T-wave
     # mismatch put their power below 4 Hz, broadband noise spreads it).
     "fwave_min_share": 0.2,
@@ -144,10 +148,11 @@ ATRIAL: dict[str, float] = {
     "fwave_locked_gap_ms": 60.0,
     "fwave_locked_max_share": 0.3,
     "fwave_locked_min_beats": 8,  # fewer: chance alone reaches the share (1.6/8 = 0.2)
-    # With the ventricles paced the RR is the pacemaker's timing, so the irregular RR cannot
-    # support the f waves: fibrillatory activity then needs f waves in at least this many of
-    # II, III, aVF, V1, V2 (one lead alone can be a lead's T-wave mismatch or artefact).
-    "fwave_paced_min_leads": 2,
+    # Where the RR cannot support the f waves (ventricles paced: the RR is the pacemaker's
+    # timing; an RR that varies without being irregularly irregular), fibrillatory activity
+    # needs f waves in at least this many of II, III, aVF, V1, V2 (one lead alone can be a
+    # lead's T-wave mismatch, artefact or missed P waves).
+    "fwave_alone_min_leads": 2,
     # ... and must not repeat at one atrial cycle: P waves of AV dissociation (complete block
     # under a ventricular pacemaker) march through at a constant P-P interval and hold 4-9 Hz
     # power too, f waves do not. The lower of the residual's autocorrelations at one cycle and

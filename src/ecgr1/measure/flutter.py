@@ -164,22 +164,26 @@ def no_p_wave_atrial_fields(
         paced_atrial_activity(g, det, resid, names, usable, config)
     elif not irregular:
         g.atrial_activity = "none"
+        # An RR that varies with small successive differences (runs of similar intervals in
+        # a 10-s strip of AF, or the pattern of sinus arrhythmia) cannot support f waves:
+        # they must then show in several leads (``atrial.fwave_alone_min_leads``), not at a
+        # fixed distance before each QRS; otherwise "none" as for a regular RR.
+        if groups.regularity == "regularly_irregular" and _f_waves_alone(
+            resid, det, groups, names, usable, config
+        ):
+            g.atrial_activity = "fibrillatory"
     else:
         # An irregular RR is fibrillation only with f waves on the residual (ESC 2020: no
         # distinct P waves, fibrillatory activity); without them the atrial activity is
         # undecided, not fibrillatory.
-        names = [n for n, u in zip(names, usable) if u]
-        ev = fibrillatory_wave_evidence(resid, det.fs_detect, det.anchors, names, config=config)
-        if ev.present and p_waves_locked_to_qrs(det, names, config):
+        verdict, flat = _f_waves(resid, det, groups, names, usable, config)
+        if verdict == "locked":
             g.atrial_activity = None
             g.reasons["atrial_activity"] = (
                 "4-9 Hz atrial activity at a fixed distance before each QRS: missed P waves, "
                 "not fibrillatory waves"
             )
-            return
-        flat = ev.residual_rms_mv is not None
-        flat = flat and ev.residual_rms_mv <= config.atrial["fwave_flat_rms_mv"]
-        if ev.present:
+        elif verdict == "present":
             g.atrial_activity = "fibrillatory"
         elif flat:
             g.atrial_activity = "none"
@@ -188,6 +192,53 @@ def no_p_wave_atrial_fields(
             g.reasons["atrial_activity"] = (
                 "irregular RR without fibrillatory waves on the QRST-cancelled residual"
             )
+
+
+def _f_waves_alone(
+    resid: np.ndarray,
+    det: Detection,
+    groups: BeatGroups,
+    names: list[str],
+    usable: np.ndarray,
+    config: MeasureConfig,
+) -> bool:
+    """Whether f waves show on their own: in ``atrial.fwave_alone_min_leads`` of the f-wave
+    leads of the QRST-cancelled residual ``resid`` (rows of the ``usable`` leads), and not
+    at a fixed distance before each QRS."""
+    names = [n for n, u in zip(names, usable, strict=False) if u]
+    rows = [k for k, n in enumerate(names) if n in F_WAVE_LEADS]
+    n_leads = sum(
+        fibrillatory_wave_evidence(
+            resid[k : k + 1], det.fs_detect, det.anchors, [names[k]], config=config,
+            other_shape=~groups.same_shape,
+        ).present
+        for k in rows
+    )  # fmt: skip
+    if n_leads < config.atrial["fwave_alone_min_leads"]:
+        return False
+    return not p_waves_locked_to_qrs(det, names, config)
+
+
+def _f_waves(
+    resid: np.ndarray,
+    det: Detection,
+    groups: BeatGroups,
+    names: list[str],
+    usable: np.ndarray,
+    config: MeasureConfig,
+) -> tuple[str, bool]:
+    """("present", "locked" or "absent", whether the residual is flat) for f waves on the
+    QRST-cancelled residual ``resid`` of the ``usable`` leads: "locked" is 4-9 Hz activity at
+    a fixed distance before each QRS (missed P waves, not f waves)."""
+    names = [n for n, u in zip(names, usable, strict=False) if u]
+    ev = fibrillatory_wave_evidence(
+        resid, det.fs_detect, det.anchors, names, config=config, other_shape=~groups.same_shape
+    )
+    flat = ev.residual_rms_mv is not None
+    flat = flat and ev.residual_rms_mv <= config.atrial["fwave_flat_rms_mv"]
+    if not ev.present:
+        return "absent", flat
+    return ("locked" if p_waves_locked_to_qrs(det, names, config) else "present"), flat
 
 
 def paced_atrial_activity(
@@ -205,7 +256,7 @@ def paced_atrial_activity(
     pacemaker's lower rate), so a regular RR does not say "no atrial activity" here (Chou's
     Electrocardiography, pacemaker rhythms; ESC 2020 AF guidelines: no distinct P waves,
     fibrillatory waves). Without the irregular RR the f waves carry the diagnosis alone, so
-    they must show in ``atrial.fwave_paced_min_leads`` of the f-wave leads, and must not stand
+    they must show in ``atrial.fwave_alone_min_leads`` of the f-wave leads, and must not stand
     at a fixed distance before each ventricular stimulus (sinus P waves the pacemaker tracks,
     missed by the P-wave detection). Otherwise: "none" over a flat residual, else undecided.
     """
@@ -217,7 +268,7 @@ def paced_atrial_activity(
         for k in leads
     ]  # fmt: skip
     n_leads = sum(ev.present for ev in per_lead)
-    if n_leads >= config.atrial["fwave_paced_min_leads"]:
+    if n_leads >= config.atrial["fwave_alone_min_leads"]:
         if p_waves_locked_to_qrs(det, names, config, stimulus_anchors(det, config)):
             g.atrial_activity = None
             g.reasons["atrial_activity"] = (
@@ -242,7 +293,7 @@ def paced_atrial_activity(
     g.atrial_activity = None
     g.reasons["atrial_activity"] = (
         "ventricular pacing without P waves or fibrillatory waves in "
-        f"{config.atrial['fwave_paced_min_leads']:g} leads: the atrial rhythm is undecided"
+        f"{config.atrial['fwave_alone_min_leads']:g} leads: the atrial rhythm is undecided"
     )
 
 

@@ -197,7 +197,15 @@ def quantity_name(quantity: str) -> str:
 def evidence_text(evidence: list[Any]) -> str:
     """Evidence as report text: ``QRS duration 146 ms (≥ 120 ms); R' amplitude 0.45 mV in V1
     (≥ 0.05 mV)``. Entries of one criterion and quantity are grouped; a threshold that was not
-    reached is written "not ≥ 120 ms"."""
+    reached is written "not ≥ 120 ms"; a phrase that several criteria give (the same atrial
+    activity read by two rules) is written once.
+
+    >>> from ecgr1.protocol.types import Evidence
+    >>> evs = [Evidence("atrial_activity", [], "fibrillatory", "", c, "==", "fibrillatory", True)
+    ...        for c in ("rhythm.a", "rhythm.b")]
+    >>> evidence_text(evs)
+    'atrial activity fibrillatory'
+    """
     groups: dict[tuple[str | None, str, str], list[Any]] = {}
     for ev in evidence:
         thr = fmt_threshold(ev.operator, ev.threshold, ev.unit)
@@ -218,4 +226,4 @@ def evidence_text(evidence: list[Any]) -> str:
             parts.append(f"{name} {vals} ({thr})")
         else:
             parts.append(f"{name} {vals}")
-    return "; ".join(parts)
+    return "; ".join(dict.fromkeys(parts))

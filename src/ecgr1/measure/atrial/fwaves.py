@@ -68,16 +68,31 @@ def f_wave_rows(leads: list[str]) -> list[int]:
 
 
 def fwave_kept_mask(
-    n: int, fs: float, anchors: np.ndarray, *, config: MeasureConfig = DEFAULT_CONFIG
+    n: int,
+    fs: float,
+    anchors: np.ndarray,
+    *,
+    config: MeasureConfig = DEFAULT_CONFIG,
+    other_shape: np.ndarray | None = None,
 ) -> np.ndarray:
     """True outside the window around each R peak (``atrial.fwave_blank_before_ms`` before to
-    ``fwave_blank_after_ms`` after), where QRST cancellation leaves its largest error."""
+    ``fwave_blank_after_ms`` after), where QRST cancellation leaves its largest error; beats
+    flagged in ``other_shape`` (not of the dominant QRS shape, whose template cannot cancel
+    them) are blanked through their T wave (``fwave_blank_ectopic_after_ms``).
+
+    >>> kept = fwave_kept_mask(1000, 250.0, np.array([200, 600]), other_shape=np.array([0, 1], bool))
+    >>> int((~kept[:500]).sum()), int((~kept[500:]).sum())
+    (40, 127)
+    """
     p = config.atrial
     before = int(round(p["fwave_blank_before_ms"] * fs / 1000.0))
     after = int(round(p["fwave_blank_after_ms"] * fs / 1000.0))
+    after_other = int(round(p["fwave_blank_ectopic_after_ms"] * fs / 1000.0))
+    anchors = np.asarray(anchors, int)
+    other = np.zeros(anchors.size, bool) if other_shape is None else np.asarray(other_shape, bool)
     kept = np.ones(n, bool)
-    for a in np.asarray(anchors, int):
-        kept[max(0, a - before) : max(0, a + after)] = False
+    for a, wide in zip(anchors, other, strict=True):
+        kept[max(0, a - before) : max(0, a + (after_other if wide else after))] = False
     return kept
 
 
@@ -88,15 +103,17 @@ def fibrillatory_wave_evidence(
     leads: list[str],
     *,
     config: MeasureConfig = DEFAULT_CONFIG,
+    other_shape: np.ndarray | None = None,
 ) -> FWaveEvidence:
     """Whether the QRST-cancelled residual ``resid`` (rows named by ``leads``) holds f waves.
 
     The residual is blanked around each R peak (``atrial.fwave_blank_*_ms``: cancellation error
-    is largest there), then in each of :data:`F_WAVE_LEADS` the 1-30 Hz power is split into the
-    f-wave band (``atrial.fwave_min_hz`` to ``fwave_max_hz``) and the rest. The lead with the
-    largest band share decides: f waves need ``atrial.fwave_min_share`` and a band power density
-    ``atrial.fwave_min_noise_ratio`` times that of the noise floor
-    (``atrial.fwave_noise_min_hz`` to ``fwave_noise_max_hz``).
+    is largest there; through the T wave for the beats of another shape flagged in
+    ``other_shape``, see :func:`fwave_kept_mask`), then in each of :data:`F_WAVE_LEADS` the
+    1-30 Hz power is split into the f-wave band (``atrial.fwave_min_hz`` to ``fwave_max_hz``)
+    and the rest. The lead with the largest band share decides: f waves need
+    ``atrial.fwave_min_share`` and a band power density ``atrial.fwave_min_noise_ratio`` times
+    that of the noise floor (``atrial.fwave_noise_min_hz`` to ``fwave_noise_max_hz``).
     """
     p = config.atrial
     n = resid.shape[1]
@@ -104,7 +121,7 @@ def fibrillatory_wave_evidence(
     if n < int(4 * fs) or not rows:
         return FWaveEvidence(present=False)
     x = resid[rows] - np.median(resid[rows], axis=1, keepdims=True)
-    kept = fwave_kept_mask(n, fs, anchors, config=config)
+    kept = fwave_kept_mask(n, fs, anchors, config=config, other_shape=other_shape)
     x[:, ~kept] = 0.0
     rms = float(np.median(np.sqrt(np.mean(x[:, kept] ** 2, axis=1)))) if kept.any() else None
     spec = np.abs(np.fft.rfft(x * np.hanning(n)[None, :], axis=1)) ** 2
