@@ -149,3 +149,47 @@ def test_f_waves_alone_need_two_leads_and_no_beat_locked_waves(atrial, leads, al
         sig, _detection(sig, r), groups, list(leads), np.ones(len(leads), bool), DEFAULT_CONFIG
     )
     assert got is alone
+
+
+@pytest.mark.parametrize(
+    ("atrial", "n_beats", "shown"),
+    [
+        ("f", None, True),  # activity at a random phase before the QRS: fine f waves
+        ("p", None, False),  # a P wave at a fixed PR: the median beat cancelled it
+        ("f", 5, False),  # too few beats to tell the two apart
+    ],
+)
+def test_flat_residual_needs_the_pre_qrs_activity_shown_not_beat_locked(atrial, n_beats, shown):
+    """P waves at a fixed PR are part of the median beat, so QRST cancellation leaves a flat
+    residual behind them as behind fine f waves; only the clean signal before each QRS tells
+    the two apart, and only with enough beats."""
+    from ecgr1.measure.flutter import _no_beat_locked_waves
+
+    rng = np.random.default_rng(1)
+    r = _af_anchors(rng)[:n_beats]
+    wave = _f_waves(rng, 0.03) if atrial == "f" else _p_waves(r, rng, 0.05)
+    sig = _leads(wave, rng, 0.005)
+    usable = np.ones(len(LEADS), bool)
+    assert _no_beat_locked_waves(_detection(sig, r), LEADS, usable, DEFAULT_CONFIG) is shown
+
+
+@pytest.mark.parametrize("t0", [0.0, 40.0, 100.0])
+def test_holter_sinus_rhythm_with_pacs_and_small_p_waves_is_not_af(qtdb_dir, t0):
+    """European ST-T e0114 (QTDB sele0114; leads III and V4, about 45/min): PACs every three or
+    four beats make the 10-s RR irregularly irregular, the P waves (about 0.05 mV) escape the
+    P-wave detection, and the template cancels them, leaving a flat residual. That flat
+    residual was read as fine f waves (AF); the pre-QRS activity is beat-locked or the beats
+    too few to tell, so the atrial activity stays undecided and AF is not stated."""
+    from ecgr1.io import ECGRecord, read_record
+    from ecgr1.pipeline import interpret_record
+
+    rec = read_record(qtdb_dir / "sele0114.hea")
+    i0 = int(t0 * rec.fs)
+    window = ECGRecord(rec.signal[:, i0 : i0 + int(10 * rec.fs)], rec.fs, rec.leads)
+    out = interpret_record(window)
+    g = out.measurements.global_
+    assert g.rr_irregularity == "irregularly_irregular"  # premise
+    assert g.p_wave_fraction < 0.5  # premise: the P waves are missed
+    assert g.atrial_activity is None
+    assert "flat residual" in g.reasons["atrial_activity"]
+    assert "atrial_fibrillation" not in {s.id for s in out.interpretation.statements}

@@ -185,13 +185,35 @@ def no_p_wave_atrial_fields(
             )
         elif verdict == "present":
             g.atrial_activity = "fibrillatory"
-        elif flat:
+        elif flat and _no_beat_locked_waves(det, names, usable, config):
             g.atrial_activity = "none"
+        elif flat:
+            # P waves at a fixed PR are part of the median beat, so QRST cancellation removes
+            # them with it: a flat residual is fine f waves only where the clean signal before
+            # the QRS shows no beat-locked wave, which takes enough beats to tell.
+            g.atrial_activity = None
+            g.reasons["atrial_activity"] = (
+                "irregular RR over a flat residual, but the activity before the QRS cannot be "
+                "told from P waves at a fixed distance (beat-locked, or too few beats)"
+            )
         else:
             g.atrial_activity = None
             g.reasons["atrial_activity"] = (
                 "irregular RR without fibrillatory waves on the QRST-cancelled residual"
             )
+
+
+def _no_beat_locked_waves(
+    det: Detection, names: list[str], usable: np.ndarray, config: MeasureConfig
+) -> bool:
+    """Whether the activity before each QRS of the ``usable`` leads is shown not to be
+    beat-locked (:func:`~ecgr1.measure.atrial.fwaves.beat_locked_atrial_share` below
+    ``atrial.fwave_locked_max_share``); False where too few beats decide it."""
+    names = [n for n, u in zip(names, usable, strict=False) if u]
+    share = beat_locked_atrial_share(
+        det.clean[det.usable], det.fs_detect, det.anchors, names, config=config
+    )
+    return share is not None and share < config.atrial["fwave_locked_max_share"]
 
 
 def _f_waves_alone(
