@@ -84,3 +84,28 @@ def test_wide_beat_opening_the_record_is_ventricular_only_with_a_pause(first_rr,
     classes = classify_beats(groups, qrs_ms, np.zeros(n, bool), np.zeros(n, bool), DEFAULT_CONFIG)
     assert classes[0] == expected
     assert set(classes[1:]) == {"dominant"}
+
+
+def test_equally_large_shape_groups_are_decided_by_coherence_not_time_order():
+    """Five beats of one QRS shape that varies (paced beats with fusion) come first, then five
+    of another that repeats exactly (conducted beats; LUDB 95): the dominant shape is the
+    coherent group, not the one that happens to come first."""
+    from ecgr1.measure.beats import qrs_morphology_groups
+
+    fs, n_beats = 250.0, 10
+    t = np.arange(-15, 23) / fs  # the -60..+90 ms the grouping reads
+    peaks = (np.arange(n_beats) + 0.5) * fs
+    x = np.zeros((2, int(n_beats * fs) + 50))
+    rng = np.random.default_rng(0)
+    for k, p in enumerate(peaks.astype(int)):
+        if k < 5:  # wide, each a little different
+            width = rng.uniform(0.024, 0.036)
+            shape = np.exp(-0.5 * (t / width) ** 2) - 0.6 * np.exp(-0.5 * ((t - 0.05) / width) ** 2)
+        else:  # narrow, identical
+            shape = np.exp(-0.5 * (t / 0.01) ** 2)
+        x[0, p - 15 : p + 23] += shape
+        x[1, p - 15 : p + 23] -= 0.5 * shape
+    corr, dominant = qrs_morphology_groups(x, fs, peaks.astype(int))
+    # Premise: both groups are as large (each beat similar to the four others of its shape).
+    assert dominant.tolist() == [False] * 5 + [True] * 5
+    assert corr[5:].min() > 0.99

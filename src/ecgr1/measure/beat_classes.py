@@ -198,3 +198,21 @@ def count_beat_classes(g: GlobalMeasurements, classes: list[str]) -> None:
     g.n_premature_supraventricular = classes.count("premature_supraventricular")
     g.n_premature_ventricular = classes.count("premature_ventricular")
     g.n_paced = classes.count("paced")
+
+
+def interval_beats(dominant: np.ndarray, paced: np.ndarray) -> np.ndarray:
+    """Indices of the beats the record intervals and the median beat are taken over: the
+    dominant shape's beats, conducted or paced as most of them are. A paced dominant shape
+    takes every paced beat (fusion varies a paced QRS); a conducted one leaves the paced beats
+    out, whose QRS is the pacing site's, not the conduction's (a mix of the two describes
+    neither). Without such beats, the dominant and paced beats together.
+
+    >>> dominant = np.array([1, 1, 1, 0, 0, 0], bool)
+    >>> interval_beats(dominant, np.array([0, 0, 0, 1, 1, 1], bool)).tolist()
+    [0, 1, 2]
+    >>> interval_beats(dominant, np.array([1, 1, 0, 1, 0, 0], bool)).tolist()  # paced shape
+    [0, 1, 2, 3]
+    """
+    paced_shape = 2 * int((paced & dominant).sum()) > int(dominant.sum())
+    chosen = dominant | paced if paced_shape else dominant & ~paced
+    return np.flatnonzero(chosen if chosen.any() else dominant | paced)

@@ -243,8 +243,13 @@ def qrs_morphology_groups(
     # Largest group: seed with each beat's neighbourhood size (pairwise corr above threshold).
     c = unit @ unit.T
     thr = config.beat["morphology_corr"]
-    support = (c >= thr).sum(axis=1)
-    seed = int(np.argmax(support))
+    similar = c >= thr
+    support = similar.sum(axis=1)
+    # Among equally large groups the most coherent one (the largest summed correlation), not
+    # the first in time: LUDB 95 has five paced and five conducted beats.
+    coherence = np.where(similar, c, 0.0).sum(axis=1)
+    largest = np.flatnonzero(support == support.max())
+    seed = int(largest[np.argmax(coherence[largest])])
     members = c[seed] >= thr
     template = median_along(flat[members], axis=0)
     tn = np.linalg.norm(template)

@@ -41,6 +41,7 @@ from ecgr1.measure.beat_classes import (
     count_beat_classes,
     find_paced_beats,
     group_beats,
+    interval_beats,
 )
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.measure.detection import detect_beats, prepare_signal
@@ -191,7 +192,7 @@ def measure(
     g.underlying_rr_irregularity = underlying_rr_irregularity(res.beats, config=cfg)
 
     # Record intervals and atrial activity.
-    dom_idx = np.flatnonzero(groups.dominant | paced)
+    dom_idx = interval_beats(groups.dominant, paced)
     p_ms = (glob["p_off"] - glob["p_on"]) / det.ms_detect
     spatial = (fid.template_qrs_ms, fid.template_onset_shift_ms)
     record_intervals(g, res.beats, qrs_ms, groups.dominant, dom_idx, p_ms, pw.present, cfg, spatial)
