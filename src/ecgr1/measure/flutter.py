@@ -133,9 +133,10 @@ def no_p_wave_atrial_fields(
     leads: list[str] | None = None,
 ) -> None:
     """Atrial fields of a record without P waves: "flutter" (with the F-wave rate),
-    "fibrillatory" (irregular RR with f waves), "none" (regular RR, or a flat residual), or
-    undecided (None: irregular RR without f waves over an unexplained residual, e.g. the
-    missed P waves of sinus arrhythmia or PACs).
+    "fibrillatory" (irregular RR with f waves; a varying RR with f waves in two leads), "none"
+    (regular RR, or a flat residual over pre-QRS activity shown not beat-locked), or undecided
+    (None: irregular RR without f waves over an unexplained residual, e.g. the missed P waves
+    of sinus arrhythmia or PACs).
 
     ``leads`` names the rows of ``det.clean`` (the standard 12 when not given)."""
     for key in ("pr_interval_ms", "p_duration_ms", "p_axis_deg", "pr_progression"):
@@ -173,34 +174,42 @@ def no_p_wave_atrial_fields(
         ):
             g.atrial_activity = "fibrillatory"
     else:
-        # An irregular RR is fibrillation only with f waves on the residual (ESC 2020: no
-        # distinct P waves, fibrillatory activity); without them the atrial activity is
-        # undecided, not fibrillatory.
-        verdict, flat = _f_waves(resid, det, groups, names, usable, config)
-        if verdict == "locked":
-            g.atrial_activity = None
-            g.reasons["atrial_activity"] = (
-                "4-9 Hz atrial activity at a fixed distance before each QRS: missed P waves, "
-                "not fibrillatory waves"
-            )
-        elif verdict == "present":
-            g.atrial_activity = "fibrillatory"
-        elif flat and _no_beat_locked_waves(det, names, usable, config):
-            g.atrial_activity = "none"
-        elif flat:
-            # P waves at a fixed PR are part of the median beat, so QRST cancellation removes
-            # them with it: a flat residual is fine f waves only where the clean signal before
-            # the QRS shows no beat-locked wave, which takes enough beats to tell.
-            g.atrial_activity = None
-            g.reasons["atrial_activity"] = (
-                "irregular RR over a flat residual, but the activity before the QRS cannot be "
-                "told from P waves at a fixed distance (beat-locked, or too few beats)"
-            )
-        else:
-            g.atrial_activity = None
-            g.reasons["atrial_activity"] = (
-                "irregular RR without fibrillatory waves on the QRST-cancelled residual"
-            )
+        irregular_atrial_activity(g, resid, det, groups, names, usable, config)
+
+
+def irregular_atrial_activity(
+    g: GlobalMeasurements,
+    resid: np.ndarray,
+    det: Detection,
+    groups: BeatGroups,
+    names: list[str],
+    usable: np.ndarray,
+    config: MeasureConfig,
+) -> None:
+    """``g.atrial_activity`` of an irregularly irregular RR without P or flutter waves, from
+    the QRST-cancelled residual ``resid``: fibrillation only with f waves on it (ESC 2020: no
+    distinct P waves, fibrillatory activity); over a flat residual "none" (fine f waves) where
+    the pre-QRS activity is shown not beat-locked; otherwise undecided, with the reason."""
+    verdict, flat = _f_waves(resid, det, groups, names, usable, config)
+    if verdict == "present":
+        g.atrial_activity = "fibrillatory"
+        return
+    if flat and verdict == "absent" and _no_beat_locked_waves(det, names, usable, config):
+        g.atrial_activity = "none"
+        return
+    g.atrial_activity = None
+    if verdict == "locked":
+        why = "4-9 Hz atrial activity at a fixed distance before each QRS: missed P waves, not "
+        why += "fibrillatory waves"
+    elif flat:
+        # P waves at a fixed PR are part of the median beat, so QRST cancellation removes them
+        # with it: a flat residual is fine f waves only where the clean signal before the QRS
+        # shows no beat-locked wave, which takes enough beats to tell.
+        why = "irregular RR over a flat residual, but the activity before the QRS cannot be "
+        why += "told from P waves at a fixed distance (beat-locked, or too few beats)"
+    else:
+        why = "irregular RR without fibrillatory waves on the QRST-cancelled residual"
+    g.reasons["atrial_activity"] = why
 
 
 def _no_beat_locked_waves(
