@@ -120,11 +120,15 @@ def test_simulated_irregular_rhythm_with_p_waves_is_not_af(seed, monkeypatch):
     assert "atrial_fibrillation" not in {s.id for s in interpret(res).statements}
 
 
-def _detection(clean: np.ndarray, anchors: np.ndarray):
-    """The fields of a Detection the atrial checks read (``fs_detect`` 250 Hz, all usable)."""
-    return SimpleNamespace(
-        clean=clean, usable=np.ones(clean.shape[0], bool), anchors=anchors, fs_detect=FS
+def _residual_view(sig: np.ndarray, anchors: np.ndarray, leads: list[str]):
+    """``sig`` as both the clean signal and the QRST-cancelled residual of ``leads`` (every
+    beat of the dominant shape; a Detection with the fields the atrial checks read)."""
+    from ecgr1.measure.flutter import AtrialResidual
+
+    det = SimpleNamespace(
+        clean=sig, usable=np.ones(sig.shape[0], bool), anchors=anchors, fs_detect=FS
     )
+    return AtrialResidual(sig, det, list(leads), np.zeros(anchors.size, bool))
 
 
 @pytest.mark.parametrize(
@@ -144,11 +148,7 @@ def test_f_waves_alone_need_two_leads_and_no_beat_locked_waves(atrial, leads, al
     r = _pac_anchors(rng)
     wave = _f_waves(rng, 0.05) if atrial == "f" else _p_waves(r, rng, 0.15)
     sig = _leads(wave, rng, 0.005)
-    groups = SimpleNamespace(same_shape=np.ones(r.size, bool))
-    got = _f_waves_alone(
-        sig, _detection(sig, r), groups, list(leads), np.ones(len(leads), bool), DEFAULT_CONFIG
-    )
-    assert got is alone
+    assert _f_waves_alone(_residual_view(sig, r, leads), DEFAULT_CONFIG) is alone
 
 
 @pytest.mark.parametrize(
@@ -169,8 +169,7 @@ def test_flat_residual_needs_the_pre_qrs_activity_shown_not_beat_locked(atrial, 
     r = _af_anchors(rng)[:n_beats]
     wave = _f_waves(rng, 0.03) if atrial == "f" else _p_waves(r, rng, 0.05)
     sig = _leads(wave, rng, 0.005)
-    usable = np.ones(len(LEADS), bool)
-    assert _no_beat_locked_waves(_detection(sig, r), LEADS, usable, DEFAULT_CONFIG) is shown
+    assert _no_beat_locked_waves(_residual_view(sig, r, LEADS), DEFAULT_CONFIG) is shown
 
 
 @pytest.mark.parametrize("t0", [0.0, 40.0, 100.0])

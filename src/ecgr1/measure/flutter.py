@@ -16,6 +16,8 @@ simulated flutter the other finds (``tests/test_simulate_engines.py``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.signal import sosfiltfilt
 
@@ -23,6 +25,7 @@ from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.measure._numeric import round_or_none
 from ecgr1.measure.atrial.fwaves import (
     F_WAVE_LEADS,
+    FWaveEvidence,
     beat_locked_atrial_share,
     fibrillatory_wave_evidence,
     fwave_kept_mask,
@@ -170,35 +173,60 @@ def no_p_wave_atrial_fields(
         # they must then show in several leads (``atrial.fwave_alone_min_leads``), not at a
         # fixed distance before each QRS; otherwise "none" as for a regular RR.
         if groups.regularity == "regularly_irregular" and _f_waves_alone(
-            resid, det, groups, names, usable, config
+            AtrialResidual.of(resid, det, groups, names), config
         ):
             g.atrial_activity = "fibrillatory"
     else:
-        irregular_atrial_activity(g, resid, det, groups, names, usable, config)
+        irregular_atrial_activity(g, AtrialResidual.of(resid, det, groups, names), config)
+
+
+@dataclass(frozen=True)
+class AtrialResidual:
+    """The QRST-cancelled residual of the usable leads and what the f-wave tests read with it:
+    the detection (beats, clean signal), the usable leads' names (the rows of ``resid``) and
+    the beats of another shape than the dominant one (blanked through their T wave)."""
+
+    resid: np.ndarray
+    det: Detection
+    names: list[str]
+    other_shape: np.ndarray
+
+    @classmethod
+    def of(
+        cls, resid: np.ndarray, det: Detection, groups: BeatGroups, names: list[str]
+    ) -> AtrialResidual:
+        """``resid`` (rows: the usable leads of ``names``) with the beats of ``groups``."""
+        usable_names = [n for n, u in zip(names, det.usable, strict=False) if u]
+        return cls(resid, det, usable_names, ~groups.same_shape)
+
+    def f_waves(self, rows: list[int] | None = None, *, config: MeasureConfig) -> FWaveEvidence:
+        """:func:`~ecgr1.measure.atrial.fwaves.fibrillatory_wave_evidence` on ``rows`` (all)."""
+        rows = list(range(len(self.names))) if rows is None else rows
+        return fibrillatory_wave_evidence(
+            self.resid[rows], self.det.fs_detect, self.det.anchors,
+            [self.names[k] for k in rows], config=config, other_shape=self.other_shape,
+        )  # fmt: skip
 
 
 def irregular_atrial_activity(
-    g: GlobalMeasurements,
-    resid: np.ndarray,
-    det: Detection,
-    groups: BeatGroups,
-    names: list[str],
-    usable: np.ndarray,
-    config: MeasureConfig,
+    g: GlobalMeasurements, view: AtrialResidual, config: MeasureConfig
 ) -> None:
     """``g.atrial_activity`` of an irregularly irregular RR without P or flutter waves, from
-    the QRST-cancelled residual ``resid``: fibrillation only with f waves on it (ESC 2020: no
-    distinct P waves, fibrillatory activity); over a flat residual "none" (fine f waves) where
-    the pre-QRS activity is shown not beat-locked; otherwise undecided, with the reason."""
-    verdict, flat = _f_waves(resid, det, groups, names, usable, config)
-    if verdict == "present":
+    the QRST-cancelled residual: fibrillation only with f waves on it (ESC 2020: no distinct
+    P waves, fibrillatory activity); over a flat residual "none" (fine f waves) where the
+    pre-QRS activity is shown not beat-locked; otherwise undecided, with the reason."""
+    ev = view.f_waves(config=config)
+    flat = ev.residual_rms_mv is not None
+    flat = flat and ev.residual_rms_mv <= config.atrial["fwave_flat_rms_mv"]
+    locked = ev.present and p_waves_locked_to_qrs(view.det, view.names, config)
+    if ev.present and not locked:
         g.atrial_activity = "fibrillatory"
         return
-    if flat and verdict == "absent" and _no_beat_locked_waves(det, names, usable, config):
+    if flat and not ev.present and _no_beat_locked_waves(view, config):
         g.atrial_activity = "none"
         return
     g.atrial_activity = None
-    if verdict == "locked":
+    if locked:
         why = "4-9 Hz atrial activity at a fixed distance before each QRS: missed P waves, not "
         why += "fibrillatory waves"
     elif flat:
@@ -212,64 +240,24 @@ def irregular_atrial_activity(
     g.reasons["atrial_activity"] = why
 
 
-def _no_beat_locked_waves(
-    det: Detection, names: list[str], usable: np.ndarray, config: MeasureConfig
-) -> bool:
-    """Whether the activity before each QRS of the ``usable`` leads is shown not to be
-    beat-locked (:func:`~ecgr1.measure.atrial.fwaves.beat_locked_atrial_share` below
+def _no_beat_locked_waves(view: AtrialResidual, config: MeasureConfig) -> bool:
+    """Whether the activity before each QRS is shown not to be beat-locked
+    (:func:`~ecgr1.measure.atrial.fwaves.beat_locked_atrial_share` below
     ``atrial.fwave_locked_max_share``); False where too few beats decide it."""
-    names = [n for n, u in zip(names, usable, strict=False) if u]
-    share = beat_locked_atrial_share(
-        det.clean[det.usable], det.fs_detect, det.anchors, names, config=config
-    )
+    det = view.det
+    clean = det.clean[det.usable]
+    share = beat_locked_atrial_share(clean, det.fs_detect, det.anchors, view.names, config=config)
     return share is not None and share < config.atrial["fwave_locked_max_share"]
 
 
-def _f_waves_alone(
-    resid: np.ndarray,
-    det: Detection,
-    groups: BeatGroups,
-    names: list[str],
-    usable: np.ndarray,
-    config: MeasureConfig,
-) -> bool:
+def _f_waves_alone(view: AtrialResidual, config: MeasureConfig) -> bool:
     """Whether f waves show on their own: in ``atrial.fwave_alone_min_leads`` of the f-wave
-    leads of the QRST-cancelled residual ``resid`` (rows of the ``usable`` leads), and not
-    at a fixed distance before each QRS."""
-    names = [n for n, u in zip(names, usable, strict=False) if u]
-    rows = [k for k, n in enumerate(names) if n in F_WAVE_LEADS]
-    n_leads = sum(
-        fibrillatory_wave_evidence(
-            resid[k : k + 1], det.fs_detect, det.anchors, [names[k]], config=config,
-            other_shape=~groups.same_shape,
-        ).present
-        for k in rows
-    )  # fmt: skip
+    leads, and not at a fixed distance before each QRS."""
+    rows = [k for k, n in enumerate(view.names) if n in F_WAVE_LEADS]
+    n_leads = sum(view.f_waves([k], config=config).present for k in rows)
     if n_leads < config.atrial["fwave_alone_min_leads"]:
         return False
-    return not p_waves_locked_to_qrs(det, names, config)
-
-
-def _f_waves(
-    resid: np.ndarray,
-    det: Detection,
-    groups: BeatGroups,
-    names: list[str],
-    usable: np.ndarray,
-    config: MeasureConfig,
-) -> tuple[str, bool]:
-    """("present", "locked" or "absent", whether the residual is flat) for f waves on the
-    QRST-cancelled residual ``resid`` of the ``usable`` leads: "locked" is 4-9 Hz activity at
-    a fixed distance before each QRS (missed P waves, not f waves)."""
-    names = [n for n, u in zip(names, usable, strict=False) if u]
-    ev = fibrillatory_wave_evidence(
-        resid, det.fs_detect, det.anchors, names, config=config, other_shape=~groups.same_shape
-    )
-    flat = ev.residual_rms_mv is not None
-    flat = flat and ev.residual_rms_mv <= config.atrial["fwave_flat_rms_mv"]
-    if not ev.present:
-        return "absent", flat
-    return ("locked" if p_waves_locked_to_qrs(det, names, config) else "present"), flat
+    return not p_waves_locked_to_qrs(view.det, view.names, config)
 
 
 def paced_atrial_activity(
