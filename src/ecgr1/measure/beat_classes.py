@@ -116,7 +116,7 @@ def classify_beats(
     # site makes it: when the dominant shape is the paced one (most of its beats follow a
     # spike), a wide beat of another shape is judged on its width alone (Ningbo JS23463: PVCs
     # of 130-150 ms among 180 ms paced beats).
-    paced_shape = 2 * int((paced & groups.dominant).sum()) > int(groups.dominant.sum())
+    paced_shape = dominant_shape_is_paced(groups.dominant, paced)
     dom_qrs = None if paced_shape else median_or_none(qrs_ms[groups.dominant & ~paced])
     # Ventricular origin: a QRS of another shape that is wide, or clearly wider than the
     # dominant one (a narrow beat of another shape is supraventricular, e.g. aberrant or
@@ -200,6 +200,12 @@ def count_beat_classes(g: GlobalMeasurements, classes: list[str]) -> None:
     g.n_paced = classes.count("paced")
 
 
+def dominant_shape_is_paced(dominant: np.ndarray, paced: np.ndarray) -> bool:
+    """Whether most beats of the dominant shape follow a pacing spike (the dominant QRS is the
+    paced one)."""
+    return 2 * int((paced & dominant).sum()) > int(dominant.sum())
+
+
 def interval_beats(dominant: np.ndarray, paced: np.ndarray) -> np.ndarray:
     """Indices of the beats the record intervals and the median beat are taken over: the
     dominant shape's beats, conducted or paced as most of them are. A paced dominant shape
@@ -213,6 +219,5 @@ def interval_beats(dominant: np.ndarray, paced: np.ndarray) -> np.ndarray:
     >>> interval_beats(dominant, np.array([1, 1, 0, 1, 0, 0], bool)).tolist()  # paced shape
     [0, 1, 2, 3]
     """
-    paced_shape = 2 * int((paced & dominant).sum()) > int(dominant.sum())
-    chosen = dominant | paced if paced_shape else dominant & ~paced
+    chosen = dominant | paced if dominant_shape_is_paced(dominant, paced) else dominant & ~paced
     return np.flatnonzero(chosen if chosen.any() else dominant | paced)

@@ -244,9 +244,7 @@ def _no_beat_locked_waves(view: AtrialResidual, config: MeasureConfig) -> bool:
     """Whether the activity before each QRS is shown not to be beat-locked
     (:func:`~ecgr1.measure.atrial.fwaves.beat_locked_atrial_share` below
     ``atrial.fwave_locked_max_share``); False where too few beats decide it."""
-    det = view.det
-    clean = det.clean[det.usable]
-    share = beat_locked_atrial_share(clean, det.fs_detect, det.anchors, view.names, config=config)
+    share = _locked_share(view.det, view.names, config)
     return share is not None and share < config.atrial["fwave_locked_max_share"]
 
 
@@ -401,7 +399,15 @@ def p_waves_locked_to_qrs(
     ``atrial.fwave_locked_max_share``): P waves the P-wave detection missed, since f waves keep
     no fixed distance from the QRS. ``anchors``: the beat positions the window is read
     before (``det.anchors`` when not given; :func:`stimulus_anchors` in a paced record)."""
-    clean = det.clean[det.usable]
-    anchors = det.anchors if anchors is None else anchors
-    share = beat_locked_atrial_share(clean, det.fs_detect, anchors, names, config=config)
+    share = _locked_share(det, names, config, anchors)
     return share is not None and share >= config.atrial["fwave_locked_max_share"]
+
+
+def _locked_share(
+    det: Detection, names: list[str], config: MeasureConfig, anchors: np.ndarray | None = None
+) -> float | None:
+    """:func:`~ecgr1.measure.atrial.fwaves.beat_locked_atrial_share` of the usable leads
+    (``names``) before ``anchors`` (``det.anchors`` when not given)."""
+    anchors = det.anchors if anchors is None else anchors
+    clean = det.clean[det.usable]
+    return beat_locked_atrial_share(clean, det.fs_detect, anchors, names, config=config)
