@@ -115,6 +115,45 @@ def test_flutter_waves_are_not_p_waves() -> None:
     assert res.p_waves_per_qrs is None and res.pr_progression is None
 
 
+@pytest.mark.parametrize("seed", [9, 10, 14, 16, 18])
+def test_fixed_conduction_flutter_is_flutter_whatever_the_phase_of_the_free_segments(
+    seed: int,
+) -> None:
+    """Simulated 4:1 flutter whose QRS-T-free segments hold about 1.8 cycles. The line through
+    each segment's ends (the detrend of the candidate search) made these seeds' best cycle
+    210-230 /min, and the F wave before each QRS passed as a sinus P wave at 75/min."""
+    _, res = _analyse_sim("atrial_flutter", seed=seed)
+    assert res.atrial_activity == "flutter"
+    assert res.atrial_rate_bpm == pytest.approx(300, abs=15)  # 250 Hz: lag 48 is 312.5/min
+
+
+def test_the_flutter_test_finds_a_wave_cut_at_every_phase_by_the_masks() -> None:
+    """A 5 Hz sawtooth seen through free segments of 370 ms that start at every phase, plus a
+    different tilt in every segment (T-wave tails) and 5 uV of noise: one cycle (50 samples at
+    250 Hz), nothing at half of it; the same segments holding one P-like bump each are not
+    flutter."""
+    from ecgr1.measure.atrial.rhythm import flutter_test
+
+    fs, n = 250.0, 2500
+    t = np.arange(n) / fs
+    free = np.zeros(n, bool)
+    rng = np.random.default_rng(0)
+    tilt = np.zeros(n)
+    for start in range(40, n - 200, 205):  # 820 ms beats: every phase of the 200 ms cycle
+        free[start : start + 92] = True
+        tilt[start : start + 92] = rng.normal(0, 0.1) * np.linspace(-1, 1, 92)
+    tilt += rng.normal(0, 0.005, n)
+    saw = 0.1 * (2 * ((t * 5.0) % 1.0) - 1.0)
+    params = DEFAULT_CONFIG.atrial_waves
+    test = flutter_test(((saw + tilt) * free)[None, :], free, fs, params)
+    assert test.flutter_like and test.lag == 50, test
+    bump = np.zeros(n)
+    for start in np.flatnonzero(np.diff(free.astype(int)) == 1) + 1:
+        bump[start + 40 : start + 65] = 0.1 * np.hanning(25)
+    test = flutter_test(((bump + tilt) * free)[None, :], free, fs, params)
+    assert not test.flutter_like, test
+
+
 def test_fibrillation_gives_no_organised_atrial_rhythm() -> None:
     _, res = _analyse_sim("atrial_fibrillation", seed=0, noise="all")
     assert res.atrial_activity not in ("flutter", "p_waves")

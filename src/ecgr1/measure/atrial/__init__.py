@@ -224,6 +224,10 @@ def _analyse(
         # Regular waves at flutter rates: F waves, at the rate of their own cycle.
         lag = int(round(cycle.pp))
         return _flutter(res, fs, lag, flutter.autocorr, p_waves.samples, params)
+    if flutter.flutter_like and _whole_cycles(cycle.pp, flutter.lag, params) >= 2:
+        # Flutter with fixed conduction (e.g. 4:1): the F wave before each QRS matches as a
+        # "P wave" at a whole multiple of the flutter cycle that fills the free signal.
+        return _flutter(res, fs, flutter.lag, flutter.autocorr, p_waves.samples, params)
 
     # ---- P waves: relate each to the QRS complexes ------------------------------------------
     conduction = relate_p_waves_to_qrs(p_waves, cycle, beats, fs, fibrillatory, params)
@@ -234,6 +238,13 @@ def _analyse(
         # Predicted P waves hidden by QRS-T (for display; the ratio uses the rates).
         res.hidden_wave_samples = hidden_waves(p_waves.samples, cycle.pp, mask, beats.r, fs, params)
     return _settle(res, conduction.verdict)
+
+
+def _whole_cycles(pp: float, lag: int, params: Mapping[str, float]) -> int:
+    """How many flutter cycles of ``lag`` samples make the P-wave cycle ``pp``: the nearest
+    whole number when ``pp / lag`` is within ``grid_tolerance`` of it, else 0."""
+    k = round(pp / lag)
+    return int(k) if k >= 1 and abs(pp / lag - k) <= params["grid_tolerance"] else 0
 
 
 def _atrial_lead_rows(leads: list[str], usable: np.ndarray) -> list[int]:

@@ -30,7 +30,13 @@ class FlutterTest:
 def flutter_test(
     xs: np.ndarray, free: np.ndarray, fs: float, params: Mapping[str, float]
 ) -> FlutterTest:
-    """Organised atrial activity at flutter rates without an isoelectric baseline?"""
+    """Organised atrial activity at flutter rates without an isoelectric baseline?
+
+    Read on the slope of the free signal (:func:`segment_slopes`): the segment-wise detrended
+    ``xs`` is not periodic when a segment spans a fraction of a cycle more than a whole number
+    (the line through its two ends differs from segment to segment), and simulated 4:1 flutter
+    then showed its best autocorrelation at 210-230 /min instead of its 300 /min."""
+    xs, free = segment_slopes(xs, free)
     lags = np.array(
         sorted({int(round(60.0 / bpm * fs)) for bpm in np.arange(
             params["flutter_min_bpm"], params["flutter_max_bpm"], 5.0)})
@@ -47,6 +53,30 @@ def flutter_test(
         and best_ac - half_ac >= params["flutter_half_cycle_gap"]
     )
     return FlutterTest(best_lag, best_ac, flutter_like)
+
+
+def segment_slopes(xs: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First difference of ``xs`` (leads x samples) inside each run of ``free`` samples, less
+    the run's mean difference per lead; zero elsewhere. Returns it and where it is defined.
+
+    A periodic wave keeps its period under both steps (a difference, then a constant taken
+    away), while the level and slope of a tilted baseline or T-wave tail drop out: the same
+    purpose as :func:`~ecgr1.measure.atrial.waves.detrend_free_segments` without its line
+    through the segment's ends, which adds a different ramp to every segment."""
+    ok = np.zeros_like(free)
+    ok[1:] = free[1:] & free[:-1]
+    d = np.zeros_like(xs)
+    d[:, 1:] = np.diff(xs, axis=1)
+    d[:, ~ok] = 0.0
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], ok.astype(np.int8), [0]))))
+    starts, stops = edges[::2], edges[1::2]
+    if starts.size:
+        # Every run's mean at once: sums from a running sum, spread back over the run.
+        cs = np.concatenate([np.zeros((xs.shape[0], 1)), np.cumsum(d, axis=1)], axis=1)
+        lengths = stops - starts
+        means = (cs[:, stops] - cs[:, starts]) / lengths
+        d[:, ok] -= np.repeat(means, lengths, axis=1)
+    return d, ok
 
 
 def autocorr_many(x: np.ndarray, valid: np.ndarray, lags: np.ndarray) -> np.ndarray:
