@@ -283,3 +283,23 @@ def test_pr_march_is_a_steady_one_way_drift() -> None:
     assert not pr_marches([160.0, 162.0, 158.0, 161.0, 160.0], params)  # conducted, constant PR
     assert not pr_marches([160.0, 240.0, 280.0, 160.0, 240.0, 280.0], params)  # Wenckebach
     assert not pr_marches([176.0, 268.0, None, 316.0, 400.0], params)  # two beats at a time
+
+
+def test_flutter_with_variable_block_overrides_an_irregular_ventricular_response() -> None:
+    """Simulated flutter at 300/min conducted 2:1 to 4:1 (RR 400, 600, 800 ms): irregularly
+    irregular by the RR alone, but every RR is a whole number of 200 ms F-F cycles, so the
+    whole-record flutter finding stands (seed 6 read "no atrial activity" before); RR
+    intervals that are not whole cycles keep it out."""
+    import ecgr1
+    from ecgr1.measure.atrial_override import _variable_block
+
+    m = ecgr1.measure(simulate("atrial_flutter_variable", seconds=10, seed=6).record)
+    g = m.global_
+    assert g.rr_irregularity == "irregularly_irregular"
+    assert g.atrial_activity == "flutter" and not g.p_wave_present
+    assert g.atrial_rate_bpm == pytest.approx(300, abs=15)
+    flutter = AtrialActivity(atrial_activity="flutter", atrial_rate_bpm=300.0, confidence=0.99)
+    assert _variable_block(m, flutter, DEFAULT_CONFIG)
+    for beat, rr in zip(m.beats[1:], [500, 710, 900, 510, 690, 880, 530, 650, 750, 520] * 2):
+        beat.rr_prev_ms = float(rr)  # fibrillation-like intervals, unrelated to 200 ms
+    assert not _variable_block(m, flutter, DEFAULT_CONFIG)

@@ -229,8 +229,10 @@ def test_simulated_flutter_gets_no_unexpected_statement(pattern: str) -> None:
     allowed = {"atrial_flutter", "left_axis_deviation", "right_axis_deviation"}
     # Seeds 9, 10, 14, 16 and 18 of 4:1 flutter read as sinus rhythm (with "left atrial
     # abnormality", "Q waves" or "ST depression") until the flutter test read the slope of the
-    # free signal (ecgr1.measure.atrial.rhythm.segment_slopes).
-    for seed in (0, 1, 2, 3, 9, 10, 14, 16, 18):
+    # free signal (ecgr1.measure.atrial.rhythm.segment_slopes); seed 6 of variable-block
+    # flutter said nothing of the atria until RR intervals of whole flutter cycles let the
+    # flutter finding stand over an irregular response.
+    for seed in (0, 1, 2, 3, 6, 9, 10, 14, 16, 18):
         got = simulated_statement_ids(pattern, seed)
         assert "atrial_flutter" in got, (seed, got)
         assert got <= allowed, (seed, got - allowed)

@@ -15,6 +15,7 @@ from ecgr1.measure._numeric import round_or_none
 from ecgr1.measure.atrial import AtrialActivity, analyse_atrial_activity
 from ecgr1.measure.config import MeasureConfig
 from ecgr1.measure.detection import Detection
+from ecgr1.measure.flutter import rr_in_whole_flutter_cycles
 from ecgr1.measure.result import MeasurementResult
 
 
@@ -53,7 +54,8 @@ def apply_atrial(
 ) -> bool:
     """Take over the atrial fields from :func:`analyse_atrial_activity` where it is confident.
 
-    Rules: flutter only with a regular or regularly irregular ventricular response;
+    Rules: flutter only with a regular or regularly irregular ventricular response, or with
+    irregular RR intervals that are whole numbers of its cycle (variable AV block);
     non-conducted P waves (P:QRS > 1, AV block) with their rate, ratio and PR progression; a
     confident 1:1 relation fills a missing P:QRS. Fibrillatory, "none" and undecided results
     never override. Returns whether P waves are present afterwards.
@@ -64,7 +66,7 @@ def apply_atrial(
     if (
         atr.atrial_activity == "flutter"
         and conf >= atrial["flutter_confidence"]
-        and g.rr_irregularity != "irregularly_irregular"
+        and (g.rr_irregularity != "irregularly_irregular" or _variable_block(res, atr, config))
     ):
         _take_flutter(res, atr)
         return False
@@ -87,6 +89,15 @@ def apply_atrial(
         g.p_waves_per_qrs = 1.0
         g.reasons.pop("p_waves_per_qrs", None)
     return p_present
+
+
+def _variable_block(res: MeasurementResult, atr: AtrialActivity, config: MeasureConfig) -> bool:
+    """Whether irregular RR intervals are whole numbers of the flutter cycle found: flutter
+    with variable AV block (2:1, 3:1, 4:1 in turn), not fibrillation (see
+    :func:`~ecgr1.measure.flutter.rr_in_whole_flutter_cycles`)."""
+    rr_ms = np.array([b.rr_prev_ms for b in res.beats if b.rr_prev_ms is not None], float)
+    flutter_hz = (atr.atrial_rate_bpm or 0.0) / 60.0
+    return rr_in_whole_flutter_cycles(rr_ms / 1000.0, flutter_hz, config=config)
 
 
 def _take_flutter(res: MeasurementResult, atr: AtrialActivity) -> None:
