@@ -732,8 +732,9 @@ def run_sources(
         for u in r["truth"]:
             counts[u] = counts.get(u, 0) + 1
     stateable = stateable_units()
+    # Ties in name order: the counts come from sets, whose order changes with the hash seed.
     frequent = sorted(
-        (u for u, n in counts.items() if n >= MIN_POSITIVES), key=lambda u: -counts[u]
+        (u for u, n in counts.items() if n >= MIN_POSITIVES), key=lambda u: (-counts[u], u)
     )
     units = [u for u in frequent if u in stateable]
     per_source = {}
