@@ -64,18 +64,20 @@ def segment_slopes(xs: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, np.nda
     purpose as :func:`~ecgr1.measure.atrial.waves.detrend_free_segments` without its line
     through the segment's ends, which adds a different ramp to every segment."""
     ok = np.zeros_like(free)
-    ok[1:] = free[1:] & free[:-1]
+    np.logical_and(free[1:], free[:-1], out=ok[1:])  # both samples of the difference free
     d = np.zeros_like(xs)
-    d[:, 1:] = np.diff(xs, axis=1)
-    d[:, ~ok] = 0.0
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], ok.astype(np.int8), [0]))))
-    starts, stops = edges[::2], edges[1::2]
-    if starts.size:
-        # Every run's mean at once: sums from a running sum, spread back over the run.
-        cs = np.concatenate([np.zeros((xs.shape[0], 1)), np.cumsum(d, axis=1)], axis=1)
-        lengths = stops - starts
-        means = (cs[:, stops] - cs[:, starts]) / lengths
-        d[:, ok] -= np.repeat(means, lengths, axis=1)
+    np.subtract(xs[:, 1:], xs[:, :-1], out=d[:, 1:])
+    edges = np.flatnonzero(np.diff(ok.astype(np.int8), prepend=0, append=0))
+    starts, stops = edges[::2], edges[1::2]  # ok[starts[k]:stops[k]], starts >= 1
+    # A run's differences sum to its end value less the value before it; column 0 (zero)
+    # serves the samples outside every run, which are zeroed anyway.
+    means = np.zeros((xs.shape[0], starts.size + 1))
+    means[:, 1:] = (xs[:, stops - 1] - xs[:, starts - 1]) / (stops - starts)
+    number = np.arange(1, starts.size + 1)
+    marks = np.zeros(xs.shape[1] + 1, np.intp)
+    marks[starts], marks[stops] = number, -number  # runs never touch: no index twice
+    d -= means[:, np.cumsum(marks[:-1])]
+    d *= ok
     return d, ok
 
 
