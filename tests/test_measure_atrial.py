@@ -303,3 +303,37 @@ def test_flutter_with_variable_block_overrides_an_irregular_ventricular_response
     for beat, rr in zip(m.beats[1:], [500, 710, 900, 510, 690, 880, 530, 650, 750, 520] * 2):
         beat.rr_prev_ms = float(rr)  # fibrillation-like intervals, unrelated to 200 ms
     assert not _variable_block(m, flutter, DEFAULT_CONFIG)
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_two_to_one_flutter_whose_f_wave_passed_as_a_p_wave_is_flutter(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Simulated flutter at 300/min conducted 2:1 (150/min): the F wave before each QRS read
+    as a P wave at a short PR ("sinus tachycardia", "short PR"). The other F wave of each
+    cycle sits in the ST segment, half an RR earlier, with the same shape and size."""
+    import ecgr1
+    from ecgr1.simulate import patterns
+
+    monkeypatch.setitem(patterns.RHYTHM, "flutter_conduction", 2)
+    m = ecgr1.measure(simulate("atrial_flutter", seconds=10, seed=seed).record)
+    g = m.global_
+    assert g.heart_rate_bpm == pytest.approx(150, abs=3)
+    assert g.atrial_activity == "flutter" and not g.p_wave_present
+    assert g.atrial_rate_bpm == pytest.approx(300, abs=15)
+    assert g.pr_interval_ms is None
+    # (A short QT may come with it: the simulator draws QT by Fridericia at 150/min.)
+    assert {s.id for s in ecgr1.interpret(m).statements} - {"short_qt"} == {"atrial_flutter"}
+
+
+@pytest.mark.parametrize("hr", [110, 120, 135, 150, 165])
+def test_sinus_tachycardia_is_not_two_to_one_flutter(hr: int) -> None:
+    """Half an RR before a sinus P wave lies the ST segment or the T wave's upstroke: never a
+    second wave of the P wave's shape and size."""
+    import ecgr1
+
+    for seed in range(3):
+        g = ecgr1.measure(
+            simulate("sinus_tachycardia", seconds=10, seed=seed, hr=hr).record
+        ).global_
+        assert g.atrial_activity == "p_waves" and g.p_wave_present, (seed, g.atrial_activity)

@@ -91,6 +91,12 @@ def apply_atrial(
     return p_present
 
 
+def take_half_cycle_flutter(res: MeasurementResult, rate_bpm: float) -> None:
+    """2:1 flutter found in the median beat (:func:`~ecgr1.measure.flutter.half_cycle_f_waves`):
+    the F-wave rate, and no P waves, as when the whole-record analysis finds flutter."""
+    _take_flutter(res, AtrialActivity(atrial_activity="flutter", atrial_rate_bpm=rate_bpm))
+
+
 def _variable_block(res: MeasurementResult, atr: AtrialActivity, config: MeasureConfig) -> bool:
     """Whether irregular RR intervals are whole numbers of the flutter cycle found: flutter
     with variable AV block (2:1, 3:1, 4:1 in turn), not fibrillation (see

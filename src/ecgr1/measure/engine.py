@@ -34,6 +34,7 @@ from ecgr1.io.record import ECGRecord
 from ecgr1.measure.atrial_override import (
     apply_atrial,
     confident_p_ratio,
+    take_half_cycle_flutter,
     whole_record_atrial_analysis,
 )
 from ecgr1.measure.beat_classes import (
@@ -53,7 +54,11 @@ from ecgr1.measure.fiducials import (
     lead_fiducials_in_samples,
     merge_fiducials,
 )
-from ecgr1.measure.flutter import no_p_wave_atrial_fields, rr_in_whole_flutter_cycles
+from ecgr1.measure.flutter import (
+    half_cycle_f_waves,
+    no_p_wave_atrial_fields,
+    rr_in_whole_flutter_cycles,
+)
 from ecgr1.measure.intervals import build_beats, qt_correction, rate_fields, record_intervals
 from ecgr1.measure.median_beat import (
     dissociated_p_fields,
@@ -201,6 +206,12 @@ def measure(
     else:
         no_p_wave_atrial_fields(g, det, groups, dl, cfg, res.lead_names)
     p_present = apply_atrial(res, atr, pw.present, cfg) if atr is not None else pw.present
+    if p_present and not groups.irregular:
+        # 2:1 flutter: the F wave before each QRS passes as a P wave, the other is in the ST-T.
+        f_rate = half_cycle_f_waves(det, dl, res.lead_names, cfg)
+        if f_rate is not None:
+            take_half_cycle_flutter(res, f_rate)
+            p_present = False
     qt_correction(g)
 
     # Per-lead measurements on the full-rate median beat, axes, voltage, pre-excitation.

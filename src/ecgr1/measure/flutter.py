@@ -23,6 +23,7 @@ from scipy.signal import sosfiltfilt
 
 from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.measure._numeric import round_or_none
+from ecgr1.measure.atrial import ATRIAL_LEADS
 from ecgr1.measure.atrial.fwaves import (
     F_WAVE_LEADS,
     FWaveEvidence,
@@ -125,6 +126,53 @@ def residual_flutter_peak(
     if best < atrial["flutter_concentration"]:
         return None, None
     return "flutter", top_hz
+
+
+def half_cycle_f_waves(
+    det: Detection, dl: BeatDelineation, leads: list[str], config: MeasureConfig
+) -> float | None:
+    """The F-wave rate of 2:1 flutter whose F wave before each QRS passed as a P wave: twice
+    the ventricular rate, when the median beat holds, half a dominant RR before its P wave,
+    a wave of the P wave's shape and size; None otherwise (or when that window is not in it).
+
+    With 2:1 conduction every other F wave lies in the ST-T, exactly half a cycle before the
+    one that "conducts" (Bix's rule: an atrial wave halfway between QRS complexes hides
+    another). In the atrial leads (II, III, aVF, V1, I, V2) the two windows, each less the
+    line through its ends, must match as a non-conducted P wave must
+    (``atrial_waves.non_conducted_corr``, ``non_conducted_amp_low`` .. ``_high``), and twice
+    the ventricular rate must fall in the flutter search band. A sinus P wave finds the ST
+    segment or the T wave's upstroke there, of another shape and size."""
+    params = config.atrial_waves
+    rate = 2.0 * 60.0 * det.fs_detect / dl.dom_rr if dl.dom_rr > 0 else 0.0
+    if not params["flutter_min_bpm"] <= rate <= params["flutter_max_bpm"]:
+        return None
+    upper = [name.upper() for name in leads]
+    rows = [upper.index(n.upper()) for n in ATRIAL_LEADS if n.upper() in upper]
+    rows = [i for i in rows if det.usable[i]]
+    on, off = dl.template.lead["p_on"][rows, 0], dl.template.lead["p_off"][rows, 0]
+    if not rows or not (np.isfinite(on).any() and np.isfinite(off).any()):
+        return None
+    start, stop = int(round(np.nanmedian(on))), int(round(np.nanmedian(off))) + 1
+    shift = int(round(dl.dom_rr / 2.0))
+    if stop - start < 3 or start - shift < 0:  # the earlier window is not in the median beat
+        return None
+    beat = dl.median_beat[rows, 0, :].astype(float)
+    p = _less_end_line(beat[:, start:stop])
+    f = _less_end_line(beat[:, start - shift : stop - shift])
+    p_energy, f_energy = float((p * p).sum()), float((f * f).sum())
+    if p_energy <= 0.0 or f_energy <= 0.0:
+        return None
+    corr = float((p * f).sum()) / np.sqrt(p_energy * f_energy)
+    size = np.sqrt(f_energy / p_energy)
+    same = params["non_conducted_amp_low"] <= size <= params["non_conducted_amp_high"]
+    return rate if corr >= params["non_conducted_corr"] and same else None
+
+
+def _less_end_line(w: np.ndarray) -> np.ndarray:
+    """Each row of ``w`` less the straight line through its first and last values (the slope
+    of the ST segment or of the PR baseline under a wave)."""
+    ramp = np.linspace(0.0, 1.0, w.shape[1])[None, :]
+    return w - (w[:, :1] * (1.0 - ramp) + w[:, -1:] * ramp)
 
 
 def no_p_wave_atrial_fields(
