@@ -5,6 +5,8 @@ The engine sees atrial activity through the P window before each QRS; the whole-
 analysis finds atrial waves anywhere in the cycle (non-conducted P waves, flutter waves at
 2:1-4:1, AV dissociation). Its result takes over the atrial fields only where it is confident
 (``atrial.flutter_confidence``, ``atrial.block_confidence``, ``atrial_waves.min_p_waves_per_qrs``).
+2:1 flutter, whose F wave before each QRS the engine took for a P wave, is found in the median
+beat instead (:func:`half_cycle_flutter`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from ecgr1.measure._numeric import round_or_none
 from ecgr1.measure.atrial import AtrialActivity, analyse_atrial_activity
 from ecgr1.measure.config import MeasureConfig
 from ecgr1.measure.detection import Detection
-from ecgr1.measure.flutter import rr_in_whole_flutter_cycles
+from ecgr1.measure.fiducials import BeatDelineation
+from ecgr1.measure.flutter import half_cycle_f_waves, rr_in_whole_flutter_cycles
 from ecgr1.measure.result import MeasurementResult
 
 
@@ -91,10 +94,25 @@ def apply_atrial(
     return p_present
 
 
-def take_half_cycle_flutter(res: MeasurementResult, rate_bpm: float) -> None:
-    """2:1 flutter found in the median beat (:func:`~ecgr1.measure.flutter.half_cycle_f_waves`):
-    the F-wave rate, and no P waves, as when the whole-record analysis finds flutter."""
-    _take_flutter(res, AtrialActivity(atrial_activity="flutter", atrial_rate_bpm=rate_bpm))
+def half_cycle_flutter(
+    res: MeasurementResult,
+    det: Detection,
+    dl: BeatDelineation,
+    irregular: bool,
+    p_present: bool,
+    config: MeasureConfig,
+) -> bool:
+    """2:1 flutter whose F wave before each QRS passed as a P wave, found in the median beat
+    of a regular rhythm (:func:`~ecgr1.measure.flutter.half_cycle_f_waves`): the F-wave rate
+    and no P waves, as when the whole-record analysis finds flutter. Returns whether P waves
+    are present afterwards."""
+    if not p_present or irregular:
+        return p_present
+    rate = half_cycle_f_waves(det, dl, res.lead_names, config)
+    if rate is None:
+        return True
+    _take_flutter(res, AtrialActivity(atrial_activity="flutter", atrial_rate_bpm=rate))
+    return False
 
 
 def _variable_block(res: MeasurementResult, atr: AtrialActivity, config: MeasureConfig) -> bool:

@@ -13,8 +13,8 @@ Pipeline (see ``docs/measurements.md``), one module per step:
 4. the whole-record atrial analysis, P waves (:mod:`~ecgr1.measure.p_waves`; with an irregular
    rhythm confirmed by that analysis), paced beats, beat classes, record intervals and QTc
    (:mod:`~ecgr1.measure.intervals`); atrial activity without P waves
-   (:mod:`~ecgr1.measure.flutter`) and the whole-record atrial analysis where it is confident
-   (:mod:`~ecgr1.measure.atrial_override`);
+   (:mod:`~ecgr1.measure.flutter`), the whole-record atrial analysis where it is confident and
+   2:1 flutter in the median beat (:mod:`~ecgr1.measure.atrial_override`);
 5. per-lead amplitudes, ST and axes on the full-rate median beat
    (:mod:`~ecgr1.measure.median_beat`), voltage criteria and delta waves
    (:mod:`~ecgr1.measure.voltage`).
@@ -34,7 +34,7 @@ from ecgr1.io.record import ECGRecord
 from ecgr1.measure.atrial_override import (
     apply_atrial,
     confident_p_ratio,
-    take_half_cycle_flutter,
+    half_cycle_flutter,
     whole_record_atrial_analysis,
 )
 from ecgr1.measure.beat_classes import (
@@ -54,11 +54,7 @@ from ecgr1.measure.fiducials import (
     lead_fiducials_in_samples,
     merge_fiducials,
 )
-from ecgr1.measure.flutter import (
-    half_cycle_f_waves,
-    no_p_wave_atrial_fields,
-    rr_in_whole_flutter_cycles,
-)
+from ecgr1.measure.flutter import no_p_wave_atrial_fields, rr_in_whole_flutter_cycles
 from ecgr1.measure.intervals import build_beats, qt_correction, rate_fields, record_intervals
 from ecgr1.measure.median_beat import (
     dissociated_p_fields,
@@ -175,9 +171,8 @@ def measure(
     # Delineation, fiducials and P waves.
     dl = delineate_beats(det, groups, cfg)
     fid = merge_fiducials(dl, det, groups.dominant, cfg, irregular=groups.irregular)
-    # The whole-record atrial analysis (P waves anywhere in the cycle, flutter, AV relation)
-    # reads the QRS and T boundaries only; it confirms the P waves of an irregular rhythm and
-    # overrides the beat-locked view where confident (below).
+    # The whole-record atrial analysis (P waves anywhere in the cycle, flutter, AV relation) reads
+    # only the QRS and T ends; it confirms an irregular rhythm's P waves, overrides if confident.
     glob = global_fiducials(fid, det.pre, cfg)
     atr = whole_record_atrial_analysis(det, glob, res.lead_names, cfg) if run_atrial else None
     pw = confirm_p_waves(p_wave_presence(det, groups, dl, fid.lead["p_peak"], cfg), atr)
@@ -206,12 +201,7 @@ def measure(
     else:
         no_p_wave_atrial_fields(g, det, groups, dl, cfg, res.lead_names)
     p_present = apply_atrial(res, atr, pw.present, cfg) if atr is not None else pw.present
-    if p_present and not groups.irregular:
-        # 2:1 flutter: the F wave before each QRS passes as a P wave, the other is in the ST-T.
-        f_rate = half_cycle_f_waves(det, dl, res.lead_names, cfg)
-        if f_rate is not None:
-            take_half_cycle_flutter(res, f_rate)
-            p_present = False
+    p_present = half_cycle_flutter(res, det, dl, groups.irregular, p_present, cfg)
     qt_correction(g)
 
     # Per-lead measurements on the full-rate median beat, axes, voltage, pre-excitation.
