@@ -85,7 +85,10 @@ def autocorr_many(x: np.ndarray, valid: np.ndarray, lags: np.ndarray) -> np.ndar
     """Normalised autocorrelation of the (zero outside ``valid``, locally detrended) leads
     ``x`` at each lag, over pairs of samples that are both valid (all leads pooled)."""
     n = x.shape[-1]
-    nfft = next_fast_len(2 * n)  # >= 2n - 1: no circular wrap-around
+    lags = fast_clip(np.asarray(lags, int), 1, n - 1)
+    # A circular correlation of length >= n + lag holds no wrapped-around pair at that lag: the
+    # longest lag asked for sets the length (a flutter cycle is ~70 of ~2500 samples).
+    nfft = next_fast_len(n + int(lags.max(initial=1)))
     xv = np.where(valid[None, :], x, 0.0)
     spec = np.fft.rfft(xv, nfft, axis=-1)
     num = np.fft.irfft((spec * np.conj(spec)).sum(0), nfft)
@@ -94,7 +97,6 @@ def autocorr_many(x: np.ndarray, valid: np.ndarray, lags: np.ndarray) -> np.ndar
     # sum_t E[t] M[t + lag] and sum_t M[t] E[t + lag]
     den_a = np.fft.irfft(np.conj(e) * m, nfft)
     den_b = np.fft.irfft(np.conj(m) * e, nfft)
-    lags = fast_clip(np.asarray(lags, int), 1, n - 1)
     pairs = np.fft.irfft(np.conj(m) * m, nfft)[lags]
     den = np.sqrt(np.maximum(den_a[lags] * den_b[lags], 0.0))
     out = np.where((den > 0) & (pairs >= lags), num[lags] / np.maximum(den, 1e-300), 0.0)
