@@ -41,6 +41,21 @@ def test_percentile_along_equals_numpy(shape, axis, q) -> None:
     assert got.shape == want.shape and np.array_equal(got, want)
 
 
+def test_percentile_of_a_short_series_is_numpys_to_the_bit() -> None:
+    """The one-sort path of short 1-D float64 series (ties, -0.0, every kind of q, NaN)."""
+    rng = np.random.default_rng(8)
+    for trial in range(3000):
+        n = int(rng.integers(1, 257))
+        a = rng.normal(size=n) * float(rng.choice([1e-3, 1.0, 1e3]))
+        if trial % 5 == 0:
+            a = np.round(a, 1)  # ties, and -0.0
+        q = float(rng.uniform(0, 100)) if trial % 3 else int(rng.integers(0, 101))
+        got, want = percentile_along(a, q), np.percentile(a, q)
+        assert got == want and type(got) is type(want), (n, q, got, want)
+    a = np.array([1.0, np.nan, 2.0])
+    assert np.isnan(percentile_along(a, 50))
+
+
 def test_percentile_along_hands_other_inputs_to_numpy() -> None:
     a = np.random.default_rng(7).normal(size=(4, 30))
     a32 = a.astype(np.float32)
