@@ -321,7 +321,7 @@ def test_two_to_one_flutter_whose_f_wave_passed_as_a_p_wave_is_flutter(
     assert g.heart_rate_bpm == pytest.approx(150, abs=3)
     assert g.atrial_activity == "flutter" and not g.p_wave_present
     assert g.atrial_rate_bpm == pytest.approx(300, abs=15)
-    assert g.pr_interval_ms is None
+    assert g.pr_interval_ms is None and "2:1 flutter" in g.reasons["p_wave_present"]
     # (A short QT may come with it: the simulator draws QT by Fridericia at 150/min.)
     assert {s.id for s in ecgr1.interpret(m).statements} - {"short_qt"} == {"atrial_flutter"}
 

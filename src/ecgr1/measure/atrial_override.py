@@ -112,6 +112,10 @@ def half_cycle_flutter(
     if rate is None:
         return True
     _take_flutter(res, AtrialActivity(atrial_activity="flutter", atrial_rate_bpm=rate))
+    res.global_.reasons["p_wave_present"] = (
+        "the wave before each QRS is a flutter wave: another of its shape and size lies half "
+        "an RR interval earlier (2:1 flutter)"
+    )
     return False
 
 
