@@ -337,3 +337,27 @@ def test_sinus_tachycardia_is_not_two_to_one_flutter(hr: int) -> None:
             simulate("sinus_tachycardia", seconds=10, seed=seed, hr=hr).record
         ).global_
         assert g.atrial_activity == "p_waves" and g.p_wave_present, (seed, g.atrial_activity)
+
+
+@pytest.mark.parametrize(("pattern", "hr"), [("sinus_tachycardia", 150), ("av_block_1", 110)])
+def test_a_residual_peak_at_a_fixed_multiple_of_the_ventricular_rate_is_not_flutter(
+    pattern: str, hr: int
+) -> None:
+    """Noisy sinus records whose P waves went unseen: the QRST-cancelled residual peaked at
+    exactly twice the ventricular rate (300/min at 150/min, 220/min at 110/min) and read as
+    flutter. Waves at a fixed multiple of the ventricular rate are locked to the QRS and leave
+    with the median beat; what remains there is the QRST's own variation."""
+    import ecgr1
+
+    for seed in range(4):
+        sim = simulate(pattern, seconds=10, seed=seed, hr=hr, noise="all")
+        assert ecgr1.measure(sim.record).global_.atrial_activity != "flutter", seed
+
+
+def test_flutter_with_variable_conduction_keeps_its_residual_peak(ludb_dir) -> None:
+    """LUDB 35 (typical flutter, 2:1 and 3:1): its residual peak is twice its median RR's
+    rate, but its RR intervals hold two different numbers of F-F cycles."""
+    import ecgr1
+
+    g = ecgr1.measure(ludb_dir / "data" / "35.hea").global_
+    assert g.atrial_activity == "flutter" and 240 <= g.atrial_rate_bpm <= 340

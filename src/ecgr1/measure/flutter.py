@@ -168,6 +168,23 @@ def half_cycle_f_waves(
     return rate if corr >= params["non_conducted_corr"] and same else None
 
 
+def _fixed_multiple(
+    f_hz: float | None, groups: BeatGroups, det: Detection, resid: np.ndarray
+) -> bool:
+    """Whether ``f_hz`` lies within one frequency bin of the residual's spectrum (1 / its
+    duration) of a whole multiple of the ventricular rate (median RR) and every RR between two
+    non-premature beats holds the same whole number of its cycles."""
+    if not f_hz or not groups.med_rr > 0:
+        return False
+    f_v = det.fs_detect / groups.med_rr
+    k = round(f_hz / f_v)
+    if k < 1 or abs(f_hz - k * f_v) > det.fs_detect / resid.shape[1]:
+        return False
+    sinus = ~(groups.premature[1:] | groups.premature[:-1])  # intervals without an ectopic end
+    cycles = np.round(groups.rr[sinus] / det.fs_detect * f_hz)
+    return cycles.size > 0 and bool(np.all(cycles == k))
+
+
 def _less_end_line(w: np.ndarray) -> np.ndarray:
     """Each row of ``w`` less the straight line through its first and last values (the slope
     of the ST segment or of the PR baseline under a wave)."""
@@ -206,6 +223,13 @@ def no_p_wave_atrial_fields(
     irregular = groups.irregular
     rr_s = groups.rr / det.fs_detect
     if kind and irregular and not rr_in_whole_flutter_cycles(rr_s, flutter_hz, config=config):
+        kind = None
+    # Atrial waves at a fixed whole multiple of the ventricular rate (every RR between
+    # non-premature beats the same number of their cycles) are locked to the QRS and go with
+    # the median beat: a residual peak there is the QRST's own beat-to-beat variation (noise,
+    # respiration), not flutter waves. Flutter with fixed conduction is read from the waves
+    # themselves (``atrial_override``); variable conduction leaves F waves in the residual.
+    if kind and not irregular and _fixed_multiple(flutter_hz, groups, det, resid):
         kind = None
     if kind == "flutter" and flutter_hz:
         g.atrial_rate_bpm = round_or_none(60.0 * flutter_hz)  # the F-wave rate
