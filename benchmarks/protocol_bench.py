@@ -372,8 +372,9 @@ SIM_EXPECTED = {
 BASE_RHYTHM = {"sinus_rhythm", "normal_ecg"}
 
 
-def run_sim(seeds: int) -> dict[str, Any]:
-    """Each simulated pattern, ``seeds`` seeds of 10 s: is the expected statement made?"""
+def run_sim(seeds: int, noise: str = "") -> dict[str, Any]:
+    """Each simulated pattern, ``seeds`` seeds of 10 s: is the expected statement made?
+    ``noise`` (``ecgr1.simulate``'s: baseline, muscle, powerline, all) is added to each."""
     from ecgr1.simulate import PATTERNS, simulate
 
     table = {}
@@ -384,7 +385,7 @@ def run_sim(seeds: int) -> dict[str, Any]:
             continue
         hits, extras = 0, {}
         for seed in range(seeds):
-            res = interpret_record(simulate(name, seconds=10, seed=seed).record)
+            res = interpret_record(simulate(name, seconds=10, seed=seed, noise=noise).record)
             ids = scored_ids(res)
             hits += bool(ids & expected)
             for sid in ids - expected - BASE_RHYTHM:
@@ -931,6 +932,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", type=Path, help="--json of an earlier sources run: before/after")
     ap.add_argument("--sim-seeds", type=int, default=3, help="seeds per simulated pattern")
     ap.add_argument(
+        "--sim-noise",
+        default="",
+        metavar="KINDS",
+        help="noise added to the simulated records (baseline, muscle, powerline, comma-separated, "
+        "or all; default none)",
+    )
+    ap.add_argument(
         "--seconds",
         type=float,
         default=None,
@@ -998,10 +1006,12 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in lu["axis_per_class"].items():
             print(f"| {k} | {v['n']} | {v['mean']:.1f} ± {v['sd']:.1f} |")
     if args.dataset in ("sim", "all"):
-        sim = run_sim(args.sim_seeds)
+        sim = run_sim(args.sim_seeds, args.sim_noise)
         out["simulated"] = sim
+        noise = f", noise: {args.sim_noise}" if args.sim_noise else ""
         print(
-            f"\n## Simulated patterns ({args.sim_seeds} seeds x 10 s each; {sim['elapsed_s']:.1f} s)\n"
+            f"\n## Simulated patterns ({args.sim_seeds} seeds x 10 s each{noise}; "
+            f"{sim['elapsed_s']:.1f} s)\n"
         )
         print(f"expected statement made in {sim['found_rate']:.0%} of runs (mean over patterns)\n")
         print("| pattern | expected statement made | other statements (runs) |\n|---|---|---|")

@@ -221,6 +221,11 @@ DELINEATION: dict[str, float] = {
     "qrs_terminal_ms": 80.0,
     "qrs_terminal_end_ms": 30.0,  # and must be over (quiet) within this after that window
     "qrs_terminal_min_leads": 6,  # terminal-component rules only with this many usable leads
+    # The lead-normalised velocity scales each lead's QRS to one size, its noise with it: a
+    # lead whose steepest QRS slope is under this many times its median slope over the beat
+    # window (noise and ST-T) is left out of it (simulated 25 uV muscle noise: ~4.5; LUDB:
+    # 1st percentile of leads 17.6).
+    "qrs_terminal_lead_min_snr": 10.0,
 }
 
 # Whole-record atrial analysis (ecgr1.measure.atrial): times in ms, rates in /min.

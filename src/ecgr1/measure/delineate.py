@@ -515,8 +515,11 @@ def _terminal_qrs_offset(
     end_lim = np.minimum(late_lim + int(params["qrs_terminal_end_ms"] * per_ms), off_lim)
     end_lim = end_lim.astype(int)
     lead_max = abs_slope.max(axis=2, keepdims=True)
-    weight_share = weights / max(float(weights.sum()), 1e-12)
-    lead_velocity = np.tensordot(weight_share, abs_slope / np.maximum(lead_max, 1e-9), axes=(0, 0))
+    lead_velocity = np.einsum(
+        "lb,lbw->bw",
+        _clear_lead_shares(abs_slope, lead_max, weights, params),
+        abs_slope / np.maximum(lead_max, 1e-9),
+    )
     lead_velocity = smooth(lead_velocity, _half_width(params["qrs_smooth_ms"], per_ms), axis=1)
     lead_peak = _take(
         lead_velocity,
@@ -537,6 +540,20 @@ def _terminal_qrs_offset(
         found = (late >= 0) & (end >= 0) & terminal_beats
         extended = np.where(found, np.maximum(extended, end), extended)
     return extended.astype(float)
+
+
+def _clear_lead_shares(
+    abs_slope: np.ndarray, lead_max: np.ndarray, weights: np.ndarray, params: Mapping[str, float]
+) -> np.ndarray:
+    """(L, B) weights of the lead-normalised velocity, summing to 1 per beat: the usable leads
+    whose steepest QRS slope is at least ``qrs_terminal_lead_min_snr`` times their median
+    slope over the window (all of them when none is)."""
+    mid = abs_slope.shape[2] // 2  # the middle value (the upper one of an even count)
+    typical = np.partition(abs_slope, mid, axis=2)[:, :, mid]
+    clear = lead_max[:, :, 0] >= params["qrs_terminal_lead_min_snr"] * typical
+    w = weights[:, None] * clear
+    w = np.where(w.sum(axis=0) > 0, w, weights[:, None])
+    return w / np.maximum(w.sum(axis=0), 1e-12)
 
 
 def _lead_qrs(
