@@ -6,6 +6,8 @@ Usage::
     python benchmarks/protocol_bench.py                  # all tables, markdown
     python benchmarks/protocol_bench.py --dataset cpsc --seconds 10
     python benchmarks/protocol_bench.py --json out.json  # also write every prediction
+    # the simulated patterns, 20 seeds each, with the simulator's muscle noise added:
+    python benchmarks/protocol_bench.py --dataset sim --sim-seeds 20 --sim-noise muscle
     # every labelled source of a folder laid out like ../shared/data, per source and
     # leave-one-source-out; measurements cached per record, so re-scoring a rules change
     # re-runs the protocol only:
