@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.fft import next_fast_len
+from scipy.ndimage import binary_erosion
 
+from ecgr1.signal.filters import smooth
 from ecgr1.signal.stats import fast_clip, median_1d
 
 
@@ -35,8 +37,11 @@ def flutter_test(
     Read on the slope of the free signal (:func:`segment_slopes`): the segment-wise detrended
     ``xs`` is not periodic when a segment spans a fraction of a cycle more than a whole number
     (the line through its two ends differs from segment to segment), and simulated 4:1 flutter
-    then showed its best autocorrelation at 210-230 /min instead of its 300 /min."""
-    xs, free = segment_slopes(xs, free)
+    then showed its best autocorrelation at 210-230 /min instead of its 300 /min. The slope is
+    smoothed over ``flutter_slope_smooth_ms`` (flutter's 4-6 Hz pass; muscle noise above
+    ~20 Hz, which the difference raises, does not: unsmoothed, simulated 4:1 flutter under
+    15-30 uV of EMG fell to 0.77-0.81 and was not taken)."""
+    xs, free = segment_slopes(xs, free, odd_width(params["flutter_slope_smooth_ms"], fs))
     lags = np.array(
         sorted({int(round(60.0 / bpm * fs)) for bpm in np.arange(
             params["flutter_min_bpm"], params["flutter_max_bpm"], 5.0)})
@@ -55,24 +60,40 @@ def flutter_test(
     return FlutterTest(best_lag, best_ac, flutter_like)
 
 
-def segment_slopes(xs: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First difference of ``xs`` (leads x samples) inside each run of ``free`` samples, less
-    the run's mean difference per lead; zero elsewhere. Returns it and where it is defined.
+def odd_width(ms: float, fs: float) -> int:
+    """The odd number of samples nearest to ``ms`` at ``fs`` Hz (at least 1)."""
+    return max(1, 2 * int(round(ms * fs / 2000.0)) + 1)
 
-    A periodic wave keeps its period under both steps (a difference, then a constant taken
-    away), while the level and slope of a tilted baseline or T-wave tail drop out: the same
-    purpose as :func:`~ecgr1.measure.atrial.waves.detrend_free_segments` without its line
-    through the segment's ends, which adds a different ramp to every segment."""
+
+def segment_slopes(
+    xs: np.ndarray, free: np.ndarray, width: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """First difference of ``xs`` (leads x samples) inside each run of ``free`` samples,
+    smoothed by :func:`~ecgr1.signal.filters.smooth` over ``width`` samples (odd; 1: not at
+    all), less the run's mean per lead; zero elsewhere. Returns it and where it is defined
+    (the samples whose whole smoothing support lies in one run).
+
+    A periodic wave keeps its period under all three steps (linear, time-invariant, then a
+    constant taken away), while the level and slope of a tilted baseline or T-wave tail drop
+    out: the same purpose as :func:`~ecgr1.measure.atrial.waves.detrend_free_segments`
+    without its line through the segment's ends, which adds a different ramp to every
+    segment. The difference raises high-frequency noise; the smoothing takes it back down."""
     ok = np.zeros_like(free)
     np.logical_and(free[1:], free[:-1], out=ok[1:])  # both samples of the difference free
     d = np.zeros_like(xs)
     np.subtract(xs[:, 1:], xs[:, :-1], out=d[:, 1:])
+    d *= ok
+    if width > 1:
+        d = smooth(d, width, axis=1)
+        ok = binary_erosion(ok, structure=np.ones(2 * width - 1, bool))
+        d *= ok
     edges = np.flatnonzero(np.diff(ok.astype(np.int8), prepend=0, append=0))
-    starts, stops = edges[::2], edges[1::2]  # ok[starts[k]:stops[k]], starts >= 1
-    # A run's differences sum to its end value less the value before it; column 0 (zero)
-    # serves the samples outside every run, which are zeroed anyway.
+    starts, stops = edges[::2], edges[1::2]  # ok[starts[k]:stops[k]]
+    # Each run's mean from a running sum; column 0 (zero) serves the samples outside every
+    # run, which are zeroed anyway.
+    sums = np.concatenate([np.zeros((xs.shape[0], 1)), np.cumsum(d, axis=1)], axis=1)
     means = np.zeros((xs.shape[0], starts.size + 1))
-    means[:, 1:] = (xs[:, stops - 1] - xs[:, starts - 1]) / (stops - starts)
+    means[:, 1:] = (sums[:, stops] - sums[:, starts]) / (stops - starts)
     number = np.arange(1, starts.size + 1)
     marks = np.zeros(xs.shape[1] + 1, np.intp)
     marks[starts], marks[stops] = number, -number  # runs never touch: no index twice
