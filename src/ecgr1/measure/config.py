@@ -256,7 +256,9 @@ ATRIAL_WAVES: dict[str, float] = {
     "flutter_max_bpm": 390.0,
     "flutter_autocorr": 0.5,  # autocorrelation of the QRS-free signal at one flutter cycle
     "flutter_half_cycle_gap": 0.5,  # autocorrelation at one cycle minus at half a cycle
-    "flutter_slope_smooth_ms": 10.0,  # the free signal's slope smoothed over this (odd samples)
+    # The free signal's slope smoothed by two moving averages of this width (odd samples; the
+    # smoothing spans about twice it).
+    "flutter_slope_smooth_ms": 10.0,
     "pause_ratio": 1.5,  # an RR holding a non-conducted P is at least this many PP cycles
     "min_non_conducted": 2,  # explicit non-conducted P waves needed to claim AV block
     "non_conducted_corr": 0.85,  # shape match demanded of a non-conducted P

@@ -23,7 +23,7 @@ from scipy.signal import sosfiltfilt
 
 from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.measure._numeric import round_or_none
-from ecgr1.measure.atrial import ATRIAL_LEADS
+from ecgr1.measure.atrial import usable_atrial_rows
 from ecgr1.measure.atrial.fwaves import (
     F_WAVE_LEADS,
     FWaveEvidence,
@@ -146,9 +146,7 @@ def half_cycle_f_waves(
     rate = 2.0 * 60.0 * det.fs_detect / dl.dom_rr if dl.dom_rr > 0 else 0.0
     if not params["flutter_min_bpm"] <= rate <= params["flutter_max_bpm"]:
         return None
-    upper = [name.upper() for name in leads]
-    rows = [upper.index(n.upper()) for n in ATRIAL_LEADS if n.upper() in upper]
-    rows = [i for i in rows if det.usable[i]]
+    rows = usable_atrial_rows(leads, det.usable)
     on, off = dl.template.lead["p_on"][rows, 0], dl.template.lead["p_off"][rows, 0]
     if not rows or not (np.isfinite(on).any() and np.isfinite(off).any()):
         return None

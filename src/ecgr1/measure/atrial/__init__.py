@@ -81,7 +81,7 @@ from ecgr1.measure.atrial.waves import (
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.signal.filters import butter_sos, butter_sos_zi, sosfiltfilt_rows
 
-__all__ = ["ATRIAL_LEADS", "AtrialActivity", "analyse_atrial_activity"]
+__all__ = ["ATRIAL_LEADS", "AtrialActivity", "analyse_atrial_activity", "usable_atrial_rows"]
 
 # Leads in which atrial activity is best seen, in order of preference.
 ATRIAL_LEADS: tuple[str, ...] = ("II", "III", "aVF", "V1", "I", "V2")
@@ -258,12 +258,18 @@ def _atrial_lead_rows(leads: list[str], usable: np.ndarray) -> list[int]:
     return [rows[i] for i in again]
 
 
-def _pick_leads(leads: list[str], usable: np.ndarray) -> list[int]:
-    """The first lead of each :data:`ATRIAL_LEADS` name (case-insensitive), if usable; when
-    none is, every usable lead."""
+def usable_atrial_rows(leads: list[str], usable: np.ndarray) -> list[int]:
+    """Rows of the first lead of each :data:`ATRIAL_LEADS` name (case-insensitive) that is
+    usable, in that order."""
     upper = [name.upper() for name in leads]
     chosen = [upper.index(n.upper()) for n in ATRIAL_LEADS if n.upper() in upper]
-    chosen = [i for i in chosen if usable[i]]
+    return [i for i in chosen if usable[i]]
+
+
+def _pick_leads(leads: list[str], usable: np.ndarray) -> list[int]:
+    """The usable atrial leads (:func:`usable_atrial_rows`); when there is none, every usable
+    lead."""
+    chosen = usable_atrial_rows(leads, usable)
     if not chosen:
         chosen = [i for i in range(len(leads)) if usable[i]]
     return chosen
