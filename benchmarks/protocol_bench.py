@@ -374,6 +374,18 @@ SIM_EXPECTED = {
 BASE_RHYTHM = {"sinus_rhythm", "normal_ecg"}
 
 
+def _noise_kinds(text: str) -> str:
+    """``--sim-noise``: comma-separated kinds of the simulator's noise, or ``all``."""
+    from ecgr1.simulate.noise import NOISE_KINDS
+
+    unknown = [k for k in text.split(",") if k.strip() and k.strip() not in (*NOISE_KINDS, "all")]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown noise {', '.join(unknown)}; choose from {', '.join(NOISE_KINDS)} or all"
+        )
+    return text
+
+
 def run_sim(seeds: int, noise: str = "") -> dict[str, Any]:
     """Each simulated pattern, ``seeds`` seeds of 10 s: is the expected statement made?
     ``noise`` (``ecgr1.simulate``'s: baseline, muscle, powerline, all) is added to each."""
@@ -936,6 +948,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--sim-noise",
         default="",
+        type=_noise_kinds,
         metavar="KINDS",
         help="noise added to the simulated records (baseline, muscle, powerline, comma-separated, "
         "or all; default none)",

@@ -123,3 +123,16 @@ def test_every_labelled_source_of_the_shared_data_is_read() -> None:
     assert "251146004" in ptbxl["00001_hr"]["truth"]
     a1 = next(r for r in sources["cpsc2018"] if r["hea"].stem == "A0001")
     assert a1["truth"] == {"right_bundle_branch_block"}
+
+
+def test_sim_noise_names_the_simulators_kinds_and_refuses_others(capsys) -> None:
+    import pytest
+
+    assert pb._noise_kinds("muscle,baseline") == "muscle,baseline"
+    assert pb._noise_kinds("all") == "all"
+    with pytest.raises(SystemExit) as exc:
+        pb.main(["--dataset", "sim", "--sim-noise", "musle"])
+    assert exc.value.code == 2
+    assert "unknown noise musle; choose from baseline, muscle, powerline or all" in (
+        capsys.readouterr().err
+    )
