@@ -58,6 +58,11 @@ BEAT: dict[str, float] = {
     # irregular_succ_diff too makes it irregularly irregular.
     "irregular_rr_cv": 0.08,
     "irregular_succ_diff": 0.10,
+    # Detection threshold over the slope-energy envelope: N + 0.25 (S - N), S its 98th
+    # percentile and N this weight times its median, the noise level (Pan & Tompkins 1985; 0:
+    # a quarter of S alone). Muscle noise lifts the envelope between beats to a sixth of S,
+    # and a broad T wave with noise on it then passed a quarter of S as a "beat".
+    "detect_noise_weight": 1.0,
 }
 
 # Delineation search windows: physiologic limits relative to the R peak or to other
@@ -226,6 +231,16 @@ DELINEATION: dict[str, float] = {
     # window (noise and ST-T) is left out of it (simulated 25 uV muscle noise: ~4.5; LUDB:
     # 1st percentile of leads 17.6).
     "qrs_terminal_lead_min_snr": 10.0,
+    # Noise floors: a QRS boundary is where the slope has fallen to the noise, so each slope
+    # threshold is at least this many times the noise level, the median slope over the beat
+    # windows (most of a window is neither QRS nor steep ST-T). Under muscle noise a fraction
+    # of the QRS peak lies below the noise, the slope never "stays low", and the offset ran to
+    # the search limit (simulated low-voltage records: QRS 90 ms measured 190). Global
+    # onset and offset (spatial velocity), a terminal component (it must rise above, and end
+    # below, its floor), and each lead's own offset.
+    "qrs_noise_floor": 1.2,
+    "qrs_terminal_noise_floor": 1.5,
+    "lead_qrs_noise_floor": 1.5,
 }
 
 # Whole-record atrial analysis (ecgr1.measure.atrial): times in ms, rates in /min.
@@ -521,7 +536,8 @@ def _check_ranges(cfg: MeasureConfig) -> None:
             if value < 0 or (dotted in _POSITIVE and value <= 0):
                 bound = "> 0" if dotted in _POSITIVE else ">= 0"
                 raise ValueError(f"MeasureConfig {dotted} must be {bound}, got {value}")
-            if ("fraction" in key or name == "lead_shrink") and value > 1.0:
+            bounded = "fraction" in key or key.endswith("_weight") or name == "lead_shrink"
+            if bounded and value > 1.0:
                 raise ValueError(f"MeasureConfig {dotted} must be in [0, 1], got {value}")
             if name in ("shrink_reference_pct", "global_percentile") and value > 100.0:
                 raise ValueError(f"MeasureConfig {dotted} must be in [0, 100], got {value}")

@@ -278,6 +278,18 @@ def _take(y: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return y[np.arange(y.shape[0]), fast_clip(idx, 0, w - 1).astype(int)]
 
 
+def _noise_level(y: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """The noise level of a slope array: its middle value (the upper one of an even count)
+    over all samples (``axis`` None) or along ``axis``. Most of a beat window is neither QRS
+    nor steep ST-T, so the median slope is the noise's (a few uV per sample when clean)."""
+    if axis is None:
+        flat = y.ravel()
+        m = flat.size // 2
+        return float(np.partition(flat, m)[m]) if flat.size else 0.0
+    m = y.shape[axis] // 2
+    return np.take(np.partition(y, m, axis=axis), m, axis=axis)
+
+
 def _trapezium(
     y: np.ndarray, tm: np.ndarray, tr: np.ndarray, direction: int, sign: np.ndarray
 ) -> np.ndarray:
@@ -423,8 +435,9 @@ def _global_qrs(
     ``abs_slope`` (L, B, Wq) is the absolute first difference of the QRS delineation copy. From
     the steepest point within 80 ms before (after) the anchor, the onset (offset) is the last
     (first) sample where the velocity has stayed at most ``qrs_on_frac`` (``qrs_off_frac``) of
-    its QRS maximum above the isoelectric level for ``qrs_quiet_ms``; at the search limit when
-    there is none. The offset of the beats of ``terminal_beats`` then moves over a terminal QRS
+    its QRS maximum above the isoelectric level, and at most ``qrs_noise_floor`` times the
+    noise level (:func:`_noise_level`), for ``qrs_quiet_ms``; at the search limit when there is
+    none. The offset of the beats of ``terminal_beats`` then moves over a terminal QRS
     component (:func:`_terminal_qrs_offset`) when enough leads are usable.
     """
     n_beats, qrs_width = abs_slope.shape[1:]
@@ -450,8 +463,10 @@ def _global_qrs(
     # Isoelectric level: the lowest velocity between the search limit and the steepest point.
     iso_on = _take(velocity, _masked_arg(velocity, on_lim, steep_before, "min"))
     iso_off = _take(velocity, _masked_arg(velocity, steep_after, off_lim, "min"))
-    thr_on = iso_on + params["qrs_on_frac"] * (peak_velocity - iso_on)
-    thr_off = iso_off + params["qrs_off_frac"] * (peak_velocity - iso_off)
+    # Never below the noise: under muscle noise a tenth of the QRS peak is (qrs_noise_floor).
+    floor = params["qrs_noise_floor"] * _noise_level(velocity)
+    thr_on = np.maximum(iso_on + params["qrs_on_frac"] * (peak_velocity - iso_on), floor)
+    thr_off = np.maximum(iso_off + params["qrs_off_frac"] * (peak_velocity - iso_off), floor)
     quiet_len = _quiet_samples(params, per_ms)
     onset = _last_quiet(velocity, thr_on, quiet_len, on_lim, steep_before + 1)
     onset = np.where(onset < 0, on_lim, onset).astype(float)
@@ -498,7 +513,8 @@ def _terminal_qrs_offset(
     to that end. The spatial velocity is dominated by the largest (usually mid-precordial)
     leads, so a slow terminal R' or S confined to a few smaller leads is also looked for in the
     lead-normalised velocity (each lead divided by its own steepest slope), with
-    ``qrs_terminal_lead_frac``.
+    ``qrs_terminal_lead_frac``. In either, the hump must rise above, and the component end
+    below, ``qrs_terminal_noise_floor`` times that velocity's noise level.
 
     Both rules apply to the beats of ``terminal_beats`` only (the caller's median beat and the
     dominant beats held near it). On a single beat a hump after the QRS is as likely not to be
@@ -532,10 +548,12 @@ def _terminal_qrs_offset(
     ]
     extended = offset.copy()
     for velocity, top, iso, frac in rules:
-        late = _last_true(
-            velocity > (iso + frac * (top - iso))[:, None], offset.astype(int), late_lim + 1
-        )
-        thr_end = iso + params["qrs_off_frac"] * (top - iso)
+        # A hump of noise is no terminal component: it must rise above the noise floor, and
+        # the component ends where the velocity is back below it.
+        floor = params["qrs_terminal_noise_floor"] * _noise_level(velocity)
+        hump = np.maximum(iso + frac * (top - iso), floor)
+        late = _last_true(velocity > hump[:, None], offset.astype(int), late_lim + 1)
+        thr_end = np.maximum(iso + params["qrs_off_frac"] * (top - iso), floor)
         end = _first_quiet(velocity, thr_end, quiet_len, np.maximum(late, 0), end_lim + 1)
         found = (late >= 0) & (end >= 0) & terminal_beats
         extended = np.where(found, np.maximum(extended, end), extended)
@@ -569,7 +587,8 @@ def _lead_qrs(
     boundary (``qrs_on_rows`` / ``qrs_off_rows``).
 
     The lead's own smoothed |slope| must stay at most ``lead_qrs_on_frac`` (onset) or
-    ``lead_qrs_off_frac`` (offset) of its QRS maximum for ``qrs_quiet_ms``; with
+    ``lead_qrs_off_frac`` (offset) of its QRS maximum for ``qrs_quiet_ms`` (the offset's
+    threshold at least ``lead_qrs_noise_floor`` times the lead's noise level); with
     ``lead_qrs_on_amp_frac`` > 0 the amplitude rule (:func:`_amplitude_onset`) decides the onset
     where it finds one. The peak is the largest deflection from the onset level.
     """
@@ -599,7 +618,12 @@ def _lead_qrs(
 
     latest_off = np.minimum(qrs_off_rows + tol, qrs_width - 1)
     steep_off = _masked_arg(slope, np.maximum(qrs_off_rows - tol, c), qrs_off_rows + 1, "max")
-    thr_off = params["lead_qrs_off_frac"] * slope_max
+    # Never below the lead's noise level (lead_qrs_noise_floor): a noisy lead's slope would
+    # otherwise not "stay low" before the tolerance's end.
+    n_leads = abs_slope.shape[0]
+    lead_noise = _noise_level(slope.reshape(n_leads, -1), axis=1)
+    floor = params["lead_qrs_noise_floor"] * np.repeat(lead_noise, n_rows // n_leads)
+    thr_off = np.maximum(params["lead_qrs_off_frac"] * slope_max, floor)
     offset = _first_quiet(slope, thr_off, quiet_len, np.maximum(steep_off, 0), latest_off + 1)
     offset = np.where(offset < 0, qrs_off_rows, offset)
     offset = fast_clip(offset, qrs_off_rows - tol, qrs_off_rows + tol)
