@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/measure_bench.py [--data DIR] [--records N] [--datasets ludb,qtdb]
         [--methods ecgr1,neurokit2_dwt,neurokit2_prominence] [--out results.json] [--markdown]
-        [--cli-speed] [--p-sources]
+        [--cli-speed] [--p-sources] [--simulated PATTERNS [--sim-noise KINDS] [--sim-seeds N]]
 
 Data (from ``--data``, default :func:`ecgr1.paths.shared_data_dir`):
 
@@ -55,6 +55,10 @@ What is scored (rules in ``benchmarks/_scoring.py``; every method goes through t
    1-record and a 50-record run, median of 3 runs (:func:`run_cli_speed`).
 7. ``--p-sources``: "P waves present" on every AF, flutter and sinus-rhythm record of every
    labelled source (:func:`run_p_sources`).
+8. ``--simulated PATTERNS [--sim-noise KINDS] [--sim-seeds N]``: ecgr1 on ``ecgr1.simulate``
+   records, whose true boundaries are known: per pattern, the beats' QRS onset and offset
+   errors, the record QRS duration's error (mean and largest), missed and false beats
+   (:func:`run_simulated`; noise ``muscle`` by default, ``none`` for clean records).
 
 If ``ecgr1.measure.engine`` cannot be imported the ecgr1 method is dropped with a warning and the
 neurokit2 methods still run. A method that raises on a record contributes no detections for it
@@ -832,6 +836,8 @@ def markdown(results: dict) -> str:
         lines += ["", cli_speed_markdown(results["cli_speed"])]
     if results.get("p_sources"):
         lines += ["", p_sources_markdown(results["p_sources"])]
+    if results.get("simulated"):
+        lines += ["", simulated_markdown(results["simulated"])]
     crit = results.get("criteria")
     if crit:
         lines += [
@@ -955,6 +961,75 @@ def run_p_sources(data: Path) -> dict:
         rows.append({"source": src, "id": rid, "label": lab, "p_wave_present": p,
                      "paced": (src, rid) in paced})  # fmt: skip
     return {"records": rows}
+
+
+def run_simulated(patterns: list[str], noise: str, seeds: int) -> dict:
+    """ecgr1 on simulated records (``seeds`` seeds of 10 s per pattern, ``noise`` added):
+    beat-level QRS onset/offset error against the simulator's truth (each detected beat paired
+    with the true QRS it falls in, +-40 ms), record QRS duration minus the simulated one, and
+    missed and false beats."""
+    import ecgr1
+    from ecgr1.simulate import simulate
+
+    out = {}
+    for name in patterns:
+        on, off, rec, missed, false = [], [], [], 0, 0
+        for seed in range(seeds):
+            sim = simulate(name, seconds=10, seed=seed, noise="" if noise == "none" else noise)
+            res = ecgr1.measure(sim.record)
+            spans = [(b["qrs_on_s"], b["qrs_off_s"]) for b in sim.beats]
+            hit = [False] * len(spans)
+            for beat in res.beats:
+                j = next(
+                    (k for k, (a, b) in enumerate(spans) if a - 0.04 <= beat.r_peak_s <= b + 0.04),
+                    None,
+                )
+                if j is None:
+                    false += 1
+                    continue
+                hit[j] = True
+                if beat.qrs_onset_s is not None and beat.qrs_offset_s is not None:
+                    on.append(1000 * (beat.qrs_onset_s - spans[j][0]))
+                    off.append(1000 * (beat.qrs_offset_s - spans[j][1]))
+            missed += hit.count(False)
+            qrs = res.global_.qrs_duration_ms
+            if qrs is not None:
+                rec.append(qrs - sim.params["qrs_ms"])
+        out[name] = {
+            "records": seeds,
+            "qrs_on_ms": [float(np.mean(on)), float(np.std(on))] if on else None,
+            "qrs_off_ms": [float(np.mean(off)), float(np.std(off))] if off else None,
+            "record_qrs_error_ms": [float(np.mean(rec)), float(np.max(np.abs(rec)))]
+            if rec
+            else None,
+            "missed_beats": missed,
+            "false_beats": false,
+        }
+    return {"noise": noise, "seeds": seeds, "patterns": out}
+
+
+def simulated_markdown(sm: dict) -> str:
+    """The ``--simulated`` table."""
+
+    def ms(v: list[float] | None) -> str:
+        return "-" if v is None else f"{v[0]:+.1f} ± {v[1]:.1f}"
+
+    lines = [
+        f"### Simulated records ({sm['seeds']} seeds × 10 s per pattern, noise: {sm['noise']}; "
+        "ecgr1 − simulator truth, ms)",
+        "",
+        "| pattern | beats' QRS onset | beats' QRS offset | record QRS duration (mean error, largest absolute error) "
+        "| missed / false beats |",
+        "|---|---|---|---|---|",
+    ]
+    for name, v in sm["patterns"].items():
+        rq = v["record_qrs_error_ms"]
+        rq_text = "-" if rq is None else f"{rq[0]:+.1f}, {rq[1]:.1f}"
+        lines.append(
+            f"| {name} | {ms(v['qrs_on_ms'])} | {ms(v['qrs_off_ms'])} | {rq_text} "
+            f"| {v['missed_beats']} / {v['false_beats']} |"
+        )
+    return "\n".join(lines)
 
 
 def p_sources_markdown(ps: dict) -> str:
@@ -1147,6 +1222,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also check P presence on the AF, flutter and sinus records of every labelled source",
     )
+    ap.add_argument(
+        "--simulated",
+        default=None,
+        metavar="PATTERNS",
+        help="also score ecgr1 on simulated records of these patterns (comma list of "
+        "ecgr1.simulate patterns) against their true QRS boundaries",
+    )
+    ap.add_argument(
+        "--sim-noise",
+        default="muscle",
+        help="noise of the simulated records: the simulator's kinds, comma-separated, or none",
+    )
+    ap.add_argument("--sim-seeds", type=int, default=8, help="seeds per simulated pattern")
     ap.add_argument("--neurokit-command-line", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.neurokit_command_line:  # the neurokit2 process of --cli-speed
@@ -1200,6 +1288,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: QTDB not found under {data}", file=sys.stderr)
     if args.p_sources:
         results["p_sources"] = run_p_sources(data)
+    if args.simulated:
+        from ecgr1.simulate import PATTERNS
+        from ecgr1.simulate.noise import NOISE_KINDS
+
+        patterns = [p.strip() for p in args.simulated.split(",") if p.strip()]
+        kinds = [k.strip() for k in args.sim_noise.split(",") if k.strip()]
+        unknown = [p for p in patterns if p not in PATTERNS] + [
+            k for k in kinds if k not in (*NOISE_KINDS, "all", "none")
+        ]
+        if unknown or args.sim_seeds < 1:
+            ap.error(
+                f"unknown pattern or noise {', '.join(unknown) or '-'} (patterns: "
+                f"{', '.join(PATTERNS)}; noise: {', '.join(NOISE_KINDS)}, all or none), "
+                "and --sim-seeds >= 1"
+            )
+        results["simulated"] = run_simulated(patterns, args.sim_noise, args.sim_seeds)
     if args.cli_speed and (data / "ludb" / "data").is_dir():
         results["cli_speed"] = run_cli_speed(data / "ludb")
     results["criteria"] = criteria(results)

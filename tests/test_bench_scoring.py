@@ -372,3 +372,47 @@ def test_paced_records_are_scored_apart_at_record_level(bench, ludb_dir):
     rows = {c["check"]: c for c in crit}
     assert not rows["(issue 19) record qrs_duration_ms SD ≤ 9 ms"]["pass"]
     assert rows["(issue 19) record qrs_duration_ms SD ≤ 9 ms, paced records (95) apart"]["pass"]
+
+
+def test_simulated_scoring_reads_the_simulators_truth(bench, monkeypatch):
+    """``--simulated``: errors are measured against the simulated boundaries. A stand-in engine
+    that reports the truth moved by +4 ms (onset) and +10 ms (offset), drops one beat and adds
+    one outside every QRS is scored exactly so."""
+    import types
+
+    import ecgr1
+    from ecgr1.simulate import simulate
+
+    def fake_measure(record):
+        sim = simulate("normal", seconds=10, seed=0)
+        beats = [
+            types.SimpleNamespace(
+                r_peak_s=(b["qrs_on_s"] + b["qrs_off_s"]) / 2,
+                qrs_onset_s=b["qrs_on_s"] + 0.004,
+                qrs_offset_s=b["qrs_off_s"] + 0.010,
+            )
+            for b in sim.beats[1:]
+        ]
+        beats.append(types.SimpleNamespace(r_peak_s=-5.0, qrs_onset_s=None, qrs_offset_s=None))
+        qrs = sim.params["qrs_ms"] + 6.0
+        return types.SimpleNamespace(
+            beats=beats, global_=types.SimpleNamespace(qrs_duration_ms=qrs)
+        )
+
+    monkeypatch.setattr(ecgr1, "measure", fake_measure)
+    out = bench.run_simulated(["normal"], "none", 1)["patterns"]["normal"]
+    assert out["qrs_on_ms"] == pytest.approx([4.0, 0.0], abs=1e-6)
+    assert out["qrs_off_ms"] == pytest.approx([10.0, 0.0], abs=1e-6)
+    assert out["record_qrs_error_ms"] == pytest.approx([6.0, 6.0])
+    assert (out["missed_beats"], out["false_beats"]) == (1, 1)
+    assert "| normal | +4.0 ± 0.0 | +10.0 ± 0.0 | +6.0, 6.0 | 1 / 1 |" in bench.simulated_markdown(
+        {"noise": "none", "seeds": 1, "patterns": {"normal": out}}
+    )
+
+
+def test_simulated_option_refuses_unknown_patterns_and_noise(bench, capsys):
+    for argv in (["--simulated", "normal,nonsense"], ["--simulated", "normal", "--sim-noise", "x"]):
+        with pytest.raises(SystemExit) as exc:
+            bench.main(["--datasets", "", "--methods", "ecgr1", *argv])
+        assert exc.value.code == 2
+        assert "unknown pattern or noise" in capsys.readouterr().err
