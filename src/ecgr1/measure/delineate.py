@@ -436,8 +436,8 @@ def _global_qrs(
     the steepest point within 80 ms before (after) the anchor, the onset (offset) is the last
     (first) sample where the velocity has stayed at most ``qrs_on_frac`` (``qrs_off_frac``) of
     its QRS maximum above the isoelectric level, and at most ``qrs_noise_floor`` times the
-    noise level (:func:`_noise_level`), for ``qrs_quiet_ms``; at the search limit when there is
-    none. The offset of the beats of ``terminal_beats`` then moves over a terminal QRS
+    noise level (:func:`_noise_level`; for the onset, on the beats of ``terminal_beats`` only),
+    for ``qrs_quiet_ms``; at the search limit when there is none. The offset of the beats of ``terminal_beats`` then moves over a terminal QRS
     component (:func:`_terminal_qrs_offset`) when enough leads are usable.
     """
     n_beats, qrs_width = abs_slope.shape[1:]
@@ -464,8 +464,12 @@ def _global_qrs(
     iso_on = _take(velocity, _masked_arg(velocity, on_lim, steep_before, "min"))
     iso_off = _take(velocity, _masked_arg(velocity, steep_after, off_lim, "min"))
     # Never below the noise: under muscle noise a tenth of the QRS peak is (qrs_noise_floor).
+    # The onset's floor holds for the beats of ``terminal_beats`` only (the median beat and the
+    # dominant beats near it): a ventricular beat's slurred upstroke is as slow as the noise,
+    # and a floor cut it off (noisy simulated PVCs: onset 50 ms late, QRS ~105 ms, "PACs").
     floor = params["qrs_noise_floor"] * _noise_level(velocity)
-    thr_on = np.maximum(iso_on + params["qrs_on_frac"] * (peak_velocity - iso_on), floor)
+    thr_on = iso_on + params["qrs_on_frac"] * (peak_velocity - iso_on)
+    thr_on = np.where(terminal_beats, np.maximum(thr_on, floor), thr_on)
     thr_off = np.maximum(iso_off + params["qrs_off_frac"] * (peak_velocity - iso_off), floor)
     quiet_len = _quiet_samples(params, per_ms)
     onset = _last_quiet(velocity, thr_on, quiet_len, on_lim, steep_before + 1)
