@@ -111,7 +111,9 @@ def test_noisy_low_voltage_qrs_is_measured_near_its_duration() -> None:
     fall to 1.2 x the median slope at most, a terminal component must rise above 1.5 x it, and
     each lead's offset waits for its own noise level (was: 190 ms, "nonspecific IVCD")."""
     rec_err, off_err = _qrs_errors("low_voltage")
-    assert np.all(np.abs(rec_err) <= 15), rec_err
+    # Not long any more; a little short, as the onset floor takes the first, noise-sized part
+    # of the faint QRS.
+    assert np.all((rec_err <= 15) & (rec_err >= -20)), rec_err
     assert off_err < 12, off_err
 
 
@@ -121,7 +123,7 @@ def test_noisy_low_voltage_qrs_is_measured_near_its_duration() -> None:
 def test_each_noise_floor_matters(floor: str) -> None:
     """Without any one of the three floors the noisy low-voltage QRS is measured long again."""
     rec_err, off_err = _qrs_errors("low_voltage", MeasureConfig(delineation={floor: 0.0}))
-    assert np.any(np.abs(rec_err) > 15) or off_err >= 12, (floor, rec_err, off_err)
+    assert np.any(rec_err > 15) or off_err >= 12, (floor, rec_err, off_err)
 
 
 def test_a_noisy_pvcs_slow_upstroke_is_not_cut_off() -> None:
@@ -133,3 +135,16 @@ def test_a_noisy_pvcs_slow_upstroke_is_not_cut_off() -> None:
         res = ecgr1.measure(sim.record)
         classes = [b.beat_class for b in res.beats]
         assert "premature_supraventricular" not in classes, (seed, classes)
+
+
+def test_noisy_pr_segment_does_not_start_the_qrs_early() -> None:
+    """Each lead's amplitude onset waits for a deviation beyond 1.5 x its noise level: under
+    muscle noise the PR segment "left" its level by chance and the beats' QRS onsets came
+    8 ms early on average (normal QRS, 8 seeds)."""
+    errors = []
+    for seed in SEEDS:
+        sim = simulate("normal", seconds=10, seed=seed, noise="muscle")
+        truth = np.array([b["qrs_on_s"] for b in sim.beats])
+        for b in ecgr1.measure(sim.record).beats:
+            errors.append(1000 * (b.qrs_onset_s - truth[np.argmin(np.abs(truth - b.qrs_onset_s))]))
+    assert abs(np.mean(errors)) < 4, np.mean(errors)

@@ -241,6 +241,10 @@ DELINEATION: dict[str, float] = {
     "qrs_noise_floor": 1.2,
     "qrs_terminal_noise_floor": 1.5,
     "lead_qrs_noise_floor": 1.5,
+    # ... and each lead's amplitude onset: it leaves its PR-segment level by more than this
+    # many times the lead's noise level (its median |slope| per sample); under muscle noise the
+    # PR segment "left" by chance and onsets came 8 ms early.
+    "lead_qrs_on_noise_floor": 1.5,
 }
 
 # Whole-record atrial analysis (ecgr1.measure.atrial): times in ms, rates in /min.

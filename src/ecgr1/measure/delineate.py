@@ -593,8 +593,9 @@ def _lead_qrs(
     The lead's own smoothed |slope| must stay at most ``lead_qrs_on_frac`` (onset) or
     ``lead_qrs_off_frac`` (offset) of its QRS maximum for ``qrs_quiet_ms`` (the offset's
     threshold at least ``lead_qrs_noise_floor`` times the lead's noise level); with
-    ``lead_qrs_on_amp_frac`` > 0 the amplitude rule (:func:`_amplitude_onset`) decides the onset
-    where it finds one. The peak is the largest deflection from the onset level.
+    ``lead_qrs_on_amp_frac`` > 0 the amplitude rule (:func:`_amplitude_onset`, its threshold at
+    least ``lead_qrs_on_noise_floor`` times the lead's noise level) decides the onset where it
+    finds one. The peak is the largest deflection from the onset level.
     """
     n_rows, qrs_width = xq_rows.shape
     slope = smooth(abs_slope, _half_width(params["qrs_smooth_ms"], per_ms), axis=2)
@@ -613,9 +614,19 @@ def _lead_qrs(
     thr_on = params["lead_qrs_on_frac"] * slope_max
     onset = _last_quiet(slope, thr_on, quiet_len, earliest_on, onset_stop)
     onset = np.where(onset < 0, qrs_on_rows, onset)
+    # Each lead's noise level (the median of its smoothed |slope| over the windows), per row.
+    n_leads = abs_slope.shape[0]
+    lead_noise = np.repeat(_noise_level(slope.reshape(n_leads, -1), axis=1), n_rows // n_leads)
     if params["lead_qrs_on_amp_frac"] > 0:
         amp_onset = _amplitude_onset(
-            xq_rows, qrs_on_rows, qrs_off_rows, earliest_on, quiet_len, per_ms, params
+            xq_rows,
+            qrs_on_rows,
+            qrs_off_rows,
+            earliest_on,
+            quiet_len,
+            per_ms,
+            params,
+            params["lead_qrs_on_noise_floor"] * lead_noise,
         )
         onset = np.where(amp_onset >= 0, amp_onset, onset)
     onset = fast_clip(onset, qrs_on_rows - tol, qrs_on_rows + tol)
@@ -624,9 +635,7 @@ def _lead_qrs(
     steep_off = _masked_arg(slope, np.maximum(qrs_off_rows - tol, c), qrs_off_rows + 1, "max")
     # Never below the lead's noise level (lead_qrs_noise_floor): a noisy lead's slope would
     # otherwise not "stay low" before the tolerance's end.
-    n_leads = abs_slope.shape[0]
-    lead_noise = _noise_level(slope.reshape(n_leads, -1), axis=1)
-    floor = params["lead_qrs_noise_floor"] * np.repeat(lead_noise, n_rows // n_leads)
+    floor = params["lead_qrs_noise_floor"] * lead_noise
     thr_off = np.maximum(params["lead_qrs_off_frac"] * slope_max, floor)
     offset = _first_quiet(slope, thr_off, quiet_len, np.maximum(steep_off, 0), latest_off + 1)
     offset = np.where(offset < 0, qrs_off_rows, offset)
@@ -645,12 +654,14 @@ def _amplitude_onset(
     quiet_len: int,
     per_ms: float,
     params: Mapping[str, float],
+    amp_floor: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-lead QRS onset by amplitude; -1 where there is none.
 
     The lead leaves its PR-segment level (mean over 30 to 8 ms before the global onset) by more
     than ``lead_qrs_on_amp_frac`` of its largest QRS deviation (and more than
-    ``lead_qrs_on_amp_abs``) and does not come back: the onset is the last sample before that
+    ``lead_qrs_on_amp_abs`` and, per row, ``amp_floor``: a multiple of the lead's noise level,
+    below which a noisy PR segment "leaves" its level by chance) and does not come back: the onset is the last sample before that
     largest deviation, from ``earliest_on``, where the deviation has stayed under that threshold
     for ``quiet_len`` samples.
     """
@@ -663,6 +674,8 @@ def _amplitude_onset(
     threshold = np.maximum(
         params["lead_qrs_on_amp_abs"], params["lead_qrs_on_amp_frac"] * _take(deviation, largest)
     )
+    if amp_floor is not None:
+        threshold = np.maximum(threshold, amp_floor)
     return _last_quiet(
         deviation, threshold, quiet_len, earliest_on, np.maximum(largest, earliest_on + 1)
     )
