@@ -330,18 +330,18 @@ def test_dissociated_p_waves_are_not_measured_on_the_qrs_locked_median_beat() ->
 
 
 # Under the simulator's muscle noise (15-30 uV EMG) the same table holds for every pattern but
-# three, whose remaining errors are known: Mobitz I (seeds 0, 4: no P wave is found under the
-# noise and the grouped beating, irregular, reads as AF), LAFB (its QRS of 100 ms is measured
-# ~109-114 ms with noise, "nonspecific IVCD" from 110) and RBBB (seed 1: a net axis near +90
-# measured 91.7, right axis deviation).
-NOISY_EXCEPTIONS = {"av_block_2_mobitz1", "lafb", "rbbb"}
+# two, whose remaining errors are known: LAFB (its QRS of 100 ms is measured ~109-114 ms with
+# noise, "nonspecific IVCD" from 110) and RBBB (seed 1: a net axis near +90 measured 91.7,
+# right axis deviation). (Mobitz I: its seed 4, not tested here, gets left atrial abnormality
+# from a noisy P wave.)
+NOISY_EXCEPTIONS = {"lafb", "rbbb"}
 
 
 @pytest.mark.parametrize("pattern", sorted(set(SIMULATED_STATEMENTS) - NOISY_EXCEPTIONS))
 def test_muscle_noise_adds_no_unexpected_statement(pattern: str) -> None:
     """Before the noise-referenced thresholds: PVCs on noisy LBBB and low-voltage records,
     "nonspecific IVCD" on 16 of the 23 patterns (10 seeds), complete LBBB, AF and Q waves on
-    low-voltage ones."""
+    low-voltage ones, and Mobitz I read as AF (a non-conducted P wave taken for a beat)."""
     import ecgr1
 
     required, companions = SIMULATED_STATEMENTS[pattern]

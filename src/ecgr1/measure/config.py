@@ -63,6 +63,10 @@ BEAT: dict[str, float] = {
     # a quarter of S alone). Muscle noise lifts the envelope between beats to a sixth of S,
     # and a broad T wave with noise on it then passed a quarter of S as a "beat".
     "detect_noise_weight": 1.0,
+    # A beat found by the pause re-search must be at least this fraction of the median size of
+    # the beats found before it (peak-to-peak within +-60 ms, summed over the leads): noisy
+    # simulated Wenckebach pauses gave their non-conducted P wave as a "beat" (2 of 10).
+    "research_min_size_ratio": 0.3,
 }
 
 # Delineation search windows: physiologic limits relative to the R peak or to other
