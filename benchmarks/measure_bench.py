@@ -1018,8 +1018,8 @@ def simulated_markdown(sm: dict) -> str:
         f"### Simulated records ({sm['seeds']} seeds × 10 s per pattern, noise: {sm['noise']}; "
         "ecgr1 − simulator truth, ms)",
         "",
-        "| pattern | beats' QRS onset | beats' QRS offset | record QRS duration (mean error, largest absolute error) "
-        "| missed / false beats |",
+        "| pattern | beats' QRS onset | beats' QRS offset "
+        "| record QRS duration (mean error, largest absolute error) | missed / false beats |",
         "|---|---|---|---|---|",
     ]
     for name, v in sm["patterns"].items():

@@ -437,8 +437,9 @@ def _global_qrs(
     (first) sample where the velocity has stayed at most ``qrs_on_frac`` (``qrs_off_frac``) of
     its QRS maximum above the isoelectric level, and at most ``qrs_noise_floor`` times the
     noise level (:func:`_noise_level`; for the onset, on the beats of ``terminal_beats`` only),
-    for ``qrs_quiet_ms``; at the search limit when there is none. The offset of the beats of ``terminal_beats`` then moves over a terminal QRS
-    component (:func:`_terminal_qrs_offset`) when enough leads are usable.
+    for ``qrs_quiet_ms``; at the search limit when there is none. The offset of the beats of
+    ``terminal_beats`` then moves over a terminal QRS component (:func:`_terminal_qrs_offset`)
+    when enough leads are usable.
     """
     n_beats, qrs_width = abs_slope.shape[1:]
     per_ms = fs / 1000.0
@@ -661,9 +662,9 @@ def _amplitude_onset(
     The lead leaves its PR-segment level (mean over 30 to 8 ms before the global onset) by more
     than ``lead_qrs_on_amp_frac`` of its largest QRS deviation (and more than
     ``lead_qrs_on_amp_abs`` and, per row, ``amp_floor``: a multiple of the lead's noise level,
-    below which a noisy PR segment "leaves" its level by chance) and does not come back: the onset is the last sample before that
-    largest deviation, from ``earliest_on``, where the deviation has stayed under that threshold
-    for ``quiet_len`` samples.
+    below which a noisy PR segment "leaves" its level by chance) and does not come back: the
+    onset is the last sample before that largest deviation, from ``earliest_on``, where the
+    deviation has stayed under that threshold for ``quiet_len`` samples.
     """
     pr_segment = _in_columns(
         0, xq_rows.shape[1], qrs_on_rows - int(30 * per_ms), qrs_on_rows - int(8 * per_ms)
