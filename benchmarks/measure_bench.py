@@ -5,6 +5,7 @@ Usage::
     python benchmarks/measure_bench.py [--data DIR] [--records N] [--datasets ludb,qtdb]
         [--methods ecgr1,neurokit2_dwt,neurokit2_prominence] [--out results.json] [--markdown]
         [--cli-speed] [--p-sources] [--simulated PATTERNS [--sim-noise KINDS] [--sim-seeds N]]
+        [--cpsc2019]
 
 Data (from ``--data``, default :func:`ecgr1.paths.shared_data_dir`):
 
@@ -59,6 +60,9 @@ What is scored (rules in ``benchmarks/_scoring.py``; every method goes through t
    records, whose true boundaries are known: per pattern, the beats' QRS onset and offset
    errors, the record QRS duration's error (mean and largest), missed and false beats
    (:func:`run_simulated`; noise ``muscle`` by default, ``none`` for clean records).
+9. ``--cpsc2019``: QRS detection of ecgr1 on the CPSC 2019 records (single lead, 500 Hz, 10 s,
+   noisy) against their reference R peaks, scored as that challenge did: references in
+   0.5-9.5 s, a detection within 75 ms of one pairs with it once (:func:`run_cpsc2019`).
 
 If ``ecgr1.measure.engine`` cannot be imported the ecgr1 method is dropped with a warning and the
 neurokit2 methods still run. A method that raises on a record contributes no detections for it
@@ -838,6 +842,8 @@ def markdown(results: dict) -> str:
         lines += ["", p_sources_markdown(results["p_sources"])]
     if results.get("simulated"):
         lines += ["", simulated_markdown(results["simulated"])]
+    if results.get("cpsc2019"):
+        lines += ["", cpsc2019_markdown(results["cpsc2019"])]
     crit = results.get("criteria")
     if crit:
         lines += [
@@ -1006,6 +1012,70 @@ def run_simulated(patterns: list[str], noise: str, seeds: int) -> dict:
             "false_beats": false,
         }
     return {"noise": noise, "seeds": seeds, "patterns": out}
+
+
+def score_detections(ref: np.ndarray, det: np.ndarray, fs: float) -> tuple[int, int, int]:
+    """(TP, FP, FN) of detected R peaks ``det`` against reference ``ref`` (samples), the CPSC
+    2019 way: references in 0.5-9.5 s count, detections up to 75 ms outside that span may pair;
+    each reference takes the nearest unpaired detection within 75 ms."""
+    tol = 0.075 * fs
+    ref = ref[(ref >= 0.5 * fs) & (ref <= 9.5 * fs)]
+    det = det[(det >= 0.5 * fs - tol) & (det <= 9.5 * fs + tol)]
+    used = np.zeros(det.size, bool)
+    tp = 0
+    for r in ref:
+        free = np.flatnonzero(~used & (np.abs(det - r) <= tol))
+        if free.size:
+            used[free[np.argmin(np.abs(det[free] - r))]] = True
+            tp += 1
+    return tp, int((~used).sum()), int(ref.size - tp)
+
+
+def run_cpsc2019(folder: Path) -> dict:
+    """ecgr1's beats on every CPSC 2019 record (``data/data_*.mat``, ``ref/R_*.mat``) scored by
+    :func:`score_detections`; records with an error are listed."""
+    import scipy.io as sio
+
+    import ecgr1
+
+    def only_array(mat: dict) -> np.ndarray:
+        return np.asarray(next(v for k, v in mat.items() if not k.startswith("__")), float).ravel()
+
+    fs = 500.0
+    tp = fp = fn = 0
+    errors = {}
+    for path in sorted((folder / "data").glob("data_*.mat")):
+        rid = path.stem.split("_", 1)[1]
+        sig = only_array(sio.loadmat(path))
+        ref = only_array(sio.loadmat(folder / "ref" / f"R_{rid}.mat"))
+        try:
+            res = ecgr1.measure(sig[None, :], fs=fs, leads=["II"])
+            det = np.array([b.r_peak_s * fs for b in res.beats])
+        except ecgr1.errors.MeasurementError:
+            det = np.zeros(0)
+        t, f, n = score_detections(ref, det, fs)
+        tp, fp, fn = tp + t, fp + f, fn + n
+        if f or n:
+            errors[rid] = {"false": f, "missed": n}
+    return {
+        "records": len(list((folder / "data").glob("data_*.mat"))),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "sensitivity": tp / (tp + fn) if tp + fn else float("nan"),
+        "ppv": tp / (tp + fp) if tp + fp else float("nan"),
+        "f1": 2 * tp / (2 * tp + fp + fn) if tp else 0.0,
+        "errors": errors,
+    }
+
+
+def cpsc2019_markdown(c: dict) -> str:
+    """The ``--cpsc2019`` line."""
+    return (
+        f"### CPSC 2019 QRS detection ({c['records']} records, single lead; ±75 ms)\n\n"
+        f"TP {c['tp']}, FP {c['fp']}, FN {c['fn']}: sensitivity {c['sensitivity']:.4f}, "
+        f"PPV {c['ppv']:.4f}, F1 {c['f1']:.4f}; records with an error: {len(c['errors'])}"
+    )
 
 
 def simulated_markdown(sm: dict) -> str:
@@ -1235,6 +1305,11 @@ def main(argv: list[str] | None = None) -> int:
         help="noise of the simulated records: the simulator's kinds, comma-separated, or none",
     )
     ap.add_argument("--sim-seeds", type=int, default=8, help="seeds per simulated pattern")
+    ap.add_argument(
+        "--cpsc2019",
+        action="store_true",
+        help="also score ecgr1's QRS detection on the CPSC 2019 records (single lead)",
+    )
     ap.add_argument("--neurokit-command-line", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.neurokit_command_line:  # the neurokit2 process of --cli-speed
@@ -1304,6 +1379,11 @@ def main(argv: list[str] | None = None) -> int:
                 "and --sim-seeds >= 1"
             )
         results["simulated"] = run_simulated(patterns, args.sim_noise, args.sim_seeds)
+    if args.cpsc2019:
+        if (data / "cpsc2019" / "data").is_dir():
+            results["cpsc2019"] = run_cpsc2019(data / "cpsc2019")
+        else:
+            print(f"warning: CPSC 2019 not found under {data}", file=sys.stderr)
     if args.cli_speed and (data / "ludb" / "data").is_dir():
         results["cli_speed"] = run_cli_speed(data / "ludb")
     results["criteria"] = criteria(results)

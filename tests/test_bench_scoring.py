@@ -416,3 +416,13 @@ def test_simulated_option_refuses_unknown_patterns_and_noise(bench, capsys):
             bench.main(["--datasets", "", "--methods", "ecgr1", *argv])
         assert exc.value.code == 2
         assert "unknown pattern or noise" in capsys.readouterr().err
+
+
+def test_cpsc2019_scoring_pairs_each_reference_once_within_75_ms(bench):
+    """References count in 0.5-9.5 s; each takes the nearest free detection within 75 ms."""
+    fs = 500.0
+    ref = np.array([100, 500, 1000, 1500, 4900])  # 0.2 s and 9.8 s are outside the span
+    det = np.array([520, 540, 1030, 1541, 3000])  # 540: a second one near 500 -> false
+    tp, fp, fn = bench.score_detections(ref, det, fs)
+    assert (tp, fp, fn) == (2, 3, 1)  # 1500 is 41 samples (82 ms) from 1541: missed
+    assert bench.score_detections(ref, np.zeros(0), fs) == (0, 0, 3)
