@@ -1044,7 +1044,8 @@ def run_cpsc2019(folder: Path) -> dict:
     fs = 500.0
     tp = fp = fn = 0
     errors = {}
-    for path in sorted((folder / "data").glob("data_*.mat")):
+    paths = sorted((folder / "data").glob("data_*.mat"))
+    for path in paths:
         rid = path.stem.split("_", 1)[1]
         sig = only_array(sio.loadmat(path))
         ref = only_array(sio.loadmat(folder / "ref" / f"R_{rid}.mat"))
@@ -1058,7 +1059,7 @@ def run_cpsc2019(folder: Path) -> dict:
         if f or n:
             errors[rid] = {"false": f, "missed": n}
     return {
-        "records": len(list((folder / "data").glob("data_*.mat"))),
+        "records": len(paths),
         "tp": tp,
         "fp": fp,
         "fn": fn,

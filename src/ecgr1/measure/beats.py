@@ -23,7 +23,13 @@ from scipy.signal import find_peaks
 
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.signal.filters import smooth
-from ecgr1.signal.stats import fast_clip, median_1d, median_along, percentile_along
+from ecgr1.signal.stats import (
+    fast_clip,
+    median_1d,
+    median_along,
+    middle_value,
+    percentile_along,
+)
 
 
 def _envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -62,9 +68,17 @@ def _thresholds(env: np.ndarray, fs: float, noise_weight: float = 0.0) -> np.nda
     for s in range(0, n, block):
         seg = env[max(0, s - block // 2) : min(n, s + block + block // 2)]
         top = percentile_along(seg, 98)
-        noise = noise_weight * _middle(seg) if noise_weight else 0.0
+        noise = noise_weight * middle_value(seg) if noise_weight else 0.0
         thr[s : s + block] = noise + 0.25 * (top - noise)
     return thr
+
+
+def _deflections(x: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
+    """(leads, peaks): each lead's peak-to-peak deflection within +-60 ms of each peak (the
+    window clipped to the signal)."""
+    h = int(0.06 * fs)
+    idx = fast_clip(peaks[:, None] + np.arange(-h, h + 1)[None, :], 0, x.shape[1] - 1)
+    return np.ptp(x[:, idx], axis=2)
 
 
 def _with_qrs_sized(
@@ -75,19 +89,9 @@ def _with_qrs_sized(
     ``beat.research_min_size_ratio`` of the median size of ``peaks``. An ectopic QRS is as large
     as a QRS; a non-conducted P wave in a Wenckebach pause, which muscle noise can lift to half
     the threshold, is a tenth of one."""
-    h = int(0.06 * fs)
-    both = np.concatenate([peaks, extra])
-    idx = fast_clip(both[:, None] + np.arange(-h, h + 1)[None, :], 0, x.shape[1] - 1)
-    size = np.ptp(x[:, idx], axis=2).sum(axis=0)
+    size = _deflections(x, np.concatenate([peaks, extra]), fs).sum(axis=0)
     limit = config.beat["research_min_size_ratio"] * median_1d(size[: peaks.size])
     return np.unique(np.concatenate([peaks, extra[size[peaks.size :] >= limit]]))
-
-
-def _middle(x: np.ndarray) -> float:
-    """The middle value of a 1-D array (the upper one of an even count): its median, for a
-    level that need not be exact to the last bit."""
-    m = x.size // 2
-    return float(np.partition(x, m)[m])
 
 
 def _window_argmax(v: np.ndarray, centres: np.ndarray, half: int) -> np.ndarray:
@@ -170,10 +174,7 @@ def detect_r_peaks(
     # A QRS must have some size somewhere: drop candidates whose largest peak-to-peak deflection
     # over the leads within +-60 ms is below beat.min_qrs_mv (noise, flat records).
     if peaks.size:
-        h = int(0.06 * fs)
-        idx = fast_clip(peaks[:, None] + np.arange(-h, h + 1)[None, :], 0, n - 1)
-        size = np.ptp(x[:, idx], axis=2).max(axis=0)
-        peaks = peaks[size >= config.beat["min_qrs_mv"]]
+        peaks = peaks[_deflections(x, peaks, fs).max(axis=0) >= config.beat["min_qrs_mv"]]
     # Anchor: sample of largest instantaneous slope energy within +-60 ms of the envelope peak.
     anchors = np.unique(_window_argmax(e, peaks, int(0.06 * fs)))
     if anchors.size >= 2:

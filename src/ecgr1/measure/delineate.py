@@ -41,7 +41,7 @@ from scipy.ndimage import maximum_filter1d
 
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.signal.filters import smooth
-from ecgr1.signal.stats import fast_clip
+from ecgr1.signal.stats import fast_clip, middle_value
 
 FIDUCIALS = (
     "p_on",
@@ -279,15 +279,10 @@ def _take(y: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 
 def _noise_level(y: np.ndarray, axis: int | None = None) -> np.ndarray | float:
-    """The noise level of a slope array: its middle value (the upper one of an even count)
-    over all samples (``axis`` None) or along ``axis``. Most of a beat window is neither QRS
-    nor steep ST-T, so the median slope is the noise's (a few uV per sample when clean)."""
-    if axis is None:
-        flat = y.ravel()
-        m = flat.size // 2
-        return float(np.partition(flat, m)[m]) if flat.size else 0.0
-    m = y.shape[axis] // 2
-    return np.take(np.partition(y, m, axis=axis), m, axis=axis)
+    """The noise level of a slope array: its middle value (:func:`middle_value`) over all
+    samples (``axis`` None) or along ``axis``. Most of a beat window is neither QRS nor steep
+    ST-T, so the median slope is the noise's (a few uV per sample when clean)."""
+    return middle_value(y, axis=axis)
 
 
 def _trapezium(
@@ -468,7 +463,8 @@ def _global_qrs(
     # The onset's floor holds for the beats of ``terminal_beats`` only (the median beat and the
     # dominant beats near it): a ventricular beat's slurred upstroke is as slow as the noise,
     # and a floor cut it off (noisy simulated PVCs: onset 50 ms late, QRS ~105 ms, "PACs").
-    floor = params["qrs_noise_floor"] * _noise_level(velocity)
+    noise = _noise_level(velocity)
+    floor = params["qrs_noise_floor"] * noise
     thr_on = iso_on + params["qrs_on_frac"] * (peak_velocity - iso_on)
     thr_on = np.where(terminal_beats, np.maximum(thr_on, floor), thr_on)
     thr_off = np.maximum(iso_off + params["qrs_off_frac"] * (peak_velocity - iso_off), floor)
@@ -483,7 +479,7 @@ def _global_qrs(
         offset = _terminal_qrs_offset(
             onset,
             offset,
-            (velocity, peak_velocity, iso_off),
+            (velocity, peak_velocity, iso_off, noise),
             steep_after,
             off_lim,
             abs_slope,
@@ -499,7 +495,7 @@ def _global_qrs(
 def _terminal_qrs_offset(
     onset: np.ndarray,
     offset: np.ndarray,
-    spatial: tuple[np.ndarray, np.ndarray, np.ndarray],
+    spatial: tuple[np.ndarray, np.ndarray, np.ndarray, float],
     steep_after: np.ndarray,
     off_lim: np.ndarray,
     abs_slope: np.ndarray,
@@ -511,7 +507,8 @@ def _terminal_qrs_offset(
 ) -> np.ndarray:
     """Global QRS offset (B,) moved to the end of a terminal QRS component (R', wide S).
 
-    ``spatial`` is the spatial velocity, its QRS maximum and its isoelectric level after the QRS.
+    ``spatial`` is the spatial velocity, its QRS maximum, its isoelectric level after the QRS and
+    its noise level (:func:`_noise_level`).
     A velocity hump above ``qrs_terminal_frac`` of the QRS maximum (over the isoelectric level)
     within ``qrs_terminal_ms`` after ``offset`` belongs to the QRS if the velocity is quiet
     again (``qrs_off_frac``) within ``qrs_terminal_end_ms`` after that window; the offset moves
@@ -549,13 +546,19 @@ def _terminal_qrs_offset(
     lead_iso = _take(lead_velocity, _masked_arg(lead_velocity, steep_after, off_lim, "min"))
     rules = [
         (*spatial, params["qrs_terminal_frac"]),
-        (lead_velocity, lead_peak, lead_iso, params["qrs_terminal_lead_frac"]),
+        (
+            lead_velocity,
+            lead_peak,
+            lead_iso,
+            _noise_level(lead_velocity),
+            params["qrs_terminal_lead_frac"],
+        ),
     ]
     extended = offset.copy()
-    for velocity, top, iso, frac in rules:
+    for velocity, top, iso, noise, frac in rules:
         # A hump of noise is no terminal component: it must rise above the noise floor, and
         # the component ends where the velocity is back below it.
-        floor = params["qrs_terminal_noise_floor"] * _noise_level(velocity)
+        floor = params["qrs_terminal_noise_floor"] * noise
         hump = np.maximum(iso + frac * (top - iso), floor)
         late = _last_true(velocity > hump[:, None], offset.astype(int), late_lim + 1)
         thr_end = np.maximum(iso + params["qrs_off_frac"] * (top - iso), floor)
@@ -571,8 +574,7 @@ def _clear_lead_shares(
     """(L, B) weights of the lead-normalised velocity, summing to 1 per beat: the usable leads
     whose steepest QRS slope is at least ``qrs_terminal_lead_min_snr`` times their median
     slope over the window (all of them when none is)."""
-    mid = abs_slope.shape[2] // 2  # the middle value (the upper one of an even count)
-    typical = np.partition(abs_slope, mid, axis=2)[:, :, mid]
+    typical = _noise_level(abs_slope, axis=2)
     clear = lead_max[:, :, 0] >= params["qrs_terminal_lead_min_snr"] * typical
     w = weights[:, None] * clear
     w = np.where(w.sum(axis=0) > 0, w, weights[:, None])
