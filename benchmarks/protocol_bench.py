@@ -370,6 +370,7 @@ SIM_EXPECTED = {
         "tinv_septal",
     },
     "long_qt": {"long_qt"},
+    "ventricular_tachycardia": {"ventricular_tachycardia"},
 }
 BASE_RHYTHM = {"sinus_rhythm", "normal_ecg"}
 

@@ -73,6 +73,11 @@ LEAD_SETTERS = {
     "p_terminal_negative_mv": lambda lm, v: setattr(lm, "p_negative_amplitude_mv", -v),
     "t_abs_mv": lambda lm, v: setattr(lm, "t_amplitude_mv", v),
     "st_deviation_mv": lambda lm, v: setattr(lm, "st_j_mv", v),
+    "initial_r_wave": lambda lm, v: setattr(lm, "qrs_morphology", "Rs" if v else "rS"),
+    "initial_wave_ms": lambda lm, v: (
+        setattr(lm, "qrs_morphology", "rS"),
+        setattr(lm, "r_duration_ms", v),
+    ),
 }
 
 

@@ -250,3 +250,19 @@ def test_long_qt() -> None:
     assert b["qt_ms"] / np.sqrt(rr) > 480
     normal = _dominant(_sim("normal"))
     assert normal["qt_ms"] / np.sqrt(normal["rr_prev_ms"] / 1000) < 450
+
+
+def test_ventricular_tachycardia_beats_are_ventricular_with_dissociated_atria() -> None:
+    sim = _sim("ventricular_tachycardia")
+    beats = sim.beats
+    onsets = np.array([b["qrs_on_s"] for b in beats])
+    assert 60.0 / np.mean(np.diff(onsets)) == pytest.approx(160.0, abs=3.0)
+    # Every QRS the ventricular focus's own, none conducted from a P wave.
+    assert all(b["morphology"] == "pvc" and b["p_on_s"] is None for b in beats)
+    assert sim.params["pr_ms"] is None
+    # The sinus node goes on at 75/min: about 12 P waves in 10 s, against 26 QRS complexes.
+    assert 11 <= sim.params["n_p_waves"] <= 14
+    # Each T wave ends before the next QRS (the QT of the cycle, not a premature beat's).
+    for beat, following in zip(beats[:-1], beats[1:]):
+        if beat["t_off_s"] is not None:
+            assert beat["t_off_s"] < following["qrs_on_s"], beat["index"]

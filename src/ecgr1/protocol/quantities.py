@@ -181,7 +181,29 @@ def _signed_net_ratio(lm: LeadMeasurements) -> float | None:
     return float(lm.qrs_net_amplitude_mv) / float(lm.qrs_peak_to_peak_mv)
 
 
+def _initial_r_wave(lm: LeadMeasurements) -> bool | None:
+    """Whether the QRS starts with a capital R (the engine's ``presence.capital_wave_mv``)."""
+    if not _qrs_measured(lm):
+        return None
+    return bool(lm.qrs_morphology) and lm.qrs_morphology.startswith("R")
+
+
+def _initial_wave_ms(lm: LeadMeasurements) -> float | None:
+    """Width of the QRS's first wave: its initial r or R, or the q of a qR / QR complex; 0 for
+    the other shapes (QS, a q before a small r), where no initial r or q of its own stands."""
+    if not _qrs_measured(lm):
+        return None
+    shape = lm.qrs_morphology or ""
+    if shape[:1] in ("r", "R"):
+        return float(lm.r_duration_ms or 0.0)
+    if shape[:1] in ("q", "Q") and shape[1:2] == "R":
+        return float(lm.q_duration_ms or 0.0)
+    return 0.0
+
+
 DERIVED_LEAD: dict[str, Callable[[LeadMeasurements], Any]] = {
+    "initial_r_wave": _initial_r_wave,
+    "initial_wave_ms": _initial_wave_ms,
     "r_prime_mv": lambda lm: _absent_is_zero(lm.r_prime_amplitude_mv, _qrs_measured(lm)),
     "q_depth_mv": lambda lm: _absent_is_zero(lm.q_amplitude_mv, _qrs_measured(lm), -1.0),
     "q_duration_eff_ms": lambda lm: _absent_is_zero(lm.q_duration_ms, _qrs_measured(lm)),

@@ -69,6 +69,8 @@ QUANTITY_NAMES = {
     "t_amplitude_mv": "T amplitude",
     "t_abs_mv": "T amplitude (absolute)",
     "delta_wave": "delta wave",
+    "initial_r_wave": "initial R wave",
+    "initial_wave_ms": "initial r or q wave width",
     "rr_irregularity": "RR pattern",
     "atrial_activity": "atrial activity",
     "pr_progression": "PR behaviour",

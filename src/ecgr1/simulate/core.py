@@ -207,6 +207,17 @@ def _rhythm(pattern_rhythm: str, morph: str, duration: float, hr: float, pr_s: f
             t += escape_rr * (1.0 + rng.normal(0.0, 0.005))
         return atria, vent
 
+    if pattern_rhythm == "vt":
+        # The ventricles at ``hr`` from their own focus; the sinus P waves go on at their own
+        # rate, conducted to none of them.
+        for t in _sinus_times(start, duration, 60.0 / RHYTHM["vt_atrial_hr"], modulation, rng):
+            atria.append(_Atrial(t, "sinus"))
+        t = start + rng.uniform(0.0, rr0)
+        while t < duration:
+            vent.append(_Ventricular(t, morph, None, "dominant"))
+            t += rr0 * (1.0 + rng.normal(0.0, RHYTHM["rr_jitter"]))
+        return atria, vent
+
     premature = set(RHYTHM["premature_beats"]) if pattern_rhythm in ("pac", "pvc") else set()
     t = start
     beat = 0
@@ -490,7 +501,10 @@ def simulate(
         # QT adapts to the rate over minutes: mostly the mean cycle, a little the last one.
         rr_eff = (1.0 - QT_LAST_RR_WEIGHT) * mean_rr + QT_LAST_RR_WEIGHT * rr_prev
         qt = _qt_for_rr(rr_eff, qt_given, hr_used) / 1000.0
-        if ectopic:
+        if ectopic and v.beat_class != "dominant":
+            # A premature ventricular beat's wide QRS lengthens its QT; the beats of a
+            # ventricular rhythm keep the QT of their cycle (at 160/min a 410 ms QT would run
+            # the T wave into the next QRS).
             qt = max(qt, d + 0.26)
         j = v.onset_s + d
         t_dur = max(T_FRACTION_OF_ST_T * (qt - d), T_MIN_MS / 1000.0)
@@ -565,7 +579,7 @@ def simulate(
         "fs": fs,
         "seed": seed,
         "hr_bpm": hr_used,
-        "pr_ms": None if spec.rhythm in ("af", *FLUTTER_RHYTHMS) else pr_used,
+        "pr_ms": None if spec.rhythm in ("af", "vt", *FLUTTER_RHYTHMS) else pr_used,
         "qrs_ms": qrs_used,
         "qt_ms_at_hr": qt_given
         if qt_given is not None

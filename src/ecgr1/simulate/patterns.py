@@ -165,6 +165,7 @@ class Pattern:
     description: str
     labels: tuple[str, ...]  # the protocol statements (criteria.yaml labels) the pattern implies
     # sinus | af | flutter | flutter_variable | avb1 | avb2_mobitz1 | avb2_mobitz2 | avb3 | pac | pvc
+    # | vt
     rhythm: str = "sinus"
     morphology: str = "narrow"
     defaults: dict[str, Any] = field(default_factory=dict)
@@ -268,6 +269,15 @@ PATTERNS: dict[str, Pattern] = {
             rhythm="pvc",
         ),
         Pattern(
+            "ventricular_tachycardia",
+            "Monomorphic ventricular tachycardia, 160/min, with AV dissociation (sinus P waves "
+            "at 75/min marching through)",
+            ("ventricular tachycardia",),
+            rhythm="vt",
+            morphology="pvc",
+            defaults={"hr": 160.0},
+        ),
+        Pattern(
             "rbbb",
             "Right bundle branch block",
             ("sinus rhythm", "complete right bundle branch block"),
@@ -356,6 +366,9 @@ RHYTHM = {
     "mobitz1_pr_increments_ms": (0.0, 100.0, 140.0),  # 4:3 Wenckebach: three conducted, one dropped
     "mobitz2_cycle": 3,  # 3:2: every third P is blocked
     "avb3_escape_hr": 40.0,
+    # Ventricular tachycardia: the sinus node goes on at this rate, dissociated from the
+    # ventricles (AV dissociation, the VT sign of Brugada's third step).
+    "vt_atrial_hr": 75.0,
     "premature_beats": (3, 8),  # which beats are premature in the PAC/PVC patterns
     "pac_coupling": 0.62,  # PAC: premature P at this fraction of the sinus cycle
     "pvc_coupling": 0.60,  # PVC: premature QRS at this fraction of the RR
