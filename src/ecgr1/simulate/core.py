@@ -168,6 +168,29 @@ def _sinus_times(start: float, end: float, rr0: float, modulation: float, rng) -
     return times
 
 
+def _dissociated(
+    start: float,
+    duration: float,
+    sinus: tuple[float, float],
+    focus: tuple[float, float, tuple[float, float]],
+    morph: str,
+    rng,
+) -> tuple[list[_Atrial], list[_Ventricular]]:
+    """Atria and ventricles each at their own rate, no P wave conducted (AV dissociation).
+
+    ``sinus`` is the sinus cycle (s) and its respiratory modulation; ``focus`` the ventricular
+    (or junctional) cycle, its relative jitter, and the range its first beat falls in after
+    ``start``."""
+    atria = [_Atrial(t, "sinus") for t in _sinus_times(start, duration, *sinus, rng)]
+    rr, jitter, first = focus
+    vent: list[_Ventricular] = []
+    t = start + rng.uniform(*first)
+    while t < duration:
+        vent.append(_Ventricular(t, morph, None, "dominant"))
+        t += rr * (1.0 + rng.normal(0.0, jitter))
+    return atria, vent
+
+
 def _rhythm(pattern_rhythm: str, morph: str, duration: float, hr: float, pr_s: float,
             modulation: float, rng) -> tuple[list[_Atrial], list[_Ventricular]]:  # fmt: skip
     rr0 = 60.0 / hr
@@ -198,25 +221,16 @@ def _rhythm(pattern_rhythm: str, morph: str, duration: float, hr: float, pr_s: f
         return atria, vent
 
     if pattern_rhythm == "avb3":
-        for t in _sinus_times(start, duration, rr0, modulation, rng):
-            atria.append(_Atrial(t, "sinus"))
+        # Complete AV block: the sinus at ``hr``, a junctional escape focus of its own.
         escape_rr = 60.0 / RHYTHM["avb3_escape_hr"]
-        t = start + rng.uniform(0.35, 0.6)
-        while t < duration:
-            vent.append(_Ventricular(t, morph, None, "dominant"))
-            t += escape_rr * (1.0 + rng.normal(0.0, 0.005))
-        return atria, vent
+        return _dissociated(start, duration, (rr0, modulation), (escape_rr, 0.005, (0.35, 0.6)),
+                            morph, rng)  # fmt: skip
 
     if pattern_rhythm == "vt":
-        # The ventricles at ``hr`` from their own focus; the sinus P waves go on at their own
-        # rate, conducted to none of them.
-        for t in _sinus_times(start, duration, 60.0 / RHYTHM["vt_atrial_hr"], modulation, rng):
-            atria.append(_Atrial(t, "sinus"))
-        t = start + rng.uniform(0.0, rr0)
-        while t < duration:
-            vent.append(_Ventricular(t, morph, None, "dominant"))
-            t += rr0 * (1.0 + rng.normal(0.0, RHYTHM["rr_jitter"]))
-        return atria, vent
+        # Ventricular tachycardia: the ventricles at ``hr``, the sinus at its own rate.
+        atrial_rr = 60.0 / RHYTHM["vt_atrial_hr"]
+        return _dissociated(start, duration, (atrial_rr, modulation),
+                            (rr0, RHYTHM["rr_jitter"], (0.0, rr0)), morph, rng)  # fmt: skip
 
     premature = set(RHYTHM["premature_beats"]) if pattern_rhythm in ("pac", "pvc") else set()
     t = start
