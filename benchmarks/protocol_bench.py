@@ -790,13 +790,7 @@ def run_sources(
         out["cpsc_nine"] = _cpsc_nine(rows_by_source["cpsc2018"], sources["cpsc2018"])
     if "ludb" in rows_by_source:
         out["ludb_rhythm"] = _ludb_rhythm(rows_by_source["ludb"])
-    out["errors"] = {
-        unit_name(u): {
-            "fp": [f"{r['source']}/{r['id']}" for r in all_rows if u in r["pred"] - r["truth"]],
-            "fn": [f"{r['source']}/{r['id']}" for r in all_rows if u in r["truth"] - r["pred"]],
-        }
-        for u in units
-    }
+    out["errors"] = {unit_name(u): _errors(all_rows, u) for u in units}
     out["rows"] = [
         {k: (sorted(v) if isinstance(v, set) else v) for k, v in r.items() if k != "ludb_row"}
         for r in all_rows
@@ -806,6 +800,21 @@ def run_sources(
     out["elapsed_s"] = time.perf_counter() - t0
     out["cache"] = {"hits": cache.hits, "misses": cache.misses}
     return out
+
+
+def _errors(rows: list[dict[str, Any]], unit: str) -> dict[str, list[str]]:
+    """The records behind one class's false positives and negatives, counted as
+    :func:`score_units` counts them (sources that can express the class; rate classes without
+    the records within 5 bpm of their limit)."""
+    scored = [
+        r
+        for r in rows
+        if unit in r["expressible"] and not _near_rate_limit(unit, r.get("heart_rate_bpm"))
+    ]
+    return {
+        "fp": [f"{r['source']}/{r['id']}" for r in scored if unit in r["pred"] - r["truth"]],
+        "fn": [f"{r['source']}/{r['id']}" for r in scored if unit in r["truth"] - r["pred"]],
+    }
 
 
 def _cpsc_nine(rows: list[dict[str, Any]], recs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -102,6 +102,20 @@ def test_units_are_scored_per_class_and_rate_classes_skip_the_limit_margin() -> 
     assert abs(pb.one_record_worth(t) - 1.0 / 2) < 1e-9
 
 
+def test_error_lists_name_the_records_the_scores_count() -> None:
+    af, tach = "164889003", "427084000"
+    rows = [
+        {**_row({tach}, set(), hr=103.0), "source": "s", "id": "near_limit"},
+        {**_row({tach}, set(), hr=120.0), "source": "s", "id": "missed"},
+        {**_row(set(), {af}), "source": "s", "id": "false_af"},
+        {**_row(set(), {af}), "source": "s", "id": "cannot_say", "expressible": {tach}},
+    ]
+    assert pb._errors(rows, tach) == {"fp": [], "fn": ["s/missed"]}
+    assert pb._errors(rows, af) == {"fp": ["s/false_af"], "fn": []}
+    t = pb.score_units(rows, [tach, af])
+    assert t[tach]["fn"] == 1 and t[af]["fp"] == 1
+
+
 def test_keep_rule_flags_a_drop_of_more_than_one_record() -> None:
     before = {"per_source": {"a": {"macro_f1": 0.60, "one_record": 0.05}}}
     assert pb.compare(before, {"per_source": {"a": {"macro_f1": 0.56}}}) == []

@@ -94,6 +94,9 @@ PRESENCE: dict[str, float] = {
     "p_consistency": 0.75,
     "p_consistency_irregular": 0.93,  # stricter when the RR intervals are irregular
     "p_consistency_few_leads": 0.6,  # fewer than 6 usable leads, regular RR
+    # The consistency is judged over this many usable leads, those whose median-beat P stands
+    # out most over its noise (all usable leads when fewer).
+    "p_consistency_leads": 6,
     # P waves of an irregular rhythm need the whole-record atrial analysis to see P waves too,
     # with at least this many usable leads (with fewer it often cannot see small P waves).
     "p_confirm_min_leads": 6,
