@@ -410,7 +410,71 @@ def delineate(
         prev_t_end = np.where(t_wave.missing, -np.inf, t_wave.off - prev_rr_rows)
         from_tp = (np.tile(np.asarray(p_from_tp, bool), n_leads), prev_t_end)
     p_wave = _p_wave(clean_rows, p_before, prev_rr_rows, fs, c, params, windows, from_tp)
+    if p_from_tp is not None:
+        later = _long_pr_search_start(p_wave, t_wave, clean_rows, p_before, prev_rr_rows,
+                                      p_from_tp, weights, fs, c, windows)  # fmt: skip
+        if later is not None:
+            p_wave = _p_wave(
+                clean_rows, p_before, prev_rr_rows, fs, c, params, windows, from_tp, later
+            )
     return _assemble(lead_qrs, t_wave, p_wave, qrs_on, qrs_off, n_leads, n_beats)
+
+
+def _long_pr_search_start(
+    p_wave: _Wave,
+    t_wave: _Wave,
+    clean_rows: np.ndarray,
+    qrs_on_rows: np.ndarray,
+    prev_rr_rows: np.ndarray,
+    template: np.ndarray,
+    weights: np.ndarray,
+    fs: float,
+    c: int,
+    windows: Mapping[str, float],
+) -> np.ndarray | None:
+    """Per-row P search start for a long PR interval, or None when the usual range suffices.
+
+    The usual range starts at 62% of the previous RR (:func:`_p_search_window`). At 80/min and
+    faster the T wave ends well before that, and a first-degree block's P wave stands in the
+    TP segment between (simulated PR 300 ms at 80/min read 236 ms, PR 340 ms "no P waves";
+    PR 220 ms at 100/min read 176 ms). The median beat (``template``) decides, so that a
+    record's P boundaries all come from one kind of range: when its P wave in most weighted
+    leads begins on the first sample of the range or peaks within 20 ms of it (all the range
+    holds is the P wave's tail), every row is searched from ``p_after_t_ms`` after the previous
+    beat's T end (its own T end one RR earlier, the median over the leads), down to
+    ``pr_max_ms`` before the QRS onset, where that is earlier than its usual start. Records
+    whose P wave lies inside the usual range keep it unchanged: a range that starts earlier
+    moves the onsets of normal P waves too (shared LUDB record PR bias +3.4 -> +4.4 ms when
+    every record was searched so).
+    """
+    per_ms = fs / 1000.0
+    start, _ = _p_search_window(qrs_on_rows, prev_rr_rows, per_ms, c, windows)
+    n_leads = weights.size
+    rows_t = np.flatnonzero(
+        np.tile(np.asarray(template, bool), n_leads) & np.repeat(weights > 0, template.size)
+    )
+    rows_t = rows_t[~p_wave.missing[rows_t]]
+    if rows_t.size == 0:
+        return None
+    # The range cuts the P wave: the onset found lies on the range's first sample, or the range
+    # begins inside a wave larger than the P wave found in it (its first sample stands farther
+    # from the PR level than that P wave's peak: all the range holds of the real P wave is its
+    # tail). A P wave that begins after the range start leaves it near the baseline, however
+    # close its onset.
+    rows_x = clean_rows[rows_t]
+    at_start = _take(rows_x, start[rows_t]) - _take(rows_x, qrs_on_rows[rows_t])
+    clipped = (p_wave.on[rows_t] <= start[rows_t]) | (
+        np.abs(at_start) >= np.abs(p_wave.amp[rows_t])
+    )
+    if 2 * int(clipped.sum()) <= rows_t.size:
+        return None
+    t_off = np.where(t_wave.missing, np.nan, t_wave.off).reshape(n_leads, template.size)
+    with np.errstate(all="ignore"):
+        beat_t_end = np.nanmedian(t_off, axis=0)
+    after_t = np.tile(beat_t_end, n_leads) - prev_rr_rows + windows["p_after_t_ms"] * per_ms
+    earliest = qrs_on_rows - windows["pr_max_ms"] * per_ms
+    early = np.maximum(earliest, after_t)
+    return np.where(np.isfinite(early), np.minimum(start, early), start).astype(int)
 
 
 # ---------------------------------------------------------------------------------- QRS
@@ -837,6 +901,7 @@ def _p_wave(
     params: Mapping[str, float],
     windows: Mapping[str, float],
     from_tp: tuple[np.ndarray, np.ndarray] | None = None,
+    start_at: np.ndarray | None = None,
 ) -> _Wave:
     """Per-row P wave: peak, onset, offset, amplitude and the noise in its search window.
 
@@ -850,9 +915,12 @@ def _p_wave(
     ``from_tp`` is (rows, end of the previous T wave per row): those rows whose largest
     deflection lies on the first sample of the range, and whose range starts after that T end,
     are searched again above the line from the TP level (the range start) to the PR level.
+    ``start_at`` replaces the range starts (a long PR: :func:`_long_pr_search_start`).
     """
     per_ms = fs / 1000.0
     start, end = _p_search_window(qrs_on_rows, prev_rr_rows, per_ms, c, windows)
+    if start_at is not None:
+        start = fast_clip(start_at, 0, np.maximum(end - int(40 * per_ms), 0))
     # Everything P happens before the QRS onset (<= c): work on that part of the window only.
     before_r = clean_rows[:, : c + 1]
     columns = np.arange(before_r.shape[1])
