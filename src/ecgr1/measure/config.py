@@ -78,8 +78,8 @@ WINDOWS: dict[str, float] = {
     "qrs_off_search_ms": 200.0,  # QRS offset no later than this after R
     "pr_max_ms": 360.0,  # P onset no earlier than this before QRS onset
     "pr_min_gap_ms": 20.0,  # P offset no later than this before QRS onset
-    # When the median beat's P wave lies on the start of the usual range (62% of the previous
-    # RR), the P waves are sought from this long after the previous T wave's end (long PR).
+    # When the usual range (from 62% of the previous RR) cuts the median beat's P wave, the P
+    # waves are sought from this long after the previous T wave's end (a long PR).
     "p_after_t_ms": 20.0,
     "t_min_after_j_ms": 60.0,  # T peak not inside the first part of the ST segment
     "t_max_after_r_ms": 700.0,

@@ -438,9 +438,8 @@ def _long_pr_search_start(
     faster the T wave ends well before that, and a first-degree block's P wave stands in the
     TP segment between (simulated PR 300 ms at 80/min read 236 ms, PR 340 ms "no P waves";
     PR 220 ms at 100/min read 176 ms). The median beat (``template``) decides, so that a
-    record's P boundaries all come from one kind of range: when its P wave in most weighted
-    leads begins on the first sample of the range or peaks within 20 ms of it (all the range
-    holds is the P wave's tail), every row is searched from ``p_after_t_ms`` after the previous
+    record's P boundaries all come from one kind of range: when the range cuts its P wave in
+    most weighted leads (see below), every row is searched from ``p_after_t_ms`` after the previous
     beat's T end (its own T end one RR earlier, the median over the leads), down to
     ``pr_max_ms`` before the QRS onset, where that is earlier than its usual start. Records
     whose P wave lies inside the usual range keep it unchanged: a range that starts earlier
