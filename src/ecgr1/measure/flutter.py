@@ -37,6 +37,7 @@ from ecgr1.measure.beat_classes import BeatGroups
 from ecgr1.measure.config import DEFAULT_CONFIG, MeasureConfig
 from ecgr1.measure.detection import Detection
 from ecgr1.measure.fiducials import BeatDelineation
+from ecgr1.measure.pacing import spike_in_window
 from ecgr1.measure.result import GlobalMeasurements
 from ecgr1.signal.filters import butter_sos
 
@@ -447,14 +448,12 @@ def stimulus_anchors(det: Detection, config: MeasureConfig) -> np.ndarray:
     [100, 215]
     """
     anchors = np.asarray(det.anchors, int)
-    spikes = np.sort(np.asarray(det.spikes, float) / det.k)
     reach = config.atrial["fwave_locked_window_ms"] * det.fs_detect / 1000.0
     gap = int(round(config.atrial["fwave_locked_gap_ms"] * det.fs_detect / 1000.0))
+    spike = spike_in_window(np.asarray(det.spikes, float) / det.k, anchors - reach, anchors)
+    has = np.isfinite(spike)
     out = anchors.copy()
-    for i, a in enumerate(anchors):
-        before = spikes[(spikes <= a) & (spikes >= a - reach)]
-        if before.size:
-            out[i] = int(round(before[-1])) + gap
+    out[has] = np.round(spike[has]).astype(int) + gap
     return out
 
 

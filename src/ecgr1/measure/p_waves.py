@@ -21,6 +21,7 @@ from ecgr1.measure.config import MeasureConfig
 from ecgr1.measure.delineate import Delineation
 from ecgr1.measure.detection import Detection
 from ecgr1.measure.fiducials import BeatDelineation
+from ecgr1.measure.pacing import spike_in_window
 from ecgr1.measure.result import GlobalMeasurements
 from ecgr1.signal.filters import smooth
 from ecgr1.signal.stats import median_1d, median_along, percentile_along
@@ -209,15 +210,11 @@ def _ventricular_stimulus(
     if det.spikes.size == 0 or not dominant.any():
         return None
     ms = det.ms_detect
-    spikes = det.spikes / det.k  # detection-rate positions
-    max_before = config.pacing["max_spike_to_qrs_ms"] * ms
-    found = []
-    for start in det.starts[dominant]:
-        rel = spikes - start
-        near = rel[(rel >= qrs_on_t - max_before) & (rel <= qrs_on_t + 5 * ms)]
-        if near.size:
-            found.append(float(near.min()))
-    if 2 * len(found) < int(dominant.sum()):
+    onsets = det.starts[dominant] + qrs_on_t  # the template QRS onset in each beat's window
+    lo = onsets - config.pacing["max_spike_to_qrs_ms"] * ms
+    spike = spike_in_window(det.spikes / det.k, lo, onsets + 5 * ms, last=False)
+    found = spike[np.isfinite(spike)] - det.starts[dominant][np.isfinite(spike)]
+    if 2 * found.size < int(dominant.sum()):
         return None
     return float(np.median(found))
 

@@ -190,6 +190,33 @@ def align_anchors_to_pacing(
     return anchors[~atrial_events_before_paced_qrs(anchors, spikes, fs, config=config)]
 
 
+def spike_in_window(
+    spikes: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, last: bool = True
+) -> np.ndarray:
+    """Per window [``lo``, ``hi``] (positions at one rate, ``spikes`` at the same): the last (or,
+    with ``last=False``, the first) spike inside it, NaN where none.
+
+    >>> spike_in_window(np.array([95.0, 345.0]), np.array([40.0, 300.0, 500.0]),
+    ...                 np.array([100.0, 350.0, 600.0])).tolist()
+    [95.0, 345.0, nan]
+    """
+    s = np.sort(np.asarray(spikes, float))
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    out = np.full(lo.shape, np.nan)
+    if s.size == 0:
+        return out
+    if last:
+        i = np.searchsorted(s, hi, side="right") - 1
+        ok = i >= 0
+    else:
+        i = np.searchsorted(s, lo, side="left")
+        ok = i < s.size
+    cand = s[np.clip(i, 0, s.size - 1)]
+    ok &= (cand >= lo) & (cand <= hi)
+    out[ok] = cand[ok]
+    return out
+
+
 def paced_beats(
     spikes_detect: np.ndarray,
     qrs_on_detect: np.ndarray,
