@@ -400,6 +400,9 @@ class _Writer:
                 f"The baseline shows {self.key(activity + ' atrial activity', 1)}"
                 + (f" at an atrial rate of {rate}." if rate else ".")
             )
+        unclassified = self.unclassified_rhythm()
+        if unclassified:
+            s.append(unclassified)
         for st in self.stmts(1):
             if st.id in ("poor_quality", "limb_lead_reversal"):
                 continue
@@ -416,6 +419,51 @@ class _Writer:
             s.append(self.statement_sentence(st))
         s.extend(self.exclusions_for_step(1, skip={"quality.poor", "quality.unusable"}))
         return " ".join(s)
+
+    def rhythm_stated(self) -> bool:
+        """Whether a rhythm statement survived (premature complexes are ectopy, not a rhythm)."""
+        return any(st.category == "rhythm" and st.id not in _ECTOPY for st in self.i.statements)
+
+    def unclassified_rhythm(self) -> str | None:
+        """The sentence for a record whose rhythm meets no rhythm statement's criteria.
+
+        Step 1 of the protocol names the rhythm; where no rhythm criterion is met, the report
+        says so and gives the facts that decide a rhythm (regularity, QRS width, P waves,
+        atrial activity) with the reason the measurement gives for the missing P or atrial
+        waves, instead of staying silent about the rhythm.
+        Not written where the rhythm names are withheld for another stated reason (poor
+        quality, a record too short, no beats) or a rhythm statement was withheld by
+        precedence (that reason is written in step 6)."""
+        lim = self.i.limits
+        if self.rhythm_stated() or self.val("heart_rate_bpm") is None:
+            return None
+        short = lim is not None and lim.short
+        if short or self.i.measurements.quality.overall in ("poor", "unusable"):
+            return None
+        if any(_is_rhythm(self.table, x.statement) for x in self.i.suppressed):
+            return None
+        g = self.i.measurements.global_
+        facts = []
+        if g.rr_irregularity:
+            facts.append(f"the RR pattern is {fmt_value(g.rr_irregularity, '')}")
+        wide = self.crit("qrs.wide")
+        if wide is not None and wide.met is not None:
+            facts.append(
+                f"the QRS is {'wide' if wide.met else 'narrow'} ({self.val('qrs_duration_ms')})"
+            )
+        if not g.p_wave_present:
+            why = g.reasons.get("p_wave_present")
+            facts.append("no P waves are identified" + (f" ({why})" if why else ""))
+        else:
+            facts.append("the P waves meet no sinus or atrial rhythm criterion")
+        if g.atrial_activity == "none":
+            facts.append("the baseline shows no atrial activity")
+        elif g.atrial_activity is None and g.reasons.get("atrial_activity"):
+            facts.append(f"the atrial activity is undecided ({g.reasons['atrial_activity']})")
+        return (
+            f"No rhythm criterion is met, so the {self.key('rhythm is unclassified', 0)}: "
+            f"{join_words(facts)}."
+        )
 
     # -------------------------------------------------------------- step 2
     def step2(self) -> str:
@@ -801,6 +849,8 @@ class _Writer:
         if rate:
             text += f" at a ventricular rate of {rate}"
         text += "."
+        if self.unclassified_rhythm():
+            text += " The rhythm is unclassified: it meets no rhythm criterion."
         ruled = list(dict.fromkeys(label for ex in self.i.excluded for label in ex.labels))[:3]
         if ruled:
             text += f" Measured values argue against {join_words(ruled, 'or')}."
@@ -818,6 +868,16 @@ class _Writer:
             )
         labels = self.i.labels or ["no definite diagnosis"]
         return Report(steps=steps, narrative=_one_paragraph(self.narrative()), labels=labels)
+
+
+# Premature complexes are reported with the rhythm (step 1) but do not name it.
+_ECTOPY = frozenset({"premature_atrial_contractions", "premature_ventricular_contractions"})
+
+
+def _is_rhythm(table: CriteriaTable, statement_id: str) -> bool:
+    """Whether ``statement_id`` names a rhythm (a rhythm-category statement, not ectopy)."""
+    spec = table.statements.get(statement_id)
+    return spec is not None and spec.category == "rhythm" and statement_id not in _ECTOPY
 
 
 def _by_reason(sups: list) -> dict[str, list[str]]:
