@@ -52,6 +52,8 @@ def test_no_rhythm_statement_is_written_as_an_unclassified_rhythm(wide_tachycard
     assert "the QRS is wide (" in step1
     assert "no P waves are identified (no consistent P wave before the QRS complexes)" in step1
     assert "the baseline shows no atrial activity" in step1
+    # a regular wide-QRS rhythm at 120/min without P waves: its origin is left open
+    assert "wide-QRS tachycardia whose origin, ventricular or supraventricular" in step1
     assert "The rhythm is unclassified" in report.narrative
     assert "rhythm is unclassified" in report.steps[0].evidence_phrases
 
@@ -72,7 +74,10 @@ def test_premature_complexes_alone_do_not_name_the_rhythm() -> None:
     assert interp.has("premature_ventricular_contractions")
     rhythm = [s.id for s in interp.statements if s.category == "rhythm"]
     assert rhythm == ["premature_ventricular_contractions"], rhythm
-    assert SENTENCE in build_report(interp).steps[0].paragraph
+    step1 = build_report(interp).steps[0].paragraph
+    assert SENTENCE in step1
+    assert "the QRS is narrow (" in step1
+    assert "wide-QRS tachycardia" not in step1  # narrow dominant QRS at 120/min
 
 
 def test_the_verifier_finds_the_sentence_consistent_with_the_signal(wide_tachycardia) -> None:

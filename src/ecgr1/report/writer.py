@@ -460,10 +460,20 @@ class _Writer:
             facts.append("the baseline shows no atrial activity")
         elif g.atrial_activity is None and g.reasons.get("atrial_activity"):
             facts.append(f"the atrial activity is undecided ({g.reasons['atrial_activity']})")
-        return (
+        text = (
             f"No rhythm criterion is met, so the {self.key('rhythm is unclassified', 0)}: "
             f"{join_words(facts)}."
         )
+        fast = self.crit("rate.tachycardia")
+        if fast is not None and fast.met and wide is not None and wide.met and not g.p_wave_present:
+            # A wide-QRS tachycardia of undecided origin is managed as ventricular until shown
+            # otherwise (standard teaching, e.g. ACLS): say that the measurements leave both
+            # origins open, so that the missing rhythm statement does not read as benign.
+            text += (
+                " This is a wide-QRS tachycardia whose origin, ventricular or supraventricular "
+                "with aberrant conduction, these measurements do not decide."
+            )
+        return text
 
     # -------------------------------------------------------------- step 2
     def step2(self) -> str:
