@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from ecgr1.io import as_record
 from ecgr1.protocol import interpret
 from ecgr1.report import build_report
 from ecgr1.simulate import simulate
@@ -91,3 +92,23 @@ def test_the_verifier_finds_the_sentence_consistent_with_the_signal(wide_tachyca
     verdicts = [(v.claim.text, v.verdict) for v in in_sentence]
     assert all(v.verdict == "supported" for v in in_sentence), verdicts
     assert not result.contradicted()
+
+
+def test_rhythms_the_input_cannot_assess_are_not_called_unmet() -> None:
+    # Lead V1 alone: the P waves are there, but sinus rhythm needs lead II or the P axis, and
+    # junctional rhythm or SVT the global intervals. Those statements are not assessable, so
+    # the report must not say that no rhythm criterion is met.
+    sim = simulate("normal", seed=0)
+    k = sim.record.leads.index("V1")
+    record = as_record(sim.record.signal[k : k + 1], fs=sim.record.fs, leads=["V1"])
+    interp = interpret(record)
+    assert not [s.id for s in interp.statements if s.category == "rhythm"]
+    report = build_report(interp)
+    step1 = report.steps[0].paragraph
+    assert SENTENCE not in step1
+    assert "No rhythm criterion that this input can assess is met" in step1
+    assert "P waves are present" in step1
+    start = step1.index("Not assessable from this input: ")
+    named = step1[start : step1.index(".", start)]
+    assert "sinus rhythm" in named and "junctional rhythm" in named
+    assert "meets no rhythm criterion that this input can assess" in report.narrative

@@ -424,13 +424,19 @@ class _Writer:
         """Whether a rhythm statement survived (premature complexes are ectopy, not a rhythm)."""
         return any(st.category == "rhythm" and st.id not in _ECTOPY for st in self.i.statements)
 
+    def unassessed_rhythms(self) -> list[str]:
+        """Labels of the rhythm statements this input cannot assess (leads missing): they are
+        neither met nor unmet."""
+        return [x.label for x in self.i.not_assessable if _is_rhythm(self.table, x.statement)]
+
     def unclassified_rhythm(self) -> str | None:
         """The sentence for a record whose rhythm meets no rhythm statement's criteria.
 
         Step 1 of the protocol names the rhythm; where no rhythm criterion is met, the report
         says so and gives the facts that decide a rhythm (regularity, QRS width, P waves,
         atrial activity) with the reason the measurement gives for the missing P or atrial
-        waves, instead of staying silent about the rhythm.
+        waves, instead of staying silent about the rhythm. Rhythm statements the input cannot
+        assess (leads missing) are named as such, not counted as unmet.
         Not written where the rhythm names are withheld for another stated reason (poor
         quality, a record too short, no beats) or a rhythm statement was withheld by
         precedence (that reason is written in step 6)."""
@@ -443,6 +449,7 @@ class _Writer:
         if any(_is_rhythm(self.table, x.statement) for x in self.i.suppressed):
             return None
         g = self.i.measurements.global_
+        unassessed = self.unassessed_rhythms()
         facts = []
         if g.rr_irregularity:
             facts.append(f"the RR pattern is {fmt_value(g.rr_irregularity, '')}")
@@ -454,16 +461,21 @@ class _Writer:
         if not g.p_wave_present:
             why = g.reasons.get("p_wave_present")
             facts.append("no P waves are identified" + (f" ({why})" if why else ""))
+        elif unassessed:
+            facts.append("P waves are present")
         else:
             facts.append("the P waves meet no sinus or atrial rhythm criterion")
         if g.atrial_activity == "none":
             facts.append("the baseline shows no atrial activity")
         elif g.atrial_activity is None and g.reasons.get("atrial_activity"):
             facts.append(f"the atrial activity is undecided ({g.reasons['atrial_activity']})")
+        which = "that this input can assess " if unassessed else ""
         text = (
-            f"No rhythm criterion is met, so the {self.key('rhythm is unclassified', 0)}: "
-            f"{join_words(facts)}."
+            f"No rhythm criterion {which}is met, so the "
+            f"{self.key('rhythm is unclassified', 0)}: {join_words(facts)}."
         )
+        if unassessed:
+            text += f" Not assessable from this input: {join_words(unassessed)}."
         fast = self.crit("rate.tachycardia")
         if fast is not None and fast.met and wide is not None and wide.met and not g.p_wave_present:
             # A wide-QRS tachycardia of undecided origin is managed as ventricular until shown
@@ -845,9 +857,15 @@ class _Writer:
         lead = self.pick("This ECG shows", "The tracing demonstrates", "Overall, the ECG shows")
         lim = self.i.limits
         limits = f" Not assessable from this input: {lim.summary}." if lim and lim.summary else ""
+        rhythm = ""
+        if self.unclassified_rhythm():
+            which = " that this input can assess" if self.unassessed_rhythms() else ""
+            rhythm = f" The rhythm is unclassified: it meets no rhythm criterion{which}."
         if not main:
             return (
-                f"{lead} no definite diagnostic findings from the available measurements." + limits
+                f"{lead} no definite diagnostic findings from the available measurements."
+                + rhythm
+                + limits
             )
         labels = join_words(
             [
@@ -858,9 +876,7 @@ class _Writer:
         text = f"{lead} {labels}"
         if rate:
             text += f" at a ventricular rate of {rate}"
-        text += "."
-        if self.unclassified_rhythm():
-            text += " The rhythm is unclassified: it meets no rhythm criterion."
+        text += "." + rhythm
         ruled = list(dict.fromkeys(label for ex in self.i.excluded for label in ex.labels))[:3]
         if ruled:
             text += f" Measured values argue against {join_words(ruled, 'or')}."
