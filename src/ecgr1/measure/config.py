@@ -115,6 +115,10 @@ ST: dict[str, float] = {
     # ST shape: slope J -> J+80 ms above +this (mV/s) is upsloping, below -this downsloping;
     # table-linked: st.not_upsloping.
     "slope_mv_per_s": 0.5,
+    # The J point ST is read at: no earlier than the QRS end of the k-th latest usable lead on
+    # the median beat (1 = the latest; 2 discounts one outlying lead). Before a lead's QRS end
+    # its terminal QRS (an R', a slurred S) would be read as ST deviation.
+    "j_lead_rank": 2,
 }
 
 # Atrial activity read from the QRST-cancelled residual and the beat-locked P windows.
@@ -555,6 +559,9 @@ def _check_ranges(cfg: MeasureConfig) -> None:
                 raise ValueError(f"MeasureConfig {dotted} must be in [0, 1], got {value}")
             if name in ("shrink_reference_pct", "global_percentile") and value > 100.0:
                 raise ValueError(f"MeasureConfig {dotted} must be in [0, 100], got {value}")
+    rank = cfg.st["j_lead_rank"]
+    if rank < 1 or rank != int(rank):
+        raise ValueError(f"MeasureConfig st.j_lead_rank must be a whole number >= 1, got {rank}")
     if cfg.engine["delineation_fs"] < 100.0:
         raise ValueError("MeasureConfig engine.delineation_fs must be >= 100 Hz")
     lo, hi = cfg.atrial_waves["flutter_min_bpm"], cfg.atrial_waves["flutter_max_bpm"]

@@ -282,7 +282,8 @@ def lead_measurements(
     y : the median beat (clean signal), mV.
     fs : sampling rate.
     fid : this lead's fiducials inside ``y`` (samples; None when absent).
-    g : global fiducials inside ``y`` (``qrs_on``, ``qrs_off``, ``p_off``, ``t_off``).
+    g : global fiducials inside ``y`` (``qrs_on``, ``qrs_off``, ``p_off``, ``t_off``; and
+        ``st_j``, the J point ST is read at, when it differs from ``qrs_off``).
     p_present : whether the record has P waves.
     config : ``presence`` (wave naming, flat T and P) and ``st`` (ST shape) are read.
     """
@@ -327,7 +328,8 @@ def lead_measurements(
         lm.qrs_net_amplitude_mv = round(float(qrs.max() + qrs.min()), 4)
     if fid.get("qrs_on") is not None and fid.get("qrs_off") is not None:
         lm.qrs_duration_ms = round((fid["qrs_off"] - fid["qrs_on"]) / ms, 1)
-    _st_segment(lm, z, g_off, ms, config)
+    j_st = g.get("st_j")
+    _st_segment(lm, z, g_off if j_st is None else int(j_st), ms, config)
     # T wave.
     t_on = fid.get("t_on") if fid.get("t_on") is not None else g_off
     t_off = fid.get("t_off")
@@ -345,7 +347,8 @@ def lead_measurements(
 def _st_segment(
     lm: LeadMeasurements, z: np.ndarray, j: int, ms: float, config: MeasureConfig
 ) -> None:
-    """J amplitude, ST at J/J+60/J+80 ms and the ST shape (global J, CSE convention)."""
+    """J amplitude, ST at J/J+60/J+80 ms and the ST shape (J: the global QRS end, see
+    :func:`~ecgr1.measure.median_beat.st_j_point`)."""
     lm.j_amplitude_mv = round(float(z[j]), 4)
     lm.st_j_mv = lm.j_amplitude_mv
     k60, k80 = j + int(round(60 * ms)), j + int(round(80 * ms))

@@ -124,6 +124,7 @@ def measure_leads(
     ms_full, tg = det.ms_full, mb.glob
     nets: dict[str, dict[str, float | None]] = {"qrs": {}, "p": {}, "t": {}}
     template_full = _template_fiducials_full(det, dl)
+    tg = {**tg, "st_j": st_j_point(tg.get("qrs_off"), template_full["qrs_off"], det.usable, config)}
     for li, name in enumerate(res.lead_names):
         if not det.usable[li]:
             lm = lead_measurements(np.zeros(1), det.fs, {}, {}, False, config=config)
@@ -139,6 +140,40 @@ def measure_leads(
         nets["t"][name] = wave_area(y, tg["qrs_off"], tg["t_off"], base)
         nets["p"][name] = wave_area(y, tg.get("p_on"), tg.get("p_off"), base)
     return nets
+
+
+def st_j_point(
+    qrs_off: float | None,
+    lead_qrs_off: list[float | None],
+    usable: np.ndarray,
+    config: MeasureConfig,
+) -> float | None:
+    """The J point ST deviation is read at: the global QRS offset ``qrs_off``, or the QRS end
+    of the ``st.j_lead_rank``-th latest usable lead (``lead_qrs_off``, None where a lead has
+    none) when that is later.
+
+    The global offset is a robust latest offset over the leads (the 80th percentile of their
+    offsets per beat), right for the QRS duration; for ST it can fall inside a lead whose QRS
+    ends later, and that lead's terminal QRS (the R' of a right bundle branch delay in V1-V2,
+    a slurred S) is then read as ST deviation: a false septal ST elevation. ST is read once
+    the QRS has ended in every lead but the latest (one outlying lead is discounted).
+
+    >>> from ecgr1.measure.config import DEFAULT_CONFIG
+    >>> usable = np.ones(4, bool)
+    >>> st_j_point(100.0, [96.0, 98.0, 110.0, 112.0], usable, DEFAULT_CONFIG)
+    110.0
+    >>> st_j_point(100.0, [96.0, 98.0, 99.0, 130.0], usable, DEFAULT_CONFIG)  # one outlier
+    100.0
+    """
+    if qrs_off is None:
+        return None
+    ends = sorted(
+        v for v, ok in zip(lead_qrs_off, usable.tolist(), strict=False) if ok and v is not None
+    )
+    rank = int(config.st["j_lead_rank"])
+    if len(ends) < rank:
+        return qrs_off
+    return max(float(qrs_off), float(ends[-rank]))
 
 
 def _template_fiducials_full(det: Detection, dl: BeatDelineation) -> dict[str, list]:
