@@ -150,7 +150,7 @@ def swapped_leads(text: str) -> tuple[str, str]:
 MOVED_FINDINGS = {
     "inferior_stemi": ("probable inferior ST elevation", "probable anterior ST elevation"),
     "A0034": ("probable inferior ST elevation", "probable anterior ST elevation"),
-    "A0003": ("possible lateral ST depression", "possible inferior ST depression"),
+    "A0003": ("probable lateral ST depression", "probable inferior ST depression"),
 }
 
 
