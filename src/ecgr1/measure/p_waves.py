@@ -213,7 +213,8 @@ def _ventricular_stimulus(
     onsets = det.starts[dominant] + qrs_on_t  # the template QRS onset in each beat's window
     lo = onsets - config.pacing["max_spike_to_qrs_ms"] * ms
     spike = spike_in_window(det.spikes / det.k, lo, onsets + 5 * ms, last=False)
-    found = spike[np.isfinite(spike)] - det.starts[dominant][np.isfinite(spike)]
+    has = np.isfinite(spike)
+    found = spike[has] - det.starts[dominant][has]
     if 2 * found.size < int(dominant.sum()):
         return None
     return float(np.median(found))

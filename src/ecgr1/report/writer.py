@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ecgr1.io.leads import STANDARD_LEADS
 from ecgr1.protocol.table import CriteriaTable, load_table
@@ -44,6 +45,7 @@ CERTAINTY_PREFIX = {
 # every lead but aVR.
 _ST_DEPRESSION_LEADS = tuple(lead for lead in STANDARD_LEADS if lead != "aVR")
 MAX_KEY_WORDS = 3  # key-evidence phrases must be shorter than four words
+UNCLASSIFIED_KEY = "rhythm is unclassified"  # step 1's key phrase when no rhythm is named
 
 
 @dataclass
@@ -400,9 +402,9 @@ class _Writer:
                 f"The baseline shows {self.key(activity + ' atrial activity', 1)}"
                 + (f" at an atrial rate of {rate}." if rate else ".")
             )
-        unclassified = self.unclassified_rhythm()
-        if unclassified:
-            s.append(unclassified)
+        if self.unclassified_rhythm:
+            self.key(UNCLASSIFIED_KEY, 0)  # the phrase is in the sentence verbatim
+            s.append(self.unclassified_rhythm)
         for st in self.stmts(1):
             if st.id in ("poor_quality", "limb_lead_reversal"):
                 continue
@@ -420,17 +422,16 @@ class _Writer:
         s.extend(self.exclusions_for_step(1, skip={"quality.poor", "quality.unusable"}))
         return " ".join(s)
 
-    def rhythm_stated(self) -> bool:
-        """Whether a rhythm statement survived (premature complexes are ectopy, not a rhythm)."""
-        return any(st.category == "rhythm" and st.id not in _ECTOPY for st in self.i.statements)
-
+    @cached_property
     def unassessed_rhythms(self) -> list[str]:
         """Labels of the rhythm statements this input cannot assess (leads missing): they are
         neither met nor unmet."""
         return [x.label for x in self.i.not_assessable if _is_rhythm(self.table, x.statement)]
 
+    @cached_property
     def unclassified_rhythm(self) -> str | None:
-        """The sentence for a record whose rhythm meets no rhythm statement's criteria.
+        """The sentence for a record whose rhythm meets no rhythm statement's criteria (step 1;
+        the narrative repeats its gist), or None.
 
         Step 1 of the protocol names the rhythm; where no rhythm criterion is met, the report
         says so and gives the facts that decide a rhythm (regularity, QRS width, P waves,
@@ -441,7 +442,8 @@ class _Writer:
         quality, a record too short, no beats) or a rhythm statement was withheld by
         precedence (that reason is written in step 6)."""
         lim = self.i.limits
-        if self.rhythm_stated() or self.val("heart_rate_bpm") is None:
+        stated = any(_is_rhythm(self.table, st.id) for st in self.i.statements)
+        if stated or self.val("heart_rate_bpm") is None:
             return None
         short = lim is not None and lim.short
         if short or self.i.measurements.quality.overall in ("poor", "unusable"):
@@ -449,7 +451,7 @@ class _Writer:
         if any(_is_rhythm(self.table, x.statement) for x in self.i.suppressed):
             return None
         g = self.i.measurements.global_
-        unassessed = self.unassessed_rhythms()
+        unassessed = self.unassessed_rhythms
         facts = []
         if g.rr_irregularity:
             facts.append(f"the RR pattern is {fmt_value(g.rr_irregularity, '')}")
@@ -470,10 +472,7 @@ class _Writer:
         elif g.atrial_activity is None and g.reasons.get("atrial_activity"):
             facts.append(f"the atrial activity is undecided ({g.reasons['atrial_activity']})")
         which = "that this input can assess " if unassessed else ""
-        text = (
-            f"No rhythm criterion {which}is met, so the "
-            f"{self.key('rhythm is unclassified', 0)}: {join_words(facts)}."
-        )
+        text = f"No rhythm criterion {which}is met, so the {UNCLASSIFIED_KEY}: {join_words(facts)}."
         if unassessed:
             text += f" Not assessable from this input: {join_words(unassessed)}."
         fast = self.crit("rate.tachycardia")
@@ -858,8 +857,8 @@ class _Writer:
         lim = self.i.limits
         limits = f" Not assessable from this input: {lim.summary}." if lim and lim.summary else ""
         rhythm = ""
-        if self.unclassified_rhythm():
-            which = " that this input can assess" if self.unassessed_rhythms() else ""
+        if self.unclassified_rhythm:
+            which = " that this input can assess" if self.unassessed_rhythms else ""
             rhythm = f" The rhythm is unclassified: it meets no rhythm criterion{which}."
         if not main:
             return (
