@@ -345,8 +345,14 @@ class RecordChecker:
         return self.interp.has(name)
 
     def _inapplicable(self) -> dict[str, str]:
-        """Statement id -> why its criteria do not apply to this record."""
-        out: dict[str, str] = {}
+        """Statement id -> why its criteria do not apply to this record: a precedence rule of
+        ``checks.inapplicable_when``, or an input that cannot assess the statement (too few
+        leads, uncalibrated, too short: ``Interpretation.not_assessable``), where criteria
+        read on the leads there are would contradict a claim the input cannot decide."""
+        out: dict[str, str] = {
+            x.statement: f"not assessable from this input ({x.reason})"
+            for x in self.interp.not_assessable
+        }
         for rule in self.table.precedence:
             if rule.when not in self.checks.inapplicable_when or not self._active(rule.when):
                 continue
