@@ -81,3 +81,20 @@ def test_with_right_bundle_branch_block_a_fascicular_block_is_bifascicular() -> 
     for make, sid in ((_lpfb, "lpfb"), (_lafb, "lafb")):
         ids = _ids(make(make_rbbb()))
         assert {sid, "complete_rbbb"} <= ids, (sid, ids)
+
+
+def test_on_limb_leads_alone_lafb_is_not_assessable_for_want_of_the_qrs_duration() -> None:
+    # Criterion 4 (QRS < 120 ms) needs the record QRS, which needs a lead in each orthogonal
+    # direction: with the six limb leads the pattern is there but the block is not stated, nor
+    # excluded; the axis is still stated.
+    import ecgr1
+    from ecgr1.io import ECGRecord
+
+    full = ecgr1.simulate("lafb", seconds=10, seed=0).record
+    assert "lafb" in {s.id for s in ecgr1.interpret_record(full).interpretation.statements}
+    limbs = ["I", "II", "III", "aVR", "aVL", "aVF"]
+    rows = [full.leads.index(lead) for lead in limbs]
+    interp = ecgr1.interpret_record(ECGRecord(full.signal[rows], full.fs, limbs)).interpretation
+    assert "left_axis_deviation" in {s.id for s in interp.statements}
+    (entry,) = [x for x in interp.not_assessable if x.statement == "lafb"]
+    assert "orthogonal" in entry.reason
