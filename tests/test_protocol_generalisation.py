@@ -188,6 +188,61 @@ def test_borderline_bradycardia_still_names_the_rhythm_in_the_report() -> None:
     assert "borderline sinus bradycardia" in build_report(interp).text.lower()
 
 
+@pytest.mark.parametrize("rate", [55.0, 57.0, 59.0, 101.0, 103.0, 105.0])
+def test_a_borderline_sinus_rate_still_answers_sinus_rhythm(rate: float) -> None:
+    # The rate name is in doubt within the margin of 60 or 100 bpm, the sinus origin is not:
+    # the answer names the rhythm ("sinus rhythm") and the report the borderline rate name.
+    m = normal_result()
+    m.global_.heart_rate_bpm = rate
+    interp = interpret(m)
+    named = "sinus_bradycardia" if rate < 60 else "sinus_tachycardia"
+    assert interp.statement(named).certainty == "borderline"
+    sinus = interp.statement("sinus_rhythm")
+    assert sinus is not None and sinus.certainty == "definite"
+    assert "rate.normal" not in sinus.criteria  # it rests on the P-wave criteria that hold
+    assert interp.labels[0] == "sinus rhythm"
+    ids = [s.id for s in interp.statements]
+    assert ids.index("sinus_rhythm") == ids.index(named) - 1  # "sinus rhythm, borderline ..."
+    assert "normal_ecg" not in ids  # the rate is not normal either
+
+
+@pytest.mark.parametrize("rate", [52.0, 108.0])
+def test_a_clear_sinus_rate_names_only_the_rate_rhythm(rate: float) -> None:
+    m = normal_result()
+    m.global_.heart_rate_bpm = rate
+    interp = interpret(m)
+    assert not interp.has("sinus_rhythm")
+    assert interp.labels[0] == ("sinus bradycardia" if rate < 60 else "sinus tachycardia")
+
+
+def test_the_reduced_rhythm_obeys_precedence() -> None:
+    # Sinus arrhythmia names the rhythm itself (its rule suppresses "sinus rhythm"), so a
+    # borderline bradycardia adds nothing next to it.
+    from ecgr1.measure import Beat
+
+    m = normal_result()
+    m.global_.heart_rate_bpm = 57.0
+    t, beats = 0.0, [Beat(index=0, r_peak_s=0.0, p_onset_s=-0.15)]
+    for i, rr in enumerate([900, 1000, 1150, 1250, 1100, 950, 1000, 1100, 1200], start=1):
+        t += rr / 1000  # sinus cycles varying by 350 ms (> 160 ms), mean 1072 ms
+        beats.append(Beat(index=i, r_peak_s=t, rr_prev_ms=float(rr), p_onset_s=t - 0.15))
+    m.beats = beats
+    interp = interpret(m)
+    assert interp.has("sinus_arrhythmia"), [s.id for s in interp.statements]
+    assert not interp.has("sinus_rhythm")
+    assert interp.statement("sinus_bradycardia").certainty == "borderline"
+
+
+def test_if_borderline_names_a_known_statement() -> None:
+    data = yaml.safe_load(Path(DEFAULT_TABLE).read_text(encoding="utf-8"))
+    for target in ("no_such_statement", "sinus_bradycardia"):
+        bad = copy.deepcopy(data)
+        row = next(r for r in bad["statements"] if r["id"] == "sinus_bradycardia")
+        row["if_borderline"] = target
+        with pytest.raises(InvalidInputError, match="if_borderline"):
+            parse_table(bad)
+
+
 def test_a_normal_rate_near_a_limit_does_not_make_sinus_rhythm_borderline() -> None:
     m = normal_result()
     m.global_.heart_rate_bpm = 62.0

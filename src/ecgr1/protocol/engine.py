@@ -439,6 +439,35 @@ def _build_statement(
     )
 
 
+def _borderline_reductions(
+    active: list[str],
+    results: dict[str, CriterionResult],
+    m: MeasurementResult,
+    table: CriteriaTable,
+    not_assessable: set[str],
+) -> dict[str, str]:
+    """Statements made because a borderline statement reduces to them (its ``if_borderline``),
+    by the borderline statement they come from.
+
+    A sinus bradycardia at 57 bpm is borderline by its rate, not by its sinus origin: without
+    this the answer would name no rhythm at all. The reduced statement rests on the criteria of
+    its own rule that hold, and precedence still applies to it (with the borderline statement
+    itself left out, since its "rate qualifies the rhythm" rule is what is in doubt)."""
+    out: dict[str, str] = {}
+    for sid in active:
+        target = table.statements[sid].if_borderline
+        if target is None or target in active or target in out.values():
+            continue
+        if target in not_assessable:
+            continue
+        if _build_statement(table.statements[sid], results, m, table).certainty != "borderline":
+            continue
+        others = [x for x in active if x != sid] + [target]
+        if target in _precedence(others, results, table)[0]:
+            out[sid] = target
+    return out
+
+
 # ------------------------------------------------------------------ precedence and exclusions
 
 
@@ -647,7 +676,13 @@ def interpret(
             )
         elif value is True:
             active.append(sid)
-    order = {sid: i for i, sid in enumerate(table.statements)}
+    reduced = _borderline_reductions(active, results, measurements, table, set(not_assessable))
+    order: dict[str, float] = {sid: i for i, sid in enumerate(table.statements)}
+    # A reduced statement is reported just before the borderline statement it comes from
+    # ("sinus rhythm, borderline sinus bradycardia").
+    for source, target in reduced.items():
+        order[target] = order[source] - 0.5
+        active.append(target)
     active.sort(key=lambda sid: (table.statements[sid].step, order[sid]))
     statements = [
         _build_statement(table.statements[s], results, measurements, table) for s in active

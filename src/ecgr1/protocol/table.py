@@ -123,6 +123,10 @@ class StatementSpec:
     # "not assessable" (normal ECG).
     needs: list[str] = field(default_factory=list)
     needs_all_assessable: bool = False
+    # A statement this one reduces to when it comes out "borderline": the part of it that holds
+    # on either side of the near threshold (sinus rhythm, for a sinus bradycardia at 57 bpm),
+    # stated with its own certainty unless precedence withholds it.
+    if_borderline: str | None = None
 
 
 @dataclass
@@ -505,6 +509,7 @@ def _statement(row: dict[str, Any]) -> StatementSpec:
         only_with=row.get("only_with"),
         needs=[str(x) for x in row.get("needs") or []],
         needs_all_assessable=bool(row.get("needs_all_assessable", False)),
+        if_borderline=row.get("if_borderline"),
     )
 
 
@@ -542,6 +547,12 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
         for other in spec.only_with or []:
             if other not in statements and other not in {r["id"] for r in data["statements"]}:
                 raise InvalidInputError(f"statement {spec.id}: unknown only_with {other!r}")
+        if spec.if_borderline is not None and (
+            spec.if_borderline not in statements or spec.if_borderline == spec.id
+        ):
+            raise InvalidInputError(
+                f"statement {spec.id}: unknown if_borderline {spec.if_borderline!r}"
+            )
     linked: dict[str, str] = {}
     for spec in criteria.values():
         for key in spec.measure_config:
