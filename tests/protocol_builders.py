@@ -40,6 +40,7 @@ def _lead(p, q, r, s, t, morph) -> LeadMeasurements:
         p_amplitude_mv=p,
         p_positive_amplitude_mv=max(p, 0.0),
         p_negative_amplitude_mv=min(p, 0.0),
+        p_terminal_negative_ms=0.0,
         p_duration_ms=100.0,
         p_morphology="positive" if p > 0 else "negative",
         q_amplitude_mv=q,

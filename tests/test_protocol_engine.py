@@ -300,6 +300,7 @@ def _p_wave(p_duration_ii_ms: float, v1_terminal_mv: float, normalised: bool):
     m.leads["II"].p_duration_ms = p_duration_ii_ms
     v1 = m.leads["V1"]
     v1.p_positive_amplitude_mv, v1.p_negative_amplitude_mv = 0.05, -v1_terminal_mv
+    v1.p_terminal_negative_ms = 50.0 if v1_terminal_mv > 0 else 0.0
     v1.p_amplitude_mv, v1.p_morphology = -v1_terminal_mv, "biphasic"
     m.quality.amplitude_normalised = normalised
     return interpret(m)

@@ -82,6 +82,7 @@ def test_voltage_with_left_atrial_abnormality_or_axis_is_lvh() -> None:
     m = _voltage_only()
     m.leads["V1"].p_negative_amplitude_mv = -0.15  # P terminal force (Romhilt-Estes 3)
     m.leads["V1"].p_amplitude_mv = -0.15
+    m.leads["V1"].p_terminal_negative_ms = 50.0
     assert "lvh" in _ids(m)
     m = _voltage_only()
     m.global_.qrs_axis_deg = -40.0  # left axis deviation (2)
@@ -305,9 +306,36 @@ def test_a_p_wave_negative_throughout_v1_is_not_a_terminal_force() -> None:
     m = normal_result()
     v1 = m.leads["V1"]
     v1.p_amplitude_mv, v1.p_negative_amplitude_mv, v1.p_positive_amplitude_mv = -0.15, -0.15, 0.0
+    v1.p_terminal_negative_ms = 60.0
     assert "left_atrial_abnormality" not in _ids(m)
     v1.p_positive_amplitude_mv = 0.05  # biphasic: positive, then the terminal negative part
     assert "left_atrial_abnormality" in _ids(m)
+
+
+@pytest.mark.parametrize(("terminal_ms", "stated"), [(30.0, False), (39.0, False), (40.0, True)])
+def test_the_terminal_force_must_last_40_ms(terminal_ms: float, stated: bool) -> None:
+    # AHA 2009 Part V (and Morris' P terminal force, 0.04 mm*s): the terminal negative P in V1
+    # is at least 0.1 mV deep AND 40 ms long; a brief dip of that depth is not atrial enlargement.
+    m = normal_result()
+    v1 = m.leads["V1"]
+    v1.p_amplitude_mv, v1.p_negative_amplitude_mv, v1.p_positive_amplitude_mv = -0.15, -0.15, 0.05
+    v1.p_morphology, v1.p_terminal_negative_ms = "biphasic", terminal_ms
+    assert ("left_atrial_abnormality" in _ids(m)) == stated
+
+
+def test_terminal_negative_duration_is_measured_on_a_biphasic_p_wave() -> None:
+    import numpy as np
+
+    from ecgr1.measure.features import terminal_negative_samples
+
+    fs = 500.0
+    t = np.arange(0, 0.11, 1 / fs)  # a 110 ms P wave: 60 ms positive, then 50 ms negative
+    y = np.where(
+        t < 0.06, 0.08 * np.sin(np.pi * t / 0.06), -0.12 * np.sin(np.pi * (t - 0.06) / 0.05)
+    )
+    assert terminal_negative_samples(y) / fs * 1000 == pytest.approx(50, abs=3)
+    assert terminal_negative_samples(-np.abs(y)) == 0  # negative throughout: no terminal part
+    assert terminal_negative_samples(np.abs(y)) == 0  # ends above the baseline
 
 
 # Every simulated pattern: the statements it must get (``required``, every seed) and those it

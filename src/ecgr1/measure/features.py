@@ -176,6 +176,25 @@ def wave_polarity(y: np.ndarray, flat_mv: float) -> tuple[str, float, float, flo
     return ("positive" if amp > 0 else "negative"), amp, pos, neg
 
 
+def terminal_negative_samples(y: np.ndarray) -> int:
+    """Samples of a wave's terminal negative part: after its positive peak, from the first
+    sample of the final run below zero to the end; 0 when the wave ends at or above zero or
+    has no positive part (a wave negative throughout has no "terminal" part).
+
+    >>> terminal_negative_samples(np.array([0.0, 0.05, 0.1, 0.05, -0.05, -0.1, -0.05]))
+    3
+    >>> terminal_negative_samples(np.array([-0.05, -0.1, -0.05]))
+    0
+    """
+    if y.size == 0:
+        return 0
+    peak = int(np.argmax(y))
+    if y[peak] <= 0.0 or y[-1] >= 0.0:
+        return 0
+    above = np.flatnonzero(y[peak:] >= 0.0)
+    return int(y.size - (peak + above[-1] + 1))
+
+
 def notch_humps(y: np.ndarray, fs: float) -> tuple[int, int] | None:
     """First and last hump of a notched wave: two local maxima of the wave's dominant sign, both
     above half its peak, at least 20 ms apart, with a dip of >= 10 % of the peak between them;
@@ -388,6 +407,7 @@ def _p_wave(
     pol, amp, pos, neg = wave_polarity(seg, config.presence["p_min_amp_mv"] / 2)
     lm.p_amplitude_mv, lm.p_positive_amplitude_mv = round(amp, 4), round(pos, 4)
     lm.p_negative_amplitude_mv = round(neg, 4)
+    lm.p_terminal_negative_ms = round(terminal_negative_samples(seg) / (fs / 1000.0), 1)
     lm.p_duration_ms = round((p_off - p_on) / (fs / 1000.0), 1)
     if pol == "flat":
         lm.p_morphology = "flat"

@@ -101,6 +101,10 @@ class LeadMeasurements:
     p_amplitude_mv: float | None = None  # largest-magnitude P deflection, signed
     p_positive_amplitude_mv: float | None = None
     p_negative_amplitude_mv: float | None = None
+    # Duration of the P wave's terminal negative part: from where it last goes below the
+    # baseline after its positive peak to the P offset; 0 when the P wave ends above the
+    # baseline or has no positive part (the P terminal force in V1, AHA 2009 Part V).
+    p_terminal_negative_ms: float | None = None
     p_duration_ms: float | None = None
     p_morphology: str | None = None  # "positive" | "negative" | "biphasic" | "notched" | "absent"
     q_amplitude_mv: float | None = None  # <= 0, None when no Q wave

@@ -53,6 +53,7 @@ QUANTITY_NAMES = {
     "p_positive_amplitude_mv": "positive P amplitude",
     "p_duration_ms": "P duration",
     "p_terminal_negative_mv": "terminal negative P depth",
+    "p_terminal_negative_ms": "terminal negative P duration",
     "q_depth_mv": "Q depth",
     "q_duration_eff_ms": "Q duration",
     "r_amplitude_mv": "R amplitude",
