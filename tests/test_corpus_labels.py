@@ -513,3 +513,31 @@ def test_translate_labels_into_another_vocabulary() -> None:
     assert translate_labels("cpsc", ["AF", "I-AVB"], "cpsc") == [
         "atrial fibrillation", "first degree AV block"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("labels", "supported", "extra"),
+    [
+        (["Sinus bradycardia"], [], []),  # the source's finding, at a borderline rate
+        (["Sinus rhythm"], ["sinus rhythm"], []),
+        (["Left atrial hypertrophy"], [], ["sinus rhythm"]),
+    ],
+)
+def test_a_rhythm_made_from_a_borderline_rate_is_not_an_extra_finding(
+    labels, supported, extra
+) -> None:
+    # A sinus bradycardia at 57 bpm is borderline, so "sinus rhythm" is stated from it
+    # (criteria row if_borderline). Beside a source label of sinus bradycardia that is the
+    # same finding's rhythm, not something the source left out.
+    from protocol_builders import normal_result
+
+    from ecgr1.corpus.text import agreement_of
+    from ecgr1.protocol import interpret
+
+    m = normal_result()
+    m.global_.heart_rate_bpm = 57.0
+    interp = interpret(m)
+    assert interp.statement("sinus_rhythm").reduced_from == "sinus_bradycardia"
+    got = agreement_of(interp, map_labels("ludb", labels), "ludb")
+    assert got.supported == supported
+    assert [x for x in got.extra if x == "sinus rhythm"] == extra

@@ -75,7 +75,17 @@ def agreement_of(interp: Interpretation, mapping: LabelMapping, vocabulary: str)
             out.supported.append(label.name)
         else:
             out.unsupported.append(label.name)
-    extra = stated - with_broader(m.concept for m in mapping.mapped)
+    # A statement made from a borderline one that the source lists ("sinus rhythm" beside a
+    # borderline sinus bradycardia, for a record labelled sinus bradycardia) restates that
+    # finding's rhythm; it is not an extra finding.
+    listed = {sid for m in mapping.mapped for sid in m.statements}
+    own = [
+        s.id
+        for s in positive_statements(interp)
+        if s.reduced_from is None or s.reduced_from not in listed
+    ]
+    extra = concepts_of_statements(own, vocabulary=vocabulary)
+    extra -= with_broader(m.concept for m in mapping.mapped)
     narrowest = [c for c in extra if not any(c in with_broader([o]) - {o} for o in extra)]
     names = {get_concept(c).name for c in narrowest} - seen
     # In report order: the order of the statements that support them.

@@ -687,6 +687,9 @@ def interpret(
     statements = [
         _build_statement(table.statements[s], results, measurements, table) for s in active
     ]
+    from_borderline = {target: source for source, target in reduced.items()}
+    for st in statements:
+        st.reduced_from = from_borderline.get(st.id)
     quality_poor = results["quality.poor"].met is True if "quality.poor" in results else False
     unusable = results.get("quality.unusable")
     excluded = (

@@ -85,6 +85,10 @@ class Statement:
     count: int | None = None
     equivalent_codes: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    # The borderline statement this one was made from (its table row's ``if_borderline``):
+    # "sinus rhythm" beside a borderline sinus bradycardia. None for a statement made by its
+    # own criteria.
+    reduced_from: str | None = None
 
     @property
     def answer_label(self) -> str:
@@ -110,6 +114,7 @@ class Statement:
             "equivalent_codes": list(self.equivalent_codes),
             "criteria": list(self.criteria),
             "evidence": [e.to_dict() for e in self.evidence],
+            "reduced_from": self.reduced_from,
         }
 
 
