@@ -435,3 +435,16 @@ def test_muscle_noise_adds_no_unexpected_statement(pattern: str) -> None:
         got = {s.id for s in ecgr1.interpret_record(record).interpretation.statements}
         assert required <= got, (seed, required - got)
         assert got <= required | companions, (seed, got - required - companions)
+
+
+def test_the_borderline_rate_sentence_cites_only_the_rate() -> None:
+    # "sinus rhythm" already cites the P-wave criteria; the borderline sinus bradycardia after it
+    # adds the rate, not the same P-wave evidence again.
+    from ecgr1.report import build_report
+
+    m = normal_result()
+    m.global_.heart_rate_bpm = 57.0
+    step1 = build_report(interpret(m)).steps[0].paragraph
+    rhythm, brady = step1.split("sinus rhythm:", 1)[1].split("borderline sinus bradycardia:", 1)
+    assert "P waves" in rhythm and "57 bpm" in brady.split(".")[0]
+    assert "P waves" not in brady.split(".")[0]

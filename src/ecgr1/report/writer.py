@@ -172,7 +172,13 @@ class _Writer:
     def statement_sentence(self, s: Statement) -> str:
         prefix = CERTAINTY_PREFIX.get(s.certainty, "")
         lead_in = self.pick("Findings support", "The measurements indicate", "This supports")
-        return f"{lead_in} {prefix}{self.key(s.label, 0)}: {self.evidence_text(s.evidence)}."
+        evidence = s.evidence
+        # A borderline statement reported right after the statement made from it ("sinus
+        # rhythm", then "borderline sinus bradycardia") cites only what it adds (the rate).
+        made = [t for t in self.i.statements if t.reduced_from == s.id]
+        if made:
+            evidence = [e for e in s.evidence if e not in made[0].evidence] or s.evidence
+        return f"{lead_in} {prefix}{self.key(s.label, 0)}: {self.evidence_text(evidence)}."
 
     def exclusion_clause(self, ex: Exclusion) -> str:
         """``QRS duration 92 ms is below 120 ms`` (no verb for what it excludes)."""
