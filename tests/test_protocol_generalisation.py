@@ -236,7 +236,7 @@ def test_the_reduced_rhythm_obeys_precedence() -> None:
 
 def test_if_borderline_names_a_known_statement() -> None:
     data = yaml.safe_load(Path(DEFAULT_TABLE).read_text(encoding="utf-8"))
-    for target in ("no_such_statement", "sinus_bradycardia"):
+    for target in ("no_such_statement", "sinus_bradycardia", ["sinus_rhythm"], "normal_ecg"):
         bad = copy.deepcopy(data)
         row = next(r for r in bad["statements"] if r["id"] == "sinus_bradycardia")
         row["if_borderline"] = target
@@ -323,6 +323,24 @@ def test_the_terminal_force_must_last_40_ms(terminal_ms: float, stated: bool) ->
     assert ("left_atrial_abnormality" in _ids(m)) == stated
 
 
+def test_measurements_saved_without_the_terminal_duration_read_as_before() -> None:
+    # A measurement JSON written before p_terminal_negative_ms existed reads it back as None:
+    # the depth criterion alone decides, as it did then (no "normal ECG" for want of a field).
+    from ecgr1.measure import MeasurementResult
+
+    m = normal_result()
+    v1 = m.leads["V1"]
+    v1.p_amplitude_mv, v1.p_negative_amplitude_mv, v1.p_positive_amplitude_mv = -0.15, -0.15, 0.05
+    v1.p_morphology, v1.p_terminal_negative_ms = "biphasic", 50.0
+    data = m.to_dict()
+    for lead in data["leads"].values():
+        lead.pop("p_terminal_negative_ms", None)
+    back = MeasurementResult.from_dict(data)
+    assert back.leads["V1"].p_terminal_negative_ms is None
+    ids = _ids(back)
+    assert "left_atrial_abnormality" in ids and "normal_ecg" not in ids
+
+
 def test_terminal_negative_duration_is_measured_on_a_biphasic_p_wave() -> None:
     import numpy as np
 
@@ -333,9 +351,21 @@ def test_terminal_negative_duration_is_measured_on_a_biphasic_p_wave() -> None:
     y = np.where(
         t < 0.06, 0.08 * np.sin(np.pi * t / 0.06), -0.12 * np.sin(np.pi * (t - 0.06) / 0.05)
     )
-    assert terminal_negative_samples(y) / fs * 1000 == pytest.approx(50, abs=3)
-    assert terminal_negative_samples(-np.abs(y)) == 0  # negative throughout: no terminal part
-    assert terminal_negative_samples(np.abs(y)) == 0  # ends above the baseline
+    floor = 0.015  # half the smallest P deflection of the measurement config
+
+    def ms(x):
+        return terminal_negative_samples(x, floor) / fs * 1000
+
+    assert ms(y) == pytest.approx(50, abs=3)
+    # The P offset sample on the baseline, or a hair above it, does not cut the lobe off.
+    assert ms(np.append(y, 0.0)) == pytest.approx(50, abs=3)
+    assert ms(np.append(y, 0.002)) == pytest.approx(50, abs=3)
+    assert ms(-np.abs(y)) == 0  # negative throughout: no terminal part
+    blip = -np.abs(y)
+    blip[1] = 0.005  # a few microvolts above the baseline are no positive part
+    assert ms(blip) == 0
+    assert ms(np.abs(y)) == 0  # ends above the baseline
+    assert ms(np.where(t < 0.1, y, np.nan)) == 0  # not finite: not measured, no crash
 
 
 # Every simulated pattern: the statements it must get (``required``, every seed) and those it

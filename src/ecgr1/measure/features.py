@@ -176,23 +176,31 @@ def wave_polarity(y: np.ndarray, flat_mv: float) -> tuple[str, float, float, flo
     return ("positive" if amp > 0 else "negative"), amp, pos, neg
 
 
-def terminal_negative_samples(y: np.ndarray) -> int:
-    """Samples of a wave's terminal negative part: after its positive peak, from the first
-    sample of the final run below zero to the end; 0 when the wave ends at or above zero or
-    has no positive part (a wave negative throughout has no "terminal" part).
+def terminal_negative_samples(y: np.ndarray, floor_mv: float = 0.0) -> int:
+    """Length, in sample intervals, of a wave's terminal negative lobe: the lobe around the
+    deepest point after the positive peak, from its last baseline crossing before that point
+    to its first one after it (or the end). 0 when the wave has no positive part or no such
+    lobe reaching ``floor_mv`` on either side (noise at the baseline is not a wave), or when
+    the segment is not finite.
 
-    >>> terminal_negative_samples(np.array([0.0, 0.05, 0.1, 0.05, -0.05, -0.1, -0.05]))
-    3
+    >>> terminal_negative_samples(np.array([0.0, 0.05, 0.1, 0.05, -0.05, -0.1, -0.05, 0.0]))
+    4
     >>> terminal_negative_samples(np.array([-0.05, -0.1, -0.05]))
     0
     """
-    if y.size == 0:
+    if y.size < 2 or not np.isfinite(y).all():
         return 0
     peak = int(np.argmax(y))
-    if y[peak] <= 0.0 or y[-1] >= 0.0:
+    if y[peak] <= floor_mv:
         return 0
-    above = np.flatnonzero(y[peak:] >= 0.0)
-    return int(y.size - (peak + above[-1] + 1))
+    deep = peak + int(np.argmin(y[peak:]))
+    if y[deep] >= -floor_mv or y[deep] >= 0.0:
+        return 0
+    before = np.flatnonzero(y[peak:deep] >= 0.0)
+    start = peak + int(before[-1])  # the last sample at or above the baseline
+    after = np.flatnonzero(y[deep:] >= 0.0)
+    stop = deep + int(after[0]) if after.size else y.size - 1
+    return stop - start
 
 
 def notch_humps(y: np.ndarray, fs: float) -> tuple[int, int] | None:
@@ -407,7 +415,8 @@ def _p_wave(
     pol, amp, pos, neg = wave_polarity(seg, config.presence["p_min_amp_mv"] / 2)
     lm.p_amplitude_mv, lm.p_positive_amplitude_mv = round(amp, 4), round(pos, 4)
     lm.p_negative_amplitude_mv = round(neg, 4)
-    lm.p_terminal_negative_ms = round(terminal_negative_samples(seg) / (fs / 1000.0), 1)
+    floor = config.presence["p_min_amp_mv"] / 2
+    lm.p_terminal_negative_ms = round(terminal_negative_samples(seg, floor) / (fs / 1000.0), 1)
     lm.p_duration_ms = round((p_off - p_on) / (fs / 1000.0), 1)
     if pol == "flat":
         lm.p_morphology = "flat"

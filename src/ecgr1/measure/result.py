@@ -101,9 +101,9 @@ class LeadMeasurements:
     p_amplitude_mv: float | None = None  # largest-magnitude P deflection, signed
     p_positive_amplitude_mv: float | None = None
     p_negative_amplitude_mv: float | None = None
-    # Duration of the P wave's terminal negative part: from where it last goes below the
-    # baseline after its positive peak to the P offset; 0 when the P wave ends above the
-    # baseline or has no positive part (the P terminal force in V1, AHA 2009 Part V).
+    # Duration of the P wave's terminal negative lobe (after its positive peak, between its
+    # baseline crossings); 0 when there is no positive part or no such lobe (the P terminal
+    # force in V1, AHA 2009 Part V; features.terminal_negative_samples).
     p_terminal_negative_ms: float | None = None
     p_duration_ms: float | None = None
     p_morphology: str | None = None  # "positive" | "negative" | "biphasic" | "notched" | "absent"

@@ -547,11 +547,19 @@ def parse_table(data: dict[str, Any], path: str = "") -> CriteriaTable:
         for other in spec.only_with or []:
             if other not in statements and other not in {r["id"] for r in data["statements"]}:
                 raise InvalidInputError(f"statement {spec.id}: unknown only_with {other!r}")
-        if spec.if_borderline is not None and (
-            spec.if_borderline not in statements or spec.if_borderline == spec.id
+        target = spec.if_borderline
+        if target is not None and (
+            not isinstance(target, str) or target not in statements or target == spec.id
         ):
+            raise InvalidInputError(f"statement {spec.id}: unknown if_borderline {target!r}")
+        if target is not None and (
+            statements[target].step != spec.step or statements[target].only_with is not None
+        ):
+            # It is reported just before the borderline statement, in the same step, and is
+            # made whatever else is stated.
             raise InvalidInputError(
-                f"statement {spec.id}: unknown if_borderline {spec.if_borderline!r}"
+                f"statement {spec.id}: if_borderline {target!r} must be of the same step "
+                "and have no only_with"
             )
     linked: dict[str, str] = {}
     for spec in criteria.values():
