@@ -194,7 +194,7 @@ def terminal_negative_samples(y: np.ndarray, floor_mv: float = 0.0) -> int:
     if y[peak] <= floor_mv:
         return 0
     deep = peak + int(np.argmin(y[peak:]))
-    if y[deep] >= -floor_mv or y[deep] >= 0.0:
+    if y[deep] >= -floor_mv:
         return 0
     before = np.flatnonzero(y[peak:deep] >= 0.0)
     start = peak + int(before[-1])  # the last sample at or above the baseline
@@ -412,10 +412,10 @@ def _p_wave(
         lm.reasons["p_amplitude_mv"] = "P wave not delineated in this lead"
         return
     seg = z[int(p_on) : int(p_off) + 1]
-    pol, amp, pos, neg = wave_polarity(seg, config.presence["p_min_amp_mv"] / 2)
+    floor = config.presence["p_min_amp_mv"] / 2
+    pol, amp, pos, neg = wave_polarity(seg, floor)
     lm.p_amplitude_mv, lm.p_positive_amplitude_mv = round(amp, 4), round(pos, 4)
     lm.p_negative_amplitude_mv = round(neg, 4)
-    floor = config.presence["p_min_amp_mv"] / 2
     lm.p_terminal_negative_ms = round(terminal_negative_samples(seg, floor) / (fs / 1000.0), 1)
     lm.p_duration_ms = round((p_off - p_on) / (fs / 1000.0), 1)
     if pol == "flat":

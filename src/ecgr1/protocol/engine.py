@@ -440,9 +440,8 @@ def _build_statement(
 
 
 def _borderline_reductions(
-    active: list[str],
+    built: dict[str, Statement],
     results: dict[str, CriterionResult],
-    m: MeasurementResult,
     table: CriteriaTable,
     not_assessable: set[str],
 ) -> dict[str, str]:
@@ -454,15 +453,13 @@ def _borderline_reductions(
     its own rule that hold, and precedence still applies to it (with the borderline statement
     itself left out, since its "rate qualifies the rhythm" rule is what is in doubt)."""
     out: dict[str, str] = {}
-    for sid in active:
+    for sid, st in built.items():
         target = table.statements[sid].if_borderline
-        if target is None or target in active or target in out.values():
+        if target is None or st.certainty != "borderline":
             continue
-        if target in not_assessable:
+        if target in built or target in out.values() or target in not_assessable:
             continue
-        if _build_statement(table.statements[sid], results, m, table).certainty != "borderline":
-            continue
-        others = [x for x in active if x != sid] + [target]
+        others = [x for x in built if x != sid] + [target]
         if target in _precedence(others, results, table)[0]:
             out[sid] = target
     return out
@@ -676,20 +673,18 @@ def interpret(
             )
         elif value is True:
             active.append(sid)
-    reduced = _borderline_reductions(active, results, measurements, table, set(not_assessable))
+    built = {s: _build_statement(table.statements[s], results, measurements, table) for s in active}
     order: dict[str, float] = {sid: i for i, sid in enumerate(table.statements)}
-    # A reduced statement is reported just before the borderline statement it comes from
-    # ("sinus rhythm, borderline sinus bradycardia").
-    for source, target in reduced.items():
+    for source, target in _borderline_reductions(
+        built, results, table, set(not_assessable)
+    ).items():
+        built[target] = _build_statement(table.statements[target], results, measurements, table)
+        built[target].reduced_from = source
+        # Reported just before the borderline statement ("sinus rhythm, borderline sinus
+        # bradycardia").
         order[target] = order[source] - 0.5
-        active.append(target)
-    active.sort(key=lambda sid: (table.statements[sid].step, order[sid]))
-    statements = [
-        _build_statement(table.statements[s], results, measurements, table) for s in active
-    ]
-    from_borderline = {target: source for source, target in reduced.items()}
-    for st in statements:
-        st.reduced_from = from_borderline.get(st.id)
+    active = sorted(built, key=lambda sid: (table.statements[sid].step, order[sid]))
+    statements = [built[s] for s in active]
     quality_poor = results["quality.poor"].met is True if "quality.poor" in results else False
     unusable = results.get("quality.unusable")
     excluded = (
