@@ -678,7 +678,7 @@ def test_template_fiducials_in_full_rate_samples_match_each_value_alone() -> Non
     lead["t_off"][:, 0] = np.nan
     for k, half_block in ((2, 0.5), (1, 0.0), (4, 1.5), (3, 1.0)):
         det = SimpleNamespace(k=k, half_block=half_block)
-        got = _template_fiducials_full(det, SimpleNamespace(template=SimpleNamespace(lead=lead)))
+        got = _template_fiducials_full(det, SimpleNamespace(lead=lead))
         for key in FIDUCIALS:
             for li in range(12):
                 v = lead[key][li, 0]

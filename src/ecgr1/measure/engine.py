@@ -204,11 +204,11 @@ def measure(
     p_present = half_cycle_flutter(res, det, dl, groups.irregular, p_present, cfg)
     qt_correction(g)
 
-    # Per-lead measurements on the full-rate median beat, axes, voltage, pre-excitation.
-    # Dissociated P waves are blurred by the QRS-locked median beat: not measured on it.
+    # Per-lead measurements on the full-rate median beat, axes, voltage, pre-excitation. Its P
+    # wave: not measured when dissociated, aligned on the P waves when the PR varies.
     p_locked = p_present and g.pr_progression != "dissociated"
-    mb = median_beat(det, dl, glob, groups.dominant, dom_idx, p_locked, cfg)
-    nets = measure_leads(res, det, dl, mb, p_locked, cfg)
+    mb = median_beat(det, dl, glob, groups.dominant, dom_idx, p_locked, cfg, atr, g.pr_progression)
+    nets = measure_leads(res, det, mb, p_locked, cfg)
     frontal_axes(g, nets, p_locked)
     if p_present and not p_locked:
         dissociated_p_fields(res)

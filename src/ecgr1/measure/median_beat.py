@@ -15,11 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecgr1.measure._numeric import mean_of, median_or_none
+from ecgr1.measure.atrial import AtrialActivity
 from ecgr1.measure.config import MeasureConfig
-from ecgr1.measure.delineate import FIDUCIALS, beat_windows
+from ecgr1.measure.delineate import FIDUCIALS, Delineation, beat_windows
 from ecgr1.measure.detection import Detection
 from ecgr1.measure.features import frontal_axis, lead_measurements, wave_area
 from ecgr1.measure.fiducials import BeatDelineation
+from ecgr1.measure.p_aligned import align_p_waves, splice_p_aligned
 from ecgr1.measure.result import GlobalMeasurements, MeasurementResult
 from ecgr1.signal.stats import median_along, percentile_along
 
@@ -30,11 +32,13 @@ TEMPLATE_GLOBAL_KEYS = ("qrs_on", "qrs_off", "p_on", "p_off", "t_on", "t_off")
 @dataclass
 class MedianBeat:
     """The full-rate median dominant beat (leads, samples) with its global fiducials (full-rate
-    samples, None where absent) and the P-wave limits of the dominant beats (or None)."""
+    samples, None where absent), the P-wave limits of the dominant beats (or None) and the
+    template delineation its fiducials come from (the P wave re-delineated when aligned)."""
 
     signal: np.ndarray
     glob: dict[str, float | None]
     p_limits: tuple[float, float] | None
+    template: Delineation
 
 
 def median_beat(
@@ -45,9 +49,14 @@ def median_beat(
     dom_idx: np.ndarray,
     p_present: bool,
     config: MeasureConfig,
+    atr: AtrialActivity | None = None,
+    pr_progression: str | None = None,
 ) -> MedianBeat:
     """The full-rate median beat and its fiducials; ``glob`` are the global fiducials of every
-    beat, ``dom_idx`` the beats whose P waves limit the P waves of every lead."""
+    beat, ``dom_idx`` the beats whose P waves limit the P waves of every lead. With a PR that
+    changes from beat to beat (``pr_progression``, the PR of each beat from ``atr``) the P
+    wave is read from windows aligned on the P waves (:mod:`~ecgr1.measure.p_aligned`)."""
+    dl, alignment = align_p_waves(det, dl, atr, pr_progression, p_present, dominant, config)
     k, half_block = det.k, det.half_block
 
     def tmpl_full(v: float) -> float:
@@ -67,12 +76,22 @@ def median_beat(
     # Global P limits of the dominant beats (median over beats), in template samples.
     p_lim: tuple[float, float] | None = None
     if p_present:
-        lim_on = median_or_none(glob["p_on"][dom_idx])
-        lim_off = median_or_none(glob["p_off"][dom_idx])
+        # With aligned P waves, each beat's P limits move with it (it is read that much earlier).
+        beats, shift = dom_idx, 0.0
+        if alignment is not None:
+            beats, shift = alignment.beats, alignment.shift_ms * det.ms_detect
+        lim_on = median_or_none(glob["p_on"][beats] + shift)
+        lim_off = median_or_none(glob["p_off"][beats] + shift)
         if lim_on is not None and lim_off is not None and lim_off > lim_on:
             p_lim = (tmpl_full(lim_on), tmpl_full(lim_off))
     signal = full_rate_median_beat(det, dl, tg, dominant, config)
-    return MedianBeat(signal=signal, glob=tg, p_limits=p_lim)
+    if alignment is not None and det.k > 1:
+        # (At k = 1 the full-rate median beat is the template, already P-aligned.)
+        anchors = np.rint(det.full_index(det.anchors[alignment.beats])).astype(int)
+        shift = alignment.shift_ms * det.ms_full
+        cut = int(tmpl_full(alignment.splice_at))
+        signal = splice_p_aligned(det.clean_full, anchors, det.pre * det.k, signal, shift, cut)
+    return MedianBeat(signal=signal, glob=tg, p_limits=p_lim, template=dl.template)
 
 
 def full_rate_median_beat(
@@ -114,7 +133,6 @@ def full_rate_median_beat(
 def measure_leads(
     res: MeasurementResult,
     det: Detection,
-    dl: BeatDelineation,
     mb: MedianBeat,
     p_present: bool,
     config: MeasureConfig,
@@ -123,7 +141,7 @@ def measure_leads(
     areas of the QRS, P and T waves of every usable lead (``{"qrs": {lead: area}, ...}``)."""
     ms_full, tg = det.ms_full, mb.glob
     nets: dict[str, dict[str, float | None]] = {"qrs": {}, "p": {}, "t": {}}
-    template_full = _template_fiducials_full(det, dl)
+    template_full = _template_fiducials_full(det, mb.template)
     tg = {**tg, "st_j": st_j_point(tg.get("qrs_off"), template_full["qrs_off"], det.usable, config)}
     for li, name in enumerate(res.lead_names):
         if not det.usable[li]:
@@ -176,13 +194,13 @@ def st_j_point(
     return max(float(qrs_off), float(ends[-rank]))
 
 
-def _template_fiducials_full(det: Detection, dl: BeatDelineation) -> dict[str, list]:
+def _template_fiducials_full(det: Detection, template: Delineation) -> dict[str, list]:
     """Every lead's template fiducials in full-rate samples (``v * k + half_block``, the
     same arithmetic per element as on each value alone), None where absent: per fiducial, a
     list over the leads."""
     out: dict[str, list] = {}
     for key in FIDUCIALS:
-        v = dl.template.lead[key][:, 0]
+        v = template.lead[key][:, 0]
         full = (v * det.k + det.half_block).tolist()
         out[key] = [f if ok else None for f, ok in zip(full, np.isfinite(v).tolist())]
     return out
