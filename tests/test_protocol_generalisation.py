@@ -341,6 +341,44 @@ def test_measurements_saved_without_the_terminal_duration_read_as_before() -> No
     assert "left_atrial_abnormality" in ids and "normal_ecg" not in ids
 
 
+def _wide_p_in_ii(axis: float, p_ii: float):
+    m = normal_result()
+    m.leads["II"].p_duration_ms = 130.0  # AHA 2009 Part V: P >= 120 ms in II
+    m.global_.p_axis_deg = axis
+    m.leads["II"].p_amplitude_mv = m.leads["II"].p_positive_amplitude_mv = p_ii
+    return m
+
+
+@pytest.mark.parametrize(
+    ("axis", "p_ii", "stated"),
+    [
+        (50.0, 0.12, True),  # sinus P wave
+        (-63.0, -0.06, False),  # upward: low atrial focus (CPSC A0057)
+        (-117.0, -0.10, False),  # Ningbo JS45546
+        (120.0, -0.05, False),  # to the right: left atrial focus
+        (-40.0, 0.05, True),  # P upright in II counts as sinus (the rule's logic, not a record)
+    ],
+)
+def test_atrial_abnormality_is_read_on_sinus_p_waves_only(
+    axis: float, p_ii: float, stated: bool
+) -> None:
+    m = _wide_p_in_ii(axis, p_ii)
+    out = interpret(m)
+    assert ("left_atrial_abnormality" in {s.id for s in out.statements}) == stated
+    if not stated:
+        (sup,) = [s for s in out.suppressed if s.statement == "left_atrial_abnormality"]
+        assert sup.by.startswith("rhythm.p_axis_") and "sinus" in sup.reason
+
+
+def test_right_atrial_abnormality_is_read_on_sinus_p_waves_only() -> None:
+    m = normal_result()
+    m.leads["V2"].p_positive_amplitude_mv = m.leads["V2"].p_amplitude_mv = 0.3
+    assert "right_atrial_abnormality" in _ids(m)
+    m.global_.p_axis_deg = -117.0
+    m.leads["II"].p_amplitude_mv = m.leads["II"].p_positive_amplitude_mv = -0.1
+    assert "right_atrial_abnormality" not in _ids(m)
+
+
 def test_terminal_negative_duration_is_measured_on_a_biphasic_p_wave() -> None:
     import numpy as np
 

@@ -160,6 +160,24 @@ def test_statements_made_inapplicable_by_precedence_are_not_checkable():
     assert v.verdict == "not_checkable" and "LBBB" in v.reason
 
 
+@pytest.mark.parametrize(
+    ("axis", "p_ii", "verdict_"),
+    [(50.0, 0.12, "supported"), (-63.0, -0.06, "not_checkable"), (-40.0, 0.05, "supported")],
+)
+def test_atrial_abnormality_on_a_non_sinus_p_wave_is_not_checkable(axis, p_ii, verdict_):
+    # A 130 ms P wave in II is left atrial abnormality on a sinus P wave only (the protocol's
+    # precedence rule); a P upright in II counts as sinus (the rule's ``unless``), whatever the
+    # axis says (-40 degrees with a positive P in II: the logic, not a likely record).
+    m = copy.deepcopy(interp("normal").measurements)
+    m.leads["II"].p_duration_ms = 130.0
+    m.global_.p_axis_deg = axis
+    m.leads["II"].p_amplitude_mv = m.leads["II"].p_positive_amplitude_mv = p_ii
+    v = check_claims([cat("left_atrial_abnormality")], ecgr1.interpret(m))[0]
+    assert v.verdict == verdict_
+    if verdict_ == "not_checkable":
+        assert "sinus" in v.reason
+
+
 def test_uncalibrated_amplitudes_make_voltage_claims_not_checkable():
     m = copy.deepcopy(interp("normal").measurements)
     m.quality.amplitude_normalised = True

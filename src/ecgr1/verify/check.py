@@ -356,6 +356,8 @@ class RecordChecker:
         for rule in self.table.precedence:
             if rule.when not in self.checks.inapplicable_when or not self._active(rule.when):
                 continue
+            if rule.unless is not None and self._active(rule.unless):
+                continue
             for sid, spec in self.table.statements.items():
                 if sid == rule.when or any(fnmatch.fnmatch(sid, p) for p in rule.except_):
                     continue
