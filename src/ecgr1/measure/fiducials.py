@@ -80,6 +80,13 @@ def split_last(d: Delineation) -> tuple[Delineation, Delineation]:
     return out[0], out[1]
 
 
+def median_delineation_copy(median_beat: np.ndarray, det: Detection) -> np.ndarray:
+    """The QRS delineation copy of a median beat (leads, 1, window): smoothed like ``xq``
+    (linear, so this equals the median of the smoothed beats up to the median's non-linearity,
+    at a fraction of the cost)."""
+    return smooth(median_beat, max(1, int(round(5 * det.ms_detect))), axis=2)
+
+
 def delineate_beats(det: Detection, groups: BeatGroups, config: MeasureConfig) -> BeatDelineation:
     """Delineate every beat and the median dominant beat in one call."""
     anchors, pre, post = det.anchors, det.pre, det.post
@@ -91,9 +98,7 @@ def delineate_beats(det: Detection, groups: BeatGroups, config: MeasureConfig) -
     prev_lim = np.minimum(groups.prev_r, anchors + 1.0)
     next_lim = np.minimum(groups.next_r, (n - 1 - anchors).astype(float))
     median_beat = median_along(windows[:, groups.dominant, :], axis=1, keepdims=True)
-    # The delineation copy of the median beat is smoothed like ``xq`` (linear, so this equals
-    # the median of the smoothed beats up to the median's non-linearity, at a fraction of the cost).
-    median_q = smooth(median_beat, max(1, int(round(5 * det.ms_detect))), axis=2)
+    median_q = median_delineation_copy(median_beat, det)
     dom_rr = float(median_1d(groups.rr)) if groups.rr.size else groups.med_rr
     # One call delineates every beat and, as an extra last "beat", the median beat. A terminal
     # QRS component is looked for on the median beat, where atrial activity not locked to the

@@ -25,8 +25,7 @@ from ecgr1.measure.atrial import AtrialActivity
 from ecgr1.measure.config import MeasureConfig
 from ecgr1.measure.delineate import beat_windows, delineate
 from ecgr1.measure.detection import Detection
-from ecgr1.measure.fiducials import P_KEYS, BeatDelineation
-from ecgr1.signal.filters import smooth
+from ecgr1.measure.fiducials import P_KEYS, BeatDelineation, median_delineation_copy
 from ecgr1.signal.stats import median_along
 
 #: PR behaviours (``GlobalMeasurements.pr_progression``) under which the P waves are aligned.
@@ -122,9 +121,8 @@ def p_aligned_template(
         det.clean, det.anchors[alignment.beats], det.pre, dl.median_beat[:, 0, :],
         shift, int(alignment.splice_at),
     )[:, None, :]  # fmt: skip
-    median_q = smooth(median, max(1, int(round(5 * det.ms_detect))), axis=2)
     again = delineate(
-        median_q,
+        median_delineation_copy(median, det),
         median,
         det.fs_detect,
         det.pre,
