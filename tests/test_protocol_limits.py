@@ -149,11 +149,12 @@ def test_single_lead_is_not_normal_and_excludes_no_bundle_branch_block(a0001) ->
 def test_three_limb_leads_gain_no_premature_ventricular_contractions(
     cpsc2018_dir: Path, tmp_path: Path
 ) -> None:
-    # A0031 (labelled PVC): the 12 leads do not state PVCs, and the limb leads alone class
+    # A0019 (labelled AF): the 12 leads do not state PVCs, and the limb leads alone class
     # a beat premature ventricular.
     # (A0004 served until the QRS noise floors: its "PVC" from the limb leads was a normal
-    # beat measured 388 ms wide.)
-    rec = read_record(cpsc2018_dir / "A0031.hea")
+    # beat measured 388 ms wide; A0031, labelled PVC, until the QRS onset was searched from the
+    # earliest QRS-sized slope: its first beat is now 124 ms wide and its PVC stated.)
+    rec = read_record(cpsc2018_dir / "A0019.hea")
     full = interpret_record(rec)
     assert "premature ventricular contractions" not in full.answer
     three = via_wfdb(subset(rec, ["I", "II", "III"]), tmp_path)

@@ -46,17 +46,19 @@ def test_simulated_vt_is_called_and_bundle_branch_statements_withheld(seed) -> N
     assert "ventricular tachycardia" in interp.answer_labels()
 
 
-def test_simulated_vt_under_muscle_noise() -> None:
-    # 9 of 10 seeds. The miss (seed 0): the noise floor of the QRS onset cuts the slow initial
-    # ventricular activation, whose first ~45 ms are then taken for a P wave at a short PR (QRS
-    # measured 104 ms of 150, "sinus tachycardia"); with all three noises 7 of 10 are read so.
+@pytest.mark.parametrize("noise", ["muscle", "all"])
+def test_simulated_vt_under_noise(noise: str) -> None:
+    # Every seed. Before the QRS onset was searched from the earliest QRS-sized slope, the
+    # noise floor made the pause inside the notched complex its onset on 1 (muscle) and 3 (all
+    # noise) of 10 seeds: the first ~45 ms were taken for a P wave at a short PR (QRS 102-108
+    # ms of 150, "sinus tachycardia", ST elevation in three territories).
     found = []
     for seed in range(10):
-        sim = ecgr1.simulate("ventricular_tachycardia", seed=seed, noise="muscle")
+        sim = ecgr1.simulate("ventricular_tachycardia", seed=seed, noise=noise)
         found.append(
             VT in {s.id for s in ecgr1.interpret_record(sim.record).interpretation.statements}
         )
-    assert sum(found) >= 9, found
+    assert all(found), found
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -231,6 +231,13 @@ DELINEATION: dict[str, float] = {
     "t_smooth_ms": 24.0,
     "qrs_smooth_ms": 8.0,
     "qrs_quiet_ms": 12.0,  # a boundary needs the slope to stay low this long
+    # The onset is looked for before the earliest sample, within 80 ms before the anchor, where
+    # the spatial velocity reaches this fraction of its steepest value there: a pause between two
+    # QRS-sized slopes (a wide, notched ventricular complex) is inside the QRS, not before it.
+    # P and T slopes are a tenth of the QRS's or less, so no earlier wave reaches half. From the
+    # steepest point alone, under noise (floor below) the notch of a simulated VT at 150 ms
+    # passed for the onset: QRS 102-108 ms, the first half read as a P wave (3 of 10 seeds).
+    "qrs_on_hump_frac": 0.5,
     # A terminal QRS component (R' in V1, wide S in I/V6: right bundle branch block) follows a
     # brief pause of the spatial velocity; a later velocity hump above this fraction of the QRS
     # maximum, within ``qrs_terminal_ms`` of the first pause, belongs to the QRS (CSE: the

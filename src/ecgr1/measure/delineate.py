@@ -491,7 +491,8 @@ def _global_qrs(
     """Global QRS onset and offset (B,) from the spatial velocity, as float sample offsets.
 
     ``abs_slope`` (L, B, Wq) is the absolute first difference of the QRS delineation copy. From
-    the steepest point within 80 ms before (after) the anchor, the onset (offset) is the last
+    the steepest point within 80 ms before (after) the anchor (for the onset, from the earliest
+    sample there as steep as half of it: :func:`_earliest_strong`), the onset (offset) is the last
     (first) sample where the velocity has stayed at most ``qrs_on_frac`` (``qrs_off_frac``) of
     its QRS maximum above the isoelectric level, and at most ``qrs_noise_floor`` times the
     noise level (:func:`_noise_level`; for the onset, on the beats of ``terminal_beats`` only),
@@ -532,7 +533,8 @@ def _global_qrs(
     thr_on = np.where(terminal_beats, np.maximum(thr_on, floor), thr_on)
     thr_off = np.maximum(iso_off + params["qrs_off_frac"] * (peak_velocity - iso_off), floor)
     quiet_len = _quiet_samples(params, per_ms)
-    onset = _last_quiet(velocity, thr_on, quiet_len, on_lim, steep_before + 1)
+    on_from = _earliest_strong(velocity, steep_before, anchor - int(80 * per_ms), params)
+    onset = _last_quiet(velocity, thr_on, quiet_len, on_lim, on_from + 1)
     onset = np.where(onset < 0, on_lim, onset).astype(float)
     offset = _first_quiet(velocity, thr_off, quiet_len, steep_after, off_lim + 1)
     offset = np.where(offset < 0, off_lim, offset).astype(float)
@@ -553,6 +555,18 @@ def _global_qrs(
             terminal_beats,
         )
     return onset, offset
+
+
+def _earliest_strong(
+    velocity: np.ndarray, steep_before: np.ndarray, start: np.ndarray, params: Mapping[str, float]
+) -> np.ndarray:
+    """Where the QRS onset search starts (B,): the earliest sample in [``start``,
+    ``steep_before``] where the velocity reaches ``qrs_on_hump_frac`` of its value at the
+    steepest point ``steep_before``. A pause of a notched complex between there and the steepest
+    point is then searched past, not taken for the onset."""
+    strong = velocity >= params["qrs_on_hump_frac"] * _take(velocity, steep_before)[:, None]
+    first = _first_true(strong, np.maximum(start, 0), steep_before + 1)
+    return np.where(first >= 0, first, steep_before)
 
 
 def _terminal_qrs_offset(
