@@ -51,3 +51,28 @@ def test_sinus_bradycardia_is_withheld_only_with_non_conducted_p_waves(
     m.global_.p_waves_per_qrs = p_per_qrs
     ids = {s.id for s in interpret(m).statements}
     assert ("sinus_bradycardia" in ids) is sinus_brady
+
+
+def _beats_from_rr(rr_ms):
+    from ecgr1.measure.result import Beat
+
+    beats, t = [Beat(index=0, r_peak_s=0.0, p_onset_s=-0.15)], 0.0
+    for i, x in enumerate(rr_ms, start=1):
+        t += x / 1000
+        beats.append(Beat(index=i, r_peak_s=t, rr_prev_ms=x, p_onset_s=t - 0.15))
+    return beats
+
+
+def test_a_pause_is_not_sinus_arrhythmia():
+    """One cycle of about twice the others (a sinus pause, a beat not found) is left out of
+    the sinus-cycle range; a gradual variation of the same span is not."""
+    from ecgr1.measure.config import MeasureConfig
+    from ecgr1.measure.rhythm import sinus_cycle_range_ms
+
+    steady = [800, 810, 1620, 805, 800, 815, 800]
+    assert sinus_cycle_range_ms(_beats_from_rr(steady)) == pytest.approx(15)
+    # The old rule (no interval a pause) read 820 ms, far over the 160 ms of sinus arrhythmia.
+    never = MeasureConfig(beat={"pause_rr_ratio": 100.0})
+    assert sinus_cycle_range_ms(_beats_from_rr(steady), config=never) == pytest.approx(820)
+    phasic = [700, 800, 900, 1000, 1100, 1000, 900, 800]
+    assert sinus_cycle_range_ms(_beats_from_rr(phasic)) == pytest.approx(400)

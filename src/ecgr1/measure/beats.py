@@ -150,14 +150,15 @@ def detect_r_peaks(
         med = median_1d(rr.astype(np.float64))  # np.median of the int RR, bit for bit
         thr_any = None
         extra = []
-        long_rr = np.flatnonzero(rr > 1.6 * med)
+        pause = config.beat["pause_rr_ratio"] * med
+        long_rr = np.flatnonzero(rr > pause)
         spans = list(zip(peaks[long_rr] + refractory, peaks[long_rr + 1] - refractory))
         # As long a stretch before the first beat or after the last one is searched too: beats
         # near the threshold that stop being found at some point leave no pause to search
         # (a CPSC 2021 AF window lost its last five).
-        if peaks[0] > 1.6 * med:
+        if peaks[0] > pause:
             spans.insert(0, (0, peaks[0] - refractory))
-        if n - 1 - peaks[-1] > 1.6 * med:
+        if n - 1 - peaks[-1] > pause:
             spans.append((peaks[-1] + refractory, n))
         for a, b in spans:
             if b <= a:

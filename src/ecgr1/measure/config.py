@@ -67,6 +67,12 @@ BEAT: dict[str, float] = {
     # the beats found before it (peak-to-peak within +-60 ms, summed over the leads): noisy
     # simulated Wenckebach pauses gave their non-conducted P wave as a "beat" (2 of 10).
     "research_min_size_ratio": 0.3,
+    # An RR interval at least this many times the median is a pause, long enough to hide a
+    # beat: the detector searches it again, and it is no evidence of an irregular rhythm (the
+    # P-wave test's irregular-rhythm rule and the sinus-cycle variation leave it out). A beat
+    # missed, blocked or hidden leaves a cycle of about twice the others; the phasic variation
+    # of sinus arrhythmia changes the cycle gradually, by far less.
+    "pause_rr_ratio": 1.6,
 }
 
 # Delineation search windows: physiologic limits relative to the R peak or to other

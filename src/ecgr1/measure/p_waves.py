@@ -68,8 +68,13 @@ def p_wave_presence(
     p_corr_med = float(median_1d(corr[dominant])) if dominant.any() else 0.0
     # With irregular RR intervals, P waves that drive the ventricles stay locked to the QRS
     # (sinus arrhythmia, premature beats), while fibrillation/flutter waves do not: demand more.
-    pair_dom = dominant[1:] & dominant[:-1]
-    cv_dom, _ = rr_variability(groups.rr[pair_dom])
+    # A pause (a beat missed, blocked or hidden: about twice the cycle) is left out: one
+    # missed PVC made a noisy sinus rhythm "irregular", its P waves failed the stricter test
+    # and it read as atrial fibrillation (simulated PVCs under baseline and muscle noise).
+    rr_dom = groups.rr[dominant[1:] & dominant[:-1]]
+    if rr_dom.size:
+        rr_dom = rr_dom[rr_dom < config.beat["pause_rr_ratio"] * median_1d(rr_dom)]
+    cv_dom, _ = rr_variability(rr_dom)
     irregular_rr = bool(groups.irregular or cv_dom > config.beat["irregular_rr_cv"])
     # Few leads: the P window holds less signal and noise lowers every beat's correlation.
     need_regular = presence["p_consistency_few_leads" if usable.sum() < 6 else "p_consistency"]

@@ -83,7 +83,9 @@ def _sinus_cycle_ms(prev: Beat, cur: Beat) -> float | None:
     return None if cur.rr_prev_ms is None else float(cur.rr_prev_ms)
 
 
-def sinus_cycle_range_ms(beats: Sequence[Beat]) -> float | None:
+def sinus_cycle_range_ms(
+    beats: Sequence[Beat], *, config: MeasureConfig = DEFAULT_CONFIG
+) -> float | None:
     """Range (longest - shortest) of the sinus cycles between consecutive dominant beats, per
     10-s strip; the median over strips for longer records (so that slow rate drifts over
     minutes are not mistaken for phasic sinus arrhythmia).
@@ -91,7 +93,10 @@ def sinus_cycle_range_ms(beats: Sequence[Beat]) -> float | None:
     Cycles that start or end at a premature, paced or unclassified beat are left out: the
     coupling interval of a premature beat and the pause after it are not sinus cycles
     (Surawicz & Knilans, Chou's Electrocardiography: sinus arrhythmia is a variation of the P-P
-    interval of sinus beats above 0.16 s).
+    interval of sinus beats above 0.16 s). So are pauses, cycles of at least
+    ``beat.pause_rr_ratio`` times the strip's median: a beat missed, blocked or hidden (a
+    sinus pause, an undetected PVC) doubles one cycle, and sinus arrhythmia is a gradual,
+    phasic variation.
 
     >>> rr = [800, 900, 1000, 900, 800]
     >>> beats, t = [Beat(index=0, r_peak_s=0.0, p_onset_s=-0.15)], 0.0
@@ -111,7 +116,12 @@ def sinus_cycle_range_ms(beats: Sequence[Beat]) -> float | None:
         cycle = _sinus_cycle_ms(prev, cur)
         if cycle is not None:
             strips.setdefault(int(cur.r_peak_s // SINUS_CYCLE_WINDOW_S), []).append(cycle)
-    ranges = [max(c) - min(c) for c in strips.values() if len(c) >= MIN_SINUS_CYCLES]
+    pause = config.beat["pause_rr_ratio"]
+    ranges = []
+    for cycles in strips.values():
+        usual = [c for c in cycles if c < pause * sorted(cycles)[len(cycles) // 2]]
+        if len(usual) >= MIN_SINUS_CYCLES:
+            ranges.append(max(usual) - min(usual))
     if not ranges:
         return None
     return float(sorted(ranges)[len(ranges) // 2])
