@@ -374,3 +374,50 @@ def test_flutter_is_found_under_muscle_noise(seed: int) -> None:
     assert res.atrial_rate_bpm == pytest.approx(300, abs=15)
     _, res = _analyse_sim("atrial_fibrillation", seed=seed, noise="muscle")
     assert res.atrial_activity != "flutter", res.reason
+
+
+# Simulated 4:1 flutter whose whole-record confidence muscle noise brings under 0.8.
+LOW_CONFIDENCE_FLUTTER = (9, 10, 14, 16, 18)
+
+
+def test_fixed_block_flutter_is_taken_at_a_lower_confidence_when_the_rr_fits() -> None:
+    """With a regular RR of a whole number (2 or more) of F-F cycles, flutter is taken from
+    ``atrial.flutter_confidence_fixed_block`` (0.5). Under muscle noise the one-cycle
+    autocorrelation of simulated 4:1 flutter falls to 0.55-0.70 on these seeds, and the F wave
+    before each QRS was read as a P wave ("sinus rhythm, first-degree AV block", "ectopic
+    atrial rhythm"); at 0.8 for every case (the old rule) it is again."""
+    import ecgr1
+
+    old = MeasureConfig(atrial={"flutter_confidence_fixed_block": 0.8})
+    lost = 0
+    for seed in LOW_CONFIDENCE_FLUTTER:
+        record = simulate("atrial_flutter", seconds=10, seed=seed, noise="muscle").record
+        g = ecgr1.measure(record).global_
+        assert g.atrial_activity == "flutter" and not g.p_wave_present, seed
+        assert g.atrial_rate_bpm == pytest.approx(300, abs=15), seed
+        lost += ecgr1.measure(record, config=old).global_.atrial_activity != "flutter"
+    assert lost >= 4, lost
+
+
+def test_fixed_block_needs_a_regular_rr_of_whole_cycles_and_twelve_leads() -> None:
+    """The lower confidence asks for the ventricles to follow every k-th F wave (k >= 2) on a
+    multi-lead record; a 1:1 relation, an RR between cycles, an irregular RR or a 2-lead record
+    is not enough."""
+    import copy
+
+    import ecgr1
+    from ecgr1.measure.atrial_override import _fixed_block
+
+    m = ecgr1.measure(simulate("atrial_flutter", seconds=10, seed=0).record)
+    flutter = AtrialActivity(atrial_activity="flutter", atrial_rate_bpm=300.0, confidence=0.6)
+    assert m.global_.rr_irregularity == "regular" and _fixed_block(m, flutter, DEFAULT_CONFIG)
+    one_to_one = AtrialActivity(atrial_activity="flutter", atrial_rate_bpm=75.0, confidence=0.6)
+    assert not _fixed_block(m, one_to_one, DEFAULT_CONFIG)
+    between = AtrialActivity(atrial_activity="flutter", atrial_rate_bpm=262.5, confidence=0.6)
+    assert not _fixed_block(m, between, DEFAULT_CONFIG)  # RR 800 ms = 3.5 cycles of 229 ms
+    irregular = copy.deepcopy(m)
+    irregular.global_.rr_irregularity = "regularly_irregular"
+    assert not _fixed_block(irregular, flutter, DEFAULT_CONFIG)
+    two_leads = copy.deepcopy(m)
+    two_leads.lead_names = ["II", "V1"]
+    assert not _fixed_block(two_leads, flutter, DEFAULT_CONFIG)

@@ -58,7 +58,9 @@ def apply_atrial(
     """Take over the atrial fields from :func:`analyse_atrial_activity` where it is confident.
 
     Rules: flutter only with a regular or regularly irregular ventricular response, or with
-    irregular RR intervals that are whole numbers of its cycle (variable AV block);
+    irregular RR intervals that are whole numbers of its cycle (variable AV block); at a lower
+    confidence (``atrial.flutter_confidence_fixed_block``) with a regular RR of 2 or more of
+    its cycles (fixed AV block);
     non-conducted P waves (P:QRS > 1, AV block) with their rate, ratio and PR progression; a
     confident 1:1 relation fills a missing P:QRS. Fibrillatory, "none" and undecided results
     never override. Returns whether P waves are present afterwards.
@@ -66,10 +68,12 @@ def apply_atrial(
     g = res.global_
     conf = float(atr.confidence)
     atrial = config.atrial
-    if (
-        atr.atrial_activity == "flutter"
-        and conf >= atrial["flutter_confidence"]
-        and (g.rr_irregularity != "irregularly_irregular" or _variable_block(res, atr, config))
+    if atr.atrial_activity == "flutter" and (
+        (
+            conf >= atrial["flutter_confidence"]
+            and (g.rr_irregularity != "irregularly_irregular" or _variable_block(res, atr, config))
+        )
+        or (conf >= atrial["flutter_confidence_fixed_block"] and _fixed_block(res, atr, config))
     ):
         _take_flutter(res, atr)
         return False
@@ -126,6 +130,19 @@ def _variable_block(res: MeasurementResult, atr: AtrialActivity, config: Measure
     rr_ms = np.array([b.rr_prev_ms for b in res.beats if b.rr_prev_ms is not None], float)
     flutter_hz = (atr.atrial_rate_bpm or 0.0) / 60.0
     return rr_in_whole_flutter_cycles(rr_ms / 1000.0, flutter_hz, config=config)
+
+
+def _fixed_block(res: MeasurementResult, atr: AtrialActivity, config: MeasureConfig) -> bool:
+    """Whether a regular RR is a whole number, 2 or more, of the flutter cycle found: flutter
+    with fixed AV conduction (2:1, 3:1, 4:1). A 1:1 relation is left out: a P wave before
+    every QRS repeats at the ventricular cycle too."""
+    if len(res.lead_names) < config.atrial["flutter_fixed_block_min_leads"]:
+        return False
+    if res.global_.rr_irregularity != "regular" or not _variable_block(res, atr, config):
+        return False
+    rr_ms = [b.rr_prev_ms for b in res.beats if b.rr_prev_ms is not None]
+    cycles = float(np.median(rr_ms)) / 1000.0 * (atr.atrial_rate_bpm or 0.0) / 60.0
+    return round(cycles) >= 2
 
 
 def _take_flutter(res: MeasurementResult, atr: AtrialActivity) -> None:

@@ -138,6 +138,16 @@ ATRIAL: dict[str, float] = {
     "p_match_ncc": 0.8,  # P-wave matched filter: normalised correlation to count a P wave
     # When the whole-record atrial analysis overrides the beat-locked view.
     "flutter_confidence": 0.8,
+    # ... or at this lower confidence when a regular RR is a whole number (2 or more) of its
+    # F-F cycles: the ventricles following every 2nd, 3rd or 4th F wave is evidence of its
+    # own. Muscle noise brings the one-cycle autocorrelation of simulated 4:1 flutter to
+    # 0.55-0.70, and its F wave before each QRS passed as a P wave (5 of 20 seeds: "sinus
+    # rhythm, first-degree AV block", "ectopic atrial rhythm"). On the labelled sources the
+    # analysis finds "flutter" below 0.8 only in fibrillation, whose RR is never regular.
+    "flutter_confidence_fixed_block": 0.5,
+    # ... on records of at least this many leads: on the 2-lead QTDB and Holter records the
+    # analysis reads regular sinus P waves as "flutter" at that confidence.
+    "flutter_fixed_block_min_leads": 6,
     "block_confidence": 0.7,
     # --- Fibrillatory (f) waves: positive evidence of atrial fibrillation -------------------
     # On the QRST-cancelled residual with the QRS neighbourhood blanked (cancellation error is
