@@ -33,6 +33,9 @@ def test_partial_sections_keep_the_other_defaults() -> None:
         ({"presence.p_fraction_present": 5}, r"must be in \[0, 1\]"),
         ({"global_percentile.qrs_on": 120}, r"must be in \[0, 100\]"),
         ({"atrial_waves.flutter_min_bpm": 400}, "flutter_min_bpm must be > 0 and <"),
+        ({"delineation.qrs_on_hump_frac": 0}, r"qrs_on_hump_frac must be in \(0, 1\]"),
+        ({"delineation.qrs_on_hump_frac": 1.5}, r"qrs_on_hump_frac must be in \(0, 1\]"),
+        ({"beat.pause_rr_ratio": 1.0}, "pause_rr_ratio must be > 1"),
     ],
 )
 def test_bad_values_are_refused_with_the_key(changes, message) -> None:

@@ -585,6 +585,12 @@ def _check_ranges(cfg: MeasureConfig) -> None:
     rank = cfg.st["j_lead_rank"]
     if rank < 1 or rank != int(rank):
         raise ValueError(f"MeasureConfig st.j_lead_rank must be a whole number >= 1, got {rank}")
+    if not 0 < cfg.delineation["qrs_on_hump_frac"] <= 1:
+        # 0 starts every onset search 80 ms before the anchor; above 1 no sample qualifies.
+        raise ValueError("MeasureConfig delineation.qrs_on_hump_frac must be in (0, 1]")
+    if cfg.beat["pause_rr_ratio"] <= 1:
+        # At or under the median, ordinary intervals would be "pauses" and be left out.
+        raise ValueError("MeasureConfig beat.pause_rr_ratio must be > 1")
     if cfg.engine["delineation_fs"] < 100.0:
         raise ValueError("MeasureConfig engine.delineation_fs must be >= 100 Hz")
     lo, hi = cfg.atrial_waves["flutter_min_bpm"], cfg.atrial_waves["flutter_max_bpm"]

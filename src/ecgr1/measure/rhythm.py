@@ -119,7 +119,8 @@ def sinus_cycle_range_ms(
     pause = config.beat["pause_rr_ratio"]
     ranges = []
     for cycles in strips.values():
-        usual = [c for c in cycles if c < pause * sorted(cycles)[len(cycles) // 2]]
+        limit = pause * sorted(cycles)[len(cycles) // 2]  # once per strip
+        usual = [c for c in cycles if c < limit]
         if len(usual) >= MIN_SINUS_CYCLES:
             ranges.append(max(usual) - min(usual))
     if not ranges:
